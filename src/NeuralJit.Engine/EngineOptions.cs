@@ -1,0 +1,32 @@
+using NeuralJit.Jit;
+
+namespace NeuralJit;
+
+/// <summary>Tunables of one engine. Changing them takes effect on the next call.</summary>
+public sealed class EngineOptions
+{
+    /// <summary>Calls a key needs before it can become a JIT candidate (the seed's 1000).</summary>
+    public long CallThreshold { get; set; } = 1000;
+
+    /// <summary>
+    /// Share of all profiled cycles a key needs to become a JIT candidate. 2%: small enough that every
+    /// op of an LSTM step that costs more than its call overhead qualifies, large enough that one-off
+    /// ops of a warm-up never do.
+    /// </summary>
+    public double ShareThreshold { get; set; } = 0.02;
+
+    /// <summary>When false, keys are never compiled automatically (explicit compiles still work).</summary>
+    public bool JitEnabled { get; set; } = true;
+
+    /// <summary>Widest ISA the JIT may emit; null = what the CPU has, capped by NEURALJIT_MAX_ISA.</summary>
+    public JitIsa? IsaCap { get; set; }
+
+    /// <summary>Size of the code cache (the seed's 64 KiB).</summary>
+    public int CodeCacheBytes { get; set; } = 64 * 1024;
+
+    /// <summary>When false, calls run without being counted or timed.</summary>
+    public bool ProfilingEnabled { get; set; } = true;
+
+    /// <summary>Compile promoted keys on the calling thread (deterministic tests) instead of in the background.</summary>
+    public bool SynchronousCompilation { get; set; }
+}

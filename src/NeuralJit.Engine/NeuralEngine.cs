@@ -1,0 +1,127 @@
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+using NeuralJit.Profiling;
+
+namespace NeuralJit;
+
+/// <summary>
+/// The engine as an object: it owns its profile table, its JIT tier and code cache, and its options.
+/// The cmdlets share <see cref="Default"/> (what users see, in every runspace of the process); tests
+/// create their own so they run side by side without touching each other. Disposing releases the
+/// executable memory.
+/// </summary>
+public sealed class NeuralEngine : IDisposable
+{
+    private static readonly Lazy<NeuralEngine> s_default = new(() => new NeuralEngine());
+    private bool _disposed;
+
+    public NeuralEngine(EngineOptions? options = null, IHardwareCounterSource? counters = null, ProfileTable? table = null)
+    {
+        Options = options ?? new EngineOptions();
+        Profile = table ?? new ProfileTable();
+        Counters = counters ?? DefaultCounters.Value;
+    }
+
+    /// <summary>The process-wide engine the cmdlets use.</summary>
+    public static NeuralEngine Default => s_default.Value;
+
+    /// <summary>True once <see cref="Default"/> has been created (module removal disposes it only then).</summary>
+    public static bool DefaultCreated => s_default.IsValueCreated;
+
+    private static readonly Lazy<IHardwareCounterSource> DefaultCounters = new(() =>
+    {
+        var perf = new PerfEventCounters();
+        return perf.IsAvailable ? perf : new NoHardwareCounters(perf.Status);
+    });
+
+    public EngineOptions Options { get; }
+    public ProfileTable Profile { get; }
+    public IHardwareCounterSource Counters { get; }
+    public bool ProfilingEnabled => Options.ProfilingEnabled;
+
+    /// <summary>The slot for (op, shape): created on first use, shared by every model of this engine.</summary>
+    public OpSlot Resolve(OpKind op, OpShape shape)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ValidateShape(op, shape);
+        return Profile.GetOrAdd(new OpKey(op, shape), k => new OpSlot(this, k));
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> for sizes no kernel can run (negative, ld smaller than a row).</summary>
+    public static void ValidateShape(OpKind op, OpShape s)
+    {
+        if (s.M < 0 || s.N < 0 || s.K < 0) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: sizes must not be negative.");
+        int rowLength = op switch { OpKind.Gemm => s.K, OpKind.LstmGates => s.N + s.K, _ => s.N };
+        if (s.Lda != 0 && s.Lda < rowLength) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: lda {s.Lda} is smaller than the row length {rowLength}.");
+        if (s.Ldb != 0 && s.Ldb < s.N) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: ldb {s.Ldb} is smaller than N {s.N}.");
+        if (s.Ldc != 0 && s.Ldc < s.N) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: ldc {s.Ldc} is smaller than N {s.N}.");
+        if (op == OpKind.LstmGates && s.M != 4 * s.K) throw new ArgumentOutOfRangeException(nameof(s), s, $"LstmGates: M ({s.M}) must be 4 × hidden ({s.K}).");
+    }
+
+    /// <summary>
+    /// The hotspot table: every key with its share of all profiled cycles, sorted by total cycles,
+    /// descending. A key is a Candidate once it has CallThreshold calls and ShareThreshold of the cycles.
+    /// </summary>
+    public IReadOnlyList<HotspotRecord> GetHotspots()
+    {
+        var stats = Profile.Slots.Select(s => s.Snapshot()).Where(s => s.Calls > 0).ToList();
+        double total = stats.Sum(s => (double)s.TotalCycles);
+        return stats
+            .OrderByDescending(s => s.TotalCycles)
+            .Select(s =>
+            {
+                double share = total == 0 ? 0 : s.TotalCycles / total;
+                var status = s.Tier == KernelTier.Jit ? HotspotStatus.Jit
+                    : IsCandidate(s.Calls, share) ? HotspotStatus.Candidate
+                    : HotspotStatus.Managed;
+                var kernel = status == HotspotStatus.Jit ? Profile.Find(s.Key)?.JitKernel : null;
+                return new HotspotRecord
+                {
+                    Operation = s.Key.Op.ToString(),
+                    Dims = s.Key.Dims,
+                    Calls = s.Calls,
+                    TotalCycles = s.TotalCycles,
+                    AvgCycles = s.AvgCycles,
+                    MinCycles = s.MinCycles,
+                    MaxCycles = s.MaxCycles,
+                    Elements = s.Key.Elements,
+                    CyclesPerElement = s.CyclesPerElement,
+                    CacheMisses = s.CacheMisses,
+                    TlbMisses = s.TlbMisses,
+                    Share = share,
+                    Status = status.ToString(),
+                    MeasuredCalls = s.MeasuredCalls,
+                    CyclesEstimated = s.CyclesEstimated,
+                    AvgNanoseconds = CycleClock.TicksToNanoseconds(s.AvgCycles),
+                    Tier = kernel?.Isa.ToString() ?? "Managed",
+                };
+            })
+            .ToList();
+    }
+
+    private bool IsCandidate(long calls, double share) => calls >= Options.CallThreshold && share >= Options.ShareThreshold;
+
+    /// <summary>Called from a slot's measured path once it has passed CallThreshold calls.</summary>
+    internal void ConsiderPromotion(OpSlot slot)
+    {
+        if (!Options.JitEnabled) return;
+        var mine = slot.Snapshot();
+        double total = 0;
+        foreach (var s in Profile.Slots) total += s.Snapshot().TotalCycles;
+        if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
+        if (!slot.TryMarkPromotionRequested()) return;
+        OnCandidate(slot);
+    }
+
+    /// <summary>A key became a JIT candidate: hand it to the JIT tier.</summary>
+    private void OnCandidate(OpSlot slot)
+    {
+        // The JIT tier (Jit/JitCompiler) hooks in here.
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+    }
+}

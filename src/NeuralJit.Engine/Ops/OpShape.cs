@@ -1,0 +1,79 @@
+namespace NeuralJit.Ops;
+
+/// <summary>
+/// The sizes of one op call: what a JIT kernel is specialised for and what keys the profile.
+/// M, N, K and the leading dimensions mean what <see cref="OpKind"/> says for each op; unused
+/// fields are 0 (a leading dimension of 0 means "tight").
+/// </summary>
+public readonly record struct OpShape(int M, int N = 0, int K = 0, int Lda = 0, int Ldb = 0, int Ldc = 0)
+{
+    public static OpShape Vector(int length) => new(length);
+    public static OpShape Matrix(int rows, int cols, int lda = 0) => new(rows, cols, 0, lda);
+    public static OpShape ForGemm(int m, int n, int k, int lda = 0, int ldb = 0, int ldc = 0) => new(m, n, k, lda, ldb, ldc);
+
+    /// <summary>Row stride of A for ops that read a matrix A.</summary>
+    public int StrideA(OpKind op) => Lda != 0 ? Lda : op switch
+    {
+        OpKind.Gemm => K,
+        OpKind.LstmGates => N + K,
+        _ => N,
+    };
+
+    public int StrideB => Ldb != 0 ? Ldb : N;
+    public int StrideC => Ldc != 0 ? Ldc : N;
+}
+
+/// <summary>An (op, shape) pair: the unit the profiler counts and the JIT compiles.</summary>
+public readonly record struct OpKey(OpKind Op, OpShape Shape)
+{
+    /// <summary>Work units of one call, for cycles-per-element: multiply-adds for matrix ops, elements otherwise.</summary>
+    public long Elements => Op switch
+    {
+        OpKind.Gemm => (long)Shape.M * Shape.N * Shape.K,
+        OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent => (long)Shape.M * Shape.N,
+        OpKind.LstmGates => (long)Shape.M * (Shape.N + Shape.K),
+        OpKind.EwcPenalty => (long)Shape.M * Math.Max(1, Shape.N),
+        _ => Shape.M,
+    };
+
+    /// <summary>Human dims as users read them: "64x64x64" for GEMM, "512x192" for LSTM gates, "128" for vectors.</summary>
+    public string Dims
+    {
+        get
+        {
+            var s = Shape;
+            string core = Op switch
+            {
+                OpKind.Gemm => $"{s.M}x{s.N}x{s.K}",
+                OpKind.LstmGates => $"{s.M}x{s.N + s.K}",
+                OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent => $"{s.M}x{s.N}",
+                OpKind.EwcPenalty when s.N > 1 => $"{s.M}x{s.N}",
+                _ => $"{s.M}",
+            };
+            bool customLd = s.Lda != 0 || s.Ldb != 0 || s.Ldc != 0;
+            return customLd ? $"{core}/ld{s.Lda},{s.Ldb},{s.Ldc}" : core;
+        }
+    }
+
+    /// <summary>A 64-bit mix of the key (never 0, so 0 can mark an empty way in the profile table).</summary>
+    public ulong Hash
+    {
+        get
+        {
+            var s = Shape;
+            ulong h = 0x9E3779B97F4A7C15UL ^ (ulong)Op;
+            h = Mix(h, (uint)s.M); h = Mix(h, (uint)s.N); h = Mix(h, (uint)s.K);
+            h = Mix(h, (uint)s.Lda); h = Mix(h, (uint)s.Ldb); h = Mix(h, (uint)s.Ldc);
+            return h == 0 ? 1 : h;
+        }
+    }
+
+    private static ulong Mix(ulong h, uint v)
+    {
+        h ^= v + 0x9E3779B97F4A7C15UL + (h << 6) + (h >> 2);
+        h ^= h >> 33; h *= 0xFF51AFD7ED558CCDUL; h ^= h >> 33;
+        return h;
+    }
+
+    public override string ToString() => $"{Op} {Dims}";
+}

@@ -1,0 +1,46 @@
+namespace NeuralJit;
+
+/// <summary>
+/// One row of the hotspot table: an (op, shape) key with its counters and share of all profiled
+/// cycles. Cycles are TSC ticks (see <c>Get-NeuralEngine</c> for the clock's frequency).
+/// </summary>
+public sealed class HotspotRecord
+{
+    public string Operation { get; init; } = "";
+    public string Dims { get; init; } = "";
+    public long Calls { get; init; }
+    public long TotalCycles { get; init; }
+    public double AvgCycles { get; init; }
+    public long MinCycles { get; init; }
+    public long MaxCycles { get; init; }
+    public long Elements { get; init; }
+    public double CyclesPerElement { get; init; }
+    /// <summary>Null where the hardware counters are unavailable: never estimated.</summary>
+    public long? CacheMisses { get; init; }
+    /// <summary>Null where the hardware counters are unavailable: never estimated.</summary>
+    public long? TlbMisses { get; init; }
+    /// <summary>Fraction (0..1) of all profiled cycles spent in this key.</summary>
+    public double Share { get; init; }
+    /// <summary>Managed, Candidate or Jit.</summary>
+    public string Status { get; init; } = "";
+    /// <summary>Calls whose cycles were measured; fewer than Calls when the profiler sampled.</summary>
+    public long MeasuredCalls { get; init; }
+    /// <summary>True when TotalCycles is scaled up from the measured sample rather than summed over every call.</summary>
+    public bool CyclesEstimated { get; init; }
+    public double AvgNanoseconds { get; init; }
+    /// <summary>ISA of the JIT kernel, or "Managed".</summary>
+    public string Tier { get; init; } = "";
+
+    public override string ToString() => $"{Operation} {Dims}";
+}
+
+/// <summary>The status of a key in the hotspot table.</summary>
+public enum HotspotStatus
+{
+    /// <summary>Running on the managed tier, not (yet) worth compiling.</summary>
+    Managed,
+    /// <summary>Passed the call and share thresholds: the JIT will (or may) compile it.</summary>
+    Candidate,
+    /// <summary>Running JIT machine code.</summary>
+    Jit,
+}
