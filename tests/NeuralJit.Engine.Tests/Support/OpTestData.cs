@@ -1,0 +1,464 @@
+using System.Globalization;
+using System.Text;
+using NeuralJit.Ops;
+using NeuralJit.Profiling;
+
+namespace NeuralJit.Engine.Tests.Support;
+
+/// <summary>Special values that <see cref="OpOperands.Inject"/> can plant in the inputs of an op.</summary>
+[Flags]
+public enum SpecialValues
+{
+    None = 0,
+    NaN = 1 << 0,
+    PositiveInfinity = 1 << 1,
+    NegativeInfinity = 1 << 2,
+    /// <summary>±1e30: finite alone, overflows to ±∞ when two of them are multiplied.</summary>
+    Huge = 1 << 3,
+    /// <summary>±1e-30: a normal float whose square underflows.</summary>
+    Tiny = 1 << 4,
+    /// <summary>±1e-40: a subnormal float (DAZ/FTZ would flush it; .NET does not).</summary>
+    Denormal = 1 << 5,
+    NegativeZero = 1 << 6,
+    Infinities = PositiveInfinity | NegativeInfinity,
+    /// <summary>Finite extremes only: every result stays comparable with a relative tolerance.</summary>
+    Extremes = Huge | Tiny | Denormal | NegativeZero,
+    All = NaN | Infinities | Extremes,
+}
+
+/// <summary>One operand (A..G) of a <see cref="KernelArgs"/> block, in native memory with guard floats after it.</summary>
+public sealed unsafe class Operand : IDisposable
+{
+    /// <summary>Floats after the operand filled with <see cref="GuardValue"/>: a kernel that writes past its span changes them.</summary>
+    public const int GuardFloats = 32;
+    /// <summary>A NaN with a payload no arithmetic produces, so an overrun write is recognisable.</summary>
+    public static readonly float GuardValue = BitConverter.Int32BitsToSingle(0x7FA5_A5A5);
+
+    private readonly AlignedBuffer _buffer;
+    private readonly int _offset;
+
+    public Operand(char name, int length, bool isInput, bool isOutput, bool unaligned)
+    {
+        Name = name;
+        Length = length;
+        IsInput = isInput;
+        IsOutput = isOutput;
+        _offset = unaligned ? 1 : 0;
+        _buffer = new AlignedBuffer(length + _offset + GuardFloats);
+        _buffer.Span.Fill(GuardValue);
+        Span.Clear();
+    }
+
+    public char Name { get; }
+    public int Length { get; }
+    /// <summary>The kernel reads it (random data is generated for it).</summary>
+    public bool IsInput { get; }
+    /// <summary>The kernel writes it (compared by <see cref="OpTestData.Compare"/>).</summary>
+    public bool IsOutput { get; }
+    public bool Unaligned => _offset != 0;
+    public float* Pointer => _buffer.Pointer + _offset;
+    public Span<float> Span => new(Pointer, Length);
+    public float[] ToArray() => Span.ToArray();
+
+    /// <summary>Index of the first guard float a kernel overwrote, or −1.</summary>
+    public int FirstDamagedGuard()
+    {
+        var guard = new ReadOnlySpan<float>(_buffer.Pointer + _offset + Length, GuardFloats);
+        int bits = BitConverter.SingleToInt32Bits(GuardValue);
+        for (int i = 0; i < guard.Length; i++)
+            if (BitConverter.SingleToInt32Bits(guard[i]) != bits) return i;
+        // The float before an unaligned operand is a guard too.
+        if (_offset != 0 && BitConverter.SingleToInt32Bits(_buffer.Pointer[0]) != bits) return -2;
+        return -1;
+    }
+
+    public void Dispose() => _buffer.Dispose();
+}
+
+/// <summary>
+/// Everything one call of (op, shape) needs: operands A..G sized from the <see cref="OpKind"/> contract,
+/// filled with seeded random data, the scalars, and the <see cref="KernelArgs"/> block pointing at them.
+/// Make two with the same seed (or <see cref="Clone"/> one), run a different tier on each, then
+/// <see cref="OpTestData.Compare"/> them.
+/// </summary>
+public sealed unsafe class OpOperands : IDisposable
+{
+    private readonly Operand?[] _operands = new Operand?[7];
+
+    internal OpOperands(OpKind op, OpShape shape, bool unaligned)
+    {
+        Op = op;
+        Shape = shape;
+        Unaligned = unaligned;
+    }
+
+    public OpKind Op { get; }
+    public OpShape Shape { get; }
+    public bool Unaligned { get; }
+    public float Alpha { get; set; }
+    public float Beta { get; set; }
+    /// <summary>The scalar result of Dot/EwcPenalty after <see cref="Run"/>.</summary>
+    public double Result { get; set; }
+
+    /// <summary>Operand by name 'A'..'G', or null when the op does not use it.</summary>
+    public Operand? this[char name] => _operands[name - 'A'];
+    public IEnumerable<Operand> All => _operands.Where(o => o is not null)!;
+
+    internal void Set(char name, Operand o) => _operands[name - 'A'] = o;
+
+    /// <summary>The argument block for one call (pointers into this object's buffers).</summary>
+    public KernelArgs Args
+    {
+        get
+        {
+            KernelArgs a = default;
+            a.A = this['A'] is { } A ? A.Pointer : null;
+            a.B = this['B'] is { } B ? B.Pointer : null;
+            a.C = this['C'] is { } C ? C.Pointer : null;
+            a.D = this['D'] is { } D ? D.Pointer : null;
+            a.E = this['E'] is { } E ? E.Pointer : null;
+            a.F = this['F'] is { } F ? F.Pointer : null;
+            a.G = this['G'] is { } G ? G.Pointer : null;
+            a.Alpha = Alpha;
+            a.Beta = Beta;
+            return a;
+        }
+    }
+
+    /// <summary>Runs a kernel with the calling convention of every tier and keeps its scalar result.</summary>
+    public void Run(delegate*<in OpShape, KernelArgs*, void> kernel)
+    {
+        var a = Args;
+        var shape = Shape;
+        kernel(in shape, &a);
+        Result = a.Result;
+    }
+
+    /// <summary>Runs the managed kernel of <paramref name="tier"/> (Scalar or ManagedSimd) through <see cref="ManagedKernels"/>.</summary>
+    public void Run(KernelTier tier) => Run(ManagedKernels.Get(Op, tier));
+
+    /// <summary>Runs a native (JIT) entry point <c>void(KernelArgs*)</c>.</summary>
+    public void RunNative(nint entry)
+    {
+        var a = Args;
+        ((delegate* unmanaged<KernelArgs*, void>)entry)(&a);
+        Result = a.Result;
+    }
+
+    /// <summary>Runs through a profiled slot (whatever tier it has installed); returns what Invoke returns.</summary>
+    public bool Run(OpSlot slot)
+    {
+        var a = Args;
+        bool fused = slot.Invoke(&a);
+        Result = a.Result;
+        return fused;
+    }
+
+    /// <summary>An identical copy (same data, scalars, alignment) in fresh buffers.</summary>
+    public OpOperands Clone()
+    {
+        var c = new OpOperands(Op, Shape, Unaligned) { Alpha = Alpha, Beta = Beta, Result = Result };
+        foreach (var o in All)
+        {
+            var copy = new Operand(o.Name, o.Length, o.IsInput, o.IsOutput, o.Unaligned);
+            o.Span.CopyTo(copy.Span);
+            c.Set(o.Name, copy);
+        }
+        return c;
+    }
+
+    /// <summary>
+    /// Plants <paramref name="count"/> special values (chosen among <paramref name="kinds"/>) at seeded random
+    /// positions of the operands the op reads. Returns where they went, for failure messages.
+    /// </summary>
+    public string Inject(SpecialValues kinds, int seed, int count = 3, params char[] only)
+    {
+        var values = OpTestData.SpecialsOf(kinds);
+        if (values.Count == 0) return "";
+        var rng = new Random(seed);
+        var targets = All.Where(o => o.IsInput && o.Length > 0 && (only.Length == 0 || only.Contains(o.Name))).ToList();
+        if (targets.Count == 0) return "";
+        var sb = new StringBuilder();
+        for (int i = 0; i < count; i++)
+        {
+            var t = targets[rng.Next(targets.Count)];
+            int at = rng.Next(t.Length);
+            float v = values[rng.Next(values.Count)];
+            t.Span[at] = v;
+            sb.Append(CultureInfo.InvariantCulture, $"{t.Name}[{at}]={OpTestData.Show(v)} ");
+        }
+        return sb.ToString().TrimEnd();
+    }
+
+    /// <summary>Null when no kernel wrote outside its operands, else which guard was hit.</summary>
+    public string? GuardDamage()
+    {
+        foreach (var o in All)
+        {
+            int g = o.FirstDamagedGuard();
+            if (g != -1) return g == -2 ? $"{Op} {Shape}: the float before operand {o.Name} was overwritten"
+                : $"{Op} {Shape}: write past the end of operand {o.Name} (length {o.Length}) at +{g}";
+        }
+        return null;
+    }
+
+    public void Dispose()
+    {
+        foreach (var o in All) o.Dispose();
+    }
+}
+
+/// <summary>
+/// How close a tier must be to the reference: pass when |expected − actual| ≤ Absolute + Relative·|expected|,
+/// NaN exactly where the reference has NaN and infinities exactly equal. <see cref="Why"/> states the reasoning.
+/// </summary>
+public readonly record struct Tolerance(double Absolute, double Relative, string Why)
+{
+    public static Tolerance Exact(string why) => new(0, 0, why);
+    public bool Accepts(double expected, double actual) => Math.Abs(expected - actual) <= Absolute + Relative * Math.Abs(expected);
+}
+
+/// <summary>The outcome of comparing a tier against the reference on one (op, shape).</summary>
+public sealed record OpComparison(bool Passed, string Message, double MaxAbsoluteError, double MaxRelativeError);
+
+/// <summary>Deterministic inputs, special values, tolerances and comparison for every (op, shape).</summary>
+public static class OpTestData
+{
+    /// <summary>float.Epsilon in the numerical-analysis sense: the gap between 1 and the next float (2⁻²³).</summary>
+    public const double FloatEps = 1.1920929e-7;
+
+    /// <summary>
+    /// Allocates the operands <paramref name="op"/> reads and writes for <paramref name="shape"/> (strides included)
+    /// and fills the inputs with uniform values in [−scale, scale] from <paramref name="seed"/>. Outputs that the op
+    /// overwrites start as NaN garbage, so a kernel that reads them (or skips an element) is caught. EwcPenalty's
+    /// Fisher diagonal is in [0, scale] (it is a variance). Alpha/Beta get the op's natural values
+    /// (Gemm/Gemv: α = 1.5, β = 0.5; DncContent: key strength 3; EwcPenalty: λ = 0.7; Axpy: α = −1.25).
+    /// </summary>
+    public static OpOperands Create(OpKind op, OpShape shape, int seed, bool unaligned = false, float scale = 1f)
+    {
+        var r = new OpOperands(op, shape, unaligned);
+        var s = shape;
+        void Add(char name, int length, bool input, bool output) => r.Set(name, new Operand(name, length, input, output, unaligned));
+        int M = s.M, N = s.N, K = s.K;
+        switch (op)
+        {
+            case OpKind.Gemm:
+                Add('A', ManagedKernels.MatrixSpan(M, K, s.StrideA(op)), true, false);
+                Add('B', ManagedKernels.MatrixSpan(K, N, s.StrideB), true, false);
+                Add('C', ManagedKernels.MatrixSpan(M, N, s.StrideC), true, true);
+                r.Alpha = 1.5f; r.Beta = 0.5f;
+                break;
+            case OpKind.Gemv:
+                Add('A', ManagedKernels.MatrixSpan(M, N, s.StrideA(op)), true, false);
+                Add('B', N, true, false);
+                Add('C', M, true, true);
+                r.Alpha = 1.5f; r.Beta = 0.5f;
+                break;
+            case OpKind.Dense:
+                Add('A', ManagedKernels.MatrixSpan(M, N, s.StrideA(op)), true, false);
+                Add('B', N, true, false);
+                Add('D', M, true, false);
+                Add('C', M, false, true);
+                break;
+            case OpKind.LstmGates:
+                Add('A', ManagedKernels.MatrixSpan(M, N + K, s.StrideA(op)), true, false);
+                Add('B', N, true, false);
+                Add('C', K, true, false);
+                Add('D', M, true, false);
+                Add('E', M, false, true);
+                // A kernel that fuses the cell also updates F = c in place and writes G = h′.
+                Add('F', K, true, true);
+                Add('G', K, false, true);
+                break;
+            case OpKind.LstmCell:
+                Add('A', 4 * M, true, false);
+                Add('B', M, true, true);
+                Add('C', M, false, true);
+                break;
+            case OpKind.CosineSimilarity:
+            case OpKind.DncContent:
+                Add('A', ManagedKernels.MatrixSpan(M, N, s.StrideA(op)), true, false);
+                Add('B', N, true, false);
+                Add('C', M, false, true);
+                if (op == OpKind.DncContent) r.Alpha = 3f;
+                break;
+            case OpKind.EwcPenalty:
+                int n = M * Math.Max(1, N);
+                Add('A', n, true, false);
+                Add('B', n, true, false);
+                Add('C', n, true, false);
+                r.Alpha = 0.7f;
+                break;
+            case OpKind.Sigmoid or OpKind.Tanh or OpKind.Relu or OpKind.Softsign or OpKind.Softmax:
+                Add('A', M, true, false);
+                Add('C', M, false, true);
+                break;
+            case OpKind.Add or OpKind.Mul:
+                Add('A', M, true, false);
+                Add('B', M, true, false);
+                Add('C', M, false, true);
+                break;
+            case OpKind.Axpy:
+                Add('A', M, true, false);
+                Add('C', M, true, true);
+                r.Alpha = -1.25f;
+                break;
+            case OpKind.Dot:
+                Add('A', M, true, false);
+                Add('B', M, true, false);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(op), op, "OpTestData does not know this op yet: add its operands.");
+        }
+
+        var rng = new Random(HashCode.Combine(seed, (int)op, shape.GetHashCode()) ^ seed);
+        foreach (var o in r.All)
+        {
+            var span = o.Span;
+            if (!o.IsInput) { span.Fill(float.NaN); continue; }
+            bool nonNegative = op == OpKind.EwcPenalty && o.Name == 'C';
+            for (int i = 0; i < span.Length; i++)
+            {
+                float u = (float)rng.NextDouble();
+                span[i] = nonNegative ? u * scale : (2 * u - 1) * scale;
+            }
+        }
+        return r;
+    }
+
+    /// <summary>
+    /// The tolerance of the managed SIMD tier (and of a JIT kernel) against <see cref="ReferenceOps"/> for inputs
+    /// of magnitude ≤ <paramref name="scale"/>. Reductions differ from the reference only by summation order and
+    /// FMA contraction: for a length-L dot product of values in [−s, s] the rounding errors of either order are a
+    /// random walk of ≈ L steps of ≤ ε/2·|partial sum| (partial sums ~ s²·√L/3), so ≈ L·ε·s²/6; we allow 2·L·ε·s²,
+    /// 12× that, and still far below any indexing bug (errors of order s²). Exact ops use the same IEEE operations
+    /// in the same order per element and must match bit for bit (up to the sign of zero).
+    /// </summary>
+    public static Tolerance For(OpKind op, OpShape shape, float scale = 1f)
+    {
+        double s2 = (double)scale * scale;
+        double Reduction(int length) => 2.0 * Math.Max(1, length) * FloatEps * s2;
+        int M = shape.M, N = shape.N, K = shape.K;
+        return op switch
+        {
+            // α·Σ + β·c: the α = 1.5 scaling adds one rounding, the β term one more.
+            OpKind.Gemm => new(1.5 * Reduction(K) + 1e-6, 4 * FloatEps, "K-term dot products, order/FMA differences: 2·K·ε·s² absolute (×α), 4ε relative"),
+            OpKind.Gemv => new(1.5 * Reduction(N) + 1e-6, 4 * FloatEps, "N-term dot products, order/FMA differences: 2·N·ε·s² absolute (×α), 4ε relative"),
+            OpKind.Dense => new(Reduction(N) + 1e-6, 4 * FloatEps, "N-term dot products plus bias: 2·N·ε·s², 4ε relative"),
+            OpKind.LstmGates => new(Reduction(N + K) + 1e-6, 4 * FloatEps, "(N+K)-term dot products plus bias: 2·(N+K)·ε·s², 4ε relative"),
+            // σ and tanh are computed by vectorised exp approximations (≤ a few ulp) and combined by 2–3 operations.
+            OpKind.LstmCell => new(2e-6, 1e-5, "vectorised σ/tanh (≤ ~4 ulp each) combined into c′ = f·c + i·g and h′ = o·tanh(c′)"),
+            OpKind.Sigmoid => new(1e-7, 1e-5, "vectorised exp (≤ ~4 ulp); absolute 1e-7 where σ underflows towards 0"),
+            OpKind.Tanh => new(1e-7, 1e-5, "vectorised tanh (≤ ~4 ulp); absolute 1e-7 near 0"),
+            // Cosine outputs are in [−1, 1]: the dot and the two norms are N-term reductions.
+            OpKind.CosineSimilarity => new(3 * Reduction(N) / s2 + 1e-6, 1e-5, "dot and two norms of N terms (scale-free ratio): 6·N·ε, plus sqrt/divide rounding"),
+            // softmax(β·cos): an error δ in a cosine moves an output p by ≈ β·δ·p ≤ β·δ; plus the softmax's own M-term sum.
+            OpKind.DncContent => new(Math.Max(1, 3f) * (3 * Reduction(N) / s2 + 1e-6) + 2 * Math.Max(1, M) * FloatEps, 1e-5, "cosine error amplified by the key strength β = 3, plus the M-term softmax normaliser"),
+            OpKind.Softmax => new(2 * Math.Max(1, M) * FloatEps + 1e-7, 1e-5, "vectorised exp (≤ ~4 ulp) and an M-term normalising sum in another order"),
+            // Non-negative terms summed in double: relative error ≤ L·ε_double ≈ L·1.1e-16 for any order.
+            OpKind.EwcPenalty => new(1e-12, 1e-9, "non-negative terms accumulated in double (order-independent bound L·ε_double, L ≤ 1e6); the float → double widening is exact"),
+            OpKind.Dot => new(Reduction(M) + 1e-7, 4 * FloatEps, "M-term float dot product in another order: 2·M·ε·s²"),
+            OpKind.Relu => Tolerance.Exact("max(x, 0) is exact; NaN must stay NaN"),
+            OpKind.Softsign => Tolerance.Exact("x/(1+|x|): the same two IEEE operations per element"),
+            OpKind.Add => Tolerance.Exact("one IEEE addition per element"),
+            OpKind.Mul => Tolerance.Exact("one IEEE multiplication per element"),
+            OpKind.Axpy => Tolerance.Exact("y + α·x as a separate multiply and add (no FMA), like the reference"),
+            _ => throw new ArgumentOutOfRangeException(nameof(op), op, "No tolerance stated for this op yet."),
+        };
+    }
+
+    /// <summary>
+    /// Compares every output operand (and the scalar result of Dot/EwcPenalty) of <paramref name="actual"/> with
+    /// <paramref name="expected"/>. The message names the op, shape, operand, worst element index, expected vs
+    /// actual, and any element where one side is NaN and the other is not.
+    /// </summary>
+    public static OpComparison Compare(OpOperands expected, OpOperands actual, Tolerance tol, string? context = null)
+    {
+        if (expected.Op != actual.Op || expected.Shape != actual.Shape)
+            throw new ArgumentException($"Comparing {expected.Op} {expected.Shape} with {actual.Op} {actual.Shape}.");
+        var problems = new List<string>();
+        double maxAbs = 0, maxRel = 0;
+        string head = $"{expected.Op} {expected.Shape}{(actual.Unaligned ? " (unaligned)" : "")}{(context is null ? "" : " [" + context + "]")}";
+
+        if (actual.GuardDamage() is { } damage) problems.Add(damage);
+
+        IEnumerable<(string Name, double[] E, double[] A)> outputs = expected.All.Where(o => o.IsOutput)
+            .Where(o => !(expected.Op == OpKind.LstmGates && o.Name is 'F' or 'G')) // only a fused kernel writes them: compare via ExpectFusedCell
+            .Select(o => (o.Name.ToString(), o.ToArray().Select(v => (double)v).ToArray(), actual[o.Name]!.ToArray().Select(v => (double)v).ToArray()));
+        if (expected.Op is OpKind.Dot or OpKind.EwcPenalty)
+            outputs = outputs.Append(("Result", new[] { expected.Result }, new[] { actual.Result }));
+
+        foreach (var (name, e, a) in outputs)
+        {
+            int worst = -1; double worstErr = -1;
+            var nanMismatch = new List<int>();
+            int badCount = 0;
+            for (int i = 0; i < e.Length; i++)
+            {
+                double ev = e[i], av = a[i];
+                if (double.IsNaN(ev) || double.IsNaN(av))
+                {
+                    if (double.IsNaN(ev) != double.IsNaN(av)) nanMismatch.Add(i);
+                    continue;
+                }
+                if (double.IsInfinity(ev) || double.IsInfinity(av))
+                {
+                    if (ev != av) { badCount++; if (worstErr < double.PositiveInfinity) { worst = i; worstErr = double.PositiveInfinity; } }
+                    continue;
+                }
+                double err = Math.Abs(ev - av);
+                maxAbs = Math.Max(maxAbs, err);
+                if (ev != 0) maxRel = Math.Max(maxRel, err / Math.Abs(ev));
+                if (!tol.Accepts(ev, av))
+                {
+                    badCount++;
+                    double excess = err - (tol.Absolute + tol.Relative * Math.Abs(ev));
+                    if (excess > worstErr) { worstErr = excess; worst = i; }
+                }
+            }
+            if (nanMismatch.Count > 0)
+                problems.Add($"{name}: NaN positions differ at {nanMismatch.Count} element(s), first [{nanMismatch[0]}]: expected {Show(e[nanMismatch[0]])}, actual {Show(a[nanMismatch[0]])}");
+            if (badCount > 0)
+                problems.Add($"{name}: {badCount} element(s) outside |Δ| ≤ {tol.Absolute:G3} + {tol.Relative:G3}·|expected|; worst [{worst}]: expected {Show(e[worst])}, actual {Show(a[worst])}, |Δ| = {Math.Abs(e[worst] - a[worst]):G3}");
+        }
+
+        string msg = problems.Count == 0
+            ? $"{head}: ok (max |Δ| {maxAbs:G3}, max rel {maxRel:G3})"
+            : $"{head}: {string.Join("; ", problems)} (tolerance: {tol.Why})";
+        return new OpComparison(problems.Count == 0, msg, maxAbs, maxRel);
+    }
+
+    /// <summary>Fails the test with <see cref="Compare"/>'s message unless the outputs agree.</summary>
+    public static void AssertClose(OpOperands expected, OpOperands actual, Tolerance tol, string? context = null)
+    {
+        var c = Compare(expected, actual, tol, context);
+        if (!c.Passed) Assert.Fail(c.Message);
+    }
+
+    /// <summary>Runs the reference and <paramref name="tier"/> on identical copies and asserts they agree within <see cref="For"/>.</summary>
+    public static void AssertTierMatchesReference(OpKind op, OpShape shape, KernelTier tier, int seed, bool unaligned = false,
+        SpecialValues specials = SpecialValues.None, float scale = 1f)
+    {
+        using var expected = Create(op, shape, seed, unaligned, scale);
+        string planted = expected.Inject(specials, seed);
+        using var actual = expected.Clone();
+        expected.Run(KernelTier.Scalar);
+        actual.Run(tier);
+        AssertClose(expected, actual, For(op, shape, scale), planted.Length == 0 ? $"seed {seed}" : $"seed {seed}, {planted}");
+    }
+
+    internal static List<float> SpecialsOf(SpecialValues kinds)
+    {
+        var v = new List<float>();
+        if (kinds.HasFlag(SpecialValues.NaN)) v.Add(float.NaN);
+        if (kinds.HasFlag(SpecialValues.PositiveInfinity)) v.Add(float.PositiveInfinity);
+        if (kinds.HasFlag(SpecialValues.NegativeInfinity)) v.Add(float.NegativeInfinity);
+        if (kinds.HasFlag(SpecialValues.Huge)) { v.Add(1e30f); v.Add(-1e30f); }
+        if (kinds.HasFlag(SpecialValues.Tiny)) { v.Add(1e-30f); v.Add(-1e-30f); }
+        if (kinds.HasFlag(SpecialValues.Denormal)) { v.Add(1e-40f); v.Add(-1e-40f); }
+        if (kinds.HasFlag(SpecialValues.NegativeZero)) v.Add(-0f);
+        return v;
+    }
+
+    public static string Show(double v) => double.IsNaN(v) ? "NaN" : v.ToString("G9", CultureInfo.InvariantCulture);
+}
