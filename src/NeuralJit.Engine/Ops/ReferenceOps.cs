@@ -5,7 +5,7 @@ namespace NeuralJit.Ops;
 /// the textbook order (double where <see cref="OpKind"/> says so). Tests compare every other tier to
 /// this; Compare-JitSpeedup reports it as the "Scalar" baseline.
 /// </summary>
-public sealed class ReferenceOps : IOpSet
+public sealed partial class ReferenceOps : IOpSet
 {
     /// <summary>Added to the product of norms in cosine similarity, so a zero row gives 0, not NaN.</summary>
     public const float CosineEpsilon = 1e-6f;
