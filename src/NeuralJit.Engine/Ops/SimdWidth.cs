@@ -25,6 +25,13 @@ internal interface ISimd<TVec> where TVec : struct
     /// <summary>x where x &gt; 0 or x is NaN, else +0.</summary>
     static abstract TVec ReluKeepNaN(TVec x);
     static abstract float Sum(TVec v);
+    static abstract TVec Sub(TVec a, TVec b);
+    /// <summary>All-ones lanes where a &lt; b (false for NaN).</summary>
+    static abstract TVec LessThan(TVec a, TVec b);
+    /// <summary>mask ? a : b, bitwise.</summary>
+    static abstract TVec Select(TVec mask, TVec a, TVec b);
+    /// <summary>|magnitude| with the sign bit of sign.</summary>
+    static abstract TVec CopySign(TVec magnitude, TVec sign);
 }
 
 internal readonly struct Simd512 : ISimd<Vector512<float>>
@@ -45,6 +52,15 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
     public static Vector512<float> ReluKeepNaN(Vector512<float> x) =>
         Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero) | ~Vector512.Equals(x, x), x, Vector512<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> a, Vector512<float> b) => Vector512.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> CopySign(Vector512<float> magnitude, Vector512<float> sign)
+    {
+        var signBit = Vector512.Create(-0f);
+        return Vector512.ConditionalSelect(signBit, sign, Vector512.Abs(magnitude));
+    }
 }
 
 internal readonly struct Simd256 : ISimd<Vector256<float>>
@@ -65,4 +81,13 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
     public static Vector256<float> ReluKeepNaN(Vector256<float> x) =>
         Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero) | ~Vector256.Equals(x, x), x, Vector256<float>.Zero);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(mask, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> CopySign(Vector256<float> magnitude, Vector256<float> sign)
+    {
+        var signBit = Vector256.Create(-0f);
+        return Vector256.ConditionalSelect(signBit, sign, Vector256.Abs(magnitude));
+    }
 }

@@ -21,6 +21,13 @@ public sealed unsafe class OpSlot
     /// <summary>Clock overhead allowed, as a fraction of the kernel's average time: 1/400 = 0.25%.</summary>
     internal const int OverheadDivisor = 400;
 
+    /// <summary>
+    /// Ticks a measured call costs beyond an unmeasured one: the fenced clock pair (<see cref="CycleClock.PairCostTicks"/>,
+    /// which includes the pipeline stall the fences cause) plus the same again as an allowance for the bookkeeping
+    /// (three interlocked adds, the min/max exchange and the counter check; measured by Measure-NeuralProfilerOverhead).
+    /// </summary>
+    internal static readonly long SampleCostTicks = 2 * CycleClock.PairCostTicks;
+
     private readonly NeuralEngine _engine;
     private readonly delegate*<in OpShape, KernelArgs*, void> _managed;
     private readonly OpShape _shape;
@@ -90,7 +97,7 @@ public sealed unsafe class OpSlot
         bool haveCounters = counters.IsAvailable && counters.TryRead(out c0, out t0miss);
         long t0 = CycleClock.Read();
         bool fused = Run(args);
-        long t1 = CycleClock.Read();
+        long t1 = CycleClock.ReadEnd();
         if (haveCounters && counters.TryRead(out ulong c1, out ulong t1miss))
         {
             Interlocked.Add(ref _cacheMisses, (long)(c1 - c0));
@@ -112,9 +119,9 @@ public sealed unsafe class OpSlot
         while (ticks < (cur = Volatile.Read(ref _minTicks)) && Interlocked.CompareExchange(ref _minTicks, ticks, cur) != cur) { }
         while (ticks > (cur = Volatile.Read(ref _maxTicks)) && Interlocked.CompareExchange(ref _maxTicks, ticks, cur) != cur) { }
         if (measured < WarmupCalls) return;
-        // Period so that the clock's cost (≈ one empty timed region) stays under 1/OverheadDivisor of the work.
+        // Period so that what a measured call adds (SampleCostTicks) stays under 1/OverheadDivisor of the work.
         double avg = Math.Max(1.0, (double)total / measured);
-        double wanted = (CycleClock.ReadOverheadTicks + 1) * (double)OverheadDivisor / avg;
+        double wanted = SampleCostTicks * (double)OverheadDivisor / avg;
         long period = 1;
         while (period < wanted && period < MaxSamplePeriod) period <<= 1;
         Volatile.Write(ref _sampleMask, period - 1);

@@ -243,7 +243,7 @@ public class ManagedSimdOpsTests
     internal static class Width256
     {
         public static bool Supports(OpKind op) => op is OpKind.Gemm or OpKind.Gemv or OpKind.Dense or OpKind.LstmGates or OpKind.CosineSimilarity
-            or OpKind.Relu or OpKind.Softsign or OpKind.Axpy;
+            or OpKind.Relu or OpKind.Softsign or OpKind.Axpy or OpKind.Tanh;
 
         public static void Run(OpOperands d)
         {
@@ -260,9 +260,52 @@ public class ManagedSimdOpsTests
                 case OpKind.CosineSimilarity: ManagedSimdOps.CosineCore<Vector256<float>, Simd256>(s.M, s.N, R('A'), s.StrideA(op), R('B'), W('C')); break;
                 case OpKind.Relu: ManagedSimdOps.MapCore<Vector256<float>, Simd256, ManagedSimdOps.ReluOp>(R('A'), W('C'), 0); break;
                 case OpKind.Softsign: ManagedSimdOps.MapCore<Vector256<float>, Simd256, ManagedSimdOps.SoftsignOp>(R('A'), W('C'), 0); break;
+                case OpKind.Tanh: ManagedSimdOps.TanhCore<Vector256<float>, Simd256>(R('A'), W('C'), new float[s.M]); break;
                 case OpKind.Axpy: ManagedSimdOps.MapCore<Vector256<float>, Simd256, ManagedSimdOps.AxpyOp>(R('A'), W('C'), d.Alpha); break;
                 default: throw new ArgumentOutOfRangeException(nameof(d), op, "no Vector256 entry point");
             }
         }
+    }
+}
+
+public class ManagedSimdActivationAccuracyTests
+{
+    private static double Ulp(double t) { float f = (float)Math.Abs(t); return Math.Max((double)MathF.BitIncrement(f) - f, float.Epsilon); }
+
+    /// <summary>The vectorised tanh (Cephes tanhf) and TensorPrimitives' sigmoid against double precision: a sweep through both tanh branches and the saturation range.</summary>
+    [Fact]
+    public void TanhAndSigmoidAreWithinFourUlpOfDoublePrecision()
+    {
+        var x = new List<float>();
+        for (int i = -4000; i <= 4000; i++) x.Add(i * 0.005f);           // [−20, 20], crosses |x| = 0.625
+        for (int e = -40; e <= 38; e++) { x.Add(MathF.Pow(10, e)); x.Add(-MathF.Pow(10, e)); }
+        x.AddRange([0.62499f, 0.625f, 0.62501f, -0.625f, 9f, 44f, 89f]);
+        var xs = x.ToArray();
+        foreach (bool width256 in new[] { false, true })
+        {
+            var y = new float[xs.Length];
+            if (width256) ManagedSimdOps.TanhCore<Vector256<float>, Simd256>(xs, y, new float[xs.Length]); else ManagedSimdOps.Tanh(xs, y);
+            for (int i = 0; i < xs.Length; i++)
+            {
+                double t = Math.Tanh(xs[i]);
+                double err = Math.Abs(y[i] - t) / Ulp(t);
+                Assert.True(err <= 4, $"tanh({xs[i]:R}) = {y[i]:R}, exact {t:R}: {err:F1} ulp{(width256 ? " (Vector256)" : "")}");
+            }
+        }
+        var s = new float[xs.Length];
+        ManagedSimdOps.Sigmoid(xs, s);
+        for (int i = 0; i < xs.Length; i++)
+        {
+            if (Math.Abs(xs[i]) > 80) continue; // e^−x underflows: σ is 0 or 1 within 1e-35
+            double t = 1 / (1 + Math.Exp(-(double)xs[i]));
+            double err = Math.Abs(s[i] - t) / Ulp(t);
+            Assert.True(err <= 4, $"sigmoid({xs[i]:R}) = {s[i]:R}, exact {t:R}: {err:F1} ulp");
+        }
+        var special = new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f };
+        var ts = new float[4];
+        ManagedSimdOps.Tanh(special, ts);
+        Assert.True(float.IsNaN(ts[0]));
+        Assert.Equal([1f, -1f], ts[1..3]);
+        Assert.True(ts[3] == 0 && float.IsNegative(ts[3]), "tanh(−0) must be −0");
     }
 }
