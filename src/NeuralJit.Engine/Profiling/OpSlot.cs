@@ -163,7 +163,8 @@ public sealed unsafe class OpSlot
             CacheMisses: reads > 0 ? Volatile.Read(ref _cacheMisses) : null,
             TlbMisses: reads > 0 ? Volatile.Read(ref _tlbMisses) : null,
             CounterCalls: reads,
-            Tier: Tier);
+            Tier: Tier)
+        { MeasuredCycles = ticks };
     }
 
     public override string ToString() => Key.ToString();
@@ -178,6 +179,8 @@ public sealed record OpStats(OpKey Key, long Calls, long MeasuredCalls, long Tot
     long? CacheMisses, long? TlbMisses, long CounterCalls, KernelTier Tier)
 {
     public bool CyclesEstimated => MeasuredCalls < Calls;
+    /// <summary>Cycles of the <see cref="MeasuredCalls"/> timed calls, before scaling to <see cref="Calls"/>.</summary>
+    public long MeasuredCycles { get; init; }
     public double AvgCycles => Calls == 0 ? 0 : (double)TotalCycles / Calls;
     public double CyclesPerElement => Key.Elements == 0 ? 0 : AvgCycles / Key.Elements;
 }

@@ -1,0 +1,137 @@
+using Assembler = Iced.Intel.Assembler;
+using StreamCodeWriter = Iced.Intel.StreamCodeWriter;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+using NeuralJit.Profiling;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace NeuralJit.Engine.Tests.Profiling;
+
+public unsafe class OpSlotSamplingTests
+{
+    private static EngineOptions NoJit() => new() { JitEnabled = false };
+
+    private static void Call(OpSlot slot, int times)
+    {
+        float* x = stackalloc float[64];
+        KernelArgs a = default;
+        a.A = x; a.B = x; a.C = x; a.D = x; a.E = x;
+        for (int i = 0; i < times; i++) slot.Invoke(&a);
+    }
+
+    [Fact]
+    public void WarmupCallsAreAllMeasured()
+    {
+        using var engine = new NeuralEngine(NoJit());
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(4));
+        Call(slot, OpSlot.WarmupCalls);
+        var s = slot.Snapshot();
+        Assert.Equal(OpSlot.WarmupCalls, s.Calls);
+        Assert.Equal(OpSlot.WarmupCalls, s.MeasuredCalls);
+        Assert.False(s.CyclesEstimated);
+        Assert.Equal(s.MeasuredCycles, s.TotalCycles);
+        Assert.True(s.MinCycles <= s.MaxCycles);
+        Assert.InRange(s.AvgCycles, s.MinCycles, s.MaxCycles);
+    }
+
+    [Fact]
+    public void ShortKernelsAreCountedExactlyButTimedOnASampleAndTheTotalIsScaled()
+    {
+        using var engine = new NeuralEngine(NoJit());
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(4));
+        const int calls = 100_000;
+        Call(slot, calls);
+        var s = slot.Snapshot();
+        Assert.Equal(calls, s.Calls);
+        Assert.InRange(s.MeasuredCalls, OpSlot.WarmupCalls, calls / 8); // a 4-element Relu is far below the clock's cost
+        Assert.True(s.CyclesEstimated);
+        Assert.Equal((long)Math.Round((double)s.MeasuredCycles * s.Calls / s.MeasuredCalls), s.TotalCycles);
+        Assert.Equal((double)s.TotalCycles / s.Calls, s.AvgCycles, 9);
+    }
+
+    [Fact]
+    public void LongKernelsAreTimedOnEveryCall()
+    {
+        using var engine = new NeuralEngine(NoJit());
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(3));
+        using var spin = SpinKernel(slot.Key, iterations: 400_000); // ≥ 100k cycles: far above 400 × the sample cost
+        slot.Install(spin.Kernel);
+        Call(slot, OpSlot.WarmupCalls + 40);
+        var s = slot.Snapshot();
+        Assert.Equal(s.Calls, s.MeasuredCalls);
+        Assert.False(s.CyclesEstimated);
+        Assert.Equal(KernelTier.Jit, s.Tier);
+    }
+
+    [Fact]
+    public void InvokeReturnsWhetherTheKernelThatRanFusedTheCell()
+    {
+        using var engine = new NeuralEngine(NoJit());
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(2));
+        float* x = stackalloc float[2];
+        KernelArgs a = default;
+        a.A = x; a.C = x;
+        Assert.False(slot.Invoke(&a));
+        using var fused = SpinKernel(slot.Key, iterations: 1, fusesCell: true);
+        slot.Install(fused.Kernel);
+        Assert.True(slot.Invoke(&a));
+        Assert.True(slot.FusesCell);
+        slot.Install(null);
+        Assert.False(slot.Invoke(&a));
+        Assert.Equal(3, slot.Snapshot().Calls);
+    }
+
+    [Fact]
+    public void WithProfilingOffCallsRunButAreNotCounted()
+    {
+        var options = NoJit();
+        using var engine = new NeuralEngine(options);
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(2));
+        options.ProfilingEnabled = false;
+        Call(slot, 10);
+        Assert.Equal(0, slot.Snapshot().Calls);
+        options.ProfilingEnabled = true;
+        Call(slot, 10);
+        Assert.Equal(10, slot.Snapshot().Calls);
+    }
+
+    [Fact]
+    public void ResetZeroesCountersAndRestartsTheMeasuredWarmup()
+    {
+        using var engine = new NeuralEngine(NoJit());
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(4));
+        Call(slot, 10_000);
+        slot.Reset();
+        var z = slot.Snapshot();
+        Assert.Equal((0L, 0L, 0L, 0L, 0L), (z.Calls, z.MeasuredCalls, z.TotalCycles, z.MinCycles, z.MaxCycles));
+        Call(slot, 5);
+        var s = slot.Snapshot();
+        Assert.Equal(5, s.Calls);
+        Assert.Equal(5, s.MeasuredCalls); // sampling starts over after a reset
+    }
+
+    internal sealed class NativeKernel(ExecutableMemory memory, JitKernel kernel) : IDisposable
+    {
+        public JitKernel Kernel { get; } = kernel;
+        public void Dispose() => memory.Dispose();
+    }
+
+    /// <summary>A native kernel that only spins <paramref name="iterations"/> times: a stand-in for a long JIT kernel.</summary>
+    internal static NativeKernel SpinKernel(OpKey key, int iterations, bool fusesCell = false)
+    {
+        var asm = new Assembler(64);
+        var loop = asm.CreateLabel();
+        asm.mov(ecx, iterations);
+        asm.Label(ref loop);
+        asm.dec(ecx);
+        asm.jnz(loop);
+        asm.ret();
+        var mem = ExecutableMemory.Allocate(ExecutableMemory.PageSize);
+        using var ms = new MemoryStream();
+        asm.Assemble(new StreamCodeWriter(ms), (ulong)mem.Address);
+        var code = ms.ToArray();
+        code.CopyTo(mem.WritableSpan);
+        mem.Seal();
+        return new NativeKernel(mem, new JitKernel(key, JitIsa.Avx2, mem.Address, code, 0, fusesCell));
+    }
+}
