@@ -15,6 +15,7 @@
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
         'Invoke-NeuralInference'
+        'Measure-NeuralProfilerOverhead'
         'Reset-NeuralProfile'
     )
     FunctionsToExport    = @()

@@ -9,8 +9,8 @@ namespace NeuralJit.Benchmarking;
 /// <summary>
 /// What the profiler costs. The same network (same weights, buffers and slots) runs batches of steps with
 /// <see cref="EngineOptions.ProfilingEnabled"/> on and off, interleaved round by round (on/off, then off/on, so
-/// drift and turbo changes hit both sides alike); the result gives the median ns/step of each side, their ratio,
-/// the mean and range of the per-round ratios, and the per-call costs behind them, measured on a trivial kernel
+/// drift and turbo changes hit both sides alike); the result gives the median ns/step of each side, the median of the
+/// per-round ratios (paired, so a preempted batch spoils one ratio, not the comparison), their mean and range, and the per-call costs behind them, measured on a trivial kernel
 /// (so the call itself is what is timed): an unprofiled Invoke, a profiled one in steady state (counted, rarely
 /// sampled) and a fully measured one (timed with the fenced clock pair).
 /// The engine is private to the measurement (JIT off, so both sides run the same managed kernels); the default
@@ -81,8 +81,8 @@ public static unsafe class ProfilerOverhead
             Rounds = rounds,
             NanosecondsPerStepOff = medOff,
             NanosecondsPerStepOn = medOn,
-            Ratio = medOn / medOff,
-            OverheadPercent = (medOn / medOff - 1) * 100,
+            Ratio = Median(ratios),
+            OverheadPercent = (Median(ratios) - 1) * 100,
             MeanRatio = ratios.Average(),
             MinRatio = ratios.Min(),
             MaxRatio = ratios.Max(),

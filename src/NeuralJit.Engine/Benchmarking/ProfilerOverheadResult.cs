@@ -19,11 +19,11 @@ public sealed class ProfilerOverheadResult
     public double NanosecondsPerStepOff { get; init; }
     /// <summary>Median ns per step with profiling on.</summary>
     public double NanosecondsPerStepOn { get; init; }
-    /// <summary>Median on / median off.</summary>
+    /// <summary>Median of the per-round ratios (on / off) of batches run back to back.</summary>
     public double Ratio { get; init; }
     /// <summary>(Ratio − 1) × 100: the profiler's cost in percent of the unprofiled step (negative = within noise).</summary>
     public double OverheadPercent { get; init; }
-    /// <summary>Mean of the per-round ratios on/off (BenchmarkDotNet's ratio), with their range below.</summary>
+    /// <summary>Mean of the per-round ratios on/off (BenchmarkDotNet's ratio), with their range below: a wide range means a noisy machine.</summary>
     public double MeanRatio { get; init; }
     public double MinRatio { get; init; }
     public double MaxRatio { get; init; }

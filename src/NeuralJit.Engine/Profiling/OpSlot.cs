@@ -7,9 +7,14 @@ namespace NeuralJit.Profiling;
 /// <summary>
 /// One (op, shape) of one engine: its profile counters and the kernel that currently runs it. Models
 /// resolve their slots once, at construction, so the hot path never hashes. Calls are counted
-/// exactly (one interlocked add); cycles are measured on every call while a key is new, then on a
-/// sample of calls whose period adapts so the clock costs ≤ ~0.25% of the kernel's own time
-/// (<see cref="CyclesEstimated"/> says when totals are scaled up from samples).
+/// exactly; cycles are measured on every call while a key is new, then on a sample of calls whose
+/// period adapts so timing costs ≤ ~0.25% of the kernel's own time (<see cref="OpStats.CyclesEstimated"/>
+/// says when totals are scaled up from samples).
+/// Counting without a locked instruction: the first thread to call a slot becomes its owner and counts
+/// with a plain increment of a field no other thread writes; every other thread counts with an interlocked
+/// add on a second field. Calls = owner's + shared, exact under any concurrency. A locked add costs ~5 ns
+/// and waits for the kernel's pending stores to drain; the owner path is a thread-id compare and an add.
+/// Because the owner's field has one writer, <see cref="Reset"/> never writes it: it records a baseline.
 /// The JIT tier is installed by swapping one reference atomically, while other threads keep calling.
 /// </summary>
 public sealed unsafe class OpSlot
@@ -34,7 +39,10 @@ public sealed unsafe class OpSlot
     private JitKernel? _jit;
 
     // Counters: 'calls' is exact; the rest cover the measured calls only.
-    private long _calls;
+    private long _ownerCalls;   // written only by the owner thread (plain increments)
+    private long _ownerBase;    // _ownerCalls at the last Reset
+    private long _sharedCalls;  // every other thread: interlocked
+    private int _owner;         // managed thread id of the owner, 0 until the first call
     private long _measuredCalls;
     private long _measuredTicks;
     private long _minTicks = long.MaxValue;
@@ -73,9 +81,18 @@ public sealed unsafe class OpSlot
     public bool Invoke(KernelArgs* args)
     {
         if (!_engine.ProfilingEnabled) return Run(args);
-        long n = Interlocked.Increment(ref _calls);
+        long n = _owner == Environment.CurrentManagedThreadId ? ++_ownerCalls : CountShared();
         if ((n & Volatile.Read(ref _sampleMask)) != 0) return Run(args);
         return InvokeMeasured(args, n);
+    }
+
+    /// <summary>The first caller claims the slot (then counts as owner); every other thread counts atomically.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long CountShared()
+    {
+        int me = Environment.CurrentManagedThreadId;
+        if (Volatile.Read(ref _owner) == 0 && Interlocked.CompareExchange(ref _owner, me, 0) == 0) return ++_ownerCalls;
+        return Interlocked.Increment(ref _sharedCalls);
     }
 
     /// <summary>Runs the current kernel without touching the profile; returns what <see cref="Invoke"/> returns.</summary>
@@ -136,7 +153,8 @@ public sealed unsafe class OpSlot
     /// <summary>Zeroes the counters (the installed kernel stays).</summary>
     public void Reset()
     {
-        Volatile.Write(ref _calls, 0);
+        Volatile.Write(ref _ownerBase, Volatile.Read(ref _ownerCalls));
+        Volatile.Write(ref _sharedCalls, 0);
         Volatile.Write(ref _measuredCalls, 0);
         Volatile.Write(ref _measuredTicks, 0);
         Volatile.Write(ref _minTicks, long.MaxValue);
@@ -150,7 +168,8 @@ public sealed unsafe class OpSlot
     /// <summary>A consistent-enough copy of the counters for reporting.</summary>
     public OpStats Snapshot()
     {
-        long calls = Volatile.Read(ref _calls);
+        long ownerBase = Volatile.Read(ref _ownerBase); // first: a baseline is a past value of _ownerCalls, so the difference is never negative
+        long calls = Volatile.Read(ref _ownerCalls) - ownerBase + Volatile.Read(ref _sharedCalls);
         long measured = Volatile.Read(ref _measuredCalls);
         long ticks = Volatile.Read(ref _measuredTicks);
         long reads = Volatile.Read(ref _counterReads);

@@ -135,3 +135,32 @@ public unsafe class OpSlotSamplingTests
         return new NativeKernel(mem, new JitKernel(key, JitIsa.Avx2, mem.Address, code, 0, fusesCell));
     }
 }
+
+public unsafe class OpSlotCountingTests
+{
+    [Fact]
+    public void TheOwnerThreadAndOtherThreadsTogetherAreCountedExactlyAcrossResets()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(2));
+        void Calls(int n)
+        {
+            float* x = stackalloc float[2];
+            KernelArgs a = default;
+            a.A = x; a.C = x;
+            for (int i = 0; i < n; i++) slot.Invoke(&a);
+        }
+        Calls(1000);                                   // this thread becomes the owner
+        var others = Enumerable.Range(0, 3).Select(_ => new Thread(() => Calls(20_000))).ToList();
+        others.ForEach(t => t.Start());
+        Calls(20_000);
+        others.ForEach(t => t.Join());
+        Assert.Equal(1000 + 4 * 20_000, slot.Snapshot().Calls);
+        slot.Reset();
+        Assert.Equal(0, slot.Snapshot().Calls);
+        Calls(7);
+        var t2 = new Thread(() => Calls(5));
+        t2.Start(); t2.Join();
+        Assert.Equal(12, slot.Snapshot().Calls);
+    }
+}
