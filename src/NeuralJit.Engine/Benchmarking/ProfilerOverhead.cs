@@ -93,6 +93,8 @@ public static unsafe class ProfilerOverhead
             InvokeNanosecondsOff = invokeOff,
             InvokeNanosecondsOn = invokeOn,
             InvokeNanosecondsMeasured = invokeMeasured,
+            TimedShareByKey = string.Join("; ", stats.OrderByDescending(s => s.TotalCycles).Select(s => $"{s.Key}: {(double)s.MeasuredCalls / s.Calls:P1}")),
+            SampleCostTicks = OpSlot.SampleCostTicks,
             ClockSource = CycleClock.Source,
             ClockPairCostTicks = CycleClock.PairCostTicks,
             ClockOverheadTicks = CycleClock.ReadOverheadTicks,

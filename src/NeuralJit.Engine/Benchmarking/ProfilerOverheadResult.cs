@@ -41,6 +41,10 @@ public sealed class ProfilerOverheadResult
     public double InvokeNanosecondsOn { get; init; }
     /// <summary>ns per Invoke of a one-element kernel when every call is timed.</summary>
     public double InvokeNanosecondsMeasured { get; init; }
+    /// <summary>Per key, the share of its calls that were timed, e.g. "LstmGates 512x192: 6.3%; …" (the period adapts per key).</summary>
+    public string TimedShareByKey { get; init; } = "";
+    /// <summary>What timing one call costs, in clock ticks, as the sampling policy assumes it (measured once per process).</summary>
+    public long SampleCostTicks { get; init; }
     public string ClockSource { get; init; } = "";
     public long ClockPairCostTicks { get; init; }
     public long ClockOverheadTicks { get; init; }

@@ -75,6 +75,6 @@ public class CycleClockTests
         // The bias of an empty region is at most what timing a call costs, and never negative.
         Assert.InRange(CycleClock.ReadOverheadTicks, 0, CycleClock.PairCostTicks * 4);
         Assert.True(CycleClock.PairCostTicks >= 1);
-        Assert.Equal(2 * CycleClock.PairCostTicks, OpSlot.SampleCostTicks);
+        Assert.True(OpSlot.SampleCostTicks >= 2 * CycleClock.PairCostTicks, "a timed call costs at least its two fenced reads");
     }
 }
