@@ -10,7 +10,8 @@ namespace NeuralJit.Ops;
 /// is measured against. The matrix kernels (Gemm, Gemv, Dense, LstmGates, CosineSimilarity) are written
 /// once over a vector-width abstraction (<see cref="ISimd{TVec}"/>) and run on Vector512 where it is
 /// hardware-accelerated, else Vector256, with scalar tails; sigmoid, exp and the simple element-wise ops use
-/// TensorPrimitives (vectorised, exp ≤ 1 ulp) and tanh is Cephes' tanhf vectorised over it (≤ ~3 ulp). Semantics are those of <see cref="OpKind"/> and
+/// TensorPrimitives (vectorised, exp ≤ 1 ulp); tanh and the fused LSTM cell use Cephes' expf/tanhf vectorised here
+/// (≤ 4 ulp, tested against double precision). Semantics are those of <see cref="OpKind"/> and
 /// <see cref="ReferenceOps"/>, including NaN propagation and β = 0 overwriting C; results differ from the
 /// reference only by summation order, FMA contraction and the transcendental approximations (the
 /// tolerances in the tests say by how much). Element-wise ops allow exact in-place use (output == input).
@@ -413,68 +414,96 @@ public sealed partial class ManagedSimdOps : IOpSet
     }
 
     /// <summary>
-    /// Vectorised tanh (<see cref="TanhCore{TV, S}"/>). Not TensorPrimitives.Tanh: the net8.0 build of
+    /// Vectorised tanh (<see cref="TanhVector{TV, S}"/>). Not TensorPrimitives.Tanh: the net8.0 build of
     /// System.Numerics.Tensors 9.0 runs it element by element (~8 ns an element measured here, as slow as MathF.Tanh).
     /// </summary>
-    [SkipLocalsInit]
     public static void Tanh(ReadOnlySpan<float> x, Span<float> y)
     {
-        if (x.IsEmpty) return;
-        Require(y.Length >= x.Length, nameof(y), "The output is shorter than the input.");
-        Span<float> scratch = stackalloc float[TanhBlock];
-        for (int i = 0; i < x.Length; i += TanhBlock)
-        {
-            int len = Math.Min(TanhBlock, x.Length - i);
-            if (Vector512.IsHardwareAccelerated) TanhCore<Vector512<float>, Simd512>(x.Slice(i, len), y.Slice(i, len), scratch);
-            else if (Vector256.IsHardwareAccelerated) TanhCore<Vector256<float>, Simd256>(x.Slice(i, len), y.Slice(i, len), scratch);
-            else ReferenceOps.Tanh(x.Slice(i, len), y.Slice(i, len));
-        }
+        if (Vector512.IsHardwareAccelerated) TanhCore<Vector512<float>, Simd512>(x, y);
+        else if (Vector256.IsHardwareAccelerated) TanhCore<Vector256<float>, Simd256>(x, y);
+        else ReferenceOps.Tanh(x, y);
     }
 
-    private const int TanhBlock = 256;
-
-    /// <summary>
-    /// Cephes' tanhf, vectorised: for |x| &lt; 0.625 the odd polynomial x + x³·P(x²) (no cancellation near 0), else
-    /// sign(x)·(1 − 2/(e^(2|x|) + 1)) with e^(2|x|) from TensorPrimitives.Exp (vectorised, ≤ 1 ulp): relative error
-    /// ≤ ~3 ulp over the float range; ±∞ → ±1 (e = ∞ gives 1 − 0), NaN → NaN (the compare is false for NaN and
-    /// e^NaN is NaN). x is read into <paramref name="scratch"/> before y is written, so y == x works.
-    /// </summary>
-    internal static void TanhCore<TV, S>(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch)
+    /// <summary>y = tanh(x), vector by vector (each loaded before it is stored, so y == x works), scalar tail.</summary>
+    internal static void TanhCore<TV, S>(ReadOnlySpan<float> x, Span<float> y)
         where TV : struct where S : struct, ISimd<TV>
     {
         int n = x.Length;
-        var e = scratch[..n];
-        TensorPrimitives.Abs(x, e);
-        TensorPrimitives.Multiply(e, 2f, e);
-        TensorPrimitives.Exp(e, e);
+        Require(y.Length >= n, nameof(y), "The output is shorter than the input.");
         ref float X = ref MemoryMarshal.GetReference(x);
-        ref float E = ref MemoryMarshal.GetReference(e);
         ref float Y = ref MemoryMarshal.GetReference(y);
         int w = S.Count, i = 0;
-        TV one = S.Broadcast(1f), two = S.Broadcast(2f), limit = S.Broadcast(0.625f);
-        TV p0 = S.Broadcast(-5.70498872745e-3f), p1 = S.Broadcast(2.06390887954e-2f), p2 = S.Broadcast(-5.37397155531e-2f),
-           p3 = S.Broadcast(1.33314422036e-1f), p4 = S.Broadcast(-3.33332819422e-1f);
-        for (; i + w <= n; i += w)
+        for (; i + w <= n; i += w) S.Store(TanhVector<TV, S>(S.Load(ref X, (nuint)i)), ref Y, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref Y, i) = TanhScalar(Unsafe.Add(ref X, i));
+    }
+
+    // Cephes expf: e^x = 2^n · e^r, n = round(x·log2 e), r = x − n·ln 2 (ln 2 split in two so r is exact), e^r by a
+    // degree-7 polynomial. ≤ 1 ulp on [−87, 88] (Cephes: peak relative error 1.7e-7 over the float range).
+    private const float ExpLn2Hi = 0.693359375f, ExpLn2Lo = -2.12194440e-4f, Log2E = 1.44269504088896341f;
+    private const float RoundMagic = 12582912f; // 1.5·2²³: adding and subtracting it rounds a float to an integer
+
+    /// <summary>
+    /// e^x for every lane: clamped to [−104, 89] (beyond, the result is 0 or +∞ anyway), 2ⁿ applied as two
+    /// halves so that subnormal results and results near float.MaxValue come out right; NaN lanes stay NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV ExpVector<TV, S>(TV x) where TV : struct where S : struct, ISimd<TV>
+    {
+        TV xc = S.Min(S.Max(x, S.Broadcast(-104f)), S.Broadcast(89f));
+        TV magic = S.Broadcast(RoundMagic);
+        TV n = S.Sub(S.Fma(xc, S.Broadcast(Log2E), magic), magic);
+        TV r = S.Fma(n, S.Broadcast(-ExpLn2Hi), xc);
+        r = S.Fma(n, S.Broadcast(-ExpLn2Lo), r);
+        TV p = S.Fma(S.Broadcast(1.9875691500e-4f), r, S.Broadcast(1.3981999507e-3f));
+        p = S.Fma(p, r, S.Broadcast(8.3334519073e-3f));
+        p = S.Fma(p, r, S.Broadcast(4.1665795894e-2f));
+        p = S.Fma(p, r, S.Broadcast(1.6666665459e-1f));
+        p = S.Fma(p, r, S.Broadcast(5.0000001201e-1f));
+        TV z = S.Fma(p, S.Mul(r, r), S.Add(r, S.Broadcast(1f)));
+        TV n1 = S.Sub(S.Fma(n, S.Broadcast(0.5f), magic), magic); // n1 = round(n/2), n2 = n − n1: both within [−76, 65]
+        TV n2 = S.Sub(n, n1);
+        TV e = S.Mul(S.Mul(z, S.Pow2(n1)), S.Pow2(n2));
+        return S.Select(S.IsNotNaN(x), e, x);
+    }
+
+    /// <summary>σ(x) = 1/(1 + e^−x): 0 for −∞ (e^∞ = ∞), 1 for +∞, NaN for NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV SigmoidVector<TV, S>(TV x) where TV : struct where S : struct, ISimd<TV>
+    {
+        TV one = S.Broadcast(1f);
+        return S.Div(one, S.Add(one, ExpVector<TV, S>(S.Sub(S.Zero, x))));
+    }
+
+    /// <summary>
+    /// Cephes' tanhf: for |x| &lt; 0.625 the odd polynomial x + x³·P(x²) (no cancellation near 0), else
+    /// 1 − 2/(e^(2|x|) + 1); the sign of x on both (tanh(−0) = −0). ≤ 4 ulp (tested against double precision);
+    /// ±∞ → ±1, NaN → NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV TanhVector<TV, S>(TV x) where TV : struct where S : struct, ISimd<TV>
+    {
+        TV one = S.Broadcast(1f);
+        TV ax = S.Abs(x);
+        TV z = S.Mul(x, x);
+        TV poly = S.Fma(S.Fma(S.Fma(S.Fma(S.Broadcast(-5.70498872745e-3f), z, S.Broadcast(2.06390887954e-2f)), z, S.Broadcast(-5.37397155531e-2f)), z,
+            S.Broadcast(1.33314422036e-1f)), z, S.Broadcast(-3.33332819422e-1f));
+        TV small = S.Fma(S.Mul(poly, z), ax, ax);
+        TV big = S.Sub(one, S.Div(S.Broadcast(2f), S.Add(ExpVector<TV, S>(S.Add(ax, ax)), one)));
+        return S.CopySign(S.Select(S.LessThan(ax, S.Broadcast(0.625f)), small, big), x);
+    }
+
+    private static float TanhScalar(float v)
+    {
+        float a = MathF.Abs(v);
+        float r;
+        if (a < 0.625f)
         {
-            TV xv = S.Load(ref X, (nuint)i);
-            TV z = S.Mul(xv, xv);
-            TV poly = S.Fma(S.Fma(S.Fma(S.Fma(p0, z, p1), z, p2), z, p3), z, p4);
-            TV small = S.Fma(S.Mul(poly, z), xv, xv);
-            TV big = S.Sub(one, S.Div(two, S.Add(S.Load(ref E, (nuint)i), one)));
-            // tanh is odd: the sign of x on both branches (also keeps tanh(−0) = −0, which the FMA would make +0).
-            S.Store(S.CopySign(S.Select(S.LessThan(S.Abs(xv), limit), small, big), xv), ref Y, (nuint)i);
+            float z = v * v;
+            float poly = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(-5.70498872745e-3f, z, 2.06390887954e-2f), z, -5.37397155531e-2f), z, 1.33314422036e-1f), z, -3.33332819422e-1f);
+            r = MathF.FusedMultiplyAdd(poly * z, a, a);
         }
-        for (; i < n; i++)
-        {
-            float v = Unsafe.Add(ref X, i);
-            if (MathF.Abs(v) < 0.625f)
-            {
-                float z = v * v;
-                float poly = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(-5.70498872745e-3f, z, 2.06390887954e-2f), z, -5.37397155531e-2f), z, 1.33314422036e-1f), z, -3.33332819422e-1f);
-                Unsafe.Add(ref Y, i) = MathF.CopySign(MathF.FusedMultiplyAdd(poly * z, v, v), v);
-            }
-            else Unsafe.Add(ref Y, i) = MathF.CopySign(1f - 2f / (Unsafe.Add(ref E, i) + 1f), v);
-        }
+        else r = 1f - 2f / (MathF.Exp(a + a) + 1f);
+        return float.IsNaN(v) ? v : MathF.CopySign(r, v);
     }
 
     /// <summary>max(x, 0) with NaN kept (a plain vmaxps would turn NaN into 0 or keep it depending on operand order).</summary>
@@ -523,47 +552,52 @@ public sealed partial class ManagedSimdOps : IOpSet
         TensorPrimitives.Divide(y, sum, y);
     }
 
-    /// <summary>Block of the hidden state processed at once by <see cref="LstmCell"/> (5 blocks of scratch on the stack: i, f, g, o, tanh's exp).</summary>
-    private const int CellBlock = 128;
-
     /// <summary>
-    /// i, f, o = σ and g = tanh of their gate blocks, then c′ = f·c + i·g (in place) and h′ = o·tanh(c′), in blocks of
-    /// <see cref="CellBlock"/> so the activations stay in stack scratch (no allocation per call).
+    /// One pass over the hidden units: i, f, o = σ and g = tanh of the four gate blocks, c′ = f·c + i·g (in place),
+    /// h′ = o·tanh(c′), all in registers (vectorised exp/σ/tanh above, ≤ a few ulp each); scalar tail with the
+    /// reference's σ and tanh.
     /// </summary>
-    [SkipLocalsInit]
     public static void LstmCell(int hidden, ReadOnlySpan<float> gates, Span<float> c, Span<float> h)
     {
         if (hidden <= 0) return;
         Require(gates.Length >= 4 * hidden, nameof(gates), "The gates are shorter than 4 × hidden.");
         Require(c.Length >= hidden && h.Length >= hidden, nameof(c), "c and h must hold hidden values.");
-        Span<float> scratch = stackalloc float[5 * CellBlock];
-        for (int j0 = 0; j0 < hidden; j0 += CellBlock)
-        {
-            int len = Math.Min(CellBlock, hidden - j0);
-            var ig = scratch.Slice(0, len);
-            var fg = scratch.Slice(CellBlock, len);
-            var gg = scratch.Slice(2 * CellBlock, len);
-            var og = scratch.Slice(3 * CellBlock, len);
-            TensorPrimitives.Sigmoid(gates.Slice(j0, len), ig);
-            TensorPrimitives.Sigmoid(gates.Slice(hidden + j0, len), fg);
-            var tmp = scratch.Slice(4 * CellBlock, len);
-            Tanh(gates.Slice(2 * hidden + j0, len), gg, tmp);
-            TensorPrimitives.Sigmoid(gates.Slice(3 * hidden + j0, len), og);
-            var cc = c.Slice(j0, len);
-            // c′ = f·c + i·g as two products and a sum (like the reference), then tanh(c′) into the i block.
-            TensorPrimitives.Multiply(fg, cc, fg);
-            TensorPrimitives.Multiply(ig, gg, ig);
-            TensorPrimitives.Add(fg, ig, cc);
-            Tanh(cc, ig, tmp);
-            TensorPrimitives.Multiply(og, ig, h.Slice(j0, len));
-        }
+        if (Vector512.IsHardwareAccelerated) LstmCellCore<Vector512<float>, Simd512>(hidden, gates, c, h);
+        else if (Vector256.IsHardwareAccelerated) LstmCellCore<Vector256<float>, Simd256>(hidden, gates, c, h);
+        else ReferenceOps.LstmCell(hidden, gates, c, h);
     }
 
-    private static void Tanh(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch)
+    internal static void LstmCellCore<TV, S>(int hidden, ReadOnlySpan<float> gates, Span<float> c, Span<float> h)
+        where TV : struct where S : struct, ISimd<TV>
     {
-        if (Vector512.IsHardwareAccelerated) TanhCore<Vector512<float>, Simd512>(x, y, scratch);
-        else if (Vector256.IsHardwareAccelerated) TanhCore<Vector256<float>, Simd256>(x, y, scratch);
-        else ReferenceOps.Tanh(x, y);
+        ref float G = ref MemoryMarshal.GetReference(gates);
+        ref float Cs = ref MemoryMarshal.GetReference(c);
+        ref float Hs = ref MemoryMarshal.GetReference(h);
+        ref float Gi = ref G;
+        ref float Gf = ref Unsafe.Add(ref G, hidden);
+        ref float Gg = ref Unsafe.Add(ref G, 2 * hidden);
+        ref float Go = ref Unsafe.Add(ref G, 3 * hidden);
+        int w = S.Count, j = 0;
+        for (; j + w <= hidden; j += w)
+        {
+            TV i = SigmoidVector<TV, S>(S.Load(ref Gi, (nuint)j));
+            TV f = SigmoidVector<TV, S>(S.Load(ref Gf, (nuint)j));
+            TV g = TanhVector<TV, S>(S.Load(ref Gg, (nuint)j));
+            TV o = SigmoidVector<TV, S>(S.Load(ref Go, (nuint)j));
+            TV cNew = S.Add(S.Mul(f, S.Load(ref Cs, (nuint)j)), S.Mul(i, g)); // two products and a sum, like the reference
+            S.Store(cNew, ref Cs, (nuint)j);
+            S.Store(S.Mul(o, TanhVector<TV, S>(cNew)), ref Hs, (nuint)j);
+        }
+        for (; j < hidden; j++)
+        {
+            float i = ReferenceOps.Logistic(Unsafe.Add(ref Gi, j));
+            float f = ReferenceOps.Logistic(Unsafe.Add(ref Gf, j));
+            float g = MathF.Tanh(Unsafe.Add(ref Gg, j));
+            float o = ReferenceOps.Logistic(Unsafe.Add(ref Go, j));
+            float cNew = f * Unsafe.Add(ref Cs, j) + i * g;
+            Unsafe.Add(ref Cs, j) = cNew;
+            Unsafe.Add(ref Hs, j) = o * MathF.Tanh(cNew);
+        }
     }
 
     // ---------------------------------------------------------------- element-wise map over the width abstraction

@@ -32,6 +32,12 @@ internal interface ISimd<TVec> where TVec : struct
     static abstract TVec Select(TVec mask, TVec a, TVec b);
     /// <summary>|magnitude| with the sign bit of sign.</summary>
     static abstract TVec CopySign(TVec magnitude, TVec sign);
+    static abstract TVec Min(TVec a, TVec b);
+    static abstract TVec Max(TVec a, TVec b);
+    /// <summary>All-ones lanes where a == a (false for NaN).</summary>
+    static abstract TVec IsNotNaN(TVec a);
+    /// <summary>2^n for lanes holding integers n in [−126, 127], built from the exponent bits.</summary>
+    static abstract TVec Pow2(TVec n);
 }
 
 internal readonly struct Simd512 : ISimd<Vector512<float>>
@@ -61,6 +67,12 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
         var signBit = Vector512.Create(-0f);
         return Vector512.ConditionalSelect(signBit, sign, Vector512.Abs(magnitude));
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> IsNotNaN(Vector512<float> a) => Vector512.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Pow2(Vector512<float> n) =>
+        Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
 }
 
 internal readonly struct Simd256 : ISimd<Vector256<float>>
@@ -90,4 +102,10 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
         var signBit = Vector256.Create(-0f);
         return Vector256.ConditionalSelect(signBit, sign, Vector256.Abs(magnitude));
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> IsNotNaN(Vector256<float> a) => Vector256.Equals(a, a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Pow2(Vector256<float> n) =>
+        Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
 }

@@ -243,7 +243,7 @@ public class ManagedSimdOpsTests
     internal static class Width256
     {
         public static bool Supports(OpKind op) => op is OpKind.Gemm or OpKind.Gemv or OpKind.Dense or OpKind.LstmGates or OpKind.CosineSimilarity
-            or OpKind.Relu or OpKind.Softsign or OpKind.Axpy or OpKind.Tanh;
+            or OpKind.Relu or OpKind.Softsign or OpKind.Axpy or OpKind.Tanh or OpKind.LstmCell;
 
         public static void Run(OpOperands d)
         {
@@ -260,7 +260,8 @@ public class ManagedSimdOpsTests
                 case OpKind.CosineSimilarity: ManagedSimdOps.CosineCore<Vector256<float>, Simd256>(s.M, s.N, R('A'), s.StrideA(op), R('B'), W('C')); break;
                 case OpKind.Relu: ManagedSimdOps.MapCore<Vector256<float>, Simd256, ManagedSimdOps.ReluOp>(R('A'), W('C'), 0); break;
                 case OpKind.Softsign: ManagedSimdOps.MapCore<Vector256<float>, Simd256, ManagedSimdOps.SoftsignOp>(R('A'), W('C'), 0); break;
-                case OpKind.Tanh: ManagedSimdOps.TanhCore<Vector256<float>, Simd256>(R('A'), W('C'), new float[s.M]); break;
+                case OpKind.Tanh: ManagedSimdOps.TanhCore<Vector256<float>, Simd256>(R('A'), W('C')); break;
+                case OpKind.LstmCell: if (s.M > 0) ManagedSimdOps.LstmCellCore<Vector256<float>, Simd256>(s.M, R('A'), W('B'), W('C')); break;
                 case OpKind.Axpy: ManagedSimdOps.MapCore<Vector256<float>, Simd256, ManagedSimdOps.AxpyOp>(R('A'), W('C'), d.Alpha); break;
                 default: throw new ArgumentOutOfRangeException(nameof(d), op, "no Vector256 entry point");
             }
@@ -284,7 +285,7 @@ public class ManagedSimdActivationAccuracyTests
         foreach (bool width256 in new[] { false, true })
         {
             var y = new float[xs.Length];
-            if (width256) ManagedSimdOps.TanhCore<Vector256<float>, Simd256>(xs, y, new float[xs.Length]); else ManagedSimdOps.Tanh(xs, y);
+            if (width256) ManagedSimdOps.TanhCore<Vector256<float>, Simd256>(xs, y); else ManagedSimdOps.Tanh(xs, y);
             for (int i = 0; i < xs.Length; i++)
             {
                 double t = Math.Tanh(xs[i]);
@@ -301,6 +302,35 @@ public class ManagedSimdActivationAccuracyTests
             double err = Math.Abs(s[i] - t) / Ulp(t);
             Assert.True(err <= 4, $"sigmoid({xs[i]:R}) = {s[i]:R}, exact {t:R}: {err:F1} ulp");
         }
+        // The vectorised exp and σ behind the fused LSTM cell, through both widths.
+        var e512 = new float[xs.Length]; var s512 = new float[xs.Length];
+        for (int i = 0; i + 16 <= xs.Length; i += 16)
+        {
+            var v = System.Runtime.Intrinsics.Vector512.Create(xs.AsSpan(i, 16));
+            ManagedSimdOps.ExpVector<Vector512<float>, Simd512>(v).CopyTo(e512.AsSpan(i, 16));
+            ManagedSimdOps.SigmoidVector<Vector512<float>, Simd512>(v).CopyTo(s512.AsSpan(i, 16));
+        }
+        for (int i = 0; i + 16 <= xs.Length; i++)
+        {
+            double te = Math.Exp(xs[i]);
+            if (te < 1.2e-38 || te > 3.4e38) continue; // subnormal or overflowing results: checked separately below
+            Assert.True(Math.Abs(e512[i] - te) / Ulp(te) <= 2, $"exp({xs[i]:R}) = {e512[i]:R}, exact {te:R}");
+            if (Math.Abs(xs[i]) <= 80)
+            {
+                double tsig = 1 / (1 + Math.Exp(-(double)xs[i]));
+                Assert.True(Math.Abs(s512[i] - tsig) / Ulp(tsig) <= 4, $"σ({xs[i]:R}) = {s512[i]:R}, exact {tsig:R}");
+            }
+        }
+        var edge = System.Runtime.Intrinsics.Vector512.Create(new float[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, 88.7f, 89f, -87f, -95f, -104f, -200f, 0, -0f, 1, 2, 3, 4, 5 });
+        var ev = ManagedSimdOps.ExpVector<Vector512<float>, Simd512>(edge);
+        Assert.True(float.IsNaN(ev[0]));
+        Assert.Equal(float.PositiveInfinity, ev[1]);
+        Assert.Equal(0f, ev[2]);
+        Assert.True(Math.Abs(ev[3] - Math.Exp(88.7f)) / Math.Exp(88.7f) < 1e-6, $"exp(88.7) = {ev[3]} (near float.MaxValue)");
+        Assert.Equal(float.PositiveInfinity, ev[4]);
+        Assert.True(Math.Abs(ev[5] - Math.Exp(-87)) / Math.Exp(-87) < 1e-6);
+        Assert.True(Math.Abs(ev[6] - Math.Exp(-95)) < 1e-44, $"subnormal exp(-95) = {ev[6]}");
+        Assert.True(ev[7] < 1e-44 && ev[8] == 0);
         var special = new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f };
         var ts = new float[4];
         ManagedSimdOps.Tanh(special, ts);
