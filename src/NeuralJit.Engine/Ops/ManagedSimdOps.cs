@@ -78,6 +78,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// columns; leftover rows use 1×2, 1×1 and scalar. No packing or K-blocking: the managed tier targets the
     /// small, cache-resident shapes of this engine. Generic over the width so Vector256 and Vector512 share it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void GemmCore<TV, S>(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
         where TV : struct where S : struct, ISimd<TV>
     {
@@ -224,6 +225,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// One pass per row: y_r = Σ_j A[r, j]·x_j (+ Σ_j A[r, n + j]·h_j for LstmGates), four rows at a time so each
     /// load of x (and h) feeds four FMAs. Gemv: α·dot (+ β·y, β = 0 overwrites); Dense and LstmGates: dot + bias.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void RowDotsCore<TV, S>(RowOp op, int m, int n, int n2, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> x,
         ReadOnlySpan<float> h, ReadOnlySpan<float> bias, float alpha, float beta, Span<float> y)
         where TV : struct where S : struct, ISimd<TV>
@@ -316,6 +318,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     // ---------------------------------------------------------------- cosine similarity
 
     /// <summary>‖key‖ once, then one pass per row accumulating the dot and the row's squared norm together.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void CosineCore<TV, S>(int rows, int width, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> key, Span<float> output)
         where TV : struct where S : struct, ISimd<TV>
     {
@@ -360,6 +363,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// the reference: with non-negative Fisher terms the relative error of either order is ≤ L·2⁻⁵³ (L = the
     /// number of parameters), i.e. ≤ 1.1e-10 relative for a million parameters.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double EwcPenalty(ReadOnlySpan<float> theta, ReadOnlySpan<float> anchor, ReadOnlySpan<float> fisher, float lambda)
     {
         int n = theta.Length;
@@ -425,6 +429,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     }
 
     /// <summary>y = tanh(x), vector by vector (each loaded before it is stored, so y == x works), scalar tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TanhCore<TV, S>(ReadOnlySpan<float> x, Span<float> y)
         where TV : struct where S : struct, ISimd<TV>
     {
@@ -567,6 +572,7 @@ public sealed partial class ManagedSimdOps : IOpSet
         else ReferenceOps.LstmCell(hidden, gates, c, h);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void LstmCellCore<TV, S>(int hidden, ReadOnlySpan<float> gates, Span<float> c, Span<float> h)
         where TV : struct where S : struct, ISimd<TV>
     {
@@ -627,6 +633,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     }
 
     /// <summary>y[i] = Op(x[i], y[i]); each vector is loaded before it is stored, so y == x (exact overlap) is safe.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void MapCore<TV, S, TOp>(ReadOnlySpan<float> x, Span<float> y, float alpha)
         where TV : struct where S : struct, ISimd<TV> where TOp : struct, IMapOp
     {

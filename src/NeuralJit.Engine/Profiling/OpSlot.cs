@@ -78,6 +78,7 @@ public sealed unsafe class OpSlot
     private long _cacheMisses;
     private long _tlbMisses;
     private long _counterReads;
+    private long _interruptedCalls;
     private long _sampleMask; // period − 1
     private int _promotionState; // 0 none, 1 requested
 
@@ -156,11 +157,26 @@ public sealed unsafe class OpSlot
         return fused;
     }
 
+    /// <summary>A timed call this many times slower than the key's fastest (and over <see cref="InterruptFloorTicks"/>) was interrupted.</summary>
+    internal const int InterruptFactor = 256;
+    /// <summary>50 µs: above a scheduler interrupt or a page fault, below a time slice.</summary>
+    internal static readonly long InterruptFloorTicks = (long)(50e-6 * CycleClock.Frequency);
+
     private void Record(long ticks)
     {
+        long cur;
+        // A sample scaled up by the period stands for many calls: one preempted call (milliseconds, on a loaded machine)
+        // would then outweigh every other key. Past the warm-up, a call > 256× the fastest and > 50 µs is counted as
+        // interrupted and left out of the totals (it still shows in MaxCycles); the calls it stands for are estimated
+        // from the clean samples.
+        if (Volatile.Read(ref _measuredCalls) >= WarmupCalls && ticks > InterruptFloorTicks && ticks / InterruptFactor > Volatile.Read(ref _minTicks))
+        {
+            Interlocked.Increment(ref _interruptedCalls);
+            while (ticks > (cur = Volatile.Read(ref _maxTicks)) && Interlocked.CompareExchange(ref _maxTicks, ticks, cur) != cur) { }
+            return;
+        }
         long measured = Interlocked.Increment(ref _measuredCalls);
         Interlocked.Add(ref _measuredTicks, ticks);
-        long cur;
         while (ticks < (cur = Volatile.Read(ref _minTicks)) && Interlocked.CompareExchange(ref _minTicks, ticks, cur) != cur) { }
         while (ticks > (cur = Volatile.Read(ref _maxTicks)) && Interlocked.CompareExchange(ref _maxTicks, ticks, cur) != cur) { }
         if (measured < WarmupCalls) return;
@@ -192,6 +208,7 @@ public sealed unsafe class OpSlot
         Volatile.Write(ref _cacheMisses, 0);
         Volatile.Write(ref _tlbMisses, 0);
         Volatile.Write(ref _counterReads, 0);
+        Volatile.Write(ref _interruptedCalls, 0);
         Volatile.Write(ref _sampleMask, 0);
     }
 
@@ -213,7 +230,7 @@ public sealed unsafe class OpSlot
             TlbMisses: reads > 0 ? Volatile.Read(ref _tlbMisses) : null,
             CounterCalls: reads,
             Tier: Tier)
-        { MeasuredCycles = ticks };
+        { MeasuredCycles = ticks, InterruptedCalls = Volatile.Read(ref _interruptedCalls) };
     }
 
     public override string ToString() => Key.ToString();
@@ -230,6 +247,8 @@ public sealed record OpStats(OpKey Key, long Calls, long MeasuredCalls, long Tot
     public bool CyclesEstimated => MeasuredCalls < Calls;
     /// <summary>Cycles of the <see cref="MeasuredCalls"/> timed calls, before scaling to <see cref="Calls"/>.</summary>
     public long MeasuredCycles { get; init; }
+    /// <summary>Timed calls left out of the totals as interrupted (≥ 256× the fastest call and ≥ 50 µs: preemption, not the kernel).</summary>
+    public long InterruptedCalls { get; init; }
     public double AvgCycles => Calls == 0 ? 0 : (double)TotalCycles / Calls;
     public double CyclesPerElement => Key.Elements == 0 ? 0 : AvgCycles / Key.Elements;
 }

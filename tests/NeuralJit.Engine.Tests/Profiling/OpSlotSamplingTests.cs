@@ -58,8 +58,9 @@ public unsafe class OpSlotSamplingTests
         slot.Install(spin.Kernel);
         Call(slot, OpSlot.WarmupCalls + 40);
         var s = slot.Snapshot();
-        Assert.Equal(s.Calls, s.MeasuredCalls);
-        Assert.False(s.CyclesEstimated);
+        // Every call timed (a call preempted for > 256× the fastest is timed too, but counted as interrupted).
+        Assert.Equal(s.Calls, s.MeasuredCalls + s.InterruptedCalls);
+        Assert.Equal(s.InterruptedCalls > 0, s.CyclesEstimated);
         Assert.Equal(KernelTier.Jit, s.Tier);
     }
 
@@ -162,5 +163,36 @@ public unsafe class OpSlotCountingTests
         var t2 = new Thread(() => Calls(5));
         t2.Start(); t2.Join();
         Assert.Equal(12, slot.Snapshot().Calls);
+    }
+}
+
+public unsafe class OpSlotInterruptionTests
+{
+    [Fact]
+    public void ATimedCallFarSlowerThanTheFastestIsCountedAsInterruptedNotScaledIntoTheTotal()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(3));
+        float* x = stackalloc float[4];
+        KernelArgs a = default;
+        a.A = x; a.C = x;
+        // A ~120–300 µs kernel is timed on every call (its period is 1), so the next call after the warm-up is timed.
+        using var normal = OpSlotSamplingTests.SpinKernel(slot.Key, iterations: 600_000);
+        using var interrupted = OpSlotSamplingTests.SpinKernel(slot.Key, iterations: 600_000 * 600); // ≫ 256× as long
+        slot.Install(normal.Kernel);
+        for (int i = 0; i < OpSlot.WarmupCalls + 2; i++) slot.Invoke(&a);
+        var before = slot.Snapshot();
+        Assert.Equal(before.Calls, before.MeasuredCalls + before.InterruptedCalls);
+        slot.Install(interrupted.Kernel);
+        slot.Invoke(&a);
+        slot.Install(normal.Kernel);
+        slot.Invoke(&a);
+        var s = slot.Snapshot();
+        Assert.Equal(before.InterruptedCalls + 1, s.InterruptedCalls);
+        Assert.Equal(before.Calls + 2, s.Calls);
+        Assert.Equal(before.MeasuredCalls + 1, s.MeasuredCalls);       // the interrupted call is not in the measured sum…
+        Assert.True(s.MaxCycles > 256 * s.MinCycles);                  // …but it is the maximum
+        Assert.True(s.CyclesEstimated);
+        Assert.Equal((long)Math.Round((double)s.MeasuredCycles * s.Calls / s.MeasuredCalls), s.TotalCycles);
     }
 }

@@ -352,8 +352,8 @@ public static class OpTestData
             OpKind.Dot => new(Underflow, 0, "M-term float sum in another order/FMA: 2·γ_M·Σ|a||b|", Gamma(M)),
             OpKind.EwcPenalty => new(0, 4 * 1.1102230246251565e-16, "terms computed in double, summed in another order: 2·γ_L(double)·λ/2·Σ|F|(θ−θ*)²", Gamma(M * Math.Max(1, N), 1.1102230246251565e-16)),
             // σ and tanh are computed by vectorised exp approximations (≤ a few ulp) and combined by 2–3 operations.
-            OpKind.LstmCell => new(2e-6, 1e-5, "vectorised σ/tanh (≤ ~4 ulp each) combined into c′ = f·c + i·g and h′ = o·tanh(c′); |c| stays O(1)"),
-            OpKind.Sigmoid => new(1e-7, 1e-5, "vectorised exp (≤ ~4 ulp); absolute 1e-7 where σ underflows towards 0"),
+            OpKind.LstmCell => new(2e-6, 1e-5, "vectorised σ/tanh (≤ 4 ulp each, tested) combined into c′ = f·c + i·g and h′ = o·tanh(c′); with |c| = O(1) a few ulp of 1 is ≤ 1e-6 absolute"),
+            OpKind.Sigmoid => new(1e-7, 1e-5, "vectorised exp (≤ 4 ulp); absolute 1e-7 where σ underflows towards 0 (1/(1+e^−x) gives 0 where the reference's e^x/(1+e^x) is subnormal)"),
             OpKind.Tanh => new(1e-7, 1e-5, "vectorised tanh (≤ ~4 ulp); absolute 1e-7 near 0"),
             // |cos| ≤ 1: by Cauchy–Schwarz the dot's error is ≤ 2γ_N·‖a‖‖b‖, and each norm's relative error is ≤ γ_N.
             OpKind.CosineSimilarity => new(4 * Gamma(N) + 8 * FloatEps, 1e-6, "dot error ≤ 2γ_N·‖a‖‖b‖ (Cauchy–Schwarz) plus the norms' γ_N each and sqrt/divide roundings, on outputs in [−1, 1]"),
