@@ -78,7 +78,8 @@ public sealed unsafe class OpSlot
     private long _cacheMisses;
     private long _tlbMisses;
     private long _counterReads;
-    private long _interruptedCalls;
+    private long _outlierCalls;
+    private int _coldCallSeen;  // 1 once the first timed call (which compiles the managed kernel) has been set aside
     private long _sampleMask; // period − 1
     private int _promotionState; // 0 none, 1 requested
 
@@ -157,21 +158,23 @@ public sealed unsafe class OpSlot
         return fused;
     }
 
-    /// <summary>A timed call this many times slower than the key's fastest (and over <see cref="InterruptFloorTicks"/>) was interrupted.</summary>
-    internal const int InterruptFactor = 256;
+    /// <summary>A timed call this many times slower than the key's fastest (and over <see cref="OutlierFloorTicks"/>) was interrupted, not slow.</summary>
+    internal const int OutlierFactor = 256;
     /// <summary>50 µs: above a scheduler interrupt or a page fault, below a time slice.</summary>
-    internal static readonly long InterruptFloorTicks = (long)(50e-6 * CycleClock.Frequency);
+    internal static readonly long OutlierFloorTicks = (long)(50e-6 * CycleClock.Frequency);
 
     private void Record(long ticks)
     {
         long cur;
-        // A sample scaled up by the period stands for many calls: one preempted call (milliseconds, on a loaded machine)
-        // would then outweigh every other key. Past the warm-up, a call > 256× the fastest and > 50 µs is counted as
-        // interrupted and left out of the totals (it still shows in MaxCycles); the calls it stands for are estimated
-        // from the clean samples.
-        if (Volatile.Read(ref _measuredCalls) >= WarmupCalls && ticks > InterruptFloorTicks && ticks / InterruptFactor > Volatile.Read(ref _minTicks))
+        // A sample scaled up by the period stands for many calls, so one call that measured something else than the
+        // kernel would outweigh every other key: the slot's very first call (it JIT-compiles the managed kernel: ~ms)
+        // and, past the warm-up, a call > 256× the fastest and > 50 µs (preempted on a loaded machine). Those are
+        // counted as outliers and left out of the totals (they still show in MaxCycles); the calls they stand for
+        // are estimated from the clean samples.
+        bool cold = Volatile.Read(ref _coldCallSeen) == 0 && Interlocked.Exchange(ref _coldCallSeen, 1) == 0;
+        if (cold || (Volatile.Read(ref _measuredCalls) >= WarmupCalls && ticks > OutlierFloorTicks && ticks / OutlierFactor > Volatile.Read(ref _minTicks)))
         {
-            Interlocked.Increment(ref _interruptedCalls);
+            Interlocked.Increment(ref _outlierCalls);
             while (ticks > (cur = Volatile.Read(ref _maxTicks)) && Interlocked.CompareExchange(ref _maxTicks, ticks, cur) != cur) { }
             return;
         }
@@ -208,7 +211,7 @@ public sealed unsafe class OpSlot
         Volatile.Write(ref _cacheMisses, 0);
         Volatile.Write(ref _tlbMisses, 0);
         Volatile.Write(ref _counterReads, 0);
-        Volatile.Write(ref _interruptedCalls, 0);
+        Volatile.Write(ref _outlierCalls, 0);
         Volatile.Write(ref _sampleMask, 0);
     }
 
@@ -230,7 +233,7 @@ public sealed unsafe class OpSlot
             TlbMisses: reads > 0 ? Volatile.Read(ref _tlbMisses) : null,
             CounterCalls: reads,
             Tier: Tier)
-        { MeasuredCycles = ticks, InterruptedCalls = Volatile.Read(ref _interruptedCalls) };
+        { MeasuredCycles = ticks, OutlierCalls = Volatile.Read(ref _outlierCalls) };
     }
 
     public override string ToString() => Key.ToString();
@@ -247,8 +250,11 @@ public sealed record OpStats(OpKey Key, long Calls, long MeasuredCalls, long Tot
     public bool CyclesEstimated => MeasuredCalls < Calls;
     /// <summary>Cycles of the <see cref="MeasuredCalls"/> timed calls, before scaling to <see cref="Calls"/>.</summary>
     public long MeasuredCycles { get; init; }
-    /// <summary>Timed calls left out of the totals as interrupted (≥ 256× the fastest call and ≥ 50 µs: preemption, not the kernel).</summary>
-    public long InterruptedCalls { get; init; }
+    /// <summary>
+    /// Timed calls left out of the totals: the key's first call (it compiles the managed kernel) and calls ≥ 256× the
+    /// fastest and ≥ 50 µs (preemption, not the kernel). <see cref="MaxCycles"/> still includes them.
+    /// </summary>
+    public long OutlierCalls { get; init; }
     public double AvgCycles => Calls == 0 ? 0 : (double)TotalCycles / Calls;
     public double CyclesPerElement => Key.Elements == 0 ? 0 : AvgCycles / Key.Elements;
 }

@@ -48,7 +48,7 @@ public unsafe class HardwareCounterTests
         else
         {
             Assert.NotNull(s.CacheMisses);
-            Assert.Equal(s.MeasuredCalls, s.CounterCalls);
+            Assert.Equal(s.MeasuredCalls + s.OutlierCalls, s.CounterCalls);
         }
     }
 
@@ -69,7 +69,7 @@ public unsafe class HardwareCounterTests
         var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(8));
         Call(slot, 20_000);
         var s = slot.Snapshot();
-        Assert.Equal(s.MeasuredCalls, s.CounterCalls);
+        Assert.Equal(s.MeasuredCalls + s.OutlierCalls, s.CounterCalls); // every timed call reads the counters, outliers too
         Assert.Equal(7 * s.CounterCalls, s.CacheMisses);   // each measured call reads before and after: one step apart
         Assert.Equal(3 * s.CounterCalls, s.TlbMisses);
         var h = engine.GetHotspots().Single();
