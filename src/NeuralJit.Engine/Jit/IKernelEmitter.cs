@@ -27,6 +27,8 @@ public static class KernelEmitters
     public static IReadOnlyList<IKernelEmitter> All { get; } = new IKernelEmitter[]
     {
         new Emitters.ElementwiseEmitter(),
+        new Emitters.ReductionEmitter(),
+        new Emitters.CosineEmitter(),
         // jit-gemm: Gemm, Gemv, Dense, LstmGates (+ fused cell), LstmCell register here.
     };
 

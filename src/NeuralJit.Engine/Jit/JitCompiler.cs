@@ -218,7 +218,7 @@ public sealed class JitCompiler : IDisposable
         try
         {
             foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
-                foreach (var key in new[] { new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.Sigmoid, OpShape.Vector(19)) })
+                foreach (var key in new[] { new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.DncContent, OpShape.Matrix(5, 19)) })
                 {
                     var k = new KernelAssembler(isa);
                     KernelEmitters.For(key.Op)?.Emit(k, key);
