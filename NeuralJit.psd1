@@ -14,8 +14,11 @@
     CmdletsToExport      = @(
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
+        'Get-NeuralJitKernel'
         'Invoke-NeuralInference'
+        'Invoke-NeuralJitCompile'
         'Reset-NeuralProfile'
+        'Set-NeuralJitOption'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -210,6 +210,18 @@ public sealed class JitCompiler : IDisposable
         return kernel;
     }
 
+    /// <summary>Installs an already compiled kernel into a slot of this engine (false after dispose or for another key).</summary>
+    public bool Install(OpSlot slot, JitKernel kernel)
+    {
+        if (slot.Key != kernel.Key || !ReferenceEquals(slot.Engine, _engine)) return false;
+        lock (_gate)
+        {
+            if (_disposed) return false;
+            slot.Install(kernel);
+            return true;
+        }
+    }
+
     /// <summary>Starts the one-per-process warm-up of Iced (its first use costs ~50 ms of .NET JIT) on a pool thread.</summary>
     public static Task WarmUpInBackground() => s_warmUp.Value;
 
