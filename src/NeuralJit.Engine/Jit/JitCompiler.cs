@@ -225,17 +225,30 @@ public sealed class JitCompiler : IDisposable
     /// <summary>Starts the one-per-process warm-up of Iced (its first use costs ~50 ms of .NET JIT) on a pool thread.</summary>
     public static Task WarmUpInBackground() => s_warmUp.Value;
 
+    /// <summary>
+    /// Assembles (never installs) ~40 throwaway kernels over both ISAs and the emitters' common paths: enough
+    /// calls (≥ 30 per method) for tiered compilation to promote Iced's encoder and our emitters to optimised
+    /// code, so neither the first promotion nor later ones pay for .NET's JIT of Iced. A few ms on a pool thread.
+    /// </summary>
     private static void WarmUpNow()
     {
         try
         {
-            foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
-                foreach (var key in new[] { new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.DncContent, OpShape.Matrix(5, 19)) })
-                {
-                    var k = new KernelAssembler(isa);
-                    KernelEmitters.For(key.Op)?.Emit(k, key);
-                    k.Finish();
-                }
+            var keys = new[]
+            {
+                new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.Sigmoid, OpShape.Vector(100)),
+                new OpKey(OpKind.Softmax, OpShape.Vector(45)), new OpKey(OpKind.DncContent, OpShape.Matrix(5, 19)),
+                new OpKey(OpKind.EwcPenalty, OpShape.Vector(600)), new OpKey(OpKind.Dot, OpShape.Vector(21)),
+                new OpKey(OpKind.Add, OpShape.Vector(9)),
+            };
+            for (int round = 0; round < 3; round++)
+                foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
+                    foreach (var key in keys)
+                    {
+                        var k = new KernelAssembler(isa);
+                        KernelEmitters.For(key.Op)?.Emit(k, key);
+                        k.Finish();
+                    }
         }
         catch (Exception e)
         {
