@@ -105,6 +105,36 @@ public class JitInfrastructureTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public unsafe void WhenTheOsRefusesExecutableMemoryKeysStayManagedWithAWarning()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, SynchronousCompilation = true });
+        engine.Jit.CacheFactory = _ => throw new ExecutableMemoryException("mprotect to read-execute failed (errno 13): test");
+        var slot = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8));
+        var x = new float[8]; var y = new float[8];
+        x[3] = 2;
+        fixed (float* px = x, py = y)
+        {
+            KernelArgs a = default; a.A = px; a.C = py;
+            for (int i = 0; i < 100; i++) slot.Invoke(&a);
+        }
+        Assert.Null(slot.JitKernel);
+        Assert.Equal(ReferenceOps.Logistic(2), y[3], 6);
+        Assert.Contains(engine.Jit.Warnings, w => w.Contains("no executable memory"));
+        Assert.Contains("no executable memory", engine.Jit.WhyManaged(slot.Key));
+        Assert.Null(engine.Jit.Cache);
+        Assert.Single(engine.Jit.Warnings);   // said once, not once per promotion attempt
+        Assert.False(engine.Jit.TryCompile(new OpKey(OpKind.Relu, OpShape.Vector(4)), JitIsa.Avx2, out _, out _));
+    }
+
+    [Fact]
+    public void LongKernelsKeepTheGcTransition()
+    {
+        using var engine = JitTestEngine.Create();
+        Assert.True(engine.Jit.Compile(new OpKey(OpKind.EwcPenalty, OpShape.Matrix(128, 128)), JitIsa.Avx2).SuppressGcTransition);
+        Assert.False(engine.Jit.Compile(new OpKey(OpKind.EwcPenalty, OpShape.Matrix(1000, 1000)), JitIsa.Avx2).SuppressGcTransition);
+    }
+
+    [Fact]
     public void TheKernelCacheCountsHitsMissesAndBuilds()
     {
         using var engine = JitTestEngine.Create();
