@@ -66,56 +66,79 @@ unsafe
         ("Sigmoid 512", new OpKey(OpKind.Sigmoid, OpShape.Vector(512))),
         ("Tanh 512", new OpKey(OpKind.Tanh, OpShape.Vector(512))),
     };
-    Console.WriteLine($"{"op",-24} {"JIT ns",10} {"JIT min",9} {"Managed ns",11} {"Scalar ns",11} {"xManaged",9} {"xScalar",9} {"JIT Rel.err",12} {"code B",7}");
-    foreach (var (name, key) in cases)
+    Console.WriteLine($"{"op",-24} {"JIT ns",10} {"(min)",9} {"Managed ns",11} {"(min)",9} {"Scalar ns",11} {"xManaged",9} {"xScalar",9} {"JIT rel.err",12} {"code B",7}");
+    var benches = new List<Bench>();
+    foreach (var (name, key) in cases) benches.Add(new Bench(name, key, engine.Jit.Compile(key, name.EndsWith("(AVX2)") ? JitIsa.Avx2 : isa)));
+    // Warm every tier of every case together, long enough for tiered compilation to finish on a loaded machine.
+    var warm = Stopwatch.StartNew();
+    while (warm.ElapsedMilliseconds < 1500) foreach (var b in benches) { b.Jit(); b.Managed(); b.Scalar(); }
+    Thread.Sleep(1000);
+    warm.Restart();
+    while (warm.ElapsedMilliseconds < 500) foreach (var b in benches) { b.Jit(); b.Managed(); b.Scalar(); }
+    foreach (var b in benches)
     {
-        var s = key.Shape;
-        int n = key.Op is OpKind.EwcPenalty ? s.M * s.N : key.Op is OpKind.DncContent or OpKind.CosineSimilarity ? s.M * s.N : s.M;
-        var rng = new Random(1);
-        using var a = new AlignedBuffer(n); using var b = new AlignedBuffer(Math.Max(n, 1)); using var c = new AlignedBuffer(Math.Max(n, s.M));
-        for (int i = 0; i < n; i++) { a.Span[i] = (float)(rng.NextDouble() * 2 - 1); b.Span[i] = (float)(rng.NextDouble() * 2 - 1); c.Span[i] = (float)rng.NextDouble(); }
-        KernelArgs ka = default;
-        ka.A = a.Pointer; ka.B = b.Pointer; ka.C = c.Pointer; ka.Alpha = key.Op == OpKind.DncContent ? 5f : 0.7f;
-        var kernel = engine.Jit.Compile(key, name.EndsWith("(AVX2)") ? JitIsa.Avx2 : isa);
-        var jit = (delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void>)kernel.Entry;
-        var managed = ManagedKernels.Get(key.Op, KernelTier.ManagedSimd);
-        var scalar = ManagedKernels.Get(key.Op, KernelTier.Scalar);
-
-        // Correctness of this very run: JIT vs Scalar outputs.
-        double err = 0;
-        if (key.Op == OpKind.EwcPenalty) { scalar(in s, &ka); double r = ka.Result; jit(&ka); err = Math.Abs(ka.Result - r) / Math.Abs(r); }
-        else
-        {
-            scalar(in s, &ka); var r = c.Span[..s.M].ToArray(); jit(&ka);
-            for (int i = 0; i < s.M; i++) err = Math.Max(err, Math.Abs(c.Span[i] - r[i]) / Math.Max(1e-30, Math.Abs(r[i])));
-        }
-
-        // Batch sizes so one timed batch is ~50 µs for the fastest tier.
-        long Time(Action run, int iters) { var sw = Stopwatch.StartNew(); for (int i = 0; i < iters; i++) run(); return sw.ElapsedTicks; }
-        KernelArgs* pa = &ka;
-        OpShape shape = s;
-        void J() => jit(pa);
-        void M() => managed(in shape, pa);
-        void S() => scalar(in shape, pa);
-        // Warm-up (time-based, so the managed tiers reach tier-1 code) and calibration.
-        var warm = Stopwatch.StartNew();
-        while (warm.ElapsedMilliseconds < 400) { J(); M(); S(); }
-        Thread.Sleep(200);
-        warm.Restart();
-        while (warm.ElapsedMilliseconds < 200) { J(); M(); S(); }
-        double probe = Time(J, 100) * 1e9 / Stopwatch.Frequency / 100;
+        double probe = Bench.Time(b.Jit, 20) * 1e9 / Stopwatch.Frequency / 20;
         int iters = Math.Clamp((int)(50_000 / Math.Max(probe, 1)), 3, 20000);
         int scalarIters = Math.Max(1, iters / 10);
         var tj = new List<double>(); var tm = new List<double>(); var ts = new List<double>();
         for (int r = 0; r < rounds; r++)
         {
-            tj.Add(Time(J, iters) * 1e9 / Stopwatch.Frequency / iters);
-            tm.Add(Time(M, iters) * 1e9 / Stopwatch.Frequency / iters);
-            ts.Add(Time(S, scalarIters) * 1e9 / Stopwatch.Frequency / scalarIters);
+            tj.Add(Bench.Time(b.Jit, iters) * 1e9 / Stopwatch.Frequency / iters);
+            tm.Add(Bench.Time(b.Managed, iters) * 1e9 / Stopwatch.Frequency / iters);
+            ts.Add(Bench.Time(b.Scalar, scalarIters) * 1e9 / Stopwatch.Frequency / scalarIters);
         }
         double mj = Median(tj), mm = Median(tm), ms = Median(ts);
-        Console.WriteLine($"{name,-24} {mj,10:F1} {tj.Min(),9:F1} {mm,11:F1} {ms,11:F1} {mm / mj,8:F2}x {ms / mj,8:F2}x {err,12:E1} {kernel.Code.Length,7}");
+        Console.WriteLine($"{b.Name,-24} {mj,10:F1} {tj.Min(),9:F1} {mm,11:F1} {tm.Min(),9:F1} {ms,11:F1} {mm / mj,8:F2}x {ms / mj,8:F2}x {b.RelativeError(),12:E1} {b.Kernel.Code.Length,7}");
     }
 }
 
 static double Median(List<double> xs) { var s = xs.OrderBy(x => x).ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
+
+/// <summary>One benchmark case: operands in aligned buffers and the three tiers as callable actions.</summary>
+sealed unsafe class Bench
+{
+    private readonly KernelArgs* _args;
+    private readonly OpShape _shape;
+    private readonly AlignedBuffer _a, _b, _c;
+    private readonly delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void> _jit;
+    private readonly delegate* unmanaged<KernelArgs*, void> _jitGc;
+    private readonly delegate*<in OpShape, KernelArgs*, void> _managed, _scalar;
+
+    public Bench(string name, OpKey key, JitKernel kernel)
+    {
+        Name = name; Key = key; Kernel = kernel; _shape = key.Shape;
+        var s = key.Shape;
+        int n = key.Op is OpKind.EwcPenalty or OpKind.DncContent or OpKind.CosineSimilarity ? s.M * s.N : s.M;
+        var rng = new Random(1);
+        _a = new AlignedBuffer(n); _b = new AlignedBuffer(Math.Max(n, 1)); _c = new AlignedBuffer(Math.Max(n, s.M));
+        for (int i = 0; i < n; i++) { _a.Span[i] = (float)(rng.NextDouble() * 2 - 1); _b.Span[i] = (float)(rng.NextDouble() * 2 - 1); _c.Span[i] = (float)rng.NextDouble(); }
+        _args = (KernelArgs*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)sizeof(KernelArgs), 64);
+        *_args = default;
+        _args->A = _a.Pointer; _args->B = _b.Pointer; _args->C = _c.Pointer; _args->Alpha = key.Op == OpKind.DncContent ? 5f : 0.7f;
+        _jit = (delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void>)kernel.Entry;
+        _jitGc = (delegate* unmanaged<KernelArgs*, void>)kernel.Entry;
+        _managed = ManagedKernels.Get(key.Op, KernelTier.ManagedSimd);
+        _scalar = ManagedKernels.Get(key.Op, KernelTier.Scalar);
+    }
+
+    public string Name { get; }
+    public OpKey Key { get; }
+    public JitKernel Kernel { get; }
+
+    // As OpSlot.Run calls them.
+    public void Jit() { if (Kernel.SuppressGcTransition) _jit(_args); else _jitGc(_args); }
+    public void Managed() => _managed(in _shape, _args);
+    public void Scalar() => _scalar(in _shape, _args);
+
+    public static long Time(Action run, int iters) { var sw = Stopwatch.StartNew(); for (int i = 0; i < iters; i++) run(); return sw.ElapsedTicks; }
+
+    /// <summary>Worst relative error of the JIT output against the Scalar tier on these operands.</summary>
+    public double RelativeError()
+    {
+        double err = 0;
+        if (Key.Op == OpKind.EwcPenalty) { Scalar(); double r = _args->Result; Jit(); return Math.Abs(_args->Result - r) / Math.Abs(r); }
+        Scalar(); var expected = _c.Span[.._shape.M].ToArray(); Jit();
+        for (int i = 0; i < _shape.M; i++) err = Math.Max(err, Math.Abs(_c.Span[i] - expected[i]) / Math.Max(1e-30, Math.Abs(expected[i])));
+        return err;
+    }
+}
