@@ -198,6 +198,39 @@ public class JitInfrastructureTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task CallersOnManyThreadsKeepCorrectAnswersAndExactCountsWhileTheKernelIsSwappedIn()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 200, ShareThreshold = 0 });
+        var slot = engine.Resolve(OpKind.Tanh, OpShape.Vector(100));
+        const int threads = 4, calls = 3000;
+        var x = Enumerable.Range(0, 100).Select(i => (i - 50) / 8f).ToArray();
+        var expected = x.Select(MathF.Tanh).ToArray();
+        int bad = 0;
+        var workers = Enumerable.Range(0, threads).Select(_ => Task.Run(() =>
+        {
+            var y = new float[100];
+            unsafe
+            {
+                fixed (float* px = x, py = y)
+                {
+                    KernelArgs a = default; a.A = px; a.C = py;
+                    for (int c = 0; c < calls; c++)
+                    {
+                        slot.Invoke(&a);
+                        for (int i = 0; i < 100; i++)
+                            if (!(Math.Abs(y[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]) + 1e-7)) Interlocked.Increment(ref bad);
+                    }
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
+        for (int i = 0; i < 500 && slot.JitKernel is null; i++) await Task.Delay(10);
+        Assert.Equal(0, bad);
+        Assert.NotNull(slot.JitKernel);
+        Assert.Equal(threads * calls, slot.Snapshot().Calls);
+    }
+
+    [Fact]
     public unsafe void WithTheJitOffNothingIsPromoted()
     {
         using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, JitEnabled = false, SynchronousCompilation = true });
