@@ -250,17 +250,18 @@ public class JitInfrastructureTests(ITestOutputHelper output)
     {
         using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0 });
         var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(16));
-        var x = new float[16];
-        unsafe
-        {
-            fixed (float* p = x)
-            {
-                KernelArgs a = default; a.A = p; a.C = p;
-                for (int i = 0; i < 200; i++) slot.Invoke(&a);
-            }
-        }
+        CallMany(slot, new float[16], 200);
         for (int i = 0; i < 500 && slot.JitKernel is null; i++) await Task.Delay(10);
         Assert.NotNull(slot.JitKernel);
+    }
+
+    private static unsafe void CallMany(Profiling.OpSlot slot, float[] x, int calls)
+    {
+        fixed (float* p = x)
+        {
+            KernelArgs a = default; a.A = p; a.C = p;
+            for (int i = 0; i < calls; i++) slot.Invoke(&a);
+        }
     }
 
     [Fact]
