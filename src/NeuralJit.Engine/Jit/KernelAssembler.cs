@@ -45,7 +45,7 @@ public sealed class KernelAssembler
     private readonly CallingConvention _cc;
     private readonly CallingConvention.Frame _frame = new();
     private readonly List<(int Offset, uint[] Dwords)> _pool = new();
-    private readonly Dictionary<string, int> _poolIndex = new();
+    private readonly Dictionary<uint[], int> _poolIndex = new(DwordsComparer.Instance);
     private int _poolBytes;
     private int _maxVec = -1;
     private Label _exit;
@@ -162,17 +162,29 @@ public sealed class KernelAssembler
     /// </summary>
     private int PoolOffset(uint[] dwords)
     {
-        string key = string.Join(',', dwords);
-        if (!_poolIndex.TryGetValue(key, out int offset))
+        if (!_poolIndex.TryGetValue(dwords, out int offset))
         {
             int size = dwords.Length * 4;
             int align = Math.Min(64, size);
             offset = (_poolBytes + align - 1) / align * align;
             _pool.Add((offset, dwords));
             _poolBytes = offset + size;
-            _poolIndex[key] = offset;
+            _poolIndex[dwords] = offset;
         }
         return offset;
+    }
+
+    private sealed class DwordsComparer : IEqualityComparer<uint[]>
+    {
+        public static readonly DwordsComparer Instance = new();
+        public bool Equals(uint[]? x, uint[]? y) => x.AsSpan().SequenceEqual(y);
+        public int GetHashCode(uint[] a)
+        {
+            var h = new HashCode();
+            h.Add(a.Length);
+            foreach (uint d in a) h.Add(d);
+            return h.ToHashCode();
+        }
     }
 
     /// <summary>The register that holds the constant pool's address (reserved: emitters must not touch it).</summary>
