@@ -7,7 +7,8 @@ namespace NeuralJit.Jit;
 /// <summary>
 /// The one place that knows SysV vs Win64. Every kernel is <c>void kernel(KernelArgs*)</c>. Emitted bodies
 /// see the same machine on both: the KernelArgs pointer in <c>rdi</c>, and free use of the scratch GPRs
-/// (<see cref="ScratchGprs"/>) and of every vector register they touch. The prologue/epilogue built here
+/// (<see cref="ScratchGprs"/>) and of every vector register they touch (r15 is the constant pool's base, see
+/// <see cref="KernelAssembler.PoolBase"/>). The prologue/epilogue built here
 /// make that true: on Win64 it saves rsi/rdi (callee-saved there), moves rcx into rdi and saves the low
 /// 128 bits of xmm6–15 if the body used them; everywhere it saves any callee-saved GPR the body asked
 /// for, aligns a stack frame if the body asked for scratch stack, and ends with <c>vzeroupper; ret</c>

@@ -33,7 +33,7 @@ public sealed class JitKernel
     /// <summary>Short kernels skip the GC transition on call (they never block or call back).</summary>
     public bool SuppressGcTransition { get; }
 
-    /// <summary>Bytes of constant pool placed just before <see cref="Entry"/> (RIP-relative data; not instructions).</summary>
+    /// <summary>Bytes of constant pool placed just before <see cref="Entry"/> (data the code reads through r15; not instructions).</summary>
     public int ConstantPoolBytes { get; init; }
 
     /// <summary>Time to copy the bytes into the code cache and make them executable (part of <see cref="CompileMicroseconds"/>).</summary>

@@ -35,7 +35,7 @@ public readonly struct VOp
 /// <summary>
 /// One kernel under construction: Iced's <see cref="Assembler"/> plus a vector-width abstraction so one
 /// emitter serves AVX2 (ymm, 8 lanes, 16 registers) and AVX-512 (zmm, 16 lanes, 32 registers), a constant
-/// pool placed in front of the code (64-byte aligned, RIP-relative), tail masks, reductions, and the
+/// pool placed in front of the code (64-byte aligned, addressed from r15, which is reserved), tail masks, reductions, and the
 /// calling convention (<see cref="CallingConvention"/>): the body starts with the KernelArgs* in
 /// <see cref="Args"/> (rdi) and must not emit <c>ret</c> — it falls off its end or jumps to
 /// <see cref="ExitLabel"/>; <see cref="Finish"/> wraps it in the prologue and epilogue it needs.
@@ -385,7 +385,7 @@ public sealed class KernelAssembler
 
     /// <summary>
     /// Wraps the body in prologue/epilogue, lays out [constant pool | padding to 64 | code] and encodes it
-    /// position-independently (every reference is RIP-relative inside the block).
+    /// position-independently (the only RIP-relative operand is the prologue's lea of the pool; branches are relative).
     /// </summary>
     public AssembledKernel Finish()
     {
