@@ -20,16 +20,9 @@ unsafe
         for (int i = 1; i <= 60; i++) engine.Jit.Compile(new OpKey((OpKind)((int)OpKind.CosineSimilarity + i % 10), OpShape.Vector(5000 + w * 100 + i)), isa);
         Thread.Sleep(300);
     }
-    var compile = new List<double>(); var install = new List<double>(); var bytes = new List<int>();
     var kinds = new[] { OpKind.Sigmoid, OpKind.Tanh, OpKind.Softmax, OpKind.Dot, OpKind.Add };
-    for (int i = 0; i < 200; i++)
     {
-        var op = kinds[i % kinds.Length];
-        var k = engine.Jit.Compile(new OpKey(op, OpShape.Vector(64 + i)), isa);
-        compile.Add(k.CompileMicroseconds); install.Add(k.InstallMicroseconds); bytes.Add(k.Code.Length);
-    }
-    {
-        // Where compile time goes: emit (our emitter over Iced's Assembler) vs Finish (BlockEncoder + layout).
+        // Where compile time goes: emit (our emitter over Iced's Assembler) vs Finish (layout + single-pass encode).
         var emitT = new List<double>(); var finishT = new List<double>(); var instrs = new List<double>();
         for (int i = 0; i < 200; i++)
         {
@@ -44,6 +37,13 @@ unsafe
             emitT.Add((t1 - t0) * 1e6 / Stopwatch.Frequency); finishT.Add((t2 - t1) * 1e6 / Stopwatch.Frequency);
         }
         Console.WriteLine($"breakdown (same 200 keys, not installed): emit median {Median(emitT):F1} µs (min {emitT.Min():F1}), encode+layout median {Median(finishT):F1} µs (min {finishT.Min():F1}), instructions median {Median(instrs):F0}");
+    }
+    var compile = new List<double>(); var install = new List<double>(); var bytes = new List<int>();
+    for (int i = 0; i < 200; i++)
+    {
+        var op = kinds[i % kinds.Length];
+        var k = engine.Jit.Compile(new OpKey(op, OpShape.Vector(64 + i)), isa);
+        compile.Add(k.CompileMicroseconds); install.Add(k.InstallMicroseconds); bytes.Add(k.Code.Length);
     }
     var dncCompile = new List<double>();
     for (int i = 0; i < 50; i++) dncCompile.Add(engine.Jit.Compile(new OpKey(OpKind.DncContent, OpShape.Matrix(256, 64, 64 + i + 1)), isa).CompileMicroseconds);
