@@ -14,9 +14,12 @@
     CmdletsToExport      = @(
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
+        'Get-NeuralJitKernel'
         'Invoke-NeuralInference'
+        'Invoke-NeuralJitCompile'
         'Measure-NeuralProfilerOverhead'
         'Reset-NeuralProfile'
+        'Set-NeuralJitOption'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
