@@ -12,8 +12,10 @@
     FormatsToProcess     = @('NeuralJit.format.ps1xml')
     TypesToProcess       = @('NeuralJit.types.ps1xml')
     CmdletsToExport      = @(
+        'Compare-JitSpeedup'
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
+        'Get-NeuralRoofline'
         'Invoke-NeuralInference'
         'Reset-NeuralProfile'
     )

@@ -1,0 +1,190 @@
+using System.Management.Automation;
+using NeuralJit.Benchmarking;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+
+namespace NeuralJit.PowerShell.Commands;
+
+/// <summary>Which managed tier(s) Compare-JitSpeedup measures the JIT against.</summary>
+public enum SpeedupBaseline
+{
+    Scalar,
+    ManagedSimd,
+    All,
+}
+
+/// <summary>
+/// Compiles the JIT kernel of each (op, dims) and measures it against a managed baseline, interleaved in
+/// one run: one <see cref="SpeedupResult"/> per (op, dims, baseline). With no -Operation it measures the
+/// seed's table. Kernels are compiled in a private engine (released at the end), so the default engine's
+/// code cache and profile are untouched.
+/// </summary>
+[Cmdlet(VerbsData.Compare, "JitSpeedup", DefaultParameterSetName = ByTime)]
+[OutputType(typeof(SpeedupResult))]
+public sealed class CompareJitSpeedupCommand : PSCmdlet
+{
+    private const string ByTime = "ByTime";
+    private const string ByIterations = "ByIterations";
+
+    /// <summary>The seed's table: LSTM step 64→128 (fused), DNC content 256×64, GEMM 64³ and 128×64×64, cosine 256×64, EWC 128×128.</summary>
+    internal static readonly OpKey[] SeedTable =
+    [
+        new(OpKind.LstmGates, new OpShape(512, 64, 128)),
+        new(OpKind.DncContent, OpShape.Matrix(256, 64)),
+        new(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
+        new(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
+        new(OpKind.CosineSimilarity, OpShape.Matrix(256, 64)),
+        new(OpKind.EwcPenalty, OpShape.Matrix(128, 128)),
+    ];
+
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<OpKey> _keys = new();
+    private NeuralEngine? _engine;
+    private bool _sawInput;
+
+    /// <summary>The op to measure (with -Dims); binds from Get-NeuralJitKernel and Get-NeuralHotspot objects.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    public OpKind? Operation { get; set; }
+
+    /// <summary>Sizes as the Dims column shows them: "64x64x64" (GEMM M×N×K), "512x192" (LSTM 4H×(I+H)), "256x64", "128".</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? Dims { get; set; }
+
+    /// <summary>Scalar (reference loops), ManagedSimd (the managed tier), or All (both; the default).</summary>
+    [Parameter]
+    public SpeedupBaseline Baseline { get; set; } = SpeedupBaseline.All;
+
+    /// <summary>ISA of the JIT kernel: Avx2 or Avx512 (default: what the engine would use).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateSet("Avx2", "Avx512")]
+    public string? Isa { get; set; }
+
+    /// <summary>Time budget of one row, both sides together (default 0.08 s).</summary>
+    [Parameter(ParameterSetName = ByTime)]
+    [ValidateRange(0.001, 600)]
+    public double Seconds { get; set; } = 0.08;
+
+    /// <summary>Timed calls per side instead of a time budget.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ByIterations)]
+    [ValidateRange(1, long.MaxValue)]
+    public long Iterations { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        if (CpuFeatures.Best == JitIsa.None)
+            ThrowTerminatingError(Error(new PlatformNotSupportedException("This CPU has neither AVX2+FMA nor AVX-512: there is no JIT tier to compare."),
+                "CompareJitSpeedupUnsupportedCpu", ErrorCategory.NotImplemented, CpuFeatures.Describe(), "Run on an x86-64 CPU with AVX2 and FMA."));
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (Operation is not OpKind op)
+        {
+            if (Dims is not null)
+                WriteError(Error(new ArgumentException("-Dims needs -Operation: dims mean different things for different ops."),
+                    "CompareJitSpeedupDimsWithoutOperation", ErrorCategory.InvalidArgument, Dims, "Add -Operation (for example -Operation Gemm -Dims 64x64x64)."));
+            return;
+        }
+        _sawInput = true;
+        if (Dims is null)
+        {
+            var defaults = SeedTable.Where(k => k.Op == op).ToArray();
+            if (defaults.Length == 0)
+            {
+                WriteError(Error(new ArgumentException($"{op} has no default dims in the seed's table: give -Dims as {OpDims.Describe(op)}."),
+                    "CompareJitSpeedupDimsRequired", ErrorCategory.InvalidArgument, op, $"Add -Dims, for example {OpDims.Describe(op)}."));
+                return;
+            }
+            _keys.AddRange(defaults);
+            return;
+        }
+        if (!OpDims.TryParse(op, Dims, out var shape, out string why))
+        {
+            WriteError(Error(new ArgumentException(why), "CompareJitSpeedupBadDims", ErrorCategory.InvalidArgument, Dims, $"Give -Dims for {op} as {OpDims.Describe(op)}."));
+            return;
+        }
+        _keys.Add(new OpKey(op, shape));
+    }
+
+    protected override void EndProcessing()
+    {
+        if (!_sawInput) _keys.AddRange(SeedTable);
+        var keys = _keys.Distinct().ToList();
+        if (keys.Count == 0) return;
+
+        var isa = Isa is null ? CpuFeatures.Effective() : Enum.Parse<JitIsa>(Isa, ignoreCase: true);
+        if (isa == JitIsa.None || isa > CpuFeatures.Best)
+        {
+            ThrowTerminatingError(Error(new PlatformNotSupportedException($"This CPU does not support {Isa ?? isa.ToString()} (it has: {CpuFeatures.Describe()})."),
+                "CompareJitSpeedupIsaUnsupported", ErrorCategory.InvalidArgument, Isa ?? isa.ToString(), $"Use -Isa {CpuFeatures.Best}."));
+            return;
+        }
+        var tiers = Baseline switch
+        {
+            SpeedupBaseline.Scalar => new[] { KernelTier.Scalar },
+            SpeedupBaseline.ManagedSimd => new[] { KernelTier.ManagedSimd },
+            _ => new[] { KernelTier.Scalar, KernelTier.ManagedSimd },
+        };
+        var budget = ParameterSetName == ByIterations ? new BenchmarkBudget(TimeSpan.FromSeconds(600), Iterations) : new BenchmarkBudget(TimeSpan.FromSeconds(Seconds));
+
+        var progress = new ProgressRecord(1, "Compare-JitSpeedup", "Measuring the roofline");
+        WriteProgress(progress);
+        int total = keys.Count * tiers.Length, done = 0;
+        try
+        {
+            var roofline = Roofline.Cached;
+            _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, ProfilingEnabled = false, IsaCap = isa, CodeCacheBytes = 1 << 20 });
+            foreach (var key in keys)
+            {
+                var kernel = Compile(key, isa);
+                foreach (var tier in tiers)
+                {
+                    if (_stop.IsCancellationRequested) return;
+                    progress.StatusDescription = $"{key} ({isa}) vs {tier}";
+                    progress.PercentComplete = 100 * done / total;
+                    WriteProgress(progress);
+                    done++;
+                    if (kernel is null) continue;
+                    WriteObject(SpeedupBenchmark.Compare(kernel, tier, budget, roofline, _stop.Token));
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (ExecutableMemoryException e)
+        {
+            ThrowTerminatingError(Error(e, "CompareJitSpeedupExecutableMemoryDenied", ErrorCategory.PermissionDenied, null,
+                "The OS refuses executable memory (SELinux execmem, PaX): allow it for this process to run JIT kernels."));
+        }
+        finally
+        {
+            progress.RecordType = ProgressRecordType.Completed;
+            progress.PercentComplete = 100;
+            if (!_stop.IsCancellationRequested) WriteProgress(progress);
+            _engine?.Dispose();
+            _engine = null;
+        }
+    }
+
+    protected override void StopProcessing() => _stop.Cancel();
+
+    /// <summary>The kernel for (key, isa), or null after writing an error saying why there is none.</summary>
+    private JitKernel? Compile(OpKey key, JitIsa isa)
+    {
+        try
+        {
+            var kernel = KernelSource.Compile(_engine!, key, isa);
+            if (kernel is not null) return kernel;
+            WriteError(Error(new NotSupportedException($"The JIT has no emitter for {key.Op} under {isa}."),
+                "CompareJitSpeedupNoEmitter", ErrorCategory.NotImplemented, key.ToString(), "Compare an op the JIT compiles (Get-NeuralJitKernel lists compiled kernels)."));
+        }
+        catch (ArgumentException e)
+        {
+            WriteError(Error(e, "CompareJitSpeedupUnsupportedShape", ErrorCategory.InvalidArgument, key.ToString(), "Choose dims the emitter supports."));
+        }
+        return null;
+    }
+
+    private static ErrorRecord Error(Exception e, string id, ErrorCategory category, object? target, string action) =>
+        new(e, id, category, target) { ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = action } };
+}
