@@ -11,8 +11,9 @@ namespace NeuralJit.Benchmarking;
 /// Measures the roofline of this core with loops emitted by Iced: the fp32 FMA peak (12 independent
 /// accumulator chains — more than FMA latency × FMA ports on current cores — so the loop is bound by
 /// FMA throughput alone) under AVX2 and AVX-512, and the read bandwidth of L1, L2, L3 and memory
-/// (unrolled vector loads over a buffer sized for the level, repeated). Each figure is the median of
-/// <see cref="Runs"/> timed runs. <see cref="Cached"/> measures once per process.
+/// (unrolled vector loads over a buffer sized for the level, repeated). Each figure is the best of
+/// <see cref="Runs"/> timed runs: a ceiling is what the hardware can do, and interference (two cores
+/// shared with other processes here) only ever lowers a run. <see cref="Cached"/> measures once per process.
 /// </summary>
 public static unsafe class Roofline
 {
@@ -178,7 +179,7 @@ public static unsafe class Roofline
             a.ret();
         }
 
-        /// <summary>GFLOP/s: the median of Runs timed runs of ~3 ms each.</summary>
+        /// <summary>GFLOP/s: the best of Runs timed runs of ~3 ms each.</summary>
         public double FmaPeak(JitIsa isa, CancellationToken ct)
         {
             var fn = isa == JitIsa.Avx512 ? _fmaAvx512 : _fmaAvx2;
@@ -195,11 +196,10 @@ public static unsafe class Roofline
                 double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 rates[r] = flopsPerIter * iters / s / 1e9;
             }
-            Array.Sort(rates);
-            return rates[Runs / 2];
+            return rates.Max();
         }
 
-        /// <summary>GB/s reading a buffer of <paramref name="bytes"/> repeatedly: median of Runs runs of ~3 ms.</summary>
+        /// <summary>GB/s reading a buffer of <paramref name="bytes"/> repeatedly: best of Runs runs of ~3 ms.</summary>
         public double ReadBandwidth(long bytes, CancellationToken ct)
         {
             int step = (LoadIsa == JitIsa.Avx512 ? 64 : 32) * LoadUnroll;
@@ -221,8 +221,7 @@ public static unsafe class Roofline
                     double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                     rates[r] = (double)bytes * reps / s / 1e9;
                 }
-                Array.Sort(rates);
-                return rates[Runs / 2];
+                return rates.Max();
             }
             finally
             {

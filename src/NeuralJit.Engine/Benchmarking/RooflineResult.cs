@@ -2,7 +2,7 @@ namespace NeuralJit;
 
 /// <summary>
 /// What <c>Get-NeuralRoofline</c> returns: this core's measured fp32 FMA peak per ISA and its read
-/// bandwidth from each cache level and from memory, each the median of several runs of an emitted loop.
+/// bandwidth from each cache level and from memory, each the best of several runs of an emitted loop.
 /// Rates are per wall-clock second; the per-TSC-tick figures divide by the TSC frequency (the TSC ticks
 /// at a constant rate, not at the core clock). A null peak means the CPU lacks that ISA.
 /// </summary>
