@@ -20,6 +20,9 @@ public sealed class NeuralEngine : IDisposable
         Options = options ?? new EngineOptions();
         Profile = table ?? new ProfileTable();
         Counters = counters ?? DefaultCounters.Value;
+        Jit = new JitCompiler(this);
+        // Iced costs ~50 ms on its first use in a process: pay it on a pool thread, not on a hot path.
+        if (Options.JitEnabled) JitCompiler.WarmUpInBackground();
     }
 
     /// <summary>The process-wide engine the cmdlets use.</summary>
@@ -38,6 +41,9 @@ public sealed class NeuralEngine : IDisposable
     public ProfileTable Profile { get; }
     public IHardwareCounterSource Counters { get; }
     public bool ProfilingEnabled => Options.ProfilingEnabled;
+
+    /// <summary>The JIT tier: compiler, kernel cache and code cache (list kernels, compile on demand).</summary>
+    public JitCompiler Jit { get; }
 
     /// <summary>The slot for (op, shape): created on first use, shared by every model of this engine.</summary>
     public OpSlot Resolve(OpKind op, OpShape shape)
@@ -114,14 +120,12 @@ public sealed class NeuralEngine : IDisposable
     }
 
     /// <summary>A key became a JIT candidate: hand it to the JIT tier.</summary>
-    private void OnCandidate(OpSlot slot)
-    {
-        // The JIT tier (Jit/JitCompiler) hooks in here.
-    }
+    private void OnCandidate(OpSlot slot) => Jit.Promote(slot);
 
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        Jit.Dispose();
     }
 }

@@ -1,3 +1,5 @@
+using System.Text;
+using Iced.Intel;
 using NeuralJit.Ops;
 
 namespace NeuralJit.Jit;
@@ -30,6 +32,31 @@ public sealed class JitKernel
     public bool FusesCell { get; }
     /// <summary>Short kernels skip the GC transition on call (they never block or call back).</summary>
     public bool SuppressGcTransition { get; }
+
+    /// <summary>Bytes of constant pool placed just before <see cref="Entry"/> (RIP-relative data; not instructions).</summary>
+    public int ConstantPoolBytes { get; init; }
+
+    /// <summary>Time to copy the bytes into the code cache and make them executable (part of <see cref="CompileMicroseconds"/>).</summary>
+    public double InstallMicroseconds { get; init; }
+
+    /// <summary>The code as Intel-syntax assembly, one instruction per line with its address (decoded on demand by Iced).</summary>
+    public string Disassemble()
+    {
+        var sb = new StringBuilder();
+        if (ConstantPoolBytes > 0) sb.Append($"; constant pool: {ConstantPoolBytes} bytes at 0x{(long)Entry - ConstantPoolBytes:X}\n");
+        var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(Code), (ulong)Entry);
+        var formatter = new IntelFormatter();
+        formatter.Options.FirstOperandCharIndex = 10;
+        var output = new StringOutput();
+        ulong end = (ulong)Entry + (ulong)Code.Length;
+        while (decoder.IP < end)
+        {
+            decoder.Decode(out var instr);
+            formatter.Format(instr, output);
+            sb.Append(instr.IP.ToString("X16")).Append("  ").Append(output.ToStringAndReset()).Append('\n');
+        }
+        return sb.ToString();
+    }
 
     public string Name => $"{Key.Op}_{Key.Dims.Replace('/', '_').Replace(',', '_')}_{Isa}".ToLowerInvariant();
 }

@@ -1,0 +1,254 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using NeuralJit.Ops;
+using NeuralJit.Profiling;
+
+namespace NeuralJit.Jit;
+
+/// <summary>
+/// An engine's JIT tier: (op, shape, ISA) → <see cref="JitKernel"/>, through the op's emitter
+/// (<see cref="KernelEmitters"/>), Iced, and the engine's <see cref="CodeCache"/>. Kernels are cached
+/// by (op, shape, ISA) with hit/miss/build counters (LIBXSMM's dispatch in miniature). Promoted slots
+/// are compiled in the background (or on the calling thread with
+/// <see cref="EngineOptions.SynchronousCompilation"/>) and installed atomically. The ISA is fixed at the
+/// first compile (oneDNN's max-ISA rule): later cap changes are refused, explicit per-call ISAs are not.
+/// Anything that cannot be compiled — no emitter, unsupported shape, full cache, no executable memory —
+/// leaves the key on the managed tier with a reason (<see cref="WhyManaged"/>, <see cref="Warnings"/>).
+/// </summary>
+public sealed class JitCompiler : IDisposable
+{
+    private static readonly Lazy<Task> s_warmUp = new(() => Task.Run(WarmUpNow));
+
+    private readonly NeuralEngine _engine;
+    private readonly object _gate = new();
+    private readonly ConcurrentDictionary<(OpKey, JitIsa), JitKernel> _kernels = new();
+    private readonly ConcurrentDictionary<OpKey, string> _managedReasons = new();
+    private readonly ConcurrentQueue<string> _warnings = new();
+    private CodeCache? _cache;
+    private string? _cacheUnavailable;
+    private JitIsa? _fixedIsa;
+    private bool _disposed;
+    private long _hits, _misses, _builds, _failures, _pending;
+
+    internal JitCompiler(NeuralEngine engine)
+    {
+        _engine = engine;
+    }
+
+    private EngineOptions Options => _engine.Options;
+
+    /// <summary>The ISA promotions compile for: fixed at the first compile, until then what the cap allows.</summary>
+    public JitIsa Isa => _fixedIsa ?? CpuFeatures.Effective(Options.IsaCap);
+    /// <summary>True once the first kernel fixed <see cref="Isa"/>.</summary>
+    public bool IsaFixed => _fixedIsa is not null;
+
+    /// <summary>The code cache, or null before the first compile.</summary>
+    public CodeCache? Cache => _cache;
+    public long Hits => Interlocked.Read(ref _hits);
+    public long Misses => Interlocked.Read(ref _misses);
+    public long Builds => Interlocked.Read(ref _builds);
+    public long Failures => Interlocked.Read(ref _failures);
+    /// <summary>Background compilations queued or running.</summary>
+    public long Pending => Interlocked.Read(ref _pending);
+
+    /// <summary>Every kernel this engine compiled (all ISAs).</summary>
+    public IReadOnlyList<JitKernel> Kernels => _kernels.Values.OrderBy(k => k.Key.Op).ThenBy(k => k.Key.Dims, StringComparer.Ordinal).ThenBy(k => k.Isa).ToList();
+
+    /// <summary>Warnings for the caller (cache full, no executable memory, …), oldest first; at most 64 kept.</summary>
+    public IReadOnlyList<string> Warnings => _warnings.ToArray();
+
+    /// <summary>Why a key stays on the managed tier after a compile was attempted, or null.</summary>
+    public string? WhyManaged(OpKey key) => _managedReasons.TryGetValue(key, out var r) ? r : null;
+
+    /// <summary>The kernel already compiled for (key, isa), or null. Counts nothing.</summary>
+    public JitKernel? Find(OpKey key, JitIsa? isa = null) => _kernels.TryGetValue((key, isa ?? Isa), out var k) ? k : null;
+
+    /// <summary>Sets the ISA cap; refused (false, with the reason) once the first kernel fixed the ISA.</summary>
+    public bool TrySetIsaCap(JitIsa? cap, out string? reason)
+    {
+        lock (_gate)
+        {
+            if (_fixedIsa is { } isa && CpuFeatures.Effective(cap) != isa)
+            {
+                reason = $"The JIT ISA was fixed at {isa} by the first compile; create a new engine (or restart the session) to change it. Explicit compiles may still pass -Isa.";
+                return false;
+            }
+            Options.IsaCap = cap;
+            reason = null;
+            return true;
+        }
+    }
+
+    /// <summary>Sets the cache size; refused once the cache is mapped (kernels in it may be running).</summary>
+    public bool TrySetCodeCacheBytes(int bytes, out string? reason)
+    {
+        lock (_gate)
+        {
+            if (bytes < 4096) { reason = "The code cache needs at least 4096 bytes."; return false; }
+            if (_cache is not null && bytes != Options.CodeCacheBytes)
+            {
+                reason = $"The code cache is already mapped with {_cache.CapacityBytes} bytes; the size applies to new engines (or after restarting the session).";
+                return false;
+            }
+            Options.CodeCacheBytes = bytes;
+            reason = null;
+            return true;
+        }
+    }
+
+    /// <summary>Compiles (or finds) the kernel; throws <see cref="JitCompilationException"/> with the reason when it cannot.</summary>
+    public JitKernel Compile(OpKey key, JitIsa? isa = null) =>
+        TryCompile(key, isa, out var kernel, out var reason) ? kernel! : throw new JitCompilationException(key, isa ?? Isa, reason!);
+
+    /// <summary>Compiles (or finds in the kernel cache) the kernel for (key, isa). Never throws for expected failures.</summary>
+    public bool TryCompile(OpKey key, JitIsa? isa, out JitKernel? kernel, out string? reason)
+    {
+        var target = isa ?? FixIsa();
+        if (_kernels.TryGetValue((key, target), out kernel)) { Interlocked.Increment(ref _hits); reason = null; return true; }
+        Interlocked.Increment(ref _misses);
+        lock (_gate)
+        {
+            if (_kernels.TryGetValue((key, target), out kernel)) { reason = null; return true; }
+            reason = Build(key, target, out kernel);
+            if (kernel is null)
+            {
+                Interlocked.Increment(ref _failures);
+                _managedReasons[key] = reason!;
+                return false;
+            }
+            _kernels[(key, target)] = kernel;
+            _managedReasons.TryRemove(key, out _);
+            Interlocked.Increment(ref _builds);
+            return true;
+        }
+    }
+
+    private JitIsa FixIsa()
+    {
+        lock (_gate) return _fixedIsa ??= CpuFeatures.Effective(Options.IsaCap);
+    }
+
+    // Called under _gate.
+    private string? Build(OpKey key, JitIsa isa, out JitKernel? kernel)
+    {
+        kernel = null;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (isa == JitIsa.None) return CpuFeatures.Best == JitIsa.None ? "this CPU has no AVX2+FMA: the JIT is off" : "the JIT ISA is capped at None";
+        if (isa > CpuFeatures.Best) return $"this CPU does not support {isa} (best: {CpuFeatures.Best})";
+        var emitter = KernelEmitters.For(key.Op);
+        if (emitter is null) return $"no JIT emitter for {key.Op} yet";
+        try { NeuralEngine.ValidateShape(key.Op, key.Shape); }
+        catch (ArgumentException e) { return e.Message; }
+        if (emitter.CannotEmit(key, isa) is { } why) return why;
+        if (_cacheUnavailable is not null) return _cacheUnavailable;
+        if (_cache is null)
+        {
+            try { _cache = new CodeCache(Options.CodeCacheBytes); }
+            catch (Exception e) when (e is ExecutableMemoryException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                _cacheUnavailable = $"no executable memory, the managed tier stays in use ({e.Message})";
+                Warn(_cacheUnavailable);
+                return _cacheUnavailable;
+            }
+        }
+
+        long t0 = Stopwatch.GetTimestamp();
+        var k = new KernelAssembler(isa);
+        emitter.Emit(k, key);
+        var assembled = k.Finish();
+        long t1 = Stopwatch.GetTimestamp();
+        if (!_cache.TryInstall(assembled, out nint entry, out string? failure))
+        {
+            Warn($"{key} ({isa}): {failure}; it stays on the managed tier.");
+            return failure;
+        }
+        long t2 = Stopwatch.GetTimestamp();
+        kernel = new JitKernel(key, isa, entry, assembled.Bytes.AsSpan(assembled.EntryOffset).ToArray(),
+            (t2 - t0) * 1e6 / Stopwatch.Frequency, emitter.FusesCell(key))
+        {
+            ConstantPoolBytes = assembled.EntryOffset,
+            InstallMicroseconds = (t2 - t1) * 1e6 / Stopwatch.Frequency,
+        };
+        return null;
+    }
+
+    private void Warn(string message)
+    {
+        _warnings.Enqueue(message);
+        while (_warnings.Count > 64) _warnings.TryDequeue(out _);
+    }
+
+    /// <summary>Compiles <paramref name="slot"/>'s key and installs it, in the background unless SynchronousCompilation.</summary>
+    internal void Promote(OpSlot slot)
+    {
+        WarmUpInBackground();
+        if (Options.SynchronousCompilation) { CompileAndInstall(slot); return; }
+        Interlocked.Increment(ref _pending);
+        ThreadPool.UnsafeQueueUserWorkItem(static s =>
+        {
+            var (compiler, slot) = s;
+            try { compiler.CompileAndInstall(slot); }
+            finally { Interlocked.Decrement(ref compiler._pending); }
+        }, (this, slot), preferLocal: false);
+    }
+
+    /// <summary>Compiles the slot's key for the engine ISA and swaps it in. Returns the kernel, or null (reason in <see cref="WhyManaged"/>).</summary>
+    public JitKernel? CompileAndInstall(OpSlot slot)
+    {
+        if (_disposed) return null;
+        JitKernel? kernel;
+        try
+        {
+            if (!TryCompile(slot.Key, null, out kernel, out _)) return null;
+        }
+        catch (ObjectDisposedException) { return null; }
+        lock (_gate)
+        {
+            if (_disposed) return null;
+            slot.Install(kernel);
+        }
+        return kernel;
+    }
+
+    /// <summary>Starts the one-per-process warm-up of Iced (its first use costs ~50 ms of .NET JIT) on a pool thread.</summary>
+    public static Task WarmUpInBackground() => s_warmUp.Value;
+
+    private static void WarmUpNow()
+    {
+        try
+        {
+            foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
+                foreach (var key in new[] { new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.Sigmoid, OpShape.Vector(19)) })
+                {
+                    var k = new KernelAssembler(isa);
+                    KernelEmitters.For(key.Op)?.Emit(k, key);
+                    k.Finish();
+                }
+        }
+        catch (Exception e)
+        {
+            Trace.WriteLine($"NeuralJit: JIT warm-up failed: {e.Message}");
+        }
+    }
+
+    /// <summary>Uninstalls every kernel from the engine's slots, then unmaps the code cache.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var slot in _engine.Profile.Slots) slot.Install(null);
+            _cache?.Dispose();
+        }
+    }
+}
+
+/// <summary>A kernel could not be compiled; the key stays on the managed tier.</summary>
+public sealed class JitCompilationException(OpKey key, JitIsa isa, string reason)
+    : Exception($"{key} ({isa}) was not compiled: {reason}")
+{
+    public OpKey Key { get; } = key;
+    public JitIsa Isa { get; } = isa;
+    public string Reason { get; } = reason;
+}

@@ -1,0 +1,421 @@
+using System.Runtime.InteropServices;
+using Iced.Intel;
+using NeuralJit.Ops;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace NeuralJit.Jit;
+
+/// <summary>A vector register by index: ymm<c>i</c> under AVX2, zmm<c>i</c> under AVX-512 (the emitter does not care).</summary>
+public readonly record struct Vec(int Index)
+{
+    public override string ToString() => $"v{Index}";
+}
+
+/// <summary>A mask register: k<c>K</c> under AVX-512, a vector of lane masks (<see cref="Vector"/>) under AVX2.</summary>
+public readonly record struct MaskReg(int K, Vec Vector);
+
+/// <summary>
+/// A tail mask for <see cref="Count"/> lanes (1..Lanes−1): lanes at or past Count are neither read nor
+/// written by masked loads/stores (AVX-512 k-mask with fault suppression; AVX2 vmaskmovps).
+/// </summary>
+public readonly record struct TailMask(int Count, MaskReg Mask);
+
+/// <summary>The second source of a vector op: a register or a memory operand (e.g. a constant from <see cref="KernelAssembler.Const"/>).</summary>
+public readonly struct VOp
+{
+    internal readonly Vec Reg;
+    internal readonly AssemblerMemoryOperand Mem;
+    internal readonly bool IsMem;
+    private VOp(Vec r) { Reg = r; Mem = default; IsMem = false; }
+    private VOp(AssemblerMemoryOperand m) { Reg = default; Mem = m; IsMem = true; }
+    public static implicit operator VOp(Vec r) => new(r);
+    public static implicit operator VOp(AssemblerMemoryOperand m) => new(m);
+}
+
+/// <summary>
+/// One kernel under construction: Iced's <see cref="Assembler"/> plus a vector-width abstraction so one
+/// emitter serves AVX2 (ymm, 8 lanes, 16 registers) and AVX-512 (zmm, 16 lanes, 32 registers), a constant
+/// pool placed in front of the code (64-byte aligned, RIP-relative), tail masks, reductions, and the
+/// calling convention (<see cref="CallingConvention"/>): the body starts with the KernelArgs* in
+/// <see cref="Args"/> (rdi) and must not emit <c>ret</c> — it falls off its end or jumps to
+/// <see cref="ExitLabel"/>; <see cref="Finish"/> wraps it in the prologue and epilogue it needs.
+/// </summary>
+public sealed class KernelAssembler
+{
+    private readonly CallingConvention _cc;
+    private readonly CallingConvention.Frame _frame = new();
+    private readonly List<PoolItem> _pool = new();
+    private readonly Dictionary<string, int> _poolIndex = new();
+    private int _maxVec = -1;
+    private Label _exit;
+    private bool _exitUsed;
+
+    public KernelAssembler(JitIsa isa, CallingConvention? cc = null)
+    {
+        if (isa is not (JitIsa.Avx2 or JitIsa.Avx512)) throw new ArgumentOutOfRangeException(nameof(isa), isa, "Kernels are emitted for Avx2 or Avx512.");
+        Isa = isa;
+        _cc = cc ?? CallingConvention.Current;
+        Asm = new Assembler(64);
+    }
+
+    /// <summary>The raw Iced assembler, for GPR work (loops, pointers) and ISA-specific instructions.</summary>
+    public Assembler Asm { get; }
+    public JitIsa Isa { get; }
+    public bool IsAvx512 => Isa == JitIsa.Avx512;
+    /// <summary>fp32 lanes per vector: 8 (ymm) or 16 (zmm).</summary>
+    public int Lanes => IsAvx512 ? 16 : 8;
+    public int VectorBytes => Lanes * 4;
+    /// <summary>Vector registers available: 16 or 32.</summary>
+    public int VectorRegisters => IsAvx512 ? 32 : 16;
+
+    /// <summary>The KernelArgs* (rdi on every OS; the prologue moves it there on Win64).</summary>
+    public AssemblerRegister64 Args => CallingConvention.Args;
+
+    /// <summary>Jump here to leave the kernel early (runs the epilogue).</summary>
+    public Label ExitLabel
+    {
+        get
+        {
+            if (!_exitUsed) { _exit = Asm.CreateLabel("exit"); _exitUsed = true; }
+            return _exit;
+        }
+    }
+
+    // ---- registers -------------------------------------------------------------------------------
+
+    public AssemblerRegisterXMM X(Vec v) { Use(v); return new AssemblerRegisterXMM(Register.XMM0 + v.Index); }
+    public AssemblerRegisterYMM Y(Vec v) { Use(v); return new AssemblerRegisterYMM(Register.YMM0 + v.Index); }
+    public AssemblerRegisterZMM Z(Vec v) { Use(v); return new AssemblerRegisterZMM(Register.ZMM0 + v.Index); }
+    public static AssemblerRegisterK K(int k) => new(Register.K0 + k);
+
+    private void Use(Vec v)
+    {
+        if ((uint)v.Index >= (uint)VectorRegisters) throw new ArgumentOutOfRangeException(nameof(v), v, $"{Isa} has {VectorRegisters} vector registers.");
+        if (v.Index > _maxVec) _maxVec = v.Index;
+    }
+
+    /// <summary>Declares that the body uses a callee-saved GPR (rbx, rbp, r12–r15); the prologue saves it.</summary>
+    public void UseCalleeSaved(AssemblerRegister64 r)
+    {
+        if (!CallingConvention.CalleeSavedGprs.Contains(r)) throw new ArgumentException($"{r} is not callee-saved; use it freely.", nameof(r));
+        if (!_frame.SavedGprs.Contains(r)) _frame.SavedGprs.Add(r);
+    }
+
+    /// <summary>Reserves 64-byte-aligned scratch stack; returns its offset from rsp (valid for the whole body).</summary>
+    public int AllocateStack(int bytes)
+    {
+        int offset = (_frame.StackBytes + 63) / 64 * 64;
+        _frame.StackBytes = offset + bytes;
+        return offset;
+    }
+
+    // ---- KernelArgs fields -------------------------------------------------------------------------
+
+    /// <summary>mov dst, KernelArgs.field (a pointer; offsets from <see cref="KernelArgs.Offsets"/>).</summary>
+    public void LoadPointer(AssemblerRegister64 dst, int fieldOffset) => Asm.mov(dst, __qword_ptr[Args + fieldOffset]);
+
+    /// <summary>Broadcasts a float field (Alpha, Beta) to every lane of <paramref name="d"/>.</summary>
+    public void BroadcastField(Vec d, int fieldOffset) => Broadcast(d, __dword_ptr[Args + fieldOffset]);
+
+    // ---- constants ----------------------------------------------------------------------------------
+
+    /// <summary>A float constant as the second source of an arithmetic op ({1to16} broadcast on AVX-512, a replicated m256 on AVX2).</summary>
+    public AssemblerMemoryOperand Const(float value) => ConstBits(BitConverter.SingleToUInt32Bits(value));
+
+    /// <summary>A 32-bit pattern constant (masks) as the second source of an op.</summary>
+    public AssemblerMemoryOperand ConstBits(uint bits)
+    {
+        if (IsAvx512) return __dword_bcst[PoolLabel(new[] { bits })];
+        var lanes = new uint[8];
+        Array.Fill(lanes, bits);
+        return __ymmword_ptr[PoolLabel(lanes)];
+    }
+
+    /// <summary>A full vector constant, one value per lane (length = <see cref="Lanes"/>).</summary>
+    public AssemblerMemoryOperand ConstVector(ReadOnlySpan<uint> lanes)
+    {
+        if (lanes.Length != Lanes) throw new ArgumentException($"Need {Lanes} lanes.", nameof(lanes));
+        var label = PoolLabel(lanes.ToArray());
+        return IsAvx512 ? __zmmword_ptr[label] : __ymmword_ptr[label];
+    }
+
+    /// <summary>Loads a float constant into every lane of <paramref name="d"/>.</summary>
+    public void LoadConst(Vec d, float value)
+    {
+        if (value == 0 && !float.IsNegative(value)) { Zero(d); return; }
+        Broadcast(d, __dword_ptr[PoolLabel(new[] { BitConverter.SingleToUInt32Bits(value) })]);
+    }
+
+    private Label PoolLabel(uint[] dwords)
+    {
+        string key = string.Join(',', dwords);
+        if (!_poolIndex.TryGetValue(key, out int i))
+        {
+            i = _pool.Count;
+            _pool.Add(new PoolItem(dwords, Asm.CreateLabel()));
+            _poolIndex[key] = i;
+        }
+        return _pool[i].Label;
+    }
+
+    private sealed record PoolItem(uint[] Dwords, Label Label);
+
+    // ---- moves, loads, stores -----------------------------------------------------------------------
+
+    public void Zero(Vec d) { if (IsAvx512) Asm.vxorps(Z(d), Z(d), Z(d)); else Asm.vxorps(Y(d), Y(d), Y(d)); }
+    public void Move(Vec d, Vec s) { if (d == s) return; if (IsAvx512) Asm.vmovaps(Z(d), Z(s)); else Asm.vmovaps(Y(d), Y(s)); }
+
+    /// <summary>Full-vector unaligned load.</summary>
+    public void Load(Vec d, AssemblerMemoryOperand m) { if (IsAvx512) Asm.vmovups(Z(d), m); else Asm.vmovups(Y(d), m); }
+    /// <summary>Full-vector unaligned store.</summary>
+    public void Store(AssemblerMemoryOperand m, Vec s) { if (IsAvx512) Asm.vmovups(m, Z(s)); else Asm.vmovups(m, Y(s)); }
+
+    /// <summary>vbroadcastss from a dword in memory (use __dword_ptr[…]).</summary>
+    public void Broadcast(Vec d, AssemblerMemoryOperand m) { if (IsAvx512) Asm.vbroadcastss(Z(d), m); else Asm.vbroadcastss(Y(d), m); }
+    /// <summary>Broadcasts lane 0 of <paramref name="s"/> to every lane of <paramref name="d"/>.</summary>
+    public void BroadcastLane0(Vec d, Vec s) { if (IsAvx512) Asm.vbroadcastss(Z(d), X(s)); else Asm.vbroadcastss(Y(d), X(s)); }
+
+    /// <summary>
+    /// Prepares a tail mask for <paramref name="count"/> lanes (1..Lanes−1). AVX-512 loads k<paramref name="k"/>
+    /// from the pool (no GPR clobbered); AVX2 loads lane masks into <paramref name="avx2Vector"/>, which the
+    /// body must then leave alone while it uses the mask.
+    /// </summary>
+    public TailMask CreateTailMask(int count, Vec avx2Vector, int k = 1)
+    {
+        if (count <= 0 || count >= Lanes) throw new ArgumentOutOfRangeException(nameof(count), count, $"A tail has 1..{Lanes - 1} lanes.");
+        if (k is < 1 or > 7) throw new ArgumentOutOfRangeException(nameof(k), k, "Use k1..k7.");
+        if (IsAvx512)
+        {
+            Asm.kmovw(K(k), __word_ptr[PoolLabel(new[] { (1u << count) - 1 })]);
+            return new TailMask(count, new MaskReg(k, default));
+        }
+        var lanes = new uint[8];
+        for (int i = 0; i < count; i++) lanes[i] = 0xFFFFFFFF;
+        Asm.vmovdqu(Y(avx2Vector), __ymmword_ptr[PoolLabel(lanes)]);
+        return new TailMask(count, new MaskReg(0, avx2Vector));
+    }
+
+    /// <summary>Loads the first t.Count lanes; the other lanes become 0 and their memory is never touched.</summary>
+    public void LoadTail(Vec d, AssemblerMemoryOperand m, TailMask t)
+    {
+        if (IsAvx512) Asm.vmovups(ZK(d, t.Mask.K).z, m);
+        else Asm.vmaskmovps(Y(d), Y(t.Mask.Vector), m);
+    }
+
+    /// <summary>Loads the first t.Count lanes; the other lanes become <paramref name="fill"/> (e.g. −∞ before a max).</summary>
+    public void LoadTail(Vec d, AssemblerMemoryOperand m, TailMask t, float fill)
+    {
+        if (IsAvx512)
+        {
+            LoadConst(d, fill);
+            Asm.vmovups(ZK(d, t.Mask.K), m);
+        }
+        else
+        {
+            Asm.vmaskmovps(Y(d), Y(t.Mask.Vector), m);
+            var lanes = new uint[8];
+            for (int i = t.Count; i < 8; i++) lanes[i] = BitConverter.SingleToUInt32Bits(fill);
+            Asm.vorps(Y(d), Y(d), __ymmword_ptr[PoolLabel(lanes)]);
+        }
+    }
+
+    /// <summary>Stores the first t.Count lanes; memory past them is never touched.</summary>
+    public void StoreTail(AssemblerMemoryOperand m, Vec s, TailMask t)
+    {
+        if (IsAvx512) Asm.vmovups(MK(m, t.Mask.K), Z(s));
+        else Asm.vmaskmovps(m, Y(t.Mask.Vector), Y(s));
+    }
+
+    /// <summary>Load of <paramref name="count"/> lanes (1..Lanes): a plain load when full, else masked.</summary>
+    public void LoadPart(Vec d, AssemblerMemoryOperand m, int count, TailMask? t)
+    {
+        if (count == Lanes) Load(d, m); else LoadTail(d, m, t ?? throw new ArgumentNullException(nameof(t)));
+    }
+
+    public void StorePart(AssemblerMemoryOperand m, Vec s, int count, TailMask? t)
+    {
+        if (count == Lanes) Store(m, s); else StoreTail(m, s, t ?? throw new ArgumentNullException(nameof(t)));
+    }
+
+    internal AssemblerRegisterZMM ZK(Vec v, int k) => k switch
+    {
+        1 => Z(v).k1, 2 => Z(v).k2, 3 => Z(v).k3, 4 => Z(v).k4, 5 => Z(v).k5, 6 => Z(v).k6, 7 => Z(v).k7,
+        _ => throw new ArgumentOutOfRangeException(nameof(k)),
+    };
+
+    internal static AssemblerMemoryOperand MK(AssemblerMemoryOperand m, int k) => k switch
+    {
+        1 => m.k1, 2 => m.k2, 3 => m.k3, 4 => m.k4, 5 => m.k5, 6 => m.k6, 7 => m.k7,
+        _ => throw new ArgumentOutOfRangeException(nameof(k)),
+    };
+
+    // ---- arithmetic (d = a op b) ----------------------------------------------------------------------
+
+    public void Add(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vaddps(Z(d), Z(a), b.Mem); else Asm.vaddps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vaddps(Y(d), Y(a), b.Mem); else Asm.vaddps(Y(d), Y(a), Y(b.Reg)); } }
+    public void Sub(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vsubps(Z(d), Z(a), b.Mem); else Asm.vsubps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vsubps(Y(d), Y(a), b.Mem); else Asm.vsubps(Y(d), Y(a), Y(b.Reg)); } }
+    public void Mul(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vmulps(Z(d), Z(a), b.Mem); else Asm.vmulps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vmulps(Y(d), Y(a), b.Mem); else Asm.vmulps(Y(d), Y(a), Y(b.Reg)); } }
+    public void Div(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vdivps(Z(d), Z(a), b.Mem); else Asm.vdivps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vdivps(Y(d), Y(a), b.Mem); else Asm.vdivps(Y(d), Y(a), Y(b.Reg)); } }
+    /// <summary>vmaxps: when either is NaN the result is <paramref name="b"/> (put the value whose NaN must survive second).</summary>
+    public void Max(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vmaxps(Z(d), Z(a), b.Mem); else Asm.vmaxps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vmaxps(Y(d), Y(a), b.Mem); else Asm.vmaxps(Y(d), Y(a), Y(b.Reg)); } }
+    /// <summary>vminps: when either is NaN the result is <paramref name="b"/>.</summary>
+    public void Min(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vminps(Z(d), Z(a), b.Mem); else Asm.vminps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vminps(Y(d), Y(a), b.Mem); else Asm.vminps(Y(d), Y(a), Y(b.Reg)); } }
+    public void And(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vandps(Z(d), Z(a), b.Mem); else Asm.vandps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vandps(Y(d), Y(a), b.Mem); else Asm.vandps(Y(d), Y(a), Y(b.Reg)); } }
+    public void Or(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vorps(Z(d), Z(a), b.Mem); else Asm.vorps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vorps(Y(d), Y(a), b.Mem); else Asm.vorps(Y(d), Y(a), Y(b.Reg)); } }
+    public void Xor(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vxorps(Z(d), Z(a), b.Mem); else Asm.vxorps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vxorps(Y(d), Y(a), b.Mem); else Asm.vxorps(Y(d), Y(a), Y(b.Reg)); } }
+    public void Sqrt(Vec d, Vec a) { if (IsAvx512) Asm.vsqrtps(Z(d), Z(a)); else Asm.vsqrtps(Y(d), Y(a)); }
+    /// <summary>Integer lanes shifted left (for building 2^n in the exponent field).</summary>
+    public void ShiftLeftInt32(Vec d, Vec a, int bits) { if (IsAvx512) Asm.vpslld(Z(d), Z(a), (byte)bits); else Asm.vpslld(Y(d), Y(a), (byte)bits); }
+
+    /// <summary>acc = a·b + acc (vfmadd231ps).</summary>
+    public void FmaAcc(Vec acc, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vfmadd231ps(Z(acc), Z(a), b.Mem); else Asm.vfmadd231ps(Z(acc), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vfmadd231ps(Y(acc), Y(a), b.Mem); else Asm.vfmadd231ps(Y(acc), Y(a), Y(b.Reg)); } }
+    /// <summary>acc = −(a·b) + acc (vfnmadd231ps).</summary>
+    public void FnmaAcc(Vec acc, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vfnmadd231ps(Z(acc), Z(a), b.Mem); else Asm.vfnmadd231ps(Z(acc), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vfnmadd231ps(Y(acc), Y(a), b.Mem); else Asm.vfnmadd231ps(Y(acc), Y(a), Y(b.Reg)); } }
+    /// <summary>x = x·m + c (vfmadd213ps): one Horner step.</summary>
+    public void FmaHorner(Vec x, Vec m, VOp c) { if (IsAvx512) { if (c.IsMem) Asm.vfmadd213ps(Z(x), Z(m), c.Mem); else Asm.vfmadd213ps(Z(x), Z(m), Z(c.Reg)); } else { if (c.IsMem) Asm.vfmadd213ps(Y(x), Y(m), c.Mem); else Asm.vfmadd213ps(Y(x), Y(m), Y(c.Reg)); } }
+
+    // ---- masks ----------------------------------------------------------------------------------------
+
+    /// <summary>m = (a &lt; b) per lane, ordered (NaN → false). AVX2 needs m.Vector, AVX-512 m.K.</summary>
+    public void CompareLess(MaskReg m, Vec a, VOp b) => Compare(m, a, b, 1 /* LT_OS */);
+
+    /// <summary>vcmpps with an explicit predicate (0 EQ_OQ, 1 LT_OS, 2 LE_OS, 3 UNORD_Q, 4 NEQ_UQ, 5 NLT_US, 6 NLE_US, 7 ORD_Q …).</summary>
+    public void Compare(MaskReg m, Vec a, VOp b, byte predicate)
+    {
+        if (IsAvx512) { if (b.IsMem) Asm.vcmpps(K(m.K), Z(a), b.Mem, predicate); else Asm.vcmpps(K(m.K), Z(a), Z(b.Reg), predicate); }
+        else { if (b.IsMem) Asm.vcmpps(Y(m.Vector), Y(a), b.Mem, predicate); else Asm.vcmpps(Y(m.Vector), Y(a), Y(b.Reg), predicate); }
+    }
+
+    /// <summary>d = m ? ifSet : ifClear, per lane.</summary>
+    public void Blend(Vec d, Vec ifClear, Vec ifSet, MaskReg m)
+    {
+        if (IsAvx512) Asm.vblendmps(ZK(d, m.K), Z(ifClear), Z(ifSet));
+        else Asm.vblendvps(Y(d), Y(ifClear), Y(ifSet), Y(m.Vector));
+    }
+
+    // ---- horizontal reductions ------------------------------------------------------------------------
+
+    /// <summary>Sum of all lanes of <paramref name="v"/> into lane 0 of v (read it as X(v)); <paramref name="tmp"/> is clobbered.</summary>
+    public void ReduceAdd(Vec v, Vec tmp) => Reduce(v, tmp, max: false);
+
+    /// <summary>Max of all lanes into lane 0 of v. NaN handling follows vmaxps (a NaN lane may be dropped): check NaN separately if it matters.</summary>
+    public void ReduceMax(Vec v, Vec tmp) => Reduce(v, tmp, max: true);
+
+    private void Reduce(Vec v, Vec tmp, bool max)
+    {
+        if (IsAvx512)
+        {
+            Asm.vextractf32x8(Y(tmp), Z(v), 1);
+            if (max) Asm.vmaxps(Y(v), Y(v), Y(tmp)); else Asm.vaddps(Y(v), Y(v), Y(tmp));
+            Asm.vextractf32x4(X(tmp), Y(v), 1);
+        }
+        else Asm.vextractf128(X(tmp), Y(v), 1);
+        if (max) Asm.vmaxps(X(v), X(v), X(tmp)); else Asm.vaddps(X(v), X(v), X(tmp));
+        Asm.vmovhlps(X(tmp), X(tmp), X(v));
+        if (max) Asm.vmaxps(X(v), X(v), X(tmp)); else Asm.vaddps(X(v), X(v), X(tmp));
+        Asm.vmovshdup(X(tmp), X(v));
+        if (max) Asm.vmaxss(X(v), X(v), X(tmp)); else Asm.vaddss(X(v), X(v), X(tmp));
+    }
+
+    // ---- loops ----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Visits <paramref name="n"/> contiguous floats a vector at a time, shape-specialised: an
+    /// <paramref name="unroll"/>-vector loop over byte offset <paramref name="index"/> (a scratch GPR)
+    /// while two or more unrolled blocks remain, straight-line code for the remaining full vectors, and one
+    /// masked tail (mask from <see cref="CreateTailMask"/>, AVX2 mask in <paramref name="avx2Mask"/>). The
+    /// body addresses memory with <see cref="Cursor.At"/> and loads/stores with <see cref="LoadPart"/>/<see cref="StorePart"/>.
+    /// <see cref="Cursor.Slot"/> (0..unroll−1) lets it rotate registers.
+    /// </summary>
+    public void ForEachVector(int n, int unroll, AssemblerRegister64 index, Vec avx2Mask, Action<Cursor> body)
+    {
+        if (n <= 0) return;
+        int full = n / Lanes, tail = n % Lanes, vb = VectorBytes;
+        int blocks = full / unroll;
+        int done = 0;
+        if (blocks >= 2)
+        {
+            var loop = Asm.CreateLabel();
+            Asm.xor(index, index);
+            Asm.Label(ref loop);
+            for (int u = 0; u < unroll; u++) body(new Cursor(index, u * vb, Lanes, null, u));
+            Asm.add(index, unroll * vb);
+            Asm.cmp(index, blocks * unroll * vb);
+            Asm.jb(loop);
+            done = blocks * unroll;
+        }
+        for (int v = done; v < full; v++) body(new Cursor(null, v * vb, Lanes, null, (v - done) % unroll));
+        if (tail > 0)
+        {
+            var mask = CreateTailMask(tail, avx2Mask);
+            body(new Cursor(null, full * vb, tail, mask, 0));
+        }
+    }
+
+    // ---- finishing ------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Wraps the body in prologue/epilogue, lays out [constant pool | padding to 64 | code] and encodes it
+    /// position-independently (every reference is RIP-relative inside the block).
+    /// </summary>
+    public AssembledKernel Finish()
+    {
+        if (_exitUsed) Asm.Label(ref _exit);
+        _frame.SavedXmm = _cc.IsWin64 ? Math.Max(0, Math.Min(_maxVec, 15) - 5) : 0;
+        _cc.EmitEpilogue(Asm, _frame);
+        int bodyCount = Asm.Instructions.Count;
+
+        // Pool: widest items first so every item keeps its natural alignment from the 64-aligned block start.
+        int poolBytes = 0;
+        foreach (var item in _pool.OrderByDescending(p => p.Dwords.Length))
+        {
+            var bytes = MemoryMarshal.AsBytes(item.Dwords.AsSpan()).ToArray();
+            var label = item.Label;
+            Asm.Label(ref label);
+            Asm.db(bytes);
+            poolBytes += bytes.Length;
+        }
+        int pad = (64 - poolBytes % 64) % 64;
+        if (poolBytes > 0 && pad > 0) Asm.db(new byte[pad]);
+        int entryOffset = poolBytes == 0 ? 0 : poolBytes + pad;
+
+        var prologue = new Assembler(64);
+        _cc.EmitPrologue(prologue, _frame);
+
+        var all = Asm.Instructions;
+        var list = new List<Instruction>(all.Count + prologue.Instructions.Count);
+        for (int i = bodyCount; i < all.Count; i++) list.Add(all[i]);
+        list.AddRange(prologue.Instructions);
+        for (int i = 0; i < bodyCount; i++) list.Add(all[i]);
+
+        var writer = new ByteWriter();
+        if (!BlockEncoder.TryEncode(64, new InstructionBlock(writer, list, 0), out string? error, out _, BlockEncoderOptions.None))
+            throw new InvalidOperationException($"Iced could not encode the kernel: {error}");
+        return new AssembledKernel(writer.ToArray(), entryOffset, _maxVec + 1);
+    }
+
+    private sealed class ByteWriter : CodeWriter
+    {
+        private byte[] _buf = new byte[1024];
+        private int _n;
+        public override void WriteByte(byte value)
+        {
+            if (_n == _buf.Length) Array.Resize(ref _buf, _buf.Length * 2);
+            _buf[_n++] = value;
+        }
+        public byte[] ToArray() => _buf.AsSpan(0, _n).ToArray();
+    }
+}
+
+/// <summary>Where a <see cref="KernelAssembler.ForEachVector"/> body is: [base + Index + Displacement], Count lanes (Tail set when Count &lt; Lanes).</summary>
+public readonly record struct Cursor(AssemblerRegister64? Index, int Displacement, int Count, TailMask? Tail, int Slot)
+{
+    /// <summary>The memory operand of this vector in the array at <paramref name="basePtr"/>.</summary>
+    public AssemblerMemoryOperand At(AssemblerRegister64 basePtr) => Index is { } i ? __[basePtr + i + Displacement] : __[basePtr + Displacement];
+    public bool IsTail => Tail is not null;
+}
+
+/// <summary>Encoded kernel bytes: [constant pool][code]; execution starts at <see cref="EntryOffset"/> (64-aligned).</summary>
+public sealed record AssembledKernel(byte[] Bytes, int EntryOffset, int VectorRegistersUsed)
+{
+    public int CodeBytes => Bytes.Length - EntryOffset;
+}

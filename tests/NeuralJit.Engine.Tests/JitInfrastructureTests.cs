@@ -1,0 +1,257 @@
+using Iced.Intel;
+using NeuralJit.Engine.Tests.Support;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+using OpKind = NeuralJit.Ops.OpKind;
+using Xunit.Abstractions;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace NeuralJit.Engine.Tests;
+
+/// <summary>The JIT's machinery: code cache (W^X, accounting, full policy), compiler (kernel cache, promotion, ISA), calling convention, decoding.</summary>
+public class JitInfrastructureTests(ITestOutputHelper output)
+{
+    public static TheoryData<JitIsa> Isas => JitTestEngine.Isas;
+
+    [Theory, MemberData(nameof(Isas))]
+    public void EmittedCodeDecodesIntoValidInstructionsEndingWithRet(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        foreach (var op in new[] { OpKind.Sigmoid, OpKind.Tanh, OpKind.Relu, OpKind.Softsign, OpKind.Add, OpKind.Mul, OpKind.Axpy })
+            foreach (int n in new[] { 0, 1, 13, 64, 300 })
+            {
+                var kernel = engine.Jit.Compile(new OpKey(op, OpShape.Vector(n)), isa);
+                JitTestEngine.AssertDecodes(kernel);
+            }
+    }
+
+    [Fact]
+    public void NoMappingIsEverWritableAndExecutableAtOnce()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var engine = JitTestEngine.Create();
+        using var flip = new CodeCache(16384, CodeCacheMode.PageFlip);
+        var kernel = engine.Jit.Compile(new OpKey(OpKind.Sigmoid, OpShape.Vector(100)), CpuFeatures.Best);
+        Assert.True(flip.TryInstall(Assemble(JitIsa.Avx2, OpKind.Relu, 40), out _, out _));
+        Assert.Equal(CodeCacheMode.DualMapping, engine.Jit.Cache!.Mode);
+        var rwx = File.ReadAllLines("/proc/self/maps").Where(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1].StartsWith("rwx")).ToList();
+        Assert.True(rwx.Count == 0, "rwx mappings: " + string.Join("\n", rwx));
+        // The kernel runs from a read-execute view.
+        long addr = kernel.Entry;
+        var line = File.ReadAllLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .First(p => { var r = p[0].Split('-'); return Convert.ToInt64(r[0], 16) <= addr && addr < Convert.ToInt64(r[1], 16); });
+        Assert.StartsWith("r-x", line[1]);
+    }
+
+    private static AssembledKernel Assemble(JitIsa isa, OpKind op, int n)
+    {
+        var k = new KernelAssembler(isa);
+        KernelEmitters.For(op)!.Emit(k, new OpKey(op, OpShape.Vector(n)));
+        return k.Finish();
+    }
+
+    [Theory]
+    [InlineData(CodeCacheMode.DualMapping)]
+    [InlineData(CodeCacheMode.PageFlip)]
+    public unsafe void BothCacheModesRunKernelsAndAlignThem(CodeCacheMode mode)
+    {
+        if (mode == CodeCacheMode.DualMapping && !OperatingSystem.IsLinux()) return;
+        using var cache = new CodeCache(64 * 1024, mode);
+        var x = new float[] { -1, 2, float.NaN, -0.5f, 3 };
+        var y = new float[5];
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(cache.TryInstall(Assemble(JitIsa.Avx2, OpKind.Relu, 5), out nint entry, out string? failure), failure);
+            Assert.Equal(0, (long)entry % 64);
+            Assert.True(cache.Contains(entry));
+            fixed (float* px = x, py = y)
+            {
+                KernelArgs a = default; a.A = px; a.C = py;
+                ((delegate* unmanaged<KernelArgs*, void>)entry)(&a);
+            }
+            Assert.Equal(new[] { 0f, 2f, float.NaN, 0f, 3f }, y);
+        }
+        Assert.Equal(3, cache.KernelCount);
+        Assert.True(cache.UsedBytes > 0 && cache.UsedBytes + cache.FreeBytes == cache.CapacityBytes);
+    }
+
+    [Fact]
+    public unsafe void AFullCacheStopsCompilingWithAWarningAndKeepsEveryInstalledKernel()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CodeCacheBytes = 4096, SynchronousCompilation = true });
+        var compiled = new List<JitKernel>();
+        string? reason = null;
+        for (int n = 1; n < 200 && reason is null; n++)
+        {
+            if (engine.Jit.TryCompile(new OpKey(OpKind.Tanh, OpShape.Vector(n)), JitIsa.Avx2, out var k, out reason)) compiled.Add(k!);
+        }
+        Assert.NotNull(reason);
+        Assert.Contains("code cache full", reason);
+        Assert.True(compiled.Count >= 2, $"only {compiled.Count} kernels fit in 4 KiB");
+        Assert.Contains(engine.Jit.Warnings, w => w.Contains("code cache full"));
+        Assert.Equal(1, engine.Jit.Failures);
+        Assert.True(engine.Jit.Cache!.UsedBytes <= engine.Jit.Cache.CapacityBytes);
+        Assert.NotNull(engine.Jit.WhyManaged(new OpKey(OpKind.Tanh, OpShape.Vector(compiled.Count + 1))));
+        // A slot promoted now stays managed, and still computes the right answer.
+        var slot = engine.Resolve(OpKind.Tanh, OpShape.Vector(compiled.Count + 1));
+        Assert.Null(engine.Jit.CompileAndInstall(slot));
+        Assert.Null(slot.JitKernel);
+        // Kernels compiled earlier still run.
+        var first = compiled[0];
+        float x = 0.5f, y = 0;
+        KernelArgs a = default; a.A = &x; a.C = &y;
+        ((delegate* unmanaged<KernelArgs*, void>)first.Entry)(&a);
+        Assert.Equal(MathF.Tanh(0.5f), y, 6);
+    }
+
+    [Fact]
+    public void TheKernelCacheCountsHitsMissesAndBuilds()
+    {
+        using var engine = JitTestEngine.Create();
+        var key = new OpKey(OpKind.Sigmoid, OpShape.Vector(33));
+        var k1 = engine.Jit.Compile(key, JitIsa.Avx2);
+        var k2 = engine.Jit.Compile(key, JitIsa.Avx2);
+        var k3 = engine.Jit.Compile(key, JitIsa.Avx512 <= CpuFeatures.Best ? JitIsa.Avx512 : JitIsa.Avx2);
+        Assert.Same(k1, k2);
+        Assert.Equal(1, engine.Jit.Hits);
+        Assert.Equal(CpuFeatures.Best == JitIsa.Avx512 ? 2 : 1, engine.Jit.Builds);
+        Assert.Equal(engine.Jit.Builds, engine.Jit.Kernels.Count);
+        Assert.True(k1.CompileMicroseconds > 0);
+        Assert.True(k1.ConstantPoolBytes % 64 == 0 && k1.ConstantPoolBytes > 0);
+    }
+
+    [Fact]
+    public void KeysWithoutAnEmitterOrIsaStayManagedAndSayWhy()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { IsaCap = JitIsa.None, SynchronousCompilation = true });
+        var key = new OpKey(OpKind.Relu, OpShape.Vector(8));
+        Assert.False(engine.Jit.TryCompile(key, null, out _, out var reason));
+        Assert.Contains("None", reason);
+        Assert.Equal(reason, engine.Jit.WhyManaged(key));
+        var ex = Assert.Throws<JitCompilationException>(() => engine.Jit.Compile(new OpKey((OpKind)999, OpShape.Vector(8)), JitIsa.Avx2));
+        Assert.Contains("no JIT emitter", ex.Reason);
+    }
+
+    [Fact]
+    public void TheIsaIsFixedByTheFirstCompile()
+    {
+        if (CpuFeatures.Best < JitIsa.Avx512) return;
+        using var engine = new NeuralEngine(new EngineOptions { IsaCap = JitIsa.Avx2, SynchronousCompilation = true });
+        Assert.True(engine.Jit.TrySetIsaCap(JitIsa.Avx512, out _));
+        Assert.Equal(JitIsa.Avx512, engine.Jit.Isa);
+        engine.Jit.Compile(new OpKey(OpKind.Relu, OpShape.Vector(8)));
+        Assert.True(engine.Jit.IsaFixed);
+        Assert.False(engine.Jit.TrySetIsaCap(JitIsa.Avx2, out var reason));
+        Assert.Contains("fixed", reason);
+        Assert.Equal(JitIsa.Avx512, engine.Jit.Isa);
+    }
+
+    [Fact]
+    public unsafe void AHotSlotIsCompiledInstalledAndKeepsCounting()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 100, ShareThreshold = 0.0, SynchronousCompilation = true });
+        var slot = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(64));
+        var x = new float[64]; var y = new float[64];
+        for (int i = 0; i < 64; i++) x[i] = (i - 32) / 4f;
+        fixed (float* px = x, py = y)
+        {
+            KernelArgs a = default; a.A = px; a.C = py;
+            for (int i = 0; i < 1000; i++) slot.Invoke(&a);
+        }
+        Assert.NotNull(slot.JitKernel);
+        Assert.Equal(KernelTier.Jit, slot.Tier);
+        var record = Assert.Single(engine.GetHotspots());
+        Assert.Equal("Jit", record.Status);
+        Assert.Equal(1000, record.Calls);
+        Assert.Equal(engine.Jit.Isa.ToString(), record.Tier);
+        for (int i = 0; i < 64; i++) Assert.Equal(ReferenceOps.Logistic(x[i]), y[i], 5);
+    }
+
+    [Fact]
+    public unsafe void WithTheJitOffNothingIsPromoted()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, JitEnabled = false, SynchronousCompilation = true });
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(16));
+        var x = new float[16];
+        fixed (float* p = x)
+        {
+            KernelArgs a = default; a.A = p; a.C = p;
+            for (int i = 0; i < 500; i++) slot.Invoke(&a);
+        }
+        Assert.Null(slot.JitKernel);
+        Assert.Equal(0, engine.Jit.Builds);
+    }
+
+    [Fact]
+    public async Task BackgroundCompilationInstallsTheKernel()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0 });
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(16));
+        var x = new float[16];
+        unsafe
+        {
+            fixed (float* p = x)
+            {
+                KernelArgs a = default; a.A = p; a.C = p;
+                for (int i = 0; i < 200; i++) slot.Invoke(&a);
+            }
+        }
+        for (int i = 0; i < 500 && slot.JitKernel is null; i++) await Task.Delay(10);
+        Assert.NotNull(slot.JitKernel);
+    }
+
+    [Fact]
+    public void DisposeUninstallsEveryKernelAndUnmapsTheCache()
+    {
+        var engine = JitTestEngine.Create();
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(16));
+        Assert.NotNull(engine.Jit.CompileAndInstall(slot));
+        Assert.NotNull(slot.JitKernel);
+        engine.Dispose();
+        Assert.Null(slot.JitKernel);
+        Assert.Throws<ObjectDisposedException>(() => engine.Jit.Cache!.TryInstall(Assemble(JitIsa.Avx2, OpKind.Relu, 4), out _, out _));
+    }
+
+    [Fact]
+    public void Win64PrologueMovesTheArgumentAndSavesTheXmmRegistersTheBodyUses()
+    {
+        var k = new KernelAssembler(JitIsa.Avx2, new CallingConvention(win64: true));
+        KernelEmitters.For(OpKind.Tanh)!.Emit(k, new OpKey(OpKind.Tanh, OpShape.Vector(100)));
+        var bytes = k.Finish();
+        var text = Disassemble(bytes);
+        output.WriteLine(text);
+        Assert.Contains("push rsi", text);
+        Assert.Contains("push rdi", text);
+        Assert.Contains("mov rdi,rcx", text.Replace(", ", ","));
+        foreach (int x in new[] { 6, 7, 8, 9, 15 }) Assert.Contains($"xmm{x}", text);
+        Assert.Contains("vzeroupper", text);
+
+        var sysv = new KernelAssembler(JitIsa.Avx2, new CallingConvention(win64: false));
+        KernelEmitters.For(OpKind.Tanh)!.Emit(sysv, new OpKey(OpKind.Tanh, OpShape.Vector(100)));
+        var sysvText = Disassemble(sysv.Finish());
+        Assert.DoesNotContain("push", sysvText);
+        Assert.DoesNotContain("rcx,", sysvText.Split('\n')[0]);
+    }
+
+    private static string Disassemble(AssembledKernel a)
+    {
+        var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(a.Bytes[a.EntryOffset..]), 0);
+        var f = new IntelFormatter();
+        var o = new StringOutput();
+        var sb = new System.Text.StringBuilder();
+        while (decoder.IP < (ulong)a.CodeBytes) { decoder.Decode(out var i); f.Format(i, o); sb.AppendLine(o.ToStringAndReset()); }
+        return sb.ToString();
+    }
+
+    [Fact]
+    public void CompileTimeIsMeasuredAndDisassemblyIsIntelSyntax()
+    {
+        using var engine = JitTestEngine.Create();
+        var kernel = engine.Jit.Compile(new OpKey(OpKind.Sigmoid, OpShape.Vector(64)), JitIsa.Avx2);
+        Assert.True(kernel.CompileMicroseconds > 0 && kernel.InstallMicroseconds >= 0 && kernel.InstallMicroseconds <= kernel.CompileMicroseconds);
+        string asm = kernel.Disassemble();
+        Assert.Contains("vfmadd231ps ymm", asm);
+        Assert.Contains("ret", asm);
+        Assert.Contains("constant pool", asm);
+    }
+}

@@ -1,0 +1,225 @@
+using System.Runtime.InteropServices;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+
+namespace NeuralJit.Engine.Tests.Support;
+
+/// <summary>How far a JIT result may be from the reference: |actual − expected| ≤ Abs + Rel·scale, where scale is
+/// |expected| for element outputs and the op's magnitude (Σ|terms|) for Dot and EwcPenalty results.</summary>
+public sealed record Tolerance(double Abs, double Rel)
+{
+    public override string ToString() => $"abs {Abs:G3} + rel {Rel:G3}";
+}
+
+/// <summary>What values the inputs hold.</summary>
+public enum InputKind
+{
+    /// <summary>Uniform in [−Range, Range].</summary>
+    Random,
+    /// <summary>Random, with NaN, ±∞, huge (±1e30) and tiny (±1e-30, subnormal) values sprinkled in.</summary>
+    Special,
+}
+
+/// <summary>The worst element of one check.</summary>
+public sealed record ConformanceResult(string Field, int WorstIndex, double Expected, double Actual, double MaxAbsError);
+
+/// <summary>
+/// Runs a JIT kernel against <see cref="ReferenceOps"/> on one shape and ISA, with every operand in its own
+/// <see cref="FencedBuffer"/>, and fails (Assert.Fail) with op, shape, ISA, placement, seed, field, worst
+/// index, expected vs actual when anything is off: a value out of tolerance, a NaN/∞ mismatch, a write past
+/// or before a buffer, or a write to an input. Outputs are pre-filled with random values, so a kernel that
+/// skips an element fails too. jit-gemm reuses this for Gemm/Gemv/Dense/LSTM.
+/// </summary>
+public static unsafe class JitConformance
+{
+    /// <summary>Operand layout of each op (from the contract on <see cref="OpKind"/>).</summary>
+    public sealed record Operand(string Field, int Length, bool Input, bool Output);
+
+    public static IReadOnlyList<Operand> Operands(OpKey key, bool fusesCell = false)
+    {
+        var s = key.Shape;
+        int lda = s.StrideA(key.Op);
+        int Mat(int rows, int cols, int ld) => ManagedKernels.MatrixSpan(rows, cols, ld);
+        return key.Op switch
+        {
+            OpKind.Gemm => new[] { new Operand("A", Mat(s.M, s.K, lda), true, false), new Operand("B", Mat(s.K, s.N, s.StrideB), true, false), new Operand("C", Mat(s.M, s.N, s.StrideC), true, true) },
+            OpKind.Gemv => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.M, true, true) },
+            OpKind.Dense => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("D", s.M, true, false), new Operand("C", s.M, false, true) },
+            OpKind.LstmGates => fusesCell
+                ? new[] { new Operand("A", Mat(s.M, s.N + s.K, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.K, true, false), new Operand("D", s.M, true, false), new Operand("E", s.M, false, false), new Operand("F", s.K, true, true), new Operand("G", s.K, false, true) }
+                : new[] { new Operand("A", Mat(s.M, s.N + s.K, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.K, true, false), new Operand("D", s.M, true, false), new Operand("E", s.M, false, true) },
+            OpKind.LstmCell => new[] { new Operand("A", 4 * s.M, true, false), new Operand("B", s.M, true, true), new Operand("C", s.M, false, true) },
+            OpKind.CosineSimilarity or OpKind.DncContent => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.M, false, true) },
+            OpKind.EwcPenalty => new[] { new Operand("A", s.M * Math.Max(1, s.N), true, false), new Operand("B", s.M * Math.Max(1, s.N), true, false), new Operand("C", s.M * Math.Max(1, s.N), true, false) },
+            OpKind.Add or OpKind.Mul => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false), new Operand("C", s.M, false, true) },
+            OpKind.Axpy => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, true, true) },
+            OpKind.Dot => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false) },
+            _ => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true) },
+        };
+    }
+
+    /// <summary>Does the op write KernelArgs.Result?</summary>
+    public static bool WritesResult(OpKind op) => op is OpKind.Dot or OpKind.EwcPenalty;
+
+    /// <summary>
+    /// Checks <paramref name="kernel"/> against the reference. <paramref name="fill"/> overrides the input
+    /// generator per field (e.g. non-negative Fisher values); Alpha/Beta default to random values in [−2, 2]
+    /// (Alpha in [0.5, 8] for DncContent and EwcPenalty).
+    /// </summary>
+    public static ConformanceResult Check(JitKernel kernel, Tolerance tol, int seed, Placement placement,
+        InputKind inputs = InputKind.Random, float range = 1f, Func<string, Random, float>? fill = null, float? alpha = null, float? beta = null)
+    {
+        var key = kernel.Key;
+        var rng = new Random(seed);
+        var ops = Operands(key, kernel.FusesCell);
+        string where = $"{key.Op} shape {key.Shape} (dims {key.Dims}) on {kernel.Isa}, {placement}, {inputs}, seed {seed}";
+
+        float Gen(string field)
+        {
+            if (fill is not null) return fill(field, rng);
+            if (inputs == InputKind.Special && rng.Next(8) == 0)
+                return rng.Next(8) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => float.NegativeInfinity, 3 => 1e30f, 4 => -1e30f, 5 => 1e-30f, 6 => -1e-40f, _ => 0f };
+            return (float)(rng.NextDouble() * 2 - 1) * range;
+        }
+
+        var data = ops.ToDictionary(o => o.Field, o => Enumerable.Range(0, o.Length).Select(_ => o.Input ? Gen(o.Field) : (float)rng.NextDouble()).ToArray());
+        float a = alpha ?? (key.Op is OpKind.DncContent or OpKind.EwcPenalty ? (float)(0.5 + rng.NextDouble() * 7.5) : (float)(rng.NextDouble() * 4 - 2));
+        float b = beta ?? (float)(rng.NextDouble() * 4 - 2);
+
+        // Reference on plain pinned copies.
+        var expected = data.ToDictionary(p => p.Key, p => (float[])p.Value.Clone());
+        double expectedResult = RunReference(key, kernel.FusesCell, expected, a, b);
+
+        // JIT on fenced buffers.
+        var fenced = data.ToDictionary(p => p.Key, p => new FencedBuffer(p.Value.Length, placement));
+        try
+        {
+            foreach (var (f, buf) in fenced) buf.CopyFrom(data[f]);
+            KernelArgs args = default;
+            Bind(ref args, fenced.ToDictionary(p => p.Key, p => (nint)p.Value.Pointer));
+            args.Alpha = a; args.Beta = b; args.Result = double.NaN;
+            var fn = (delegate* unmanaged<KernelArgs*, void>)kernel.Entry;
+            fn(&args);
+
+            foreach (var (f, buf) in fenced) buf.CheckCanaries($"{where}: field {f}");
+            ConformanceResult worst = new("-", -1, 0, 0, 0);
+            foreach (var o in ops)
+            {
+                var act = fenced[o.Field].Span;
+                var exp = expected[o.Field];
+                if (!o.Output)
+                {
+                    for (int i = 0; i < exp.Length; i++)
+                        if (BitConverter.SingleToInt32Bits(act[i]) != BitConverter.SingleToInt32Bits(data[o.Field][i]))
+                            Assert.Fail($"{where}: input {o.Field}[{i}] was modified ({data[o.Field][i]} → {act[i]}).");
+                    continue;
+                }
+                for (int i = 0; i < exp.Length; i++)
+                {
+                    var r = Compare(where, $"{o.Field}", i, exp[i], act[i], Math.Abs(exp[i]), tol);
+                    if (r.MaxAbsError > worst.MaxAbsError || worst.WorstIndex < 0) worst = r;
+                }
+            }
+            if (WritesResult(key.Op))
+            {
+                double mag = Magnitude(key, data, a);
+                var r = Compare(where, "Result", 0, expectedResult, args.Result, mag, tol);
+                if (r.MaxAbsError >= worst.MaxAbsError) worst = r;
+            }
+            return worst;
+        }
+        finally
+        {
+            foreach (var buf in fenced.Values) buf.Dispose();
+        }
+    }
+
+    private static ConformanceResult Compare(string where, string field, int i, double e, double act, double scale, Tolerance tol)
+    {
+        if (double.IsNaN(e) || double.IsNaN(act))
+        {
+            if (double.IsNaN(e) != double.IsNaN(act)) Assert.Fail($"{where}: {field}[{i}] expected {e:R}, actual {act:R} (NaN mismatch).");
+            return new(field, i, e, act, 0);
+        }
+        if (double.IsInfinity(e) || double.IsInfinity(act))
+        {
+            if (e != act) Assert.Fail($"{where}: {field}[{i}] expected {e:R}, actual {act:R} (infinity mismatch).");
+            return new(field, i, e, act, 0);
+        }
+        double err = Math.Abs(act - e);
+        double allowed = tol.Abs + tol.Rel * scale;
+        if (!(err <= allowed))
+            Assert.Fail($"{where}: worst element {field}[{i}] expected {e:R}, actual {act:R}, |error| {err:G4} > allowed {allowed:G4} ({tol}).");
+        return new(field, i, e, act, err);
+    }
+
+    /// <summary>Σ|terms| of the scalar reductions, the scale their rounding error is relative to.</summary>
+    private static double Magnitude(OpKey key, Dictionary<string, float[]> d, float alpha)
+    {
+        double s = 0;
+        if (key.Op == OpKind.Dot)
+            for (int i = 0; i < d["A"].Length; i++) s += Math.Abs((double)d["A"][i] * d["B"][i]);
+        else
+            for (int i = 0; i < d["A"].Length; i++) { double x = (double)d["A"][i] - d["B"][i]; s += Math.Abs(d["C"][i] * x * x); }
+        return key.Op == OpKind.EwcPenalty ? Math.Abs(alpha) / 2 * s : s;
+    }
+
+    private static void Bind(ref KernelArgs args, Dictionary<string, nint> p)
+    {
+        float* P(string f) => p.TryGetValue(f, out var v) ? (float*)v : null;
+        args.A = P("A"); args.B = P("B"); args.C = P("C"); args.D = P("D"); args.E = P("E"); args.F = P("F"); args.G = P("G");
+    }
+
+    /// <summary>Runs the Scalar tier on <paramref name="d"/> in place; returns KernelArgs.Result.</summary>
+    public static double RunReference(OpKey key, bool fusesCell, Dictionary<string, float[]> d, float alpha, float beta)
+    {
+        var handles = d.ToDictionary(p => p.Key, p => GCHandle.Alloc(p.Value, GCHandleType.Pinned));
+        try
+        {
+            KernelArgs args = default;
+            Bind(ref args, handles.ToDictionary(p => p.Key, p => p.Value.AddrOfPinnedObject()));
+            args.Alpha = alpha; args.Beta = beta;
+            var shape = key.Shape;
+            ManagedKernels.Get(key.Op, KernelTier.Scalar)(in shape, &args);
+            if (key.Op == OpKind.LstmGates && fusesCell)
+            {
+                // The fused kernel's contract: gates → cell, c (F) in place, h′ into G.
+                KernelArgs cell = default;
+                cell.A = args.E; cell.B = args.F; cell.C = args.G;
+                var cellShape = OpShape.Vector(shape.K);
+                ManagedKernels.Get(OpKind.LstmCell, KernelTier.Scalar)(in cellShape, &cell);
+            }
+            return args.Result;
+        }
+        finally
+        {
+            foreach (var h in handles.Values) h.Free();
+        }
+    }
+
+    /// <summary>
+    /// Shapes for a sweep: 0, 1, 2, every size up to 33 that crosses a lane boundary, primes, and random sizes up
+    /// to <paramref name="max"/>. For matrix ops (rows × width) one in three gets lda &gt; width.
+    /// </summary>
+    public static IEnumerable<OpShape> Shapes(OpKind op, int count, int seed, int max = 300)
+    {
+        var rng = new Random(seed);
+        int[] special = { 0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 97, 127, 128, 129, 251, 256, 257, 293 };
+        bool matrix = op is OpKind.CosineSimilarity or OpKind.DncContent or OpKind.Gemv or OpKind.Dense;
+        bool ewc = op == OpKind.EwcPenalty;
+        for (int i = 0; i < count; i++)
+        {
+            int Size() => i < special.Length * 2 && rng.Next(2) == 0 ? special[rng.Next(special.Length)] : rng.Next(0, max + 1);
+            if (matrix)
+            {
+                int rows = Size(), width = Size();
+                int lda = rng.Next(3) == 0 ? width + rng.Next(1, 20) : 0;
+                yield return OpShape.Matrix(rows, width, lda);
+            }
+            else if (ewc) yield return rng.Next(2) == 0 ? OpShape.Matrix(Size(), Size()) : OpShape.Vector(Size() * 3);
+            else yield return OpShape.Vector(i < special.Length ? special[i] : Size());
+        }
+    }
+
+    public static Placement PlacementFor(int i) => (Placement)(i % 3);
+}
