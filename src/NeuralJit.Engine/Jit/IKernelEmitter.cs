@@ -27,7 +27,8 @@ public static class KernelEmitters
     public static IReadOnlyList<IKernelEmitter> All { get; } = new IKernelEmitter[]
     {
         new Emitters.ElementwiseEmitter(),
-        // jit-gemm: Gemm, Gemv, Dense, LstmGates (+ fused cell), LstmCell register here.
+        new Emitters.GemmEmitter(),
+        new Emitters.MatVecEmitter(),
     };
 
     private static readonly IKernelEmitter?[] s_byOp = Build();

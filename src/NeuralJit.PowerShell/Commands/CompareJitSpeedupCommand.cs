@@ -134,7 +134,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         try
         {
             var roofline = Roofline.Cached;
-            _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, ProfilingEnabled = false, IsaCap = isa, CodeCacheBytes = 1 << 20 });
+            _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, ProfilingEnabled = false, IsaCap = isa, CodeCacheBytes = 4 << 20, SynchronousCompilation = true });
             foreach (var key in keys)
             {
                 var kernel = Compile(key, isa);
@@ -171,17 +171,13 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     /// <summary>The kernel for (key, isa), or null after writing an error saying why there is none.</summary>
     private JitKernel? Compile(OpKey key, JitIsa isa)
     {
-        try
-        {
-            var kernel = KernelSource.Compile(_engine!, key, isa);
-            if (kernel is not null) return kernel;
-            WriteError(Error(new NotSupportedException($"The JIT has no emitter for {key.Op} under {isa}."),
-                "CompareJitSpeedupNoEmitter", ErrorCategory.NotImplemented, key.ToString(), "Compare an op the JIT compiles (Get-NeuralJitKernel lists compiled kernels)."));
-        }
-        catch (ArgumentException e)
-        {
-            WriteError(Error(e, "CompareJitSpeedupUnsupportedShape", ErrorCategory.InvalidArgument, key.ToString(), "Choose dims the emitter supports."));
-        }
+        var kernel = KernelSource.Compile(_engine!, key, isa, out string? reason);
+        if (kernel is not null) return kernel;
+        bool noEmitter = KernelEmitters.For(key.Op) is null;
+        WriteError(Error(new NotSupportedException($"{key} cannot be JIT-compiled for {isa}: {reason}."),
+            noEmitter ? "CompareJitSpeedupNoEmitter" : "CompareJitSpeedupCompileFailed",
+            noEmitter ? ErrorCategory.NotImplemented : ErrorCategory.ResourceUnavailable, key.ToString(),
+            noEmitter ? "Compare an op the JIT compiles (Get-NeuralJitKernel lists compiled kernels)." : "Try smaller dims, or raise the code cache with Set-NeuralJitOption -CodeCacheBytes."));
         return null;
     }
 

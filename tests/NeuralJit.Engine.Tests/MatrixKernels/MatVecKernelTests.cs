@@ -1,158 +1,114 @@
+using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Jit;
 using NeuralJit.Jit.Emitters;
 using NeuralJit.Ops;
 
 namespace NeuralJit.Engine.Tests.MatrixKernels;
 
-public unsafe class MatVecKernelTests
+public class MatVecKernelTests
 {
-    private static readonly MatVecEmitter Emitter = new();
+    /// <summary>NaN and ±∞ sprinkled into otherwise uniform [−1, 1) inputs (no huge finite values: those make a sum depend on its order).</summary>
+    private static float NonFinite(string field, Random rng) =>
+        rng.Next(40) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => float.NegativeInfinity, _ => (float)(rng.NextDouble() * 2 - 1) };
 
-    public static IEnumerable<object[]> MatrixShapes()
+    private static Tolerance Dot(int width) => new(4e-6 * (width + 4), 1e-5);
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void GemvMatchesReferenceOnRandomShapes(JitIsa isa)
     {
-        var rng = new Random(4242);
-        int[] interesting = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 128, 131, 257, 293];
-        var list = new List<(int M, int N, int Lda)> { (128, 64, 0), (512, 192, 0), (1, 1, 0), (17, 300, 307), (300, 17, 0) };
-        for (int i = 0; i < 60; i++)
+        using var engine = JitTestEngine.Create(8 << 20);
+        int i = 0;
+        foreach (var shape in JitConformance.Shapes(OpKind.Gemv, 90, 4242 + (int)isa))
         {
-            int Pick() => rng.Next(2) == 0 ? interesting[rng.Next(interesting.Length)] : rng.Next(1, 300);
-            int m = Pick(), n = Pick();
-            list.Add((m, n, rng.Next(3) == 0 ? n + rng.Next(1, 13) : 0));
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.Gemv, shape), isa);
+            float? beta = i % 3 == 0 ? 0f : null; // β = 0: y is written, never read (NaN in y must not leak)
+            JitConformance.Check(kernel, Dot(shape.N), 500 + i, JitConformance.PlacementFor(i), beta: beta,
+                fill: beta == 0 ? (f, rng) => f == "C" ? float.NaN : (float)(rng.NextDouble() * 2 - 1) : null);
+            if (i % 16 == 0) JitTestEngine.AssertDecodes(kernel);
+            i++;
         }
-        int seed = 0;
-        foreach (var (m, n, lda) in list)
-            foreach (var isa in EmitterHarness.Isas)
-                yield return [m, n, lda, isa, seed++];
     }
 
     [Theory]
-    [MemberData(nameof(MatrixShapes))]
-    public void GemvMatchesReference(int m, int n, int lda, JitIsa isa, int seed)
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void DenseMatchesReferenceOnRandomShapes(JitIsa isa)
     {
-        var shape = new OpShape(m, n, 0, lda);
-        int ld = shape.StrideA(OpKind.Gemv), sa = ManagedKernels.MatrixSpan(m, n, ld);
-        var rng = new Random(seed);
-        var a = GemmKernelTests.Random(rng, sa); var x = GemmKernelTests.Random(rng, n); var y0 = GemmKernelTests.Random(rng, m);
-        float alpha = seed % 3 == 0 ? 1f : (float)(rng.NextDouble() * 2 - 1), beta = seed % 2 == 0 ? 0f : (float)(rng.NextDouble() * 2 - 1);
-        if (beta == 0) y0[rng.Next(m)] = float.NaN;
-        using var h = new EmitterHarness();
-        var (entry, code, off) = h.Compile(Emitter, new OpKey(OpKind.Gemv, shape), isa);
-        using var fa = new FencedBuffer(sa, seed % 5); using var fx = new FencedBuffer(n, seed % 3 + 1); using var fy = new FencedBuffer(m, seed % 7);
-        fa.CopyFrom(a); fx.CopyFrom(x); fy.CopyFrom(y0);
-        KernelArgs args = default;
-        args.A = fa.Pointer; args.B = fx.Pointer; args.C = fy.Pointer; args.Alpha = alpha; args.Beta = beta;
-        EmitterHarness.Call(entry, &args);
-        var expected = (float[])y0.Clone();
-        ReferenceOps.Gemv(m, n, alpha, a, ld, x, beta, expected);
-        string what = $"Gemv {m}x{n} lda {ld} {isa} α={alpha} β={beta}";
-        fa.AssertFencesIntact(what); fx.AssertFencesIntact(what); fy.AssertFencesIntact(what);
-        AssertClose(expected, fy.Span, 2e-6f * (n + 4), what);
-        EmitterHarness.AssertDecodes(code, off, what);
-    }
-
-    [Theory]
-    [MemberData(nameof(MatrixShapes))]
-    public void DenseMatchesReference(int m, int n, int lda, JitIsa isa, int seed)
-    {
-        var shape = new OpShape(m, n, 0, lda);
-        int ld = shape.StrideA(OpKind.Dense), sa = ManagedKernels.MatrixSpan(m, n, ld);
-        var rng = new Random(seed + 1000);
-        var w = GemmKernelTests.Random(rng, sa); var x = GemmKernelTests.Random(rng, n); var bias = GemmKernelTests.Random(rng, m);
-        using var h = new EmitterHarness();
-        var (entry, code, off) = h.Compile(Emitter, new OpKey(OpKind.Dense, shape), isa);
-        using var fw = new FencedBuffer(sa, seed % 5); using var fx = new FencedBuffer(n, 1); using var fb = new FencedBuffer(m, seed % 3); using var fy = new FencedBuffer(m, 2);
-        fw.CopyFrom(w); fx.CopyFrom(x); fb.CopyFrom(bias);
-        KernelArgs args = default;
-        args.A = fw.Pointer; args.B = fx.Pointer; args.D = fb.Pointer; args.C = fy.Pointer;
-        EmitterHarness.Call(entry, &args);
-        var expected = new float[m];
-        ReferenceOps.Dense(m, n, w, ld, x, bias, expected);
-        string what = $"Dense {m}x{n} lda {ld} {isa}";
-        fw.AssertFencesIntact(what); fx.AssertFencesIntact(what); fb.AssertFencesIntact(what); fy.AssertFencesIntact(what);
-        AssertClose(expected, fy.Span, 2e-6f * (n + 4), what);
-        EmitterHarness.AssertDecodes(code, off, what);
-    }
-
-    public static IEnumerable<object[]> LstmShapes()
-    {
-        var rng = new Random(99);
-        var list = new List<(int I, int H, int Extra)> { (64, 128, 0), (1, 1, 0), (3, 5, 0), (16, 16, 0), (17, 33, 3), (128, 64, 0), (7, 100, 9) };
-        for (int i = 0; i < 40; i++) list.Add((rng.Next(1, 150), rng.Next(1, 150), rng.Next(3) == 0 ? rng.Next(1, 9) : 0));
-        int seed = 0;
-        foreach (var (inp, hid, extra) in list)
-            foreach (var isa in EmitterHarness.Isas)
-                yield return [inp, hid, extra, isa, seed++];
-    }
-
-    [Theory]
-    [MemberData(nameof(LstmShapes))]
-    public void FusedLstmStepMatchesGatesThenCell(int input, int hidden, int extraLd, JitIsa isa, int seed)
-    {
-        int g = 4 * hidden, row = input + hidden, ld = extraLd == 0 ? 0 : row + extraLd;
-        var shape = new OpShape(g, input, hidden, ld);
-        int stride = shape.StrideA(OpKind.LstmGates), sw = ManagedKernels.MatrixSpan(g, row, stride);
-        var rng = new Random(seed + 77);
-        var w = GemmKernelTests.Random(rng, sw); var x = GemmKernelTests.Random(rng, input); var hPrev = GemmKernelTests.Random(rng, hidden);
-        var bias = GemmKernelTests.Random(rng, g); var c0 = GemmKernelTests.Random(rng, hidden);
-        for (int i = 0; i < w.Length; i++) w[i] *= 2; // pre-activations up to ~±(2·row): exercises saturation of σ and tanh
-        var key = new OpKey(OpKind.LstmGates, shape);
-        Assert.True(Emitter.FusesCell(key));
-        using var harness = new EmitterHarness();
-        var (entry, code, off) = harness.Compile(Emitter, key, isa);
-        using var fw = new FencedBuffer(sw, seed % 5); using var fx = new FencedBuffer(input, 1); using var fh = new FencedBuffer(hidden, 2);
-        using var fb = new FencedBuffer(g, 3); using var fc = new FencedBuffer(hidden, seed % 4); using var fo = new FencedBuffer(hidden, 5);
-        fw.CopyFrom(w); fx.CopyFrom(x); fh.CopyFrom(hPrev); fb.CopyFrom(bias); fc.CopyFrom(c0);
-        KernelArgs args = default;
-        args.A = fw.Pointer; args.B = fx.Pointer; args.C = fh.Pointer; args.D = fb.Pointer; args.F = fc.Pointer; args.G = fo.Pointer;
-        EmitterHarness.Call(entry, &args);
-
-        var gates = new float[g]; var c = (float[])c0.Clone(); var hNext = new float[hidden];
-        ReferenceOps.LstmGates(g, input, hidden, w, stride, x, hPrev, bias, gates);
-        ReferenceOps.LstmCell(hidden, gates, c, hNext);
-        string what = $"LstmGates+cell {g}x{row} ld {stride} {isa}";
-        foreach (var f in new[] { fw, fx, fh, fb, fc, fo }) f.AssertFencesIntact(what);
-        // Pre-activations carry ~1e-6·row of summation-order error; σ/tanh have slope ≤ 1 and ~2.4e-7 relative error.
-        float tol = 2e-6f * (row + 4);
-        AssertClose(c, fc.Span, 2 * tol, what + " c′");
-        AssertClose(hNext, fo.Span, 2 * tol, what + " h′");
-        EmitterHarness.AssertDecodes(code, off, what);
-    }
-
-    [Theory]
-    [InlineData(JitIsa.Avx2, 128)]
-    [InlineData(JitIsa.Avx512, 128)]
-    [InlineData(JitIsa.Avx2, 13)]
-    [InlineData(JitIsa.Avx512, 37)]
-    public void LstmCellMatchesReferenceIncludingNaNAndInfinity(JitIsa isa, int hidden)
-    {
-        if (isa > CpuFeatures.Best) return;
-        var rng = new Random(hidden);
-        var gates = GemmKernelTests.Random(rng, 4 * hidden); var c0 = GemmKernelTests.Random(rng, hidden);
-        for (int i = 0; i < gates.Length; i++) gates[i] *= 40; // deep saturation
-        gates[0] = float.NaN; gates[hidden + 1] = float.PositiveInfinity; gates[2 * hidden + 2] = float.NegativeInfinity; gates[3 * hidden + 3 % hidden] = float.NegativeInfinity;
-        using var h = new EmitterHarness();
-        var (entry, code, off) = h.Compile(Emitter, new OpKey(OpKind.LstmCell, OpShape.Vector(hidden)), isa);
-        using var fg = new FencedBuffer(4 * hidden, 1); using var fc = new FencedBuffer(hidden, 2); using var fo = new FencedBuffer(hidden, 3);
-        fg.CopyFrom(gates); fc.CopyFrom(c0);
-        KernelArgs args = default;
-        args.A = fg.Pointer; args.B = fc.Pointer; args.C = fo.Pointer;
-        EmitterHarness.Call(entry, &args);
-        var c = (float[])c0.Clone(); var hn = new float[hidden];
-        ReferenceOps.LstmCell(hidden, gates, c, hn);
-        string what = $"LstmCell {hidden} {isa}";
-        fg.AssertFencesIntact(what); fc.AssertFencesIntact(what); fo.AssertFencesIntact(what);
-        AssertClose(c, fc.Span, 1e-6f, what + " c′");
-        AssertClose(hn, fo.Span, 1e-6f, what + " h′");
-        EmitterHarness.AssertDecodes(code, off, what);
-    }
-
-    internal static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, float tol, string what)
-    {
-        for (int i = 0; i < expected.Length; i++)
+        using var engine = JitTestEngine.Create(8 << 20);
+        int i = 0;
+        foreach (var shape in JitConformance.Shapes(OpKind.Dense, 90, 777 + (int)isa).Append(OpShape.Matrix(128, 64)))
         {
-            float e = expected[i], a = actual[i];
-            if (float.IsNaN(e) || float.IsInfinity(e)) { Assert.True(e.Equals(a), $"{what}: [{i}] = {a}, expected {e}"); continue; }
-            Assert.True(Math.Abs(e - a) <= tol * Math.Max(1, Math.Abs(e)), $"{what}: [{i}] = {a}, expected {e} (|Δ| {Math.Abs(e - a):G3} > {tol:G3})");
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.Dense, shape), isa);
+            JitConformance.Check(kernel, Dot(shape.N), 900 + i, JitConformance.PlacementFor(i));
+            if (i % 16 == 0) JitTestEngine.AssertDecodes(kernel);
+            i++;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void GemvAndDensePropagateNaNAndInfinity(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        int i = 0;
+        foreach (var op in new[] { OpKind.Gemv, OpKind.Dense })
+            foreach (var shape in new[] { OpShape.Matrix(37, 29), OpShape.Matrix(128, 64), OpShape.Matrix(5, 300, 311) })
+            {
+                var kernel = engine.Jit.Compile(new OpKey(op, shape), isa);
+                JitConformance.Check(kernel, Dot(shape.N), 40 + i, JitConformance.PlacementFor(i++), fill: NonFinite);
+            }
+    }
+
+    /// <summary>LSTM shapes: (input, hidden, extra row stride).</summary>
+    private static IEnumerable<OpShape> LstmShapes(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var fixedShapes = new (int I, int H, int Extra)[] { (64, 128, 0), (1, 1, 0), (3, 5, 0), (16, 16, 0), (17, 33, 3), (128, 64, 0), (7, 100, 9), (300, 3, 0), (2, 257, 0) };
+        foreach (var (inp, hid, extra) in fixedShapes.Concat(Enumerable.Range(0, count).Select(_ => (rng.Next(1, 160), rng.Next(1, 160), rng.Next(3) == 0 ? rng.Next(1, 9) : 0))))
+            yield return new OpShape(4 * hid, inp, hid, extra == 0 ? 0 : inp + hid + extra);
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void FusedLstmStepMatchesGatesThenCell(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(8 << 20);
+        int i = 0;
+        foreach (var shape in LstmShapes(40, 99 + (int)isa))
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmGates, shape), isa);
+            Assert.True(kernel.FusesCell, $"{kernel.Name}: the LSTM kernel must fuse the cell");
+            // Weights ×3 drive the gates deep into σ/tanh saturation as well as through their middle.
+            JitConformance.Check(kernel, Dot(shape.N + shape.K), 300 + i, JitConformance.PlacementFor(i), range: i % 2 == 0 ? 1f : 3f);
+            if (i % 8 == 0) JitTestEngine.AssertDecodes(kernel);
+            i++;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void FusedLstmStepPropagatesNaNAndInfinity(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        int i = 0;
+        foreach (var shape in new[] { new OpShape(512, 64, 128), new OpShape(20, 3, 5), new OpShape(68, 9, 17, 40) })
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmGates, shape), isa);
+            JitConformance.Check(kernel, Dot(shape.N + shape.K), 60 + i, JitConformance.PlacementFor(i++), fill: NonFinite);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void LstmCellMatchesReferenceIncludingSpecialValues(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(4 << 20);
+        int i = 0;
+        foreach (var shape in JitConformance.Shapes(OpKind.LstmCell, 50, 13 + (int)isa))
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmCell, shape), isa);
+            JitConformance.Check(kernel, new Tolerance(1e-6, 1e-6), 70 + i, JitConformance.PlacementFor(i), i % 2 == 0 ? InputKind.Special : InputKind.Random, range: 30f);
+            i++;
         }
     }
 }
