@@ -8,7 +8,7 @@ namespace NeuralJit.Benchmarking;
 /// </summary>
 public sealed record CacheTopology(long L1DataBytes, long L2Bytes, long L3Bytes, string Source)
 {
-    public static CacheTopology Detect() => FromCpuid() ?? FromSysfs() ?? new CacheTopology(32 * 1024, 1024 * 1024, 32L * 1024 * 1024, "assumed (CPUID and sysfs give no cache sizes)");
+    public static CacheTopology Detect() => FromCpuid() ?? FromAmdLegacyCpuid() ?? FromSysfs() ?? new CacheTopology(32 * 1024, 1024 * 1024, 32L * 1024 * 1024, "assumed (CPUID and sysfs give no cache sizes)");
 
     private static CacheTopology? FromCpuid()
     {
@@ -33,6 +33,21 @@ public sealed record CacheTopology(long L1DataBytes, long L2Bytes, long L3Bytes,
             if (level == 1) l1 = size; else if (level == 2) l2 = size; else if (level == 3) l3 = size;
         }
         return l1 > 0 && l2 > 0 ? new CacheTopology(l1, l2, l3 > 0 ? l3 : 8 * l2, $"CPUID leaf {(uint)leaf:X}h") : null;
+    }
+
+    /// <summary>AMD's older leaves: 8000_0005h ECX[31:24] = L1d KiB, 8000_0006h ECX[31:16] = L2 KiB, EDX[31:18] = L3 in 512 KiB units.</summary>
+    private static CacheTopology? FromAmdLegacyCpuid()
+    {
+        if (!X86Base.IsSupported) return null;
+        var (maxExt, _, _, _) = X86Base.CpuId(unchecked((int)0x80000000), 0);
+        if ((uint)maxExt < 0x80000006) return null;
+        var (_, _, ecx5, _) = X86Base.CpuId(unchecked((int)0x80000005), 0);
+        var (_, _, ecx6, edx6) = X86Base.CpuId(unchecked((int)0x80000006), 0);
+        long l1 = (long)((uint)ecx5 >> 24) * 1024, l2 = (long)((uint)ecx6 >> 16) * 1024, l3 = (long)((uint)edx6 >> 18) * 512 * 1024;
+        if (l1 <= 0 || l2 <= 0) return null;
+        // Hypervisors sometimes report the whole host's L3 here; no core complex has more than 128 MiB.
+        if (l3 <= 0 || l3 > 128L << 20) return new CacheTopology(l1, l2, 32L << 20, $"CPUID leaves 80000005h/80000006h (L3 of {l3 >> 20} MiB implausible: assumed 32 MiB)");
+        return new CacheTopology(l1, l2, l3, "CPUID leaves 80000005h/80000006h");
     }
 
     private static CacheTopology? FromSysfs()
