@@ -17,12 +17,21 @@ internal static unsafe class Program
     private static string s_filter = "";
     private static BenchmarkBudget s_budget = new(TimeSpan.FromMilliseconds(300));
     private static readonly List<string[]> s_rows = new();
+    private static readonly List<OpKey> s_extra = new();
 
     private static int Main(string[] args)
     {
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--seconds" && i + 1 < args.Length) s_budget = new(TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture)));
+            else if (args[i] == "--key" && i + 1 < args.Length)
+            {
+                // --key Op:Dims (e.g. LstmGates:128x48): measure only this key, against ManagedSimd, under both ISAs.
+                var parts = args[++i].Split(':');
+                var op = Enum.Parse<OpKind>(parts[0], ignoreCase: true);
+                if (!OpDims.TryParse(op, parts[1], out var shape, out string why)) { Console.Error.WriteLine(why); return 2; }
+                s_extra.Add(new OpKey(op, shape));
+            }
             else s_filter = args[i];
         }
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -43,6 +52,15 @@ internal static unsafe class Program
         using var jit = new JitSource();
         Console.WriteLine(jit.Description);
         var isas = new[] { JitIsa.Avx512, JitIsa.Avx2 }.Where(i => i <= CpuFeatures.Best).ToArray();
+
+        if (s_extra.Count > 0)
+        {
+            foreach (var key in s_extra)
+                foreach (var isa in isas)
+                    Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "—", _ => true, "ad hoc");
+            Print();
+            return 0;
+        }
 
         // GEMM against LIBXSMM, under both ISAs (AVX2 against the AVX2 peak and LIBXSMM capped at AVX2).
         foreach (var isa in isas)
