@@ -15,9 +15,12 @@
         'Compare-JitSpeedup'
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
+        'Get-NeuralJitKernel'
         'Get-NeuralRoofline'
         'Invoke-NeuralInference'
+        'Invoke-NeuralJitCompile'
         'Reset-NeuralProfile'
+        'Set-NeuralJitOption'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -28,12 +28,19 @@ public sealed class EngineInfo
     public int ProfiledKeys { get; init; }
     public int OverflowKeys { get; init; }
     public int CodeCacheBytes { get; init; }
+    /// <summary>Bytes of the code cache holding kernels (0 before the first compile).</summary>
+    public int CodeCacheUsedBytes { get; init; }
+    /// <summary>DualMapping or PageFlip once mapped, else "not mapped".</summary>
+    public string CodeCacheMode { get; init; } = "";
+    public int JitKernels { get; init; }
+    /// <summary>Why keys stay managed (cache full, no executable memory …), oldest first.</summary>
+    public string[] JitWarnings { get; init; } = [];
 
     public static EngineInfo From(NeuralEngine engine) => new()
     {
         CpuFeatures = Jit.CpuFeatures.Describe(),
         BestIsa = Jit.CpuFeatures.Best.ToString(),
-        JitIsa = Jit.CpuFeatures.Effective(engine.Options.IsaCap).ToString(),
+        JitIsa = engine.Jit.Isa.ToString(),
         JitEnabled = engine.Options.JitEnabled,
         ClockSource = CycleClock.Source,
         ClockFrequencyHz = CycleClock.Frequency,
@@ -50,6 +57,10 @@ public sealed class EngineInfo
         ProfileTableBytes = engine.Profile.TableBytes,
         ProfiledKeys = engine.Profile.Count,
         OverflowKeys = engine.Profile.OverflowKeys,
-        CodeCacheBytes = engine.Options.CodeCacheBytes,
+        CodeCacheBytes = engine.Jit.Cache?.CapacityBytes ?? engine.Options.CodeCacheBytes,
+        CodeCacheUsedBytes = engine.Jit.Cache?.UsedBytes ?? 0,
+        CodeCacheMode = engine.Jit.Cache?.Mode.ToString() ?? "not mapped",
+        JitKernels = engine.Jit.Kernels.Count,
+        JitWarnings = engine.Jit.Warnings.ToArray(),
     };
 }

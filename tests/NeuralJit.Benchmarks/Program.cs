@@ -29,8 +29,8 @@ internal static unsafe class Program
                 // --key Op:Dims (e.g. LstmGates:128x48): measure only this key, against ManagedSimd, under both ISAs.
                 var parts = args[++i].Split(':');
                 var op = Enum.Parse<OpKind>(parts[0], ignoreCase: true);
-                if (!OpDims.TryParse(op, parts[1], out var shape, out string why)) { Console.Error.WriteLine(why); return 2; }
-                s_extra.Add(new OpKey(op, shape));
+                if (!OpKey.TryParse(op, parts[1], out var key, out string? why)) { Console.Error.WriteLine(why); return 2; }
+                s_extra.Add(key);
             }
             else s_filter = args[i];
         }

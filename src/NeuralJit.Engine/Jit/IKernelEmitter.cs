@@ -27,6 +27,8 @@ public static class KernelEmitters
     public static IReadOnlyList<IKernelEmitter> All { get; } = new IKernelEmitter[]
     {
         new Emitters.ElementwiseEmitter(),
+        new Emitters.ReductionEmitter(),
+        new Emitters.CosineEmitter(),
         new Emitters.GemmEmitter(),
         new Emitters.MatVecEmitter(),
     };

@@ -210,6 +210,18 @@ public sealed class JitCompiler : IDisposable
         return kernel;
     }
 
+    /// <summary>Installs an already compiled kernel into a slot of this engine (false after dispose or for another key).</summary>
+    public bool Install(OpSlot slot, JitKernel kernel)
+    {
+        if (slot.Key != kernel.Key || !ReferenceEquals(slot.Engine, _engine)) return false;
+        lock (_gate)
+        {
+            if (_disposed) return false;
+            slot.Install(kernel);
+            return true;
+        }
+    }
+
     /// <summary>Starts the one-per-process warm-up of Iced (its first use costs ~50 ms of .NET JIT) on a pool thread.</summary>
     public static Task WarmUpInBackground() => s_warmUp.Value;
 
@@ -218,7 +230,7 @@ public sealed class JitCompiler : IDisposable
         try
         {
             foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
-                foreach (var key in new[] { new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.Sigmoid, OpShape.Vector(19)) })
+                foreach (var key in new[] { new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.DncContent, OpShape.Matrix(5, 19)) })
                 {
                     var k = new KernelAssembler(isa);
                     KernelEmitters.For(key.Op)?.Emit(k, key);

@@ -139,6 +139,13 @@ public sealed class KernelAssembler
         return IsAvx512 ? __zmmword_ptr[label] : __ymmword_ptr[label];
     }
 
+    /// <summary>A double scalar constant (qword) for scalar double ops (vmulsd, vaddsd …).</summary>
+    public AssemblerMemoryOperand ConstDouble(double value)
+    {
+        ulong bits = BitConverter.DoubleToUInt64Bits(value);
+        return __qword_ptr[PoolLabel(new[] { (uint)bits, (uint)(bits >> 32) })];
+    }
+
     /// <summary>Loads a float constant into every lane of <paramref name="d"/>.</summary>
     public void LoadConst(Vec d, float value)
     {

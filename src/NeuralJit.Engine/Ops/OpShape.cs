@@ -55,6 +55,62 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
         }
     }
 
+    /// <summary>
+    /// The key whose <see cref="Dims"/> is <paramref name="dims"/> for <paramref name="op"/>: the inverse of Dims
+    /// ("64x64x64" for Gemm, "512x192" for LstmGates (hidden = rows/4), "256x64" for matrix ops, "128" for vectors,
+    /// optionally followed by "/ldA,B,C"). EwcPenalty "N" parses as N×0 (N parameters).
+    /// </summary>
+    /// <exception cref="FormatException">The text is not dims for this op.</exception>
+    public static OpKey Parse(OpKind op, string dims) =>
+        TryParse(op, dims, out var key, out var error) ? key : throw new FormatException(error);
+
+    /// <summary>Like <see cref="Parse"/>, returning false with a message that says what was expected.</summary>
+    public static bool TryParse(OpKind op, string? dims, out OpKey key, out string? error)
+    {
+        key = default;
+        string expected = op switch
+        {
+            OpKind.Gemm => "MxNxK (e.g. 64x64x64)",
+            OpKind.LstmGates => "(4·hidden)x(input+hidden) (e.g. 512x192)",
+            OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent => "rowsxcols (e.g. 256x64)",
+            OpKind.EwcPenalty => "rowsxcols or a parameter count (e.g. 128x128 or 1000000)",
+            _ => "a length (e.g. 128)",
+        };
+        error = $"'{dims}' is not dims for {op}: expected {expected}, optionally followed by /ldA,B,C.";
+        if (string.IsNullOrWhiteSpace(dims)) return false;
+        var text = dims.Trim();
+        int lda = 0, ldb = 0, ldc = 0;
+        int slash = text.IndexOf('/');
+        if (slash >= 0)
+        {
+            var ld = text[(slash + 1)..];
+            if (!ld.StartsWith("ld", StringComparison.OrdinalIgnoreCase)) return false;
+            var parts = ld[2..].Split(',');
+            if (parts.Length != 3 || !int.TryParse(parts[0], out lda) || !int.TryParse(parts[1], out ldb) || !int.TryParse(parts[2], out ldc)) return false;
+            text = text[..slash];
+        }
+        var nums = text.Split('x', 'X', '×');
+        var v = new int[nums.Length];
+        for (int i = 0; i < nums.Length; i++)
+            if (!int.TryParse(nums[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out v[i])) return false;
+        OpShape shape;
+        switch (op)
+        {
+            case OpKind.Gemm when v.Length == 3: shape = new OpShape(v[0], v[1], v[2], lda, ldb, ldc); break;
+            case OpKind.LstmGates when v.Length == 2:
+                if (v[0] % 4 != 0 || v[1] < v[0] / 4) { error = $"'{dims}': LstmGates rows must be 4·hidden and columns input+hidden ≥ hidden."; return false; }
+                shape = new OpShape(v[0], v[1] - v[0] / 4, v[0] / 4, lda, ldb, ldc); break;
+            case OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent when v.Length == 2: shape = new OpShape(v[0], v[1], 0, lda, ldb, ldc); break;
+            case OpKind.EwcPenalty when v.Length is 1 or 2: shape = new OpShape(v[0], v.Length == 2 ? v[1] : 0, 0, lda, ldb, ldc); break;
+            case not (OpKind.Gemm or OpKind.LstmGates or OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent or OpKind.EwcPenalty) when v.Length == 1:
+                shape = new OpShape(v[0], 0, 0, lda, ldb, ldc); break;
+            default: return false;
+        }
+        key = new OpKey(op, shape);
+        error = null;
+        return true;
+    }
+
     /// <summary>A 64-bit mix of the key (never 0, so 0 can mark an empty way in the profile table).</summary>
     public ulong Hash
     {

@@ -92,19 +92,26 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
             var defaults = SeedTable.Where(k => k.Op == op).ToArray();
             if (defaults.Length == 0)
             {
-                WriteError(Error(new ArgumentException($"{op} has no default dims in the seed's table: give -Dims as {OpDims.Describe(op)}."),
-                    "CompareJitSpeedupDimsRequired", ErrorCategory.InvalidArgument, op, $"Add -Dims, for example {OpDims.Describe(op)}."));
+                OpKey.TryParse(op, "", out _, out string? expected); // the message says which form the op's dims take
+                WriteError(Error(new ArgumentException($"{op} has no default dims in the seed's table: give -Dims."),
+                    "CompareJitSpeedupDimsRequired", ErrorCategory.InvalidArgument, op, $"Add -Dims: {expected}"));
                 return;
             }
             _keys.AddRange(defaults);
             return;
         }
-        if (!OpDims.TryParse(op, Dims, out var shape, out string why))
+        string? why = null;
+        if (OpKey.TryParse(op, Dims, out var key, out why))
         {
-            WriteError(Error(new ArgumentException(why), "CompareJitSpeedupBadDims", ErrorCategory.InvalidArgument, Dims, $"Give -Dims for {op} as {OpDims.Describe(op)}."));
+            try { NeuralEngine.ValidateShape(op, key.Shape); }
+            catch (ArgumentException e) { why = e.Message; }
+        }
+        if (why is not null)
+        {
+            WriteError(Error(new ArgumentException(why), "CompareJitSpeedupBadDims", ErrorCategory.InvalidArgument, Dims, "Give -Dims as the Dims column of Get-NeuralHotspot shows them for this op."));
             return;
         }
-        _keys.Add(new OpKey(op, shape));
+        _keys.Add(key);
     }
 
     protected override void EndProcessing()

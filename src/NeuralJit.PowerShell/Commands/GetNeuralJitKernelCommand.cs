@@ -1,0 +1,28 @@
+using System.Management.Automation;
+using NeuralJit.Ops;
+
+namespace NeuralJit.PowerShell.Commands;
+
+/// <summary>The kernels the JIT compiled in this session: size, compile time, calls, address, and on request the Intel-syntax listing.</summary>
+[Cmdlet(VerbsCommon.Get, "NeuralJitKernel")]
+[OutputType(typeof(JitKernelInfo))]
+public sealed class GetNeuralJitKernelCommand : PSCmdlet
+{
+    /// <summary>Only kernels of these operations.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    public OpKind[]? Operation { get; set; }
+
+    /// <summary>Add the disassembly (Intel syntax, decoded by Iced) as the Disassembly property.</summary>
+    [Parameter]
+    public SwitchParameter Disassemble { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var engine = NeuralEngine.Default;
+        foreach (var kernel in engine.Jit.Kernels)
+        {
+            if (Operation is { Length: > 0 } && Array.IndexOf(Operation, kernel.Key.Op) < 0) continue;
+            WriteObject(JitKernelInfo.From(engine, kernel, Disassemble.IsPresent));
+        }
+    }
+}

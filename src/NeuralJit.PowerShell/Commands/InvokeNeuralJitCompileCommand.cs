@@ -1,0 +1,63 @@
+using System.Management.Automation;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+
+namespace NeuralJit.PowerShell.Commands;
+
+/// <summary>
+/// Compiles an (operation, dims) now, without waiting for the profile, and installs it where the profile
+/// already runs that key with the engine's ISA. Binds Operation and Dims by property name, so
+/// <c>Get-NeuralHotspot -Status Candidate | Invoke-NeuralJitCompile</c> compiles every candidate.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "NeuralJitCompile", SupportsShouldProcess = true)]
+[OutputType(typeof(JitKernelInfo))]
+public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
+{
+    /// <summary>The operation to compile.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    public OpKind Operation { get; set; }
+
+    /// <summary>The shape as Get-NeuralHotspot shows it: "256x64", "64x64x64", "512x192", "128".</summary>
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Dims { get; set; } = "";
+
+    /// <summary>Compile for this ISA instead of the engine's (for comparisons; such a kernel is not installed).</summary>
+    [Parameter]
+    [ValidateSet("Avx2", "Avx512")]
+    public JitIsa? Isa { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (!OpKey.TryParse(Operation, Dims, out var key, out var parseError))
+        {
+            var err = new ErrorRecord(new ArgumentException(parseError), "InvokeNeuralJitCompileInvalidDims", ErrorCategory.InvalidArgument, Dims);
+            err.ErrorDetails = new ErrorDetails(parseError) { RecommendedAction = "Pass -Dims as Get-NeuralHotspot shows it for this operation, e.g. 256x64." };
+            WriteError(err);
+            return;
+        }
+        var engine = NeuralEngine.Default;
+        var isa = Isa ?? engine.Jit.Isa;
+        if (!ShouldProcess($"{key.Op} {key.Dims}", $"Compile for {isa}")) return;
+
+        if (!engine.Jit.TryCompile(key, Isa, out var kernel, out var reason))
+        {
+            var (id, category, action) = Classify(reason!);
+            var err = new ErrorRecord(new JitCompilationException(key, isa, reason!), id, category, key);
+            err.ErrorDetails = new ErrorDetails($"{key} was not compiled for {isa}: {reason}") { RecommendedAction = action };
+            WriteError(err);
+            return;
+        }
+        if (kernel!.Isa == engine.Jit.Isa && engine.Profile.Find(key) is { } slot) engine.Jit.Install(slot, kernel);
+        WriteObject(JitKernelInfo.From(engine, kernel!));
+    }
+
+    private static (string Id, ErrorCategory Category, string Action) Classify(string reason) => reason switch
+    {
+        _ when reason.Contains("no JIT emitter") => ("InvokeNeuralJitCompileNoEmitter", ErrorCategory.NotImplemented, "This operation runs on the managed tier only; nothing to do."),
+        _ when reason.Contains("code cache full") => ("InvokeNeuralJitCompileCacheFull", ErrorCategory.LimitsExceeded, "Raise the cache with Set-NeuralJitOption -CodeCacheBytes in a new session, or compile fewer shapes."),
+        _ when reason.Contains("executable memory") => ("InvokeNeuralJitCompileNoExecutableMemory", ErrorCategory.ResourceUnavailable, "The OS refuses executable memory (SELinux execmem, PaX): the managed tier stays in use."),
+        _ when reason.Contains("does not support") || reason.Contains("capped") => ("InvokeNeuralJitCompileIsaUnavailable", ErrorCategory.NotEnabled, "Pick an ISA this CPU has (Get-NeuralEngine shows BestIsa) or lift the cap with Set-NeuralJitOption -Isa."),
+        _ => ("InvokeNeuralJitCompileUnsupportedShape", ErrorCategory.InvalidArgument, "Check the dims against the operation's contract (Get-Help about the operation)."),
+    };
+}

@@ -1,0 +1,79 @@
+using NeuralJit.Engine.Tests.Support;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+
+namespace NeuralJit.Engine.Tests;
+
+/// <summary>Dot, Softmax, EwcPenalty, CosineSimilarity and DncContent JIT kernels against the reference, both ISAs.</summary>
+public class JitReductionTests
+{
+    public static TheoryData<JitIsa> Isas => JitTestEngine.Isas;
+
+    // Float sums in a different order than the reference: both are within ~n·2^-24 of Σ|terms|; n ≤ 300.
+    private static readonly Tolerance DotTol = new(1e-30, 2e-5);
+    // The stated EWC bound is 7.7e-7 of λ/2·Σ|Fᵢ|dᵢ² (the reference sums in double); 1e-6 pins it.
+    private static readonly Tolerance EwcTol = new(1e-30, 1e-6);
+    // Softmax outputs are in [0, 1]: exp error 7.3e-8 relative, the sum's rounding n·2^-24 in both implementations.
+    private static readonly Tolerance SoftmaxTol = new(1e-7, 2e-5);
+    // Cosine outputs are in [−1, 1]: dot and norms rounded in different orders over ≤ 300 products.
+    private static readonly Tolerance CosineTol = new(3e-6, 1e-5);
+    // DNC: cosine error ×β (≤ 8) in the exponent, then softmax.
+    private static readonly Tolerance DncTol = new(1e-6, 1e-4);
+
+    [Theory, MemberData(nameof(Isas))]
+    public void DotIsWithinSummationRounding(JitIsa isa)
+    {
+        JitTestEngine.Sweep(OpKind.Dot, isa, DotTol, 120, 61);
+        JitTestEngine.Sweep(OpKind.Dot, isa, DotTol, 30, 62, InputKind.Special);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void SoftmaxMatchesTheReference(JitIsa isa)
+    {
+        JitTestEngine.Sweep(OpKind.Softmax, isa, SoftmaxTol, 120, 71, range: 20);
+        JitTestEngine.Sweep(OpKind.Softmax, isa, SoftmaxTol, 40, 72, InputKind.Special, range: 5);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void EwcPenaltyIsWithinTheStatedBound(JitIsa isa)
+    {
+        // Fisher values are non-negative, as EWC's are.
+        JitTestEngine.Sweep(OpKind.EwcPenalty, isa, EwcTol, 80, 81, fill: (f, r) => f == "C" ? (float)r.NextDouble() : (float)(r.NextDouble() * 2 - 1));
+        JitTestEngine.Sweep(OpKind.EwcPenalty, isa, EwcTol, 30, 82, InputKind.Special);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void EwcOverAMillionParametersIsWithinTheBound(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        var kernel = engine.Jit.Compile(new OpKey(OpKind.EwcPenalty, OpShape.Matrix(1000, 1000)), isa);
+        JitConformance.Check(kernel, EwcTol, 83, Placement.Unaligned, fill: (f, r) => f == "C" ? (float)r.NextDouble() : (float)(r.NextDouble() * 2 - 1));
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void CosineSimilarityMatchesTheReference(JitIsa isa)
+    {
+        JitTestEngine.Sweep(OpKind.CosineSimilarity, isa, CosineTol, 120, 91);
+        JitTestEngine.Sweep(OpKind.CosineSimilarity, isa, CosineTol, 30, 92, InputKind.Special);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void DncContentMatchesTheReference(JitIsa isa)
+    {
+        JitTestEngine.Sweep(OpKind.DncContent, isa, DncTol, 120, 101);
+        JitTestEngine.Sweep(OpKind.DncContent, isa, DncTol, 30, 102, InputKind.Special);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void EveryReductionKernelDecodes(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        foreach (var key in new[]
+        {
+            new OpKey(OpKind.Dot, OpShape.Vector(77)), new OpKey(OpKind.Softmax, OpShape.Vector(256)),
+            new OpKey(OpKind.EwcPenalty, OpShape.Matrix(128, 128)), new OpKey(OpKind.CosineSimilarity, OpShape.Matrix(256, 64)),
+            new OpKey(OpKind.DncContent, OpShape.Matrix(131, 300, 307)),
+        })
+            JitTestEngine.AssertDecodes(engine.Jit.Compile(key, isa));
+    }
+}

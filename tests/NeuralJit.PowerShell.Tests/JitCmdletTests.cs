@@ -1,0 +1,102 @@
+using System.Collections.ObjectModel;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+
+namespace NeuralJit.PowerShell.Tests;
+
+/// <summary>Get-NeuralJitKernel, Invoke-NeuralJitCompile and Set-NeuralJitOption run as real pipelines over the staged module.</summary>
+public class JitCmdletTests
+{
+    private static (Collection<PSObject> Output, List<ErrorRecord> Errors) Run(string script)
+    {
+        var iss = InitialSessionState.CreateDefault2();
+        iss.ImportPSModule(ModuleImportTests.ManifestPath());
+        using var ps = System.Management.Automation.PowerShell.Create(iss);
+        ps.AddScript(script);
+        var output = ps.Invoke();
+        return (output, ps.Streams.Error.ToList());
+    }
+
+    [Fact]
+    public void InvokeNeuralJitCompileReturnsTheKernelAndGetNeuralJitKernelListsIt()
+    {
+        var (output, errors) = Run("Invoke-NeuralJitCompile -Operation Sigmoid -Dims 61; Get-NeuralJitKernel -Operation Sigmoid");
+        Assert.Empty(errors);
+        var compiled = output[0];
+        Assert.Equal("NeuralJit.JitKernelInfo", compiled.TypeNames[0]);
+        Assert.Equal("Sigmoid", compiled.Properties["Operation"].Value);
+        Assert.Equal("61", compiled.Properties["Dims"].Value);
+        Assert.True((int)compiled.Properties["CodeBytes"].Value > 0);
+        Assert.True((double)compiled.Properties["CompileMicroseconds"].Value > 0);
+        Assert.StartsWith("0x", (string)compiled.Properties["Address"].Value);
+        Assert.Contains(output.Skip(1), o => (string)o.Properties["Dims"].Value == "61");
+    }
+
+    [Fact]
+    public void OperationAndDimsBindFromThePipelineByPropertyName()
+    {
+        var (output, errors) = Run(
+            "[pscustomobject]@{ Operation = 'DncContent'; Dims = '16x9' }, [pscustomobject]@{ Operation = 'Softmax'; Dims = '33' } | Invoke-NeuralJitCompile");
+        Assert.Empty(errors);
+        Assert.Equal(new[] { "DncContent 16x9", "Softmax 33" }, output.Select(o => $"{o.Properties["Operation"].Value} {o.Properties["Dims"].Value}"));
+    }
+
+    [Fact]
+    public void HotspotsPipeIntoTheCompiler()
+    {
+        // Every hotspot of an LSTM run becomes a kernel or an error that says why not (ops without an emitter stay managed).
+        var (output, errors) = Run(
+            "Invoke-NeuralInference -InputSize 8 -HiddenSize 8 -Steps 5 | Out-Null; @(Get-NeuralHotspot).Count; Get-NeuralHotspot | Invoke-NeuralJitCompile");
+        int hotspots = (int)output[0].BaseObject;
+        Assert.True(hotspots >= 2);
+        Assert.Equal(hotspots, output.Count - 1 + errors.Count);
+        Assert.All(errors, e => Assert.StartsWith("InvokeNeuralJitCompile", e.FullyQualifiedErrorId));
+    }
+
+    [Fact]
+    public void BadDimsAreAnInvalidArgumentErrorWithTheDimsAsTarget()
+    {
+        var (output, errors) = Run("Invoke-NeuralJitCompile -Operation Gemm -Dims 12x");
+        Assert.Empty(output);
+        var e = Assert.Single(errors);
+        Assert.StartsWith("InvokeNeuralJitCompileInvalidDims", e.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidArgument, e.CategoryInfo.Category);
+        Assert.Equal("12x", e.TargetObject);
+        Assert.False(string.IsNullOrEmpty(e.ErrorDetails.RecommendedAction));
+    }
+
+    [Fact]
+    public void WhatIfCompilesNothing()
+    {
+        var (output, errors) = Run("Invoke-NeuralJitCompile -Operation Relu -Dims 4093 -WhatIf; @(Get-NeuralJitKernel -Operation Relu | Where-Object Dims -eq '4093').Count");
+        Assert.Empty(errors);
+        Assert.Equal(0, (int)output.Last().BaseObject);
+    }
+
+    [Fact]
+    public void DisassembleShowsIntelSyntax()
+    {
+        var (output, errors) = Run("Invoke-NeuralJitCompile Tanh 40 | Out-Null; Get-NeuralJitKernel -Operation Tanh -Disassemble | Where-Object Dims -eq '40' | ForEach-Object Disassembly");
+        Assert.Empty(errors);
+        var text = (string)output.Single().BaseObject;
+        Assert.Contains("vzeroupper", text);
+        Assert.Contains("ret", text);
+    }
+
+    [Fact]
+    public void SetNeuralJitOptionRefusesAnotherIsaOnceKernelsExistAndHonoursWhatIf()
+    {
+        var (output, errors) = Run(@"
+            Invoke-NeuralJitCompile Relu 5 | Out-Null
+            $before = (Get-NeuralEngine).CallThreshold
+            Set-NeuralJitOption -CallThreshold 7 -WhatIf
+            (Get-NeuralEngine).CallThreshold -eq $before
+            $other = if ((Get-NeuralEngine).JitIsa -eq 'Avx2') { 'Avx512' } else { 'Avx2' }
+            Set-NeuralJitOption -Isa $other
+            Set-NeuralJitOption -ShareThreshold (Get-NeuralEngine).ShareThreshold -PassThru | ForEach-Object JitKernels");
+        Assert.True((bool)output[0].BaseObject);
+        Assert.True((int)output[1].BaseObject >= 1);
+        var e = Assert.Single(errors);
+        Assert.StartsWith("SetNeuralJitOptionIsaFixed", e.FullyQualifiedErrorId);
+    }
+}
