@@ -3,8 +3,9 @@ namespace NeuralJit.Benchmarking;
 /// <summary>
 /// Summary of one side's samples (nanoseconds per call, one sample per timed batch): median, min,
 /// quartiles, mean, and BenchmarkDotNet's "Error" — half the 99.9% confidence interval of the mean
-/// (Student's t). Tukey's fences (1.5 × IQR beyond the quartiles) count outliers; they are reported,
-/// not dropped, because the median already ignores them.
+/// (Student's t). Like BenchmarkDotNet, the mean, standard deviation and Error are computed without the
+/// upper outliers (beyond Tukey's fence Q3 + 1.5 × IQR: a batch that lost the core to another process);
+/// <see cref="Outliers"/> counts them and the median and quartiles use every sample.
 /// </summary>
 public sealed class SampleStatistics
 {
@@ -29,11 +30,13 @@ public sealed class SampleStatistics
         var s = samples.ToArray();
         Array.Sort(s);
         int n = s.Length;
-        double mean = s.Average();
-        double var = n > 1 ? s.Sum(x => (x - mean) * (x - mean)) / (n - 1) : 0;
-        double sd = Math.Sqrt(var);
         double q1 = Quantile(s, 0.25), q3 = Quantile(s, 0.75);
-        double lo = q1 - 1.5 * (q3 - q1), hi = q3 + 1.5 * (q3 - q1);
+        double hi = q3 + 1.5 * (q3 - q1);
+        var kept = s.Where(x => x <= hi).ToArray();
+        int nk = kept.Length;
+        double mean = kept.Average();
+        double var = nk > 1 ? kept.Sum(x => (x - mean) * (x - mean)) / (nk - 1) : 0;
+        double sd = Math.Sqrt(var);
         return new SampleStatistics
         {
             Count = n,
@@ -44,8 +47,8 @@ public sealed class SampleStatistics
             StandardDeviation = sd,
             Q1 = q1,
             Q3 = q3,
-            Error999 = n > 1 ? StudentT999(n - 1) * sd / Math.Sqrt(n) : double.NaN,
-            Outliers = s.Count(x => x < lo || x > hi),
+            Error999 = nk > 1 ? StudentT999(nk - 1) * sd / Math.Sqrt(nk) : double.NaN,
+            Outliers = n - nk,
         };
     }
 
