@@ -38,7 +38,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     ];
 
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<OpKey> _keys = new();
+    private readonly List<(OpKey Key, string? Isa)> _keys = new();
     private NeuralEngine? _engine;
     private bool _sawInput;
 
@@ -97,7 +97,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
                     "CompareJitSpeedupDimsRequired", ErrorCategory.InvalidArgument, op, $"Add -Dims: {expected}"));
                 return;
             }
-            _keys.AddRange(defaults);
+            _keys.AddRange(defaults.Select(k => (k, Isa)));
             return;
         }
         string? why = null;
@@ -108,25 +108,29 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         }
         if (why is not null)
         {
-            WriteError(Error(new ArgumentException(why), "CompareJitSpeedupBadDims", ErrorCategory.InvalidArgument, Dims, "Give -Dims as the Dims column of Get-NeuralHotspot shows them for this op."));
+            WriteError(Error(new ArgumentException(why), "CompareJitSpeedupInvalidDims", ErrorCategory.InvalidArgument, Dims, "Give -Dims as the Dims column of Get-NeuralHotspot shows them for this op."));
             return;
         }
-        _keys.Add(key);
+        _keys.Add((key, Isa));
     }
 
     protected override void EndProcessing()
     {
-        if (!_sawInput) _keys.AddRange(SeedTable);
-        var keys = _keys.Distinct().ToList();
-        if (keys.Count == 0) return;
-
-        var isa = Isa is null ? CpuFeatures.Effective() : Enum.Parse<JitIsa>(Isa, ignoreCase: true);
-        if (isa == JitIsa.None || isa > CpuFeatures.Best)
+        if (!_sawInput) _keys.AddRange(SeedTable.Select(k => (k, Isa)));
+        var work = new List<(OpKey Key, JitIsa Isa)>();
+        foreach (var (key, isaName) in _keys)
         {
-            ThrowTerminatingError(Error(new PlatformNotSupportedException($"This CPU does not support {Isa ?? isa.ToString()} (it has: {CpuFeatures.Describe()})."),
-                "CompareJitSpeedupIsaUnsupported", ErrorCategory.InvalidArgument, Isa ?? isa.ToString(), $"Use -Isa {CpuFeatures.Best}."));
-            return;
+            var isa = isaName is null ? NeuralEngine.Default.Jit.Isa : Enum.Parse<JitIsa>(isaName, ignoreCase: true);
+            if (isa == JitIsa.None || isa > CpuFeatures.Best)
+            {
+                WriteError(Error(new PlatformNotSupportedException($"This CPU does not support {isaName ?? isa.ToString()} (it has: {CpuFeatures.Describe()})."),
+                    "CompareJitSpeedupIsaUnsupported", ErrorCategory.InvalidArgument, isaName ?? isa.ToString(), $"Use -Isa {CpuFeatures.Best}."));
+                continue;
+            }
+            if (!work.Contains((key, isa))) work.Add((key, isa));
         }
+        if (work.Count == 0) return;
+
         var tiers = Baseline switch
         {
             SpeedupBaseline.Scalar => new[] { KernelTier.Scalar },
@@ -135,22 +139,20 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         };
         var budget = ParameterSetName == ByIterations ? new BenchmarkBudget(TimeSpan.FromSeconds(600), Iterations) : new BenchmarkBudget(TimeSpan.FromSeconds(Seconds));
 
-        var progress = new ProgressRecord(1, "Compare-JitSpeedup", "Measuring the roofline");
-        WriteProgress(progress);
-        int total = keys.Count * tiers.Length, done = 0;
+        // A fresh record each time: hosts may keep the records they were given.
+        WriteProgress(new ProgressRecord(1, "Compare-JitSpeedup", "Measuring the roofline (once per session)"));
+        int total = work.Count * tiers.Length, done = 0;
         try
         {
             var roofline = Roofline.Cached;
-            _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, ProfilingEnabled = false, IsaCap = isa, CodeCacheBytes = 4 << 20, SynchronousCompilation = true });
-            foreach (var key in keys)
+            _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, ProfilingEnabled = false, CodeCacheBytes = 4 << 20, SynchronousCompilation = true });
+            foreach (var (key, isa) in work)
             {
                 var kernel = Compile(key, isa);
                 foreach (var tier in tiers)
                 {
                     if (_stop.IsCancellationRequested) return;
-                    progress.StatusDescription = $"{key} ({isa}) vs {tier}";
-                    progress.PercentComplete = 100 * done / total;
-                    WriteProgress(progress);
+                    WriteProgress(new ProgressRecord(1, "Compare-JitSpeedup", $"{key} ({isa}) vs {tier}") { PercentComplete = 100 * done / total });
                     done++;
                     if (kernel is null) continue;
                     WriteObject(SpeedupBenchmark.Compare(kernel, tier, budget, roofline, _stop.Token));
@@ -165,9 +167,10 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         }
         finally
         {
-            progress.RecordType = ProgressRecordType.Completed;
-            progress.PercentComplete = 100;
-            if (!_stop.IsCancellationRequested) WriteProgress(progress);
+            if (!_stop.IsCancellationRequested)
+            {
+                WriteProgress(new ProgressRecord(1, "Compare-JitSpeedup", "Done") { PercentComplete = 100, RecordType = ProgressRecordType.Completed });
+            }
             _engine?.Dispose();
             _engine = null;
         }
