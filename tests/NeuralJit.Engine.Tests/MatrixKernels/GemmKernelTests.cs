@@ -18,6 +18,11 @@ public class GemmKernelTests
         yield return OpShape.ForGemm(3, 7, 0);       // K = 0: C = β·C
         yield return OpShape.ForGemm(5, 293, 3, 301, 300, 299);
         yield return OpShape.ForGemm(293, 17, 5);
+        // K split into L1 panels (panel > 16 KiB, several row tiles): whole panels, a remainder panel, ld > row.
+        yield return OpShape.ForGemm(64, 64, 300);
+        yield return OpShape.ForGemm(100, 33, 257, 260, 40, 35);
+        yield return OpShape.ForGemm(37, 256, 131);
+        yield return OpShape.ForGemm(30, 100, 64);
         for (int i = 0; i < count; i++)
         {
             int Pick() => rng.Next(3) == 0 ? special[rng.Next(special.Length)] : rng.Next(1, i < count * 3 / 4 ? 80 : 301);

@@ -55,8 +55,9 @@ public sealed class GemmEmitter : IKernelEmitter
         private readonly int _m, _n, _kk, _lda4, _ldb4, _ldc4, _vb;
         private TailMask? _tail;
 
-        // Register map (GPRs): rdi args; r8 A of the row block; r9 B of the column block; r10 C of the tile;
-        // rbx C of the column block; r11 row-block counter; rcx column-block counter; rax/rdx A/B in the k loop; rsi k counter.
+        // Register map (GPRs): rdi args; r9 B of the column block; rbx C of the column block; r12/r13 A column and
+        // B row of the K panel; r14 panel counter; r8 A of the row tile; r10 C of the tile; r11 row-tile counter;
+        // rcx column-block counter; rax/rdx A/B in the k loop; rsi k counter.
         public Body(KernelAssembler k, OpShape s, GemmPlan plan)
         {
             _k = k; _a = k.Asm; _p = plan;
@@ -68,6 +69,9 @@ public sealed class GemmEmitter : IKernelEmitter
         public void Emit()
         {
             _k.UseCalleeSaved(rbx);
+            _k.UseCalleeSaved(r12);
+            _k.UseCalleeSaved(r13);
+            _k.UseCalleeSaved(r14);
             int tailLanes = _n % _k.Lanes;
             if (tailLanes != 0) _tail = _k.CreateTailMask(tailLanes, new Vec(_k.VectorRegisters - 1));
 
@@ -86,7 +90,7 @@ public sealed class GemmEmitter : IKernelEmitter
                 var colLoop = _a.CreateLabel();
                 if (loopBlocks > 1) _a.mov(ecx, loopBlocks);
                 _a.Label(ref colLoop);
-                RowBlocks(_p.Nr, tail: false);
+                KBlocks(_p.Nr, tail: false);
                 if (loopBlocks > 1 || lastBlockWidth > 0)
                 {
                     _a.add(r9, _p.Nr * _vb);
@@ -98,21 +102,57 @@ public sealed class GemmEmitter : IKernelEmitter
                     _a.jnz(colLoop);
                 }
             }
-            if (lastBlockWidth > 0) RowBlocks(lastBlockWidth, lastHasTail);
+            if (lastBlockWidth > 0) KBlocks(lastBlockWidth, lastHasTail);
         }
 
-        private void RowBlocks(int width, bool tail)
+        /// <summary>
+        /// One column block over K. When the block's B panel (K rows × width vectors) would not stay in L1 while
+        /// every row tile re-reads it, K is cut into panels of <see cref="GemmPlan.KBlock"/> rows (LIBXSMM and
+        /// BLIS do the same): the first panel applies α and β, later ones add α·AB to C. r12/r13 hold the A
+        /// column and the B row where the current panel starts; r14 counts panels.
+        /// </summary>
+        private void KBlocks(int width, bool tail)
+        {
+            int kc = _p.KBlockFor(width, _m, _kk);
+            _k.LoadPointer(r12, KernelArgs.Offsets.A);
+            _a.mov(r13, r9);
+            if (kc >= _kk)
+            {
+                RowBlocks(width, tail, _kk, first: true);
+                return;
+            }
+            int panels = _kk / kc, rest = _kk % kc;
+            RowBlocks(width, tail, kc, first: true);
+            if (panels > 1)
+            {
+                var loop = _a.CreateLabel();
+                if (panels > 2) _a.mov(r14d, panels - 1);
+                _a.Label(ref loop);
+                _a.add(r12, kc * 4);
+                _a.add(r13, kc * _ldb4);
+                RowBlocks(width, tail, kc, first: false);
+                if (panels > 2) { _a.dec(r14d); _a.jnz(loop); }
+            }
+            if (rest > 0)
+            {
+                _a.add(r12, kc * 4);
+                _a.add(r13, kc * _ldb4);
+                RowBlocks(width, tail, rest, first: false);
+            }
+        }
+
+        private void RowBlocks(int width, bool tail, int kLen, bool first)
         {
             int mr = _p.RowsFor(width);
             int blocks = _m / mr, rem = _m % mr;
-            _k.LoadPointer(r8, KernelArgs.Offsets.A);
+            _a.mov(r8, r12);
             _a.mov(r10, rbx);
             if (blocks > 0)
             {
                 var rowLoop = _a.CreateLabel();
                 if (blocks > 1) _a.mov(r11d, blocks);
                 _a.Label(ref rowLoop);
-                Tile(mr, width, tail);
+                Tile(mr, width, tail, kLen, first);
                 if (blocks > 1 || rem > 0)
                 {
                     _a.add(r8, mr * _lda4);
@@ -124,12 +164,12 @@ public sealed class GemmEmitter : IKernelEmitter
                     _a.jnz(rowLoop);
                 }
             }
-            if (rem > 0) Tile(rem, width, tail);
+            if (rem > 0) Tile(rem, width, tail, kLen, first);
         }
 
         private Vec Acc(int i, int v, int width) => new(i * width + v);
 
-        private void Tile(int mr, int w, bool tail)
+        private void Tile(int mr, int w, bool tail, int kLen, bool first)
         {
             int baseFree = mr * w;
             var bv = new Vec[w];
@@ -139,16 +179,16 @@ public sealed class GemmEmitter : IKernelEmitter
 
             for (int i = 0; i < mr; i++) for (int v = 0; v < w; v++) _k.Zero(Acc(i, v, w));
             _a.mov(rax, r8);
-            _a.mov(rdx, r9);
-            int unroll = Math.Min(_kk, 4);
+            _a.mov(rdx, r13);
+            int unroll = Math.Min(kLen, 4);
             if (unroll > 0)
             {
-                int loops = _kk / unroll;
+                int loops = kLen / unroll;
                 var kLoop = _a.CreateLabel();
                 if (loops > 1) _a.mov(esi, loops);
                 _a.Label(ref kLoop);
                 for (int u = 0; u < unroll; u++) Step(mr, w, tail, bv, bc, folded, u);
-                if (loops > 1 || _kk % unroll != 0)
+                if (loops > 1 || kLen % unroll != 0)
                 {
                     _a.add(rax, unroll * 4);
                     _a.add(rdx, unroll * _ldb4);
@@ -158,9 +198,9 @@ public sealed class GemmEmitter : IKernelEmitter
                     _a.dec(esi);
                     _a.jnz(kLoop);
                 }
-                for (int u = 0; u < _kk % unroll; u++) Step(mr, w, tail, bv, bc, folded, u);
+                for (int u = 0; u < kLen % unroll; u++) Step(mr, w, tail, bv, bc, folded, u);
             }
-            Epilogue(mr, w, tail, bv, bc);
+            Epilogue(mr, w, tail, bv, bc, first);
         }
 
         private void Step(int mr, int w, bool tail, Vec[] bv, Vec bc, bool folded, int u)
@@ -184,7 +224,7 @@ public sealed class GemmEmitter : IKernelEmitter
             }
         }
 
-        private void Epilogue(int mr, int w, bool tail, Vec[] bv, Vec bc)
+        private void Epilogue(int mr, int w, bool tail, Vec[] bv, Vec bc, bool first)
         {
             // After the k loop the B vectors and the broadcast register are free: α, β and one temporary.
             var free = new List<Vec>(bv) { bc };
@@ -194,9 +234,13 @@ public sealed class GemmEmitter : IKernelEmitter
             for (int i = 0; i < mr; i++) for (int v = 0; v < w; v++) _k.Mul(Acc(i, v, w), Acc(i, v, w), alpha);
 
             var store = _a.CreateLabel();
-            _a.test(__dword_ptr[rdi + KernelArgs.Offsets.Beta], 0x7FFFFFFF); // β = ±0: C is not read
-            _a.jz(store);
-            _k.BroadcastField(beta, KernelArgs.Offsets.Beta);
+            if (first)
+            {
+                _a.test(__dword_ptr[rdi + KernelArgs.Offsets.Beta], 0x7FFFFFFF); // β = ±0: C is not read
+                _a.jz(store);
+                _k.BroadcastField(beta, KernelArgs.Offsets.Beta);
+            }
+            else _k.LoadConst(beta, 1f); // later K panels accumulate into the C the first one wrote
             for (int i = 0; i < mr; i++)
                 for (int v = 0; v < w; v++)
                 {
@@ -230,6 +274,24 @@ public sealed record GemmPlan(int Nr, int[] RowsByWidth, double ModelCycles, int
 {
     /// <summary>Rows per tile for a column block <paramref name="width"/> vectors wide.</summary>
     public int RowsFor(int width) => RowsByWidth[width];
+
+    /// <summary>
+    /// Bytes of B panel kept L1-resident while the row tiles of a column block re-read it (two thirds of Zen 5's
+    /// 48 KiB L1d; A's rows and C share the rest). Measured at 256³: 16 KiB, 32 KiB and no split are within
+    /// the run-to-run noise of each other here (L2 feeds a whole-K panel fast enough); the split is for larger K.
+    /// </summary>
+    public const int PanelBytes = 32 * 1024;
+
+    /// <summary>
+    /// K rows per panel for a column block <paramref name="width"/> vectors wide: all of K when the panel fits
+    /// <see cref="PanelBytes"/> or when only one row tile would read it; else the most rows that fit, a multiple of 4 (the k unroll).
+    /// </summary>
+    public int KBlockFor(int width, int m, int k)
+    {
+        int rowBytes = width * Lanes * 4;
+        if ((long)k * rowBytes <= PanelBytes || m <= RowsFor(width)) return Math.Max(k, 1);
+        return Math.Max(4, PanelBytes / rowBytes / 4 * 4);
+    }
 
     /// <summary>Most rows a tile of <paramref name="width"/> vectors can hold in the register budget.</summary>
     public static int MaxRows(int width, bool avx512, bool avx2Mask)
