@@ -23,6 +23,7 @@ public class GemmKernelTests
         yield return OpShape.ForGemm(100, 33, 257, 260, 40, 35);
         yield return OpShape.ForGemm(37, 256, 131);
         yield return OpShape.ForGemm(30, 100, 64);
+        yield return OpShape.ForGemm(20, 48, 600);   // AVX2 panels too (64–96 B per B row)
         for (int i = 0; i < count; i++)
         {
             int Pick() => rng.Next(3) == 0 ? special[rng.Next(special.Length)] : rng.Next(1, i < count * 3 / 4 ? 80 : 301);
