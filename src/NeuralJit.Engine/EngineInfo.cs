@@ -33,6 +33,10 @@ public sealed class EngineInfo
     /// <summary>DualMapping or PageFlip once mapped, else "not mapped".</summary>
     public string CodeCacheMode { get; init; } = "";
     public int JitKernels { get; init; }
+    /// <summary>Kernel cache lookups that found a compiled kernel / had to build one / builds that succeeded.</summary>
+    public long JitCacheHits { get; init; }
+    public long JitCacheMisses { get; init; }
+    public long JitBuilds { get; init; }
     /// <summary>Why keys stay managed (cache full, no executable memory …), oldest first.</summary>
     public string[] JitWarnings { get; init; } = [];
 
@@ -61,6 +65,9 @@ public sealed class EngineInfo
         CodeCacheUsedBytes = engine.Jit.Cache?.UsedBytes ?? 0,
         CodeCacheMode = engine.Jit.Cache?.Mode.ToString() ?? "not mapped",
         JitKernels = engine.Jit.Kernels.Count,
+        JitCacheHits = engine.Jit.Hits,
+        JitCacheMisses = engine.Jit.Misses,
+        JitBuilds = engine.Jit.Builds,
         JitWarnings = engine.Jit.Warnings.ToArray(),
     };
 }

@@ -105,6 +105,36 @@ public class JitInfrastructureTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public unsafe void WhenTheOsRefusesExecutableMemoryKeysStayManagedWithAWarning()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, SynchronousCompilation = true });
+        engine.Jit.CacheFactory = _ => throw new ExecutableMemoryException("mprotect to read-execute failed (errno 13): test");
+        var slot = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8));
+        var x = new float[8]; var y = new float[8];
+        x[3] = 2;
+        fixed (float* px = x, py = y)
+        {
+            KernelArgs a = default; a.A = px; a.C = py;
+            for (int i = 0; i < 100; i++) slot.Invoke(&a);
+        }
+        Assert.Null(slot.JitKernel);
+        Assert.Equal(ReferenceOps.Logistic(2), y[3], 6);
+        Assert.Contains(engine.Jit.Warnings, w => w.Contains("no executable memory"));
+        Assert.Contains("no executable memory", engine.Jit.WhyManaged(slot.Key));
+        Assert.Null(engine.Jit.Cache);
+        Assert.Single(engine.Jit.Warnings);   // said once, not once per promotion attempt
+        Assert.False(engine.Jit.TryCompile(new OpKey(OpKind.Relu, OpShape.Vector(4)), JitIsa.Avx2, out _, out _));
+    }
+
+    [Fact]
+    public void LongKernelsKeepTheGcTransition()
+    {
+        using var engine = JitTestEngine.Create();
+        Assert.True(engine.Jit.Compile(new OpKey(OpKind.EwcPenalty, OpShape.Matrix(128, 128)), JitIsa.Avx2).SuppressGcTransition);
+        Assert.False(engine.Jit.Compile(new OpKey(OpKind.EwcPenalty, OpShape.Matrix(1000, 1000)), JitIsa.Avx2).SuppressGcTransition);
+    }
+
+    [Fact]
     public void TheKernelCacheCountsHitsMissesAndBuilds()
     {
         using var engine = JitTestEngine.Create();
@@ -168,6 +198,39 @@ public class JitInfrastructureTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task CallersOnManyThreadsKeepCorrectAnswersAndExactCountsWhileTheKernelIsSwappedIn()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 200, ShareThreshold = 0 });
+        var slot = engine.Resolve(OpKind.Tanh, OpShape.Vector(100));
+        const int threads = 4, calls = 3000;
+        var x = Enumerable.Range(0, 100).Select(i => (i - 50) / 8f).ToArray();
+        var expected = x.Select(MathF.Tanh).ToArray();
+        int bad = 0;
+        var workers = Enumerable.Range(0, threads).Select(_ => Task.Run(() =>
+        {
+            var y = new float[100];
+            unsafe
+            {
+                fixed (float* px = x, py = y)
+                {
+                    KernelArgs a = default; a.A = px; a.C = py;
+                    for (int c = 0; c < calls; c++)
+                    {
+                        slot.Invoke(&a);
+                        for (int i = 0; i < 100; i++)
+                            if (!(Math.Abs(y[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]) + 1e-7)) Interlocked.Increment(ref bad);
+                    }
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
+        for (int i = 0; i < 500 && slot.JitKernel is null; i++) await Task.Delay(10);
+        Assert.Equal(0, bad);
+        Assert.NotNull(slot.JitKernel);
+        Assert.Equal(threads * calls, slot.Snapshot().Calls);
+    }
+
+    [Fact]
     public unsafe void WithTheJitOffNothingIsPromoted()
     {
         using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, JitEnabled = false, SynchronousCompilation = true });
@@ -187,17 +250,18 @@ public class JitInfrastructureTests(ITestOutputHelper output)
     {
         using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0 });
         var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(16));
-        var x = new float[16];
-        unsafe
-        {
-            fixed (float* p = x)
-            {
-                KernelArgs a = default; a.A = p; a.C = p;
-                for (int i = 0; i < 200; i++) slot.Invoke(&a);
-            }
-        }
+        CallMany(slot, new float[16], 200);
         for (int i = 0; i < 500 && slot.JitKernel is null; i++) await Task.Delay(10);
         Assert.NotNull(slot.JitKernel);
+    }
+
+    private static unsafe void CallMany(Profiling.OpSlot slot, float[] x, int calls)
+    {
+        fixed (float* p = x)
+        {
+            KernelArgs a = default; a.A = p; a.C = p;
+            for (int i = 0; i < calls; i++) slot.Invoke(&a);
+        }
     }
 
     [Fact]

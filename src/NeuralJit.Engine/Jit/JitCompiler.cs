@@ -35,6 +35,16 @@ public sealed class JitCompiler : IDisposable
         _engine = engine;
     }
 
+    /// <summary>Maps the code cache (tests substitute one that fails like an OS that refuses executable memory).</summary>
+    internal Func<int, CodeCache> CacheFactory { get; set; } = bytes => new CodeCache(bytes);
+
+    /// <summary>
+    /// Kernels with more work than this run with the GC transition (a GC can then suspend the thread while they run);
+    /// shorter ones skip it (~70 instead of ~200 TSC ticks per call), which only delays a GC by their runtime.
+    /// 65,536 elements is ~10 µs of streaming work.
+    /// </summary>
+    public const long SuppressGcTransitionMaxElements = 1 << 16;
+
     private EngineOptions Options => _engine.Options;
 
     /// <summary>The ISA promotions compile for: fixed at the first compile, until then what the cap allows.</summary>
@@ -143,7 +153,7 @@ public sealed class JitCompiler : IDisposable
         if (_cacheUnavailable is not null) return _cacheUnavailable;
         if (_cache is null)
         {
-            try { _cache = new CodeCache(Options.CodeCacheBytes); }
+            try { _cache = CacheFactory(Options.CodeCacheBytes); }
             catch (Exception e) when (e is ExecutableMemoryException or DllNotFoundException or EntryPointNotFoundException)
             {
                 _cacheUnavailable = $"no executable memory, the managed tier stays in use ({e.Message})";
@@ -164,7 +174,7 @@ public sealed class JitCompiler : IDisposable
         }
         long t2 = Stopwatch.GetTimestamp();
         kernel = new JitKernel(key, isa, entry, assembled.Bytes.AsSpan(assembled.EntryOffset).ToArray(),
-            (t2 - t0) * 1e6 / Stopwatch.Frequency, emitter.FusesCell(key))
+            (t2 - t0) * 1e6 / Stopwatch.Frequency, emitter.FusesCell(key), suppressGcTransition: key.Elements <= SuppressGcTransitionMaxElements)
         {
             ConstantPoolBytes = assembled.EntryOffset,
             InstallMicroseconds = (t2 - t1) * 1e6 / Stopwatch.Frequency,
@@ -225,17 +235,30 @@ public sealed class JitCompiler : IDisposable
     /// <summary>Starts the one-per-process warm-up of Iced (its first use costs ~50 ms of .NET JIT) on a pool thread.</summary>
     public static Task WarmUpInBackground() => s_warmUp.Value;
 
+    /// <summary>
+    /// Assembles (never installs) ~40 throwaway kernels over both ISAs and the emitters' common paths: enough
+    /// calls (≥ 30 per method) for tiered compilation to promote Iced's encoder and our emitters to optimised
+    /// code, so neither the first promotion nor later ones pay for .NET's JIT of Iced. A few ms on a pool thread.
+    /// </summary>
     private static void WarmUpNow()
     {
         try
         {
-            foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
-                foreach (var key in new[] { new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.DncContent, OpShape.Matrix(5, 19)) })
-                {
-                    var k = new KernelAssembler(isa);
-                    KernelEmitters.For(key.Op)?.Emit(k, key);
-                    k.Finish();
-                }
+            var keys = new[]
+            {
+                new OpKey(OpKind.Tanh, OpShape.Vector(37)), new OpKey(OpKind.Sigmoid, OpShape.Vector(100)),
+                new OpKey(OpKind.Softmax, OpShape.Vector(45)), new OpKey(OpKind.DncContent, OpShape.Matrix(5, 19)),
+                new OpKey(OpKind.EwcPenalty, OpShape.Vector(600)), new OpKey(OpKind.Dot, OpShape.Vector(21)),
+                new OpKey(OpKind.Add, OpShape.Vector(9)),
+            };
+            for (int round = 0; round < 3; round++)
+                foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
+                    foreach (var key in keys)
+                    {
+                        var k = new KernelAssembler(isa);
+                        KernelEmitters.For(key.Op)?.Emit(k, key);
+                        k.Finish();
+                    }
         }
         catch (Exception e)
         {

@@ -25,7 +25,7 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
     /// <summary>Compile for this ISA instead of the engine's (for comparisons; such a kernel is not installed).</summary>
     [Parameter]
     [ValidateSet("Avx2", "Avx512")]
-    public JitIsa? Isa { get; set; }
+    public JitIsa Isa { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -37,10 +37,11 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
             return;
         }
         var engine = NeuralEngine.Default;
-        var isa = Isa ?? engine.Jit.Isa;
+        JitIsa? requested = MyInvocation.BoundParameters.ContainsKey(nameof(Isa)) ? Isa : null;
+        var isa = requested ?? engine.Jit.Isa;
         if (!ShouldProcess($"{key.Op} {key.Dims}", $"Compile for {isa}")) return;
 
-        if (!engine.Jit.TryCompile(key, Isa, out var kernel, out var reason))
+        if (!engine.Jit.TryCompile(key, requested, out var kernel, out var reason))
         {
             var (id, category, action) = Classify(reason!);
             var err = new ErrorRecord(new JitCompilationException(key, isa, reason!), id, category, key);

@@ -15,7 +15,7 @@ namespace NeuralJit.Jit.Emitters;
 /// DncContent scales by β as it stores (one rounding, like the reference), tracks the running max in the
 /// same pass, and then runs the softmax's exp/sum and divide passes only (<see cref="ReductionEmitter"/>).
 /// Register map (both ISAs): dot r0..3 = v0..3, norm = v4..7, row loads v8/v9, temp v10, running max v11,
-/// key tail v12, ‖key‖ v13, β v14, AVX2 tail mask v15.
+/// key tail v12, ‖key‖ v13, β v14, AVX2 tail mask v15; on AVX-512 the key itself in v16..v27 when it fits.
 /// </summary>
 public sealed class CosineEmitter : IKernelEmitter
 {
@@ -25,6 +25,9 @@ public sealed class CosineEmitter : IKernelEmitter
     private static Vec Dot(int r) => new(r);
     private static Vec Norm(int r) => new(4 + r);
     private static Vec Row(int r) => new(8 + (r & 1));
+    /// <summary>Key vectors kept in v16.. on AVX-512 (up to 12 of them); AVX2 reads the key from memory (L1).</summary>
+    private const int KeyRegsFirst = 16, KeyRegsMax = 12;
+    private static bool KeyInRegisters(KernelAssembler k, int full) => k.IsAvx512 && full <= KeyRegsMax;
 
     public void Emit(KernelAssembler k, OpKey key)
     {
@@ -45,7 +48,13 @@ public sealed class CosineEmitter : IKernelEmitter
 
         // ‖key‖ in every lane.
         k.Zero(Dot(0));
-        for (int v = 0; v < full; v++) { k.Load(Row(0), __[rdx + v * vb]); k.FmaAcc(Dot(0), Row(0), Row(0)); }
+        bool keyRegs = KeyInRegisters(k, full);
+        for (int v = 0; v < full; v++)
+        {
+            var kv = keyRegs ? new Vec(KeyRegsFirst + v) : Row(0);
+            k.Load(kv, __[rdx + v * vb]);
+            k.FmaAcc(Dot(0), kv, kv);
+        }
         if (mask is not null) k.FmaAcc(Dot(0), KeyTail, KeyTail);
         k.ReduceAdd(Dot(0), Tmp);
         a.vsqrtss(k.X(Dot(0)), k.X(Dot(0)), k.X(Dot(0)));
@@ -56,7 +65,7 @@ public sealed class CosineEmitter : IKernelEmitter
         {
             var loop = a.CreateLabel();
             if (groups > 1) { a.mov(r8d, groups); a.Label(ref loop); }
-            Accumulate(k, 4, full, vb, ldaBytes, mask);
+            Accumulate(k, 4, full, vb, ldaBytes, mask, keyRegs);
             ReduceFour(k);
             // v0 (xmm) = [dot0..3], v4 (xmm) = [norm0..3]
             a.vsqrtps(k.X(Norm(0)), k.X(Norm(0)));
@@ -76,7 +85,7 @@ public sealed class CosineEmitter : IKernelEmitter
         }
         if (rest > 0)
         {
-            Accumulate(k, rest, full, vb, ldaBytes, mask);
+            Accumulate(k, rest, full, vb, ldaBytes, mask, keyRegs);
             for (int r = 0; r < rest; r++)
             {
                 k.ReduceAdd(Dot(r), Tmp);
@@ -105,7 +114,7 @@ public sealed class CosineEmitter : IKernelEmitter
     }
 
     /// <summary>dot_r = Σ row_r·key, norm_r = Σ row_r², for <paramref name="rows"/> rows from rsi.</summary>
-    private static void Accumulate(KernelAssembler k, int rows, int full, int vb, int ldaBytes, TailMask? mask)
+    private static void Accumulate(KernelAssembler k, int rows, int full, int vb, int ldaBytes, TailMask? mask, bool keyRegs)
     {
         var a = k.Asm;
         for (int r = 0; r < rows; r++) { k.Zero(Dot(r)); k.Zero(Norm(r)); }
@@ -115,11 +124,12 @@ public sealed class CosineEmitter : IKernelEmitter
             {
                 var at = index is { } i ? __[rsi + i + (r * ldaBytes + disp)] : __[rsi + (r * ldaBytes + disp)];
                 k.Load(Row(r), at);
-                k.FmaAcc(Dot(r), Row(r), index is { } j ? __[rdx + j + disp] : __[rdx + disp]);
+                if (keyRegs) k.FmaAcc(Dot(r), Row(r), new Vec(KeyRegsFirst + disp / vb));
+                else k.FmaAcc(Dot(r), Row(r), index is { } j ? __[rdx + j + disp] : __[rdx + disp]);
                 k.FmaAcc(Norm(r), Row(r), Row(r));
             }
         }
-        if (full > 8)
+        if (full > 8 && !keyRegs)
         {
             // Long rows: a loop over the width (r10 = byte offset) keeps the code small.
             var loop = a.CreateLabel();
@@ -140,27 +150,30 @@ public sealed class CosineEmitter : IKernelEmitter
             }
     }
 
-    /// <summary>Eight accumulators → xmm v0 = [dot0 dot1 dot2 dot3], xmm v4 = [norm0 … norm3].</summary>
+    /// <summary>
+    /// Eight accumulators → xmm v0 = [dot0 dot1 dot2 dot3], xmm v4 = [norm0 … norm3]: zmm halves added down to
+    /// ymm (AVX-512), then per set of four vhaddps(vhaddps(a,b), vhaddps(c,d)) leaves [r0 r1 r2 r3] in each
+    /// 128-bit lane, and one extract+add sums the two lanes. 26 instructions on AVX-512, 10 on AVX2.
+    /// </summary>
     private static void ReduceFour(KernelAssembler k)
     {
         var a = k.Asm;
-        for (int i = 0; i < 8; i++)
-        {
-            var v = new Vec(i);
-            var t = new Vec(8 + (i & 1));
-            if (k.IsAvx512)
+        if (k.IsAvx512)
+            for (int i = 0; i < 8; i++)
             {
+                var v = new Vec(i);
+                var t = new Vec(8 + (i & 1));
                 a.vextractf32x8(k.Y(t), k.Z(v), 1);
                 a.vaddps(k.Y(v), k.Y(v), k.Y(t));
             }
-            a.vextractf128(k.X(t), k.Y(v), 1);
-            a.vaddps(k.X(v), k.X(v), k.X(t));
-        }
         foreach (int b in new[] { 0, 4 })
         {
-            a.vhaddps(k.X(new Vec(b)), k.X(new Vec(b)), k.X(new Vec(b + 1)));
-            a.vhaddps(k.X(new Vec(b + 2)), k.X(new Vec(b + 2)), k.X(new Vec(b + 3)));
-            a.vhaddps(k.X(new Vec(b)), k.X(new Vec(b)), k.X(new Vec(b + 2)));
+            Vec v0 = new(b), v1 = new(b + 1), v2 = new(b + 2), v3 = new(b + 3), t = new(8 + b / 4);
+            a.vhaddps(k.Y(v0), k.Y(v0), k.Y(v1));
+            a.vhaddps(k.Y(v2), k.Y(v2), k.Y(v3));
+            a.vhaddps(k.Y(v0), k.Y(v0), k.Y(v2));
+            a.vextractf128(k.X(t), k.Y(v0), 1);
+            a.vaddps(k.X(v0), k.X(v0), k.X(t));
         }
     }
 }
