@@ -2,13 +2,14 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Iced.Intel;
 using NeuralJit.Jit;
+using NeuralJit.Ops;
 using NeuralJit.Profiling;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace NeuralJit.Benchmarking;
 
 /// <summary>
-/// Measures the roofline of this core with loops emitted by Iced: the fp32 FMA peak (12 independent
+/// Measures the roofline of this core with loops emitted through the JIT's KernelAssembler (Iced): the fp32 FMA peak (12 independent
 /// accumulator chains — more than FMA latency × FMA ports on current cores — so the loop is bound by
 /// FMA throughput alone) under AVX2 and AVX-512, and the read bandwidth of L1, L2, L3 and memory
 /// (unrolled vector loads over a buffer sized for the level, repeated). Each figure is the best of
@@ -60,152 +61,99 @@ public static unsafe class Roofline
         };
     }
 
-    /// <summary>The emitted loops, in one read-execute mapping released on dispose.</summary>
+    /// <summary>
+    /// The emitted loops, built with the JIT's own <see cref="KernelAssembler"/> (one body for ymm and zmm, the
+    /// calling convention and Win64 register saves from <see cref="CallingConvention"/>) and installed in a
+    /// private <see cref="CodeCache"/> released on dispose. Each loop is a kernel taking one KernelArgs*; its
+    /// counts travel in pointer-sized fields (documented per loop) because KernelArgs has no integer fields.
+    /// </summary>
     private sealed class RooflineCode : IDisposable
     {
         private const int Accumulators = 12, FmaUnroll = 2, LoadUnroll = 8;
-        private readonly ExecutableMemory _mem;
-        private readonly delegate* unmanaged<long, void> _fmaAvx2, _fmaAvx512;
-        private readonly delegate* unmanaged<float*, long, long, void> _read;
+        private readonly CodeCache _cache = new(64 * 1024);
+        private readonly nint _fmaAvx2, _fmaAvx512, _read;
         public JitIsa LoadIsa { get; } = CpuFeatures.Best;
 
         public RooflineCode()
         {
-            var loops = new List<Action<Assembler>>
-            {
-                a => EmitFma(a, JitIsa.Avx2),
-                a => { if (CpuFeatures.Best == JitIsa.Avx512) EmitFma(a, JitIsa.Avx512); else a.ret(); },
-                a => EmitRead(a, LoadIsa),
-            };
-            var blobs = new List<byte[]>();
-            foreach (var emit in loops)
-            {
-                var a = new Assembler(64);
-                emit(a);
-                using var ms = new MemoryStream();
-                a.Assemble(new StreamCodeWriter(ms), 0); // position-independent: only relative branches
-                blobs.Add(ms.ToArray());
-            }
-            _mem = ExecutableMemory.Allocate(blobs.Sum(b => (b.Length + 63) / 64 * 64));
-            var span = _mem.WritableSpan;
-            var entries = new nint[blobs.Count];
-            int off = 0;
-            for (int i = 0; i < blobs.Count; i++)
-            {
-                blobs[i].CopyTo(span[off..]);
-                entries[i] = _mem.Address + off;
-                off += (blobs[i].Length + 63) / 64 * 64;
-            }
-            _mem.Seal();
-            _fmaAvx2 = (delegate* unmanaged<long, void>)entries[0];
-            _fmaAvx512 = (delegate* unmanaged<long, void>)entries[1];
-            _read = (delegate* unmanaged<float*, long, long, void>)entries[2];
+            _fmaAvx2 = Install(EmitFma(JitIsa.Avx2));
+            _fmaAvx512 = CpuFeatures.Best == JitIsa.Avx512 ? Install(EmitFma(JitIsa.Avx512)) : 0;
+            _read = Install(EmitRead(LoadIsa));
         }
 
-        private static bool Win => OperatingSystem.IsWindows();
-        // First three integer arguments.
-        private static AssemblerRegister64 Arg0 => Win ? rcx : rdi;
-        private static AssemblerRegister64 Arg1 => Win ? rdx : rsi;
-        private static AssemblerRegister64 Arg2 => Win ? r8 : rdx;
-
-        /// <summary>Win64 keeps xmm6–15 callee-saved; the AVX2 loop uses them, so it saves their low halves.</summary>
-        private static void SaveXmm(Assembler a)
+        private nint Install(KernelAssembler k)
         {
-            if (!Win) return;
-            a.sub(rsp, 10 * 16 + 8);
-            for (int i = 0; i < 10; i++) a.movdqu(__xmmword_ptr[rsp + i * 16], Xmm(6 + i));
+            if (!_cache.TryInstall(k.Finish(), out nint entry, out string? why)) throw new ExecutableMemoryException($"roofline loops: {why}");
+            return entry;
         }
 
-        private static void RestoreXmm(Assembler a)
+        /// <summary>FMA loop: KernelArgs.B holds the iteration count; 12 independent accumulators, 24 FMAs per iteration.</summary>
+        private static KernelAssembler EmitFma(JitIsa isa)
         {
-            if (!Win) return;
-            for (int i = 0; i < 10; i++) a.movdqu(Xmm(6 + i), __xmmword_ptr[rsp + i * 16]);
-            a.add(rsp, 10 * 16 + 8);
-        }
-
-        private static AssemblerRegisterXMM Xmm(int i) => i switch
-        {
-            6 => xmm6, 7 => xmm7, 8 => xmm8, 9 => xmm9, 10 => xmm10, 11 => xmm11, 12 => xmm12, 13 => xmm13, 14 => xmm14, _ => xmm15,
-        };
-
-        private static readonly AssemblerRegisterYMM[] Ymms = [ymm0, ymm1, ymm2, ymm3, ymm4, ymm5, ymm6, ymm7, ymm8, ymm9, ymm10, ymm11, ymm12, ymm13, ymm14, ymm15];
-        // zmm16–31 are volatile in both conventions and need no vzeroupper.
-        private static readonly AssemblerRegisterZMM[] Zmms = [zmm16, zmm17, zmm18, zmm19, zmm20, zmm21, zmm22, zmm23, zmm24, zmm25, zmm26, zmm27, zmm28, zmm29, zmm30, zmm31];
-
-        private static void EmitFma(Assembler a, JitIsa isa)
-        {
-            SaveXmm(a);
-            a.mov(rax, Arg0);
+            var k = new KernelAssembler(isa);
+            var a = k.Asm;
+            a.mov(rax, __qword_ptr[k.Args + KernelArgs.Offsets.B]);
+            for (int i = 0; i < Accumulators + 2; i++) k.Zero(new Vec(i));
             var loop = a.CreateLabel();
-            if (isa == JitIsa.Avx512)
-            {
-                for (int i = 0; i < Accumulators + 2; i++) a.vpxord(Zmms[i], Zmms[i], Zmms[i]);
-                a.Label(ref loop);
-                for (int u = 0; u < FmaUnroll; u++)
-                    for (int i = 0; i < Accumulators; i++) a.vfmadd231ps(Zmms[i], Zmms[Accumulators], Zmms[Accumulators + 1]);
-            }
-            else
-            {
-                for (int i = 0; i < Accumulators + 2; i++) a.vxorps(Ymms[i], Ymms[i], Ymms[i]);
-                a.Label(ref loop);
-                for (int u = 0; u < FmaUnroll; u++)
-                    for (int i = 0; i < Accumulators; i++) a.vfmadd231ps(Ymms[i], Ymms[Accumulators], Ymms[Accumulators + 1]);
-            }
+            a.Label(ref loop);
+            for (int u = 0; u < FmaUnroll; u++)
+                for (int i = 0; i < Accumulators; i++) k.FmaAcc(new Vec(i), new Vec(Accumulators), new Vec(Accumulators + 1));
             a.dec(rax);
             a.jnz(loop);
-            a.vzeroupper();
-            RestoreXmm(a);
-            a.ret();
+            return k;
         }
 
-        /// <summary>read(p, bytes, reps): <paramref name="isa"/>-wide loads over [p, p+bytes), reps times; bytes is a multiple of LoadUnroll vectors.</summary>
-        private static void EmitRead(Assembler a, JitIsa isa)
+        /// <summary>Read loop: A = buffer, B = bytes (a multiple of LoadUnroll vectors), C = repetitions; full-width loads only.</summary>
+        private static KernelAssembler EmitRead(JitIsa isa)
         {
-            int vec = isa == JitIsa.Avx512 ? 64 : 32;
-            a.mov(r10, Arg0);
-            a.mov(r11, Arg1);
-            a.mov(rax, Arg2);
+            var k = new KernelAssembler(isa);
+            var a = k.Asm;
+            k.LoadPointer(r10, KernelArgs.Offsets.A);
+            a.mov(r11, __qword_ptr[k.Args + KernelArgs.Offsets.B]);
+            a.mov(rax, __qword_ptr[k.Args + KernelArgs.Offsets.C]);
             var outer = a.CreateLabel();
             var inner = a.CreateLabel();
             a.Label(ref outer);
             a.mov(r9, r10);
             a.lea(r8, __[r10 + r11]);
             a.Label(ref inner);
-            for (int u = 0; u < LoadUnroll; u++)
-            {
-                if (isa == JitIsa.Avx512) a.vmovaps(Zmms[u], __zmmword_ptr[r9 + u * vec]);
-                else a.vmovaps(Ymms[u], __ymmword_ptr[r9 + u * vec]); // ymm0–7: volatile in both conventions
-            }
-            a.add(r9, LoadUnroll * vec);
+            for (int u = 0; u < LoadUnroll; u++) k.Load(new Vec(u), __[r9 + u * k.VectorBytes]);
+            a.add(r9, LoadUnroll * k.VectorBytes);
             a.cmp(r9, r8);
             a.jb(inner);
             a.dec(rax);
             a.jnz(outer);
-            a.vzeroupper();
-            a.ret();
+            return k;
+        }
+
+        private static void Call(nint entry, float* a, long b, long c)
+        {
+            KernelArgs args = default;
+            args.A = a; args.B = (float*)b; args.C = (float*)c;
+            ((delegate* unmanaged<KernelArgs*, void>)entry)(&args);
         }
 
         /// <summary>~20 ms of FMAs so the core has reached its sustained clock before anything is timed.</summary>
         public void SpinUp(CancellationToken ct)
         {
             long t0 = Stopwatch.GetTimestamp();
-            while (Stopwatch.GetElapsedTime(t0).TotalMilliseconds < 20) { ct.ThrowIfCancellationRequested(); _fmaAvx2(100_000); }
+            while (Stopwatch.GetElapsedTime(t0).TotalMilliseconds < 20) { ct.ThrowIfCancellationRequested(); Call(_fmaAvx2, null, 100_000, 0); }
         }
 
         /// <summary>GFLOP/s: the best of Runs timed runs of ~3 ms each.</summary>
         public double FmaPeak(JitIsa isa, CancellationToken ct)
         {
-            var fn = isa == JitIsa.Avx512 ? _fmaAvx512 : _fmaAvx2;
+            nint entry = isa == JitIsa.Avx512 ? _fmaAvx512 : _fmaAvx2;
             int lanes = isa == JitIsa.Avx512 ? 16 : 8;
             double flopsPerIter = 2.0 * lanes * Accumulators * FmaUnroll;
-            fn(10_000); // warm up (and let the core reach its AVX frequency)
-            long iters = Calibrate(n => fn(n), 10_000);
+            Call(entry, null, 10_000, 0);
+            long iters = Calibrate(n => Call(entry, null, n, 0), 10_000);
             var rates = new double[Runs];
             for (int r = 0; r < Runs; r++)
             {
                 ct.ThrowIfCancellationRequested();
                 long t0 = Stopwatch.GetTimestamp();
-                fn(iters);
+                Call(entry, null, iters, 0);
                 double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 rates[r] = flopsPerIter * iters / s / 1e9;
             }
@@ -222,15 +170,15 @@ public static unsafe class Roofline
             {
                 new Span<byte>(p, (int)Math.Min(bytes, int.MaxValue)).Fill(1);
                 if (bytes > int.MaxValue) NativeMemory.Fill((byte*)p + int.MaxValue, (nuint)(bytes - int.MaxValue), 1);
-                var fn = _read;
-                fn(p, bytes, 2);
-                long reps = Calibrate(n => fn(p, bytes, n), 1);
+                nint entry = _read;
+                Call(entry, p, bytes, 2);
+                long reps = Calibrate(n => Call(entry, p, bytes, n), 1);
                 var rates = new double[Runs];
                 for (int r = 0; r < Runs; r++)
                 {
                     ct.ThrowIfCancellationRequested();
                     long t0 = Stopwatch.GetTimestamp();
-                    fn(p, bytes, reps);
+                    Call(entry, p, bytes, reps);
                     double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                     rates[r] = (double)bytes * reps / s / 1e9;
                 }
@@ -256,6 +204,6 @@ public static unsafe class Roofline
             }
         }
 
-        public void Dispose() => _mem.Dispose();
+        public void Dispose() => _cache.Dispose();
     }
 }
