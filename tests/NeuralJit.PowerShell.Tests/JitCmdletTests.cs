@@ -118,4 +118,19 @@ public class JitCmdletTests
         var e = Assert.Single(errors);
         Assert.StartsWith("SetNeuralJitOptionIsaFixed", e.FullyQualifiedErrorId);
     }
+
+    [Fact]
+    public void TheKernelTableRendersAndSurvivesSerialization()
+    {
+        var (output, errors) = Run(@"
+            $k = Invoke-NeuralJitCompile Softsign 19
+            $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($k))
+            $back.PSObject.TypeNames[0]
+            $back.CodeBytes -eq $k.CodeBytes
+            $k | Out-Default
+            $back | Out-Default");
+        Assert.Empty(errors);
+        Assert.Equal("Deserialized.NeuralJit.JitKernelInfo", output[0].BaseObject);
+        Assert.True((bool)output[1].BaseObject);
+    }
 }

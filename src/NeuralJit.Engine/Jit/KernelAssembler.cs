@@ -44,8 +44,9 @@ public sealed class KernelAssembler
 {
     private readonly CallingConvention _cc;
     private readonly CallingConvention.Frame _frame = new();
-    private readonly List<PoolItem> _pool = new();
+    private readonly List<(int Offset, uint[] Dwords)> _pool = new();
     private readonly Dictionary<string, int> _poolIndex = new();
+    private int _poolBytes;
     private int _maxVec = -1;
     private Label _exit;
     private bool _exitUsed;
@@ -97,6 +98,7 @@ public sealed class KernelAssembler
     /// <summary>Declares that the body uses a callee-saved GPR (rbx, rbp, r12–r15); the prologue saves it.</summary>
     public void UseCalleeSaved(AssemblerRegister64 r)
     {
+        if (r == PoolBase) throw new ArgumentException("r15 holds the constant pool's address; use rbx, rbp or r12–r14.", nameof(r));
         if (!CallingConvention.CalleeSavedGprs.Contains(r)) throw new ArgumentException($"{r} is not callee-saved; use it freely.", nameof(r));
         if (!_frame.SavedGprs.Contains(r)) _frame.SavedGprs.Add(r);
     }
@@ -125,47 +127,56 @@ public sealed class KernelAssembler
     /// <summary>A 32-bit pattern constant (masks) as the second source of an op.</summary>
     public AssemblerMemoryOperand ConstBits(uint bits)
     {
-        if (IsAvx512) return __dword_bcst[PoolLabel(new[] { bits })];
+        if (IsAvx512) return __dword_bcst[PoolBase + PoolOffset(new[] { bits })];
         var lanes = new uint[8];
         Array.Fill(lanes, bits);
-        return __ymmword_ptr[PoolLabel(lanes)];
+        return __ymmword_ptr[PoolBase + PoolOffset(lanes)];
     }
 
     /// <summary>A full vector constant, one value per lane (length = <see cref="Lanes"/>).</summary>
     public AssemblerMemoryOperand ConstVector(ReadOnlySpan<uint> lanes)
     {
         if (lanes.Length != Lanes) throw new ArgumentException($"Need {Lanes} lanes.", nameof(lanes));
-        var label = PoolLabel(lanes.ToArray());
-        return IsAvx512 ? __zmmword_ptr[label] : __ymmword_ptr[label];
+        int offset = PoolOffset(lanes.ToArray());
+        return IsAvx512 ? __zmmword_ptr[PoolBase + offset] : __ymmword_ptr[PoolBase + offset];
     }
 
     /// <summary>A double scalar constant (qword) for scalar double ops (vmulsd, vaddsd …).</summary>
     public AssemblerMemoryOperand ConstDouble(double value)
     {
         ulong bits = BitConverter.DoubleToUInt64Bits(value);
-        return __qword_ptr[PoolLabel(new[] { (uint)bits, (uint)(bits >> 32) })];
+        return __qword_ptr[PoolBase + PoolOffset(new[] { (uint)bits, (uint)(bits >> 32) })];
     }
 
     /// <summary>Loads a float constant into every lane of <paramref name="d"/>.</summary>
     public void LoadConst(Vec d, float value)
     {
         if (value == 0 && !float.IsNegative(value)) { Zero(d); return; }
-        Broadcast(d, __dword_ptr[PoolLabel(new[] { BitConverter.SingleToUInt32Bits(value) })]);
+        Broadcast(d, __dword_ptr[PoolBase + PoolOffset(new[] { BitConverter.SingleToUInt32Bits(value) })]);
     }
 
-    private Label PoolLabel(uint[] dwords)
+    /// <summary>
+    /// Offset of a constant in the pool, laid out in creation order at its natural alignment (4, 8, 32 or 64
+    /// bytes). Constants are addressed as [r15 + offset]: the prologue points r15 at the pool once, so the body
+    /// has no RIP-relative operands and every instruction is encoded exactly once.
+    /// </summary>
+    private int PoolOffset(uint[] dwords)
     {
         string key = string.Join(',', dwords);
-        if (!_poolIndex.TryGetValue(key, out int i))
+        if (!_poolIndex.TryGetValue(key, out int offset))
         {
-            i = _pool.Count;
-            _pool.Add(new PoolItem(dwords, Asm.CreateLabel()));
-            _poolIndex[key] = i;
+            int size = dwords.Length * 4;
+            int align = Math.Min(64, size);
+            offset = (_poolBytes + align - 1) / align * align;
+            _pool.Add((offset, dwords));
+            _poolBytes = offset + size;
+            _poolIndex[key] = offset;
         }
-        return _pool[i].Label;
+        return offset;
     }
 
-    private sealed record PoolItem(uint[] Dwords, Label Label);
+    /// <summary>The register that holds the constant pool's address (reserved: emitters must not touch it).</summary>
+    public static AssemblerRegister64 PoolBase => r15;
 
     // ---- moves, loads, stores -----------------------------------------------------------------------
 
@@ -193,12 +204,12 @@ public sealed class KernelAssembler
         if (k is < 1 or > 7) throw new ArgumentOutOfRangeException(nameof(k), k, "Use k1..k7.");
         if (IsAvx512)
         {
-            Asm.kmovw(K(k), __word_ptr[PoolLabel(new[] { (1u << count) - 1 })]);
+            Asm.kmovw(K(k), __word_ptr[PoolBase + PoolOffset(new[] { (1u << count) - 1 })]);
             return new TailMask(count, new MaskReg(k, default));
         }
         var lanes = new uint[8];
         for (int i = 0; i < count; i++) lanes[i] = 0xFFFFFFFF;
-        Asm.vmovdqu(Y(avx2Vector), __ymmword_ptr[PoolLabel(lanes)]);
+        Asm.vmovdqu(Y(avx2Vector), __ymmword_ptr[PoolBase + PoolOffset(lanes)]);
         return new TailMask(count, new MaskReg(0, avx2Vector));
     }
 
@@ -222,7 +233,7 @@ public sealed class KernelAssembler
             Asm.vmaskmovps(Y(d), Y(t.Mask.Vector), m);
             var lanes = new uint[8];
             for (int i = t.Count; i < 8; i++) lanes[i] = BitConverter.SingleToUInt32Bits(fill);
-            Asm.vorps(Y(d), Y(d), __ymmword_ptr[PoolLabel(lanes)]);
+            Asm.vorps(Y(d), Y(d), __ymmword_ptr[PoolBase + PoolOffset(lanes)]);
         }
     }
 
@@ -368,48 +379,92 @@ public sealed class KernelAssembler
     {
         if (_exitUsed) Asm.Label(ref _exit);
         _frame.SavedXmm = _cc.IsWin64 ? Math.Max(0, Math.Min(_maxVec, 15) - 5) : 0;
+        bool pool = _poolBytes > 0;
+        if (pool && !_frame.SavedGprs.Contains(PoolBase)) _frame.SavedGprs.Add(PoolBase);
         _cc.EmitEpilogue(Asm, _frame);
-        int bodyCount = Asm.Instructions.Count;
-
-        // Pool: widest items first so every item keeps its natural alignment from the 64-aligned block start.
-        int poolBytes = 0;
-        foreach (var item in _pool.OrderByDescending(p => p.Dwords.Length))
-        {
-            var bytes = MemoryMarshal.AsBytes(item.Dwords.AsSpan()).ToArray();
-            var label = item.Label;
-            Asm.Label(ref label);
-            Asm.db(bytes);
-            poolBytes += bytes.Length;
-        }
-        int pad = (64 - poolBytes % 64) % 64;
-        if (poolBytes > 0 && pad > 0) Asm.db(new byte[pad]);
-        int entryOffset = poolBytes == 0 ? 0 : poolBytes + pad;
-
         var prologue = new Assembler(64);
         _cc.EmitPrologue(prologue, _frame);
 
-        var all = Asm.Instructions;
-        var list = new List<Instruction>(all.Count + prologue.Instructions.Count);
-        for (int i = bodyCount; i < all.Count; i++) list.Add(all[i]);
-        list.AddRange(prologue.Instructions);
-        for (int i = 0; i < bodyCount; i++) list.Add(all[i]);
-
-        var writer = new ByteWriter();
-        if (!BlockEncoder.TryEncode(64, new InstructionBlock(writer, list, 0), out string? error, out _, BlockEncoderOptions.None))
-            throw new InvalidOperationException($"Iced could not encode the kernel: {error}");
+        // [pool | zero padding to 64 | code]: the entry is 64-byte aligned like the block.
+        int entryOffset = pool ? (_poolBytes + 63) / 64 * 64 : 0;
+        var writer = new ByteWriter(entryOffset + 16 * (Asm.Instructions.Count + prologue.Instructions.Count + 2));
+        foreach (var (offset, dwords) in _pool)
+        {
+            writer.Position = offset;
+            foreach (uint d in dwords) { writer.WriteByte((byte)d); writer.WriteByte((byte)(d >> 8)); writer.WriteByte((byte)(d >> 16)); writer.WriteByte((byte)(d >> 24)); }
+        }
+        writer.Position = entryOffset;
+        var encoder = Encoder.Create(64, writer);
+        foreach (var instr in prologue.Instructions) Encode(encoder, writer, instr);
+        if (pool)
+        {
+            var lea = Instruction.Create(Code.Lea_r64_m, Register.R15, new MemoryOperand(Register.RIP, 0L)); // rip-relative to block offset 0: the pool
+            Encode(encoder, writer, lea);
+        }
+        EncodeBody(encoder, writer, Asm.Instructions);
         return new AssembledKernel(writer.ToArray(), entryOffset, _maxVec + 1);
     }
 
-    private sealed class ByteWriter : CodeWriter
+    private static void Encode(Encoder encoder, ByteWriter writer, in Instruction instr)
     {
-        private byte[] _buf = new byte[1024];
-        private int _n;
+        if (!encoder.TryEncode(instr, (ulong)writer.Position, out _, out string? error))
+            throw new InvalidOperationException($"Iced could not encode '{instr}': {error}");
+    }
+
+    /// <summary>
+    /// One pass over the body: branches are widened to rel32 so every size is known up front, backward targets
+    /// are resolved on the spot, forward ones (a jump to the exit) get a placeholder that is re-encoded, same
+    /// size, once the label is placed. Labels are the instruction IPs Iced's Assembler assigns (label ids).
+    /// </summary>
+    private static void EncodeBody(Encoder encoder, ByteWriter writer, IReadOnlyList<Instruction> body)
+    {
+        var labels = new Dictionary<ulong, int>();
+        var pending = new List<(Instruction Instr, int Offset, int Length)>();
+        for (int i = 0; i < body.Count; i++)
+        {
+            var instr = body[i];
+            int at = writer.Position;
+            if (instr.IP != 0) labels[instr.IP] = at;
+            if (instr.IsJccShortOrNear || instr.IsJmpShortOrNear)
+            {
+                instr.Code = instr.Code.ToNearBranch();
+                ulong target = instr.NearBranch64;
+                if (labels.TryGetValue(target, out int to)) instr.NearBranch64 = (ulong)to;
+                else { instr.NearBranch64 = (ulong)at; pending.Add((body[i], at, 0)); }
+                Encode(encoder, writer, instr);
+                if (pending.Count > 0 && pending[^1].Offset == at) pending[^1] = (pending[^1].Instr, at, writer.Position - at);
+            }
+            else if (instr.IsIPRelativeMemoryOperand)
+                throw new InvalidOperationException($"RIP-relative operand in a kernel body ('{instr}'): use k.Const/ConstVector/ConstDouble for data.");
+            else Encode(encoder, writer, instr);
+        }
+        int end = writer.Position;
+        foreach (var (original, offset, length) in pending)
+        {
+            var instr = original;
+            instr.Code = instr.Code.ToNearBranch();
+            if (!labels.TryGetValue(instr.NearBranch64, out int to)) throw new InvalidOperationException($"Branch to a label that was never placed ('{original}').");
+            instr.NearBranch64 = (ulong)to;
+            writer.Position = offset;
+            Encode(encoder, writer, instr);
+            if (writer.Position - offset != length) throw new InvalidOperationException("A patched branch changed size.");
+        }
+        writer.Position = end;
+    }
+
+    /// <summary>A growable byte buffer with a settable position (for the pool layout and branch patching).</summary>
+    private sealed class ByteWriter(int capacity) : CodeWriter
+    {
+        private byte[] _buf = new byte[Math.Max(64, capacity)];
+        private int _length;
+        public int Position { get; set; }
         public override void WriteByte(byte value)
         {
-            if (_n == _buf.Length) Array.Resize(ref _buf, _buf.Length * 2);
-            _buf[_n++] = value;
+            if (Position == _buf.Length) Array.Resize(ref _buf, _buf.Length * 2);
+            _buf[Position++] = value;
+            if (Position > _length) _length = Position;
         }
-        public byte[] ToArray() => _buf.AsSpan(0, _n).ToArray();
+        public byte[] ToArray() => _buf.AsSpan(0, _length).ToArray();
     }
 }
 
