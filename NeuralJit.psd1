@@ -12,9 +12,11 @@
     FormatsToProcess     = @('NeuralJit.format.ps1xml')
     TypesToProcess       = @('NeuralJit.types.ps1xml')
     CmdletsToExport      = @(
+        'Compare-JitSpeedup'
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
         'Get-NeuralJitKernel'
+        'Get-NeuralRoofline'
         'Invoke-NeuralInference'
         'Invoke-NeuralJitCompile'
         'Measure-NeuralProfilerOverhead'

@@ -29,7 +29,8 @@ public static class KernelEmitters
         new Emitters.ElementwiseEmitter(),
         new Emitters.ReductionEmitter(),
         new Emitters.CosineEmitter(),
-        // jit-gemm: Gemm, Gemv, Dense, LstmGates (+ fused cell), LstmCell register here.
+        new Emitters.GemmEmitter(),
+        new Emitters.MatVecEmitter(),
     };
 
     private static readonly IKernelEmitter?[] s_byOp = Build();

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Iced.Intel;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+using NeuralJit.Profiling;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace NeuralJit.Benchmarking;
+
+/// <summary>
+/// Measures the roofline of this core with loops emitted through the JIT's KernelAssembler (Iced): the fp32 FMA peak (12 independent
+/// accumulator chains — more than FMA latency × FMA ports on current cores — so the loop is bound by
+/// FMA throughput alone) under AVX2 and AVX-512, and the read bandwidth of L1, L2, L3 and memory
+/// (unrolled vector loads over a buffer sized for the level, repeated). Each figure is the best of
+/// <see cref="Runs"/> timed runs: a ceiling is what the hardware can do, and interference (two cores
+/// shared with other processes here) only ever lowers a run. <see cref="Cached"/> measures once per process.
+/// </summary>
+public static unsafe class Roofline
+{
+    public const int Runs = 7;
+    private static readonly Lazy<RooflineResult> s_cached = new(() => Measure());
+
+    /// <summary>The process-wide measurement (taken on first use, ~0.3 s).</summary>
+    public static RooflineResult Cached => s_cached.Value;
+
+    public static RooflineResult Measure(CancellationToken cancellation = default)
+    {
+        if (CpuFeatures.Best == JitIsa.None) throw new PlatformNotSupportedException("The roofline loops need x86-64 with AVX2 and FMA.");
+        var sw = Stopwatch.StartNew();
+        var caches = CacheTopology.Detect();
+        using var code = new RooflineCode();
+        // Alternate the two ISAs so a clock ramp or a noisy neighbour hits both alike; best of each.
+        double? avx2 = null, avx512 = null;
+        code.SpinUp(cancellation);
+        for (int round = 0; round < 2; round++)
+        {
+            avx2 = Math.Max(avx2 ?? 0, code.FmaPeak(JitIsa.Avx2, cancellation));
+            if (CpuFeatures.Best == JitIsa.Avx512) avx512 = Math.Max(avx512 ?? 0, code.FmaPeak(JitIsa.Avx512, cancellation));
+        }
+
+        long l1 = caches.L1DataBytes / 2;
+        long l2 = Math.Max(caches.L2Bytes / 2, 4 * caches.L1DataBytes);
+        long l3 = Math.Clamp(caches.L3Bytes / 4, 2 * caches.L2Bytes, Math.Max(2 * caches.L2Bytes, caches.L3Bytes / 2));
+        long mem = Math.Min(Math.Max(4 * caches.L3Bytes, 64L << 20), 256L << 20);
+        double bw1 = code.ReadBandwidth(l1, cancellation), bw2 = code.ReadBandwidth(l2, cancellation);
+        double bw3 = code.ReadBandwidth(l3, cancellation), bwm = code.ReadBandwidth(mem, cancellation);
+        double tsc = CycleClock.Frequency;
+        return new RooflineResult
+        {
+            Avx2PeakGFlops = avx2,
+            Avx512PeakGFlops = avx512,
+            PeakFlopsPerTick = (avx512 ?? avx2 ?? 0) * 1e9 / tsc,
+            L1ReadGBps = bw1, L2ReadGBps = bw2, L3ReadGBps = bw3, MemoryReadGBps = bwm,
+            L1BytesPerTick = bw1 * 1e9 / tsc, L2BytesPerTick = bw2 * 1e9 / tsc, L3BytesPerTick = bw3 * 1e9 / tsc, MemoryBytesPerTick = bwm * 1e9 / tsc,
+            L1DataBytes = caches.L1DataBytes, L2Bytes = caches.L2Bytes, L3Bytes = caches.L3Bytes, CacheSizeSource = caches.Source,
+            TestBufferBytes = [l1, l2, l3, mem],
+            BandwidthIsa = code.LoadIsa.ToString(),
+            TscGHz = tsc / 1e9,
+            MeasurementMilliseconds = sw.Elapsed.TotalMilliseconds,
+        };
+    }
+
+    /// <summary>
+    /// The emitted loops, built with the JIT's own <see cref="KernelAssembler"/> (one body for ymm and zmm, the
+    /// calling convention and Win64 register saves from <see cref="CallingConvention"/>) and installed in a
+    /// private <see cref="CodeCache"/> released on dispose. Each loop is a kernel taking one KernelArgs*; its
+    /// counts travel in pointer-sized fields (documented per loop) because KernelArgs has no integer fields.
+    /// </summary>
+    private sealed class RooflineCode : IDisposable
+    {
+        private const int Accumulators = 12, FmaUnroll = 2, LoadUnroll = 8;
+        private readonly CodeCache _cache = new(64 * 1024);
+        private readonly nint _fmaAvx2, _fmaAvx512, _read;
+        public JitIsa LoadIsa { get; } = CpuFeatures.Best;
+
+        public RooflineCode()
+        {
+            _fmaAvx2 = Install(EmitFma(JitIsa.Avx2));
+            _fmaAvx512 = CpuFeatures.Best == JitIsa.Avx512 ? Install(EmitFma(JitIsa.Avx512)) : 0;
+            _read = Install(EmitRead(LoadIsa));
+        }
+
+        private nint Install(KernelAssembler k)
+        {
+            if (!_cache.TryInstall(k.Finish(), out nint entry, out string? why)) throw new ExecutableMemoryException($"roofline loops: {why}");
+            return entry;
+        }
+
+        /// <summary>FMA loop: KernelArgs.B holds the iteration count; 12 independent accumulators, 24 FMAs per iteration.</summary>
+        private static KernelAssembler EmitFma(JitIsa isa)
+        {
+            var k = new KernelAssembler(isa);
+            var a = k.Asm;
+            a.mov(rax, __qword_ptr[k.Args + KernelArgs.Offsets.B]);
+            for (int i = 0; i < Accumulators + 2; i++) k.Zero(new Vec(i));
+            var loop = a.CreateLabel();
+            a.Label(ref loop);
+            for (int u = 0; u < FmaUnroll; u++)
+                for (int i = 0; i < Accumulators; i++) k.FmaAcc(new Vec(i), new Vec(Accumulators), new Vec(Accumulators + 1));
+            a.dec(rax);
+            a.jnz(loop);
+            return k;
+        }
+
+        /// <summary>Read loop: A = buffer, B = bytes (a multiple of LoadUnroll vectors), C = repetitions; full-width loads only.</summary>
+        private static KernelAssembler EmitRead(JitIsa isa)
+        {
+            var k = new KernelAssembler(isa);
+            var a = k.Asm;
+            k.LoadPointer(r10, KernelArgs.Offsets.A);
+            a.mov(r11, __qword_ptr[k.Args + KernelArgs.Offsets.B]);
+            a.mov(rax, __qword_ptr[k.Args + KernelArgs.Offsets.C]);
+            var outer = a.CreateLabel();
+            var inner = a.CreateLabel();
+            a.Label(ref outer);
+            a.mov(r9, r10);
+            a.lea(r8, __[r10 + r11]);
+            a.Label(ref inner);
+            for (int u = 0; u < LoadUnroll; u++) k.Load(new Vec(u), __[r9 + u * k.VectorBytes]);
+            a.add(r9, LoadUnroll * k.VectorBytes);
+            a.cmp(r9, r8);
+            a.jb(inner);
+            a.dec(rax);
+            a.jnz(outer);
+            return k;
+        }
+
+        private static void Call(nint entry, float* a, long b, long c)
+        {
+            KernelArgs args = default;
+            args.A = a; args.B = (float*)b; args.C = (float*)c;
+            ((delegate* unmanaged<KernelArgs*, void>)entry)(&args);
+        }
+
+        /// <summary>~20 ms of FMAs so the core has reached its sustained clock before anything is timed.</summary>
+        public void SpinUp(CancellationToken ct)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            while (Stopwatch.GetElapsedTime(t0).TotalMilliseconds < 20) { ct.ThrowIfCancellationRequested(); Call(_fmaAvx2, null, 100_000, 0); }
+        }
+
+        /// <summary>GFLOP/s: the best of Runs timed runs of ~3 ms each.</summary>
+        public double FmaPeak(JitIsa isa, CancellationToken ct)
+        {
+            nint entry = isa == JitIsa.Avx512 ? _fmaAvx512 : _fmaAvx2;
+            int lanes = isa == JitIsa.Avx512 ? 16 : 8;
+            double flopsPerIter = 2.0 * lanes * Accumulators * FmaUnroll;
+            Call(entry, null, 10_000, 0);
+            long iters = Calibrate(n => Call(entry, null, n, 0), 10_000);
+            var rates = new double[Runs];
+            for (int r = 0; r < Runs; r++)
+            {
+                ct.ThrowIfCancellationRequested();
+                long t0 = Stopwatch.GetTimestamp();
+                Call(entry, null, iters, 0);
+                double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                rates[r] = flopsPerIter * iters / s / 1e9;
+            }
+            return rates.Max();
+        }
+
+        /// <summary>GB/s reading a buffer of <paramref name="bytes"/> repeatedly: best of Runs runs of ~3 ms.</summary>
+        public double ReadBandwidth(long bytes, CancellationToken ct)
+        {
+            int step = (LoadIsa == JitIsa.Avx512 ? 64 : 32) * LoadUnroll;
+            bytes = Math.Max(step, bytes / step * step);
+            var p = (float*)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
+            try
+            {
+                new Span<byte>(p, (int)Math.Min(bytes, int.MaxValue)).Fill(1);
+                if (bytes > int.MaxValue) NativeMemory.Fill((byte*)p + int.MaxValue, (nuint)(bytes - int.MaxValue), 1);
+                nint entry = _read;
+                Call(entry, p, bytes, 2);
+                long reps = Calibrate(n => Call(entry, p, bytes, n), 1);
+                var rates = new double[Runs];
+                for (int r = 0; r < Runs; r++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    long t0 = Stopwatch.GetTimestamp();
+                    Call(entry, p, bytes, reps);
+                    double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    rates[r] = (double)bytes * reps / s / 1e9;
+                }
+                return rates.Max();
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(p);
+            }
+        }
+
+        /// <summary>A count for <paramref name="run"/> that takes about 3 ms.</summary>
+        private static long Calibrate(Action<long> run, long start)
+        {
+            long n = start;
+            while (true)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                run(n);
+                double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                if (s >= 0.0015 || n > 1L << 40) return Math.Max(1, (long)(n * 0.003 / Math.Max(s, 1e-9)));
+                n *= 4;
+            }
+        }
+
+        public void Dispose() => _cache.Dispose();
+    }
+}

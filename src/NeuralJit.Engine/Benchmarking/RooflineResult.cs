@@ -1,0 +1,47 @@
+namespace NeuralJit;
+
+/// <summary>
+/// What <c>Get-NeuralRoofline</c> returns: this core's measured fp32 FMA peak per ISA and its read
+/// bandwidth from each cache level and from memory, each the best of several runs of an emitted loop.
+/// Rates are per wall-clock second; the per-TSC-tick figures divide by the TSC frequency (the TSC ticks
+/// at a constant rate, not at the core clock). A null peak means the CPU lacks that ISA.
+/// </summary>
+public sealed class RooflineResult
+{
+    public double? Avx2PeakGFlops { get; init; }
+    public double? Avx512PeakGFlops { get; init; }
+    /// <summary>fp32 flops per TSC tick at the AVX-512 (else AVX2) peak.</summary>
+    public double PeakFlopsPerTick { get; init; }
+    public double L1ReadGBps { get; init; }
+    public double L2ReadGBps { get; init; }
+    public double L3ReadGBps { get; init; }
+    public double MemoryReadGBps { get; init; }
+    public double L1BytesPerTick { get; init; }
+    public double L2BytesPerTick { get; init; }
+    public double L3BytesPerTick { get; init; }
+    public double MemoryBytesPerTick { get; init; }
+    public long L1DataBytes { get; init; }
+    public long L2Bytes { get; init; }
+    public long L3Bytes { get; init; }
+    public string CacheSizeSource { get; init; } = "";
+    /// <summary>Buffer sizes the L1/L2/L3/memory loops read (half the level or more, never more than the level).</summary>
+    public long[] TestBufferBytes { get; init; } = [];
+    /// <summary>The ISA of the read loops (widest available: one load = one vector).</summary>
+    public string BandwidthIsa { get; init; } = "";
+    public double TscGHz { get; init; }
+    public double MeasurementMilliseconds { get; init; }
+
+    /// <summary>The FMA peak of <paramref name="isa"/> ("Avx2"/"Avx512"), falling back to the narrower one.</summary>
+    public double PeakGFlops(string isa) =>
+        (isa == "Avx512" ? Avx512PeakGFlops ?? Avx2PeakGFlops : Avx2PeakGFlops) ?? 0;
+
+    /// <summary>Read bandwidth of the smallest level that holds <paramref name="bytes"/>, and its name.</summary>
+    public (string Level, double GBps) BandwidthFor(long bytes) =>
+        bytes <= L1DataBytes ? ("L1", L1ReadGBps)
+        : bytes <= L2Bytes ? ("L2", L2ReadGBps)
+        : bytes <= L3Bytes ? ("L3", L3ReadGBps)
+        : ("Memory", MemoryReadGBps);
+
+    public override string ToString() =>
+        $"FMA AVX2 {Avx2PeakGFlops:N1} / AVX-512 {Avx512PeakGFlops:N1} GFLOP/s; read L1 {L1ReadGBps:N0}, L2 {L2ReadGBps:N0}, L3 {L3ReadGBps:N0}, memory {MemoryReadGBps:N0} GB/s";
+}

@@ -1,0 +1,121 @@
+using NeuralJit.Profiling;
+
+namespace NeuralJit.Benchmarking;
+
+/// <summary>Something to time: <see cref="Run"/> performs <paramref name="calls"/> back-to-back calls of one kernel.</summary>
+public interface IBenchmarkSubject
+{
+    void Run(long calls);
+}
+
+/// <summary>How long to measure: a time budget for both sides together, or a fixed number of calls per side.</summary>
+public readonly record struct BenchmarkBudget(TimeSpan Time, long? Iterations = null)
+{
+    public static BenchmarkBudget Default => new(TimeSpan.FromMilliseconds(80));
+}
+
+/// <summary>The two sides of one interleaved measurement (nanoseconds per call).</summary>
+public sealed class PairedMeasurement
+{
+    public required SampleStatistics Baseline { get; init; }
+    public required SampleStatistics Candidate { get; init; }
+    /// <summary>Timed calls of each side (warm-up excluded).</summary>
+    public long BaselineCalls { get; init; }
+    public long CandidateCalls { get; init; }
+    /// <summary>Median of the per-round ratios baseline/candidate (rounds are adjacent in time, so drifts cancel).</summary>
+    public double MedianPairRatio { get; init; }
+    /// <summary>Baseline median / candidate median.</summary>
+    public double Speedup => Baseline.Median / Candidate.Median;
+}
+
+/// <summary>
+/// Measures a baseline and a candidate interleaved in one run: rounds of one timed batch of each,
+/// alternating which goes first, so frequency changes, noisy neighbours and cache state hit both sides
+/// alike. Each side's batch is sized from a calibration so one batch lasts about
+/// <see cref="TargetBatchNanoseconds"/> (long enough that the fenced clock reads are noise), and rounds
+/// continue until the time budget is used or the requested number of calls is reached.
+/// </summary>
+public static class SideBySideRunner
+{
+    /// <summary>Batch length aimed for: 2 fenced TSC reads (~40 ns) are &lt; 0.5% of it.</summary>
+    public const double TargetBatchNanoseconds = 10_000;
+    public const int MinRounds = 5;
+    public const int MaxRounds = 20_000;
+
+    public static PairedMeasurement Measure(IBenchmarkSubject baseline, IBenchmarkSubject candidate, BenchmarkBudget budget, CancellationToken cancellation = default)
+    {
+        // Warm up both (first-call JIT of managed code, page faults, caches), then estimate a call's cost.
+        baseline.Run(1); candidate.Run(1);
+        double nsBase = Calibrate(baseline), nsCand = Calibrate(candidate);
+        long totalBudgetNs = (long)budget.Time.TotalMilliseconds * 1_000_000;
+
+        long batchBase, batchCand;
+        if (budget.Iterations is long iters and > 0)
+        {
+            // Fixed call count: as many rounds as the batch target allows, at least MinRounds when possible.
+            int rounds = (int)Math.Clamp(Math.Min(iters, (long)(iters * Math.Max(nsBase, nsCand) / TargetBatchNanoseconds)), Math.Min(MinRounds, iters), MaxRounds);
+            batchBase = batchCand = Math.Max(1, iters / Math.Max(1, rounds));
+        }
+        else
+        {
+            batchBase = Math.Max(1, (long)(TargetBatchNanoseconds / nsBase));
+            batchCand = Math.Max(1, (long)(TargetBatchNanoseconds / nsCand));
+        }
+
+        var sb = new List<double>(256);
+        var sc = new List<double>(256);
+        var ratios = new List<double>(256);
+        long callsBase = 0, callsCand = 0;
+        long start = CycleClock.Read();
+        for (int round = 0; round < MaxRounds; round++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            double b, c;
+            if ((round & 1) == 0) { b = Time(baseline, batchBase); c = Time(candidate, batchCand); }
+            else { c = Time(candidate, batchCand); b = Time(baseline, batchBase); }
+            sb.Add(b); sc.Add(c); ratios.Add(b / c);
+            callsBase += batchBase; callsCand += batchCand;
+
+            if (budget.Iterations is long want and > 0)
+            {
+                if (callsBase >= want && callsCand >= want) break;
+            }
+            else if (round + 1 >= MinRounds && CycleClock.TicksToNanoseconds(CycleClock.Read() - start) >= totalBudgetNs)
+            {
+                break;
+            }
+        }
+        var sortedRatios = ratios.ToArray();
+        Array.Sort(sortedRatios);
+        return new PairedMeasurement
+        {
+            Baseline = SampleStatistics.From(sb),
+            Candidate = SampleStatistics.From(sc),
+            BaselineCalls = callsBase,
+            CandidateCalls = callsCand,
+            MedianPairRatio = SampleStatistics.Quantile(sortedRatios, 0.5),
+        };
+    }
+
+    /// <summary>Nanoseconds per call of one batch.</summary>
+    private static double Time(IBenchmarkSubject s, long calls)
+    {
+        long t0 = CycleClock.Read();
+        s.Run(calls);
+        long t1 = CycleClock.Read();
+        return Math.Max(0, CycleClock.TicksToNanoseconds(t1 - t0 - CycleClock.ReadOverheadTicks)) / calls;
+    }
+
+    /// <summary>Cost of one call, doubling the batch until a batch lasts ≥ 1/4 of the target (best of 3).</summary>
+    private static double Calibrate(IBenchmarkSubject s)
+    {
+        long calls = 1;
+        while (true)
+        {
+            double best = double.MaxValue;
+            for (int i = 0; i < 3; i++) best = Math.Min(best, Time(s, calls));
+            if (best * calls >= TargetBatchNanoseconds / 4 || calls >= 1 << 20) return Math.Max(best, 0.1);
+            calls *= 2;
+        }
+    }
+}

@@ -1,0 +1,196 @@
+using System.Management.Automation;
+using NeuralJit.Benchmarking;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+
+namespace NeuralJit.PowerShell.Commands;
+
+/// <summary>Which managed tier(s) Compare-JitSpeedup measures the JIT against.</summary>
+public enum SpeedupBaseline
+{
+    Scalar,
+    ManagedSimd,
+    All,
+}
+
+/// <summary>
+/// Compiles the JIT kernel of each (op, dims) and measures it against a managed baseline, interleaved in
+/// one run: one <see cref="SpeedupResult"/> per (op, dims, baseline). With no -Operation it measures the
+/// seed's table. Kernels are compiled in a private engine (released at the end), so the default engine's
+/// code cache and profile are untouched.
+/// </summary>
+[Cmdlet(VerbsData.Compare, "JitSpeedup", DefaultParameterSetName = ByTime)]
+[OutputType(typeof(SpeedupResult))]
+public sealed class CompareJitSpeedupCommand : PSCmdlet
+{
+    private const string ByTime = "ByTime";
+    private const string ByIterations = "ByIterations";
+
+    /// <summary>The seed's table: LSTM step 64→128 (fused), DNC content 256×64, GEMM 64³ and 128×64×64, cosine 256×64, EWC 128×128.</summary>
+    internal static readonly OpKey[] SeedTable =
+    [
+        new(OpKind.LstmGates, new OpShape(512, 64, 128)),
+        new(OpKind.DncContent, OpShape.Matrix(256, 64)),
+        new(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
+        new(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
+        new(OpKind.CosineSimilarity, OpShape.Matrix(256, 64)),
+        new(OpKind.EwcPenalty, OpShape.Matrix(128, 128)),
+    ];
+
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<(OpKey Key, string? Isa)> _keys = new();
+    private NeuralEngine? _engine;
+    private bool _sawInput;
+
+    /// <summary>The op to measure (with -Dims); binds from Get-NeuralJitKernel and Get-NeuralHotspot objects.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    public OpKind? Operation { get; set; }
+
+    /// <summary>Sizes as the Dims column shows them: "64x64x64" (GEMM M×N×K), "512x192" (LSTM 4H×(I+H)), "256x64", "128".</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? Dims { get; set; }
+
+    /// <summary>Scalar (reference loops), ManagedSimd (the managed tier), or All (both; the default).</summary>
+    [Parameter]
+    public SpeedupBaseline Baseline { get; set; } = SpeedupBaseline.All;
+
+    /// <summary>ISA of the JIT kernel: Avx2 or Avx512 (default: what the engine would use).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateSet("Avx2", "Avx512")]
+    public string? Isa { get; set; }
+
+    /// <summary>Time budget of one row, both sides together (default 0.08 s).</summary>
+    [Parameter(ParameterSetName = ByTime)]
+    [ValidateRange(0.001, 600)]
+    public double Seconds { get; set; } = 0.08;
+
+    /// <summary>Timed calls per side instead of a time budget.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ByIterations)]
+    [ValidateRange(1, long.MaxValue)]
+    public long Iterations { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        if (CpuFeatures.Best == JitIsa.None)
+            ThrowTerminatingError(Error(new PlatformNotSupportedException("This CPU has neither AVX2+FMA nor AVX-512: there is no JIT tier to compare."),
+                "CompareJitSpeedupUnsupportedCpu", ErrorCategory.NotImplemented, CpuFeatures.Describe(), "Run on an x86-64 CPU with AVX2 and FMA."));
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (Operation is not OpKind op)
+        {
+            if (Dims is not null)
+                WriteError(Error(new ArgumentException("-Dims needs -Operation: dims mean different things for different ops."),
+                    "CompareJitSpeedupDimsWithoutOperation", ErrorCategory.InvalidArgument, Dims, "Add -Operation (for example -Operation Gemm -Dims 64x64x64)."));
+            return;
+        }
+        _sawInput = true;
+        if (Dims is null)
+        {
+            var defaults = SeedTable.Where(k => k.Op == op).ToArray();
+            if (defaults.Length == 0)
+            {
+                OpKey.TryParse(op, "", out _, out string? expected); // the message says which form the op's dims take
+                WriteError(Error(new ArgumentException($"{op} has no default dims in the seed's table: give -Dims."),
+                    "CompareJitSpeedupDimsRequired", ErrorCategory.InvalidArgument, op, $"Add -Dims: {expected}"));
+                return;
+            }
+            _keys.AddRange(defaults.Select(k => (k, Isa)));
+            return;
+        }
+        string? why = null;
+        if (OpKey.TryParse(op, Dims, out var key, out why))
+        {
+            try { NeuralEngine.ValidateShape(op, key.Shape); }
+            catch (ArgumentException e) { why = e.Message; }
+        }
+        if (why is not null)
+        {
+            WriteError(Error(new ArgumentException(why), "CompareJitSpeedupInvalidDims", ErrorCategory.InvalidArgument, Dims, "Give -Dims as the Dims column of Get-NeuralHotspot shows them for this op."));
+            return;
+        }
+        _keys.Add((key, Isa));
+    }
+
+    protected override void EndProcessing()
+    {
+        if (!_sawInput) _keys.AddRange(SeedTable.Select(k => (k, Isa)));
+        var work = new List<(OpKey Key, JitIsa Isa)>();
+        foreach (var (key, isaName) in _keys)
+        {
+            var isa = isaName is null ? NeuralEngine.Default.Jit.Isa : Enum.Parse<JitIsa>(isaName, ignoreCase: true);
+            if (isa == JitIsa.None || isa > CpuFeatures.Best)
+            {
+                WriteError(Error(new PlatformNotSupportedException($"This CPU does not support {isaName ?? isa.ToString()} (it has: {CpuFeatures.Describe()})."),
+                    "CompareJitSpeedupIsaUnsupported", ErrorCategory.InvalidArgument, isaName ?? isa.ToString(), $"Use -Isa {CpuFeatures.Best}."));
+                continue;
+            }
+            if (!work.Contains((key, isa))) work.Add((key, isa));
+        }
+        if (work.Count == 0) return;
+
+        var tiers = Baseline switch
+        {
+            SpeedupBaseline.Scalar => new[] { KernelTier.Scalar },
+            SpeedupBaseline.ManagedSimd => new[] { KernelTier.ManagedSimd },
+            _ => new[] { KernelTier.Scalar, KernelTier.ManagedSimd },
+        };
+        var budget = ParameterSetName == ByIterations ? new BenchmarkBudget(TimeSpan.FromSeconds(600), Iterations) : new BenchmarkBudget(TimeSpan.FromSeconds(Seconds));
+
+        // A fresh record each time: hosts may keep the records they were given.
+        WriteProgress(new ProgressRecord(1, "Compare-JitSpeedup", "Measuring the roofline (once per session)"));
+        int total = work.Count * tiers.Length, done = 0;
+        try
+        {
+            var roofline = Roofline.Cached;
+            _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, ProfilingEnabled = false, CodeCacheBytes = 4 << 20, SynchronousCompilation = true });
+            foreach (var (key, isa) in work)
+            {
+                var kernel = Compile(key, isa);
+                foreach (var tier in tiers)
+                {
+                    if (_stop.IsCancellationRequested) return;
+                    WriteProgress(new ProgressRecord(1, "Compare-JitSpeedup", $"{key} ({isa}) vs {tier}") { PercentComplete = 100 * done / total });
+                    done++;
+                    if (kernel is null) continue;
+                    WriteObject(SpeedupBenchmark.Compare(kernel, tier, budget, roofline, _stop.Token));
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (ExecutableMemoryException e)
+        {
+            ThrowTerminatingError(Error(e, "CompareJitSpeedupExecutableMemoryDenied", ErrorCategory.PermissionDenied, null,
+                "The OS refuses executable memory (SELinux execmem, PaX): allow it for this process to run JIT kernels."));
+        }
+        finally
+        {
+            if (!_stop.IsCancellationRequested)
+            {
+                WriteProgress(new ProgressRecord(1, "Compare-JitSpeedup", "Done") { PercentComplete = 100, RecordType = ProgressRecordType.Completed });
+            }
+            _engine?.Dispose();
+            _engine = null;
+        }
+    }
+
+    protected override void StopProcessing() => _stop.Cancel();
+
+    /// <summary>The kernel for (key, isa), or null after writing an error saying why there is none.</summary>
+    private JitKernel? Compile(OpKey key, JitIsa isa)
+    {
+        var kernel = KernelSource.Compile(_engine!, key, isa, out string? reason);
+        if (kernel is not null) return kernel;
+        bool noEmitter = KernelEmitters.For(key.Op) is null;
+        WriteError(Error(new NotSupportedException($"{key} cannot be JIT-compiled for {isa}: {reason}."),
+            noEmitter ? "CompareJitSpeedupNoEmitter" : "CompareJitSpeedupCompileFailed",
+            noEmitter ? ErrorCategory.NotImplemented : ErrorCategory.ResourceUnavailable, key.ToString(),
+            noEmitter ? "Compare an op the JIT compiles (Get-NeuralJitKernel lists compiled kernels)." : "Try smaller dims, or raise the code cache with Set-NeuralJitOption -CodeCacheBytes."));
+        return null;
+    }
+
+    private static ErrorRecord Error(Exception e, string id, ErrorCategory category, object? target, string action) =>
+        new(e, id, category, target) { ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = action } };
+}

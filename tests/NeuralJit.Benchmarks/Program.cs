@@ -1,0 +1,175 @@
+using System.Globalization;
+using NeuralJit;
+using NeuralJit.Benchmarking;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+
+namespace NeuralJit.Benchmarks;
+
+/// <summary>
+/// Prints issue 3's benchmark table: every figure is a median measured side by side, interleaved, in
+/// this run (see <see cref="SideBySideRunner"/>), with the ratio and the target it is held to.
+/// Usage: <c>dotnet run -c Release --project tests/NeuralJit.Benchmarks -- [filter] [--seconds S]</c>;
+/// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>).
+/// </summary>
+internal static unsafe class Program
+{
+    private static string s_filter = "";
+    private static BenchmarkBudget s_budget = new(TimeSpan.FromMilliseconds(300));
+    private static readonly List<string[]> s_rows = new();
+    private static readonly List<OpKey> s_extra = new();
+
+    private static int Main(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--seconds" && i + 1 < args.Length) s_budget = new(TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture)));
+            else if (args[i] == "--key" && i + 1 < args.Length)
+            {
+                // --key Op:Dims (e.g. LstmGates:128x48): measure only this key, against ManagedSimd, under both ISAs.
+                var parts = args[++i].Split(':');
+                var op = Enum.Parse<OpKind>(parts[0], ignoreCase: true);
+                if (!OpKey.TryParse(op, parts[1], out var key, out string? why)) { Console.Error.WriteLine(why); return 2; }
+                s_extra.Add(key);
+            }
+            else s_filter = args[i];
+        }
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        Console.WriteLine($"NeuralJit benchmarks — {CpuFeatures.Describe()}; best ISA {CpuFeatures.Best}; TSC {Profiling.CycleClock.Frequency / 1e9:F3} GHz ({Profiling.CycleClock.TrustReason})");
+        Console.WriteLine($"Each row: both sides interleaved in one run, ~{s_budget.Time.TotalMilliseconds:N0} ms per row; times are medians of timed batches (ns per call).");
+
+        var roof = Roofline.Measure();
+        Console.WriteLine();
+        Console.WriteLine("Roofline (emitted loops, best of 7 runs):");
+        Console.WriteLine($"  FMA peak: AVX2 {roof.Avx2PeakGFlops:N1} GFLOP/s, AVX-512 {(roof.Avx512PeakGFlops is double z ? z.ToString("N1") : "n/a")} GFLOP/s ({roof.PeakFlopsPerTick:N1} flop/TSC tick)");
+        Console.WriteLine($"  Read bandwidth: L1 {roof.L1ReadGBps:N0} GB/s ({roof.L1BytesPerTick:N0} B/tick), L2 {roof.L2ReadGBps:N0} ({roof.L2BytesPerTick:N0}), L3 {roof.L3ReadGBps:N0} ({roof.L3BytesPerTick:N0}), memory {roof.MemoryReadGBps:N0} ({roof.MemoryBytesPerTick:N1})");
+        Console.WriteLine($"  Caches: L1d {roof.L1DataBytes / 1024} KiB, L2 {roof.L2Bytes / 1024} KiB, L3 {roof.L3Bytes / 1024 / 1024} MiB ({roof.CacheSizeSource}); test buffers {string.Join(", ", roof.TestBufferBytes.Select(b => $"{b / 1024} KiB"))}");
+
+        bool xsmm = Libxsmm.TryLoad();
+        Console.WriteLine();
+        Console.WriteLine(xsmm ? $"LIBXSMM: loaded from {Libxsmm.Origin}" : $"LIBXSMM: NOT AVAILABLE — {Libxsmm.Unavailable}. GEMM rows compare against ManagedSimd only.");
+
+        using var jit = new JitSource();
+        Console.WriteLine(jit.Description);
+        var isas = new[] { JitIsa.Avx512, JitIsa.Avx2 }.Where(i => i <= CpuFeatures.Best).ToArray();
+
+        if (s_extra.Count > 0)
+        {
+            foreach (var key in s_extra)
+                foreach (var isa in isas)
+                    Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "—", _ => true, "ad hoc");
+            Print();
+            return 0;
+        }
+
+        // GEMM against LIBXSMM, under both ISAs (AVX2 against the AVX2 peak and LIBXSMM capped at AVX2).
+        foreach (var isa in isas)
+        {
+            if (xsmm) Libxsmm.Retarget(isa == JitIsa.Avx2 ? Libxsmm.ArchAvx2 : null);
+            foreach (int d in new[] { 64, 128, 256 })
+                GemmVsLibxsmm(new OpKey(OpKind.Gemm, OpShape.ForGemm(d, d, d)), isa, jit, roof, xsmm);
+        }
+
+        // The issue's latency targets (ns) on the best ISA, against the managed tier.
+        var best = isas[0];
+        var targets = new (OpKey Key, double TargetNs, string Note)[]
+        {
+            (new OpKey(OpKind.LstmGates, new OpShape(512, 64, 128)), 2400, "LSTM step 64→128, batch 1 (fused gates+cell)"),
+            (new OpKey(OpKind.Dense, OpShape.Matrix(128, 64)), 100, "Dense 64→128, batch 1"),
+            (new OpKey(OpKind.DncContent, OpShape.Matrix(256, 64)), 600, "DNC content 256×64"),
+            (new OpKey(OpKind.EwcPenalty, OpShape.Matrix(128, 128)), 1100, "EWC 128×128"),
+            (new OpKey(OpKind.EwcPenalty, OpShape.Vector(1_000_000)), 140_000, "EWC 1e6 parameters"),
+        };
+        foreach (var (key, target, note) in targets)
+            foreach (var isa in isas)
+                Versus(key, isa, KernelTier.ManagedSimd, jit, roof, $"≤ {target:N0} ns", r => r.JitNanoseconds <= target, note);
+
+        // The seed's table: every op ≥ 6× Scalar and never slower than ManagedSimd.
+        var seed = new[]
+        {
+            new OpKey(OpKind.LstmGates, new OpShape(512, 64, 128)),
+            new OpKey(OpKind.DncContent, OpShape.Matrix(256, 64)),
+            new OpKey(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
+            new OpKey(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
+            new OpKey(OpKind.CosineSimilarity, OpShape.Matrix(256, 64)),
+            new OpKey(OpKind.EwcPenalty, OpShape.Matrix(128, 128)),
+        };
+        foreach (var key in seed)
+            foreach (var isa in isas)
+            {
+                Versus(key, isa, KernelTier.Scalar, jit, roof, "≥ 6x", r => r.Speedup >= 6, "seed table");
+                Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "≥ 1x", r => r.Speedup >= 1, "seed table");
+            }
+
+        Print();
+        Console.WriteLine();
+        Console.WriteLine("Legend: Base/JIT ns = medians (ns per call) of interleaved batches; Ratio = Base/JIT (for GEMM vs LIBXSMM: JIT GFLOP/s ÷ LIBXSMM GFLOP/s);");
+        Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else read bandwidth of the level the operands fit in);");
+        Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs.");
+        return 0;
+    }
+
+    private static bool Selected(string name) => s_filter.Length == 0 || name.Contains(s_filter, StringComparison.OrdinalIgnoreCase);
+
+    private static void GemmVsLibxsmm(OpKey key, JitIsa isa, JitSource jit, RooflineResult roof, bool xsmm)
+    {
+        string name = $"{key} {isa} vs LIBXSMM";
+        if (!Selected(name)) return;
+        var kernel = jit.Compile(key, isa);
+        if (kernel is null) { Add(name, isa, "LIBXSMM", "—", "—", "—", "—", "—", "—", "—", "≥ LIBXSMM", "NO JIT KERNEL"); return; }
+        if (!xsmm) { Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "≥ LIBXSMM", _ => false, "LIBXSMM missing"); return; }
+        var s = key.Shape;
+        nint lk = Libxsmm.DispatchRowMajor(s.M, s.N, s.K, s.StrideA(OpKind.Gemm), s.StrideB, s.StrideC);
+        if (lk == 0) { Add(name, isa, "LIBXSMM", "—", "—", "—", "—", "—", "—", "—", "≥ LIBXSMM", "LIBXSMM declined"); return; }
+        using var w = new OpWorkload(key);
+        var b = w.CreateCustom((side, calls) =>
+        {
+            float* a = side.Pointer(OpWorkload.Field.A), bb = side.Pointer(OpWorkload.Field.B), c = side.Pointer(OpWorkload.Field.C);
+            for (long i = 0; i < calls; i++) Libxsmm.Call(lk, a, bb, c);
+        });
+        var c = w.CreateNative(kernel.Entry, kernel.SuppressGcTransition);
+        double err = w.MaxAbsDifference(b, c);
+        var m = SideBySideRunner.Measure(b, c, s_budget);
+        var r = SpeedupBenchmark.ToResult(key, isa, "LIBXSMM", m, err, w.WorkingSetBytes, roof);
+        double peak = roof.PeakGFlops(isa.ToString());
+        double flops = 2.0 * s.M * s.N * s.K;
+        double xsGf = flops / m.Baseline.Median, jitGf = flops / m.Candidate.Median;
+        Add(name + $" [{Libxsmm.TargetArch}]", isa, "LIBXSMM", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), (jitGf / xsGf).ToString("N2") + "x",
+            $"±{m.Candidate.Error999:N0}", $"{jitGf:N1} ({100 * jitGf / peak:N0}% pk; LIBXSMM {xsGf:N1} = {100 * xsGf / peak:N0}%)", $"{r.PercentOfBound:N0}%", $"{err:G2}",
+            "≥ LIBXSMM", jitGf >= xsGf ? "PASS" : "SHORT");
+    }
+
+    private static void Versus(OpKey key, JitIsa isa, KernelTier tier, JitSource jit, RooflineResult roof, string target, Func<SpeedupResult, bool> met, string note)
+    {
+        string name = $"{key} {isa} vs {tier}";
+        if (!Selected(name) && !Selected(note)) return;
+        var kernel = jit.Compile(key, isa);
+        if (kernel is null) { Add(name, isa, tier.ToString(), "—", "—", "—", "—", "—", "—", "—", target, "NO JIT KERNEL"); return; }
+        var r = SpeedupBenchmark.Compare(kernel, tier, s_budget, roof);
+        string perf = r.GFlops is double gf ? $"{gf:N1} GFLOP/s" : $"{r.GBps:N1} GB/s";
+        Add(name, isa, tier.ToString(), r.BaselineNanoseconds.ToString("N0"), r.JitNanoseconds.ToString("N0"), r.Speedup.ToString("N2") + "x",
+            $"±{r.JitErrorNanoseconds:N0}", perf, $"{r.PercentOfBound:N0}% {r.Bound}", $"{r.MaxAbsError:G2}", target, met(r) ? "PASS" : "SHORT");
+    }
+
+    private static void Add(string name, JitIsa isa, string baseline, params string[] cols)
+    {
+        s_rows.Add([name, .. cols]);
+        Console.Error.Write('.'); // progress on stderr so the table stays clean
+    }
+
+    private static void Print()
+    {
+        Console.Error.WriteLine();
+        string[] head = ["Row", "Base ns", "JIT ns", "Ratio", "±99.9%", "JIT rate", "%bound", "MaxAbsErr", "Target", "Verdict"];
+        var all = new List<string[]> { head };
+        all.AddRange(s_rows);
+        int cols = head.Length;
+        var width = Enumerable.Range(0, cols).Select(c => all.Max(r => c < r.Length ? r[c].Length : 0)).ToArray();
+        Console.WriteLine();
+        foreach (var r in all)
+        {
+            Console.WriteLine(string.Join("  ", Enumerable.Range(0, cols).Select(c => c == 0 ? (c < r.Length ? r[c] : "").PadRight(width[c]) : (c < r.Length ? r[c] : "").PadLeft(width[c]))));
+            if (r == head) Console.WriteLine(new string('-', width.Sum() + 2 * (cols - 1)));
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using NeuralJit.Engine.Tests.Support;
+using NeuralJit.Jit;
+using NeuralJit.Jit.Emitters;
+using NeuralJit.Ops;
+
+namespace NeuralJit.Engine.Tests.MatrixKernels;
+
+public class MatVecKernelTests
+{
+    /// <summary>NaN and ±∞ sprinkled into otherwise uniform [−1, 1) inputs (no huge finite values: those make a sum depend on its order).</summary>
+    private static float NonFinite(string field, Random rng) =>
+        rng.Next(40) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => float.NegativeInfinity, _ => (float)(rng.NextDouble() * 2 - 1) };
+
+    private static Tolerance Dot(int width) => new(4e-6 * (width + 4), 1e-5);
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void GemvMatchesReferenceOnRandomShapes(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(8 << 20);
+        int i = 0;
+        foreach (var shape in JitConformance.Shapes(OpKind.Gemv, 90, 4242 + (int)isa))
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.Gemv, shape), isa);
+            float? beta = i % 3 == 0 ? 0f : null; // β = 0: y is written, never read (NaN in y must not leak)
+            JitConformance.Check(kernel, Dot(shape.N), 500 + i, JitConformance.PlacementFor(i), beta: beta,
+                fill: beta == 0 ? (f, rng) => f == "C" ? float.NaN : (float)(rng.NextDouble() * 2 - 1) : null);
+            if (i % 16 == 0) JitTestEngine.AssertDecodes(kernel);
+            i++;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void DenseMatchesReferenceOnRandomShapes(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(8 << 20);
+        int i = 0;
+        foreach (var shape in JitConformance.Shapes(OpKind.Dense, 90, 777 + (int)isa).Append(OpShape.Matrix(128, 64)))
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.Dense, shape), isa);
+            JitConformance.Check(kernel, Dot(shape.N), 900 + i, JitConformance.PlacementFor(i));
+            if (i % 16 == 0) JitTestEngine.AssertDecodes(kernel);
+            i++;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void GemvAndDensePropagateNaNAndInfinity(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        int i = 0;
+        foreach (var op in new[] { OpKind.Gemv, OpKind.Dense })
+            foreach (var shape in new[] { OpShape.Matrix(37, 29), OpShape.Matrix(128, 64), OpShape.Matrix(5, 300, 311) })
+            {
+                var kernel = engine.Jit.Compile(new OpKey(op, shape), isa);
+                JitConformance.Check(kernel, Dot(shape.N), 40 + i, JitConformance.PlacementFor(i++), fill: NonFinite);
+            }
+    }
+
+    /// <summary>LSTM shapes: (input, hidden, extra row stride).</summary>
+    private static IEnumerable<OpShape> LstmShapes(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var fixedShapes = new (int I, int H, int Extra)[] { (64, 128, 0), (1, 1, 0), (3, 5, 0), (16, 16, 0), (17, 33, 3), (128, 64, 0), (7, 100, 9), (300, 3, 0), (2, 257, 0) };
+        foreach (var (inp, hid, extra) in fixedShapes.Concat(Enumerable.Range(0, count).Select(_ => (rng.Next(1, 160), rng.Next(1, 160), rng.Next(3) == 0 ? rng.Next(1, 9) : 0))))
+            yield return new OpShape(4 * hid, inp, hid, extra == 0 ? 0 : inp + hid + extra);
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void FusedLstmStepMatchesGatesThenCell(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(8 << 20);
+        int i = 0;
+        foreach (var shape in LstmShapes(40, 99 + (int)isa))
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmGates, shape), isa);
+            Assert.True(kernel.FusesCell, $"{kernel.Name}: the LSTM kernel must fuse the cell");
+            // Weights ×3 drive the gates deep into σ/tanh saturation as well as through their middle.
+            JitConformance.Check(kernel, Dot(shape.N + shape.K), 300 + i, JitConformance.PlacementFor(i), range: i % 2 == 0 ? 1f : 3f);
+            if (i % 8 == 0) JitTestEngine.AssertDecodes(kernel);
+            i++;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void FusedLstmStepPropagatesNaNAndInfinity(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        int i = 0;
+        foreach (var shape in new[] { new OpShape(512, 64, 128), new OpShape(20, 3, 5), new OpShape(68, 9, 17, 40) })
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmGates, shape), isa);
+            JitConformance.Check(kernel, Dot(shape.N + shape.K), 60 + i, JitConformance.PlacementFor(i++), fill: NonFinite);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void LstmCellMatchesReferenceIncludingSpecialValues(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(4 << 20);
+        int i = 0;
+        foreach (var shape in JitConformance.Shapes(OpKind.LstmCell, 50, 13 + (int)isa))
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmCell, shape), isa);
+            JitConformance.Check(kernel, new Tolerance(1e-6, 1e-6), 70 + i, JitConformance.PlacementFor(i), i % 2 == 0 ? InputKind.Special : InputKind.Random, range: 30f);
+            i++;
+        }
+    }
+}
