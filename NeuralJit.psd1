@@ -14,7 +14,10 @@
     CmdletsToExport      = @(
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
+        'Import-NeuralModel'
         'Invoke-NeuralInference'
+        'Measure-NeuralEwcPenalty'
+        'New-NeuralModel'
         'Reset-NeuralProfile'
     )
     FunctionsToExport    = @()
