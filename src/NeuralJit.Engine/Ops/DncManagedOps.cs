@@ -66,8 +66,8 @@ public sealed class DncManagedOps : IDncOpSet
     {
         // One 64-bit key per slot: the usage's bits made monotonic (a total order, NaN last) above the index,
         // so one unstable sort gives "usage ascending, ties by index" — the reference's stable order.
-        Span<long> keys = slots <= StackFloats ? stackalloc long[slots] : new long[slots];
-        for (int i = 0; i < slots; i++) keys[i] = ((long)OrderedBits(usage[i]) << 32) | (uint)i;
+        Span<ulong> keys = slots <= StackFloats ? stackalloc ulong[slots] : new ulong[slots];
+        for (int i = 0; i < slots; i++) keys[i] = ((ulong)OrderedBits(usage[i]) << 32) | (uint)i;
         keys.Sort();
         float product = 1f;
         for (int j = 0; j < slots; j++)
