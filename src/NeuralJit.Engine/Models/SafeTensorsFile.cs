@@ -40,6 +40,7 @@ public sealed class SafeTensorsFile
     /// <summary>The reference implementation's cap on the header (100 MB).</summary>
     public const long MaxHeaderLength = 100_000_000;
     public const string MetadataKey = "__metadata__";
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private static readonly Dictionary<string, int> s_floatDtypes = new() { ["F32"] = 4, ["F16"] = 2, ["BF16"] = 2, ["F64"] = 8 };
     private static readonly HashSet<string> s_otherDtypes = ["BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64"];
@@ -93,6 +94,15 @@ public sealed class SafeTensorsFile
         var header = new byte[headerLength];
         stream.ReadExactly(header);
         if (header[0] != (byte)'{') throw Fail("HeaderNotJsonObject", $"The header does not start with '{{' (found byte 0x{header[0]:X2}).", 8);
+
+        try
+        {
+            s_strictUtf8.GetCharCount(header);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw Fail("HeaderNotUtf8", "The header is not valid UTF-8.", 8 + Math.Max(0, e.Index), inner: e);
+        }
 
         JsonDocument doc;
         try
