@@ -14,6 +14,9 @@ internal static class ModelFiles
     {
         try
         {
+            // A file whose name holds wildcard characters ('model[1].safetensors') is taken as it is.
+            string literal = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out ProviderInfo literalProvider, out _);
+            if (literalProvider.Name == "FileSystem" && File.Exists(literal)) return ([literal], null);
             var resolved = cmdlet.GetResolvedProviderPathFromPSPath(path, out ProviderInfo provider);
             if (provider.Name != "FileSystem")
                 return ([], Error(new ArgumentException($"'{path}' is on the {provider.Name} provider, not a file."), errorPrefix + "NotAFile",

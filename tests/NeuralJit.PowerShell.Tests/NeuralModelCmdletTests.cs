@@ -116,6 +116,21 @@ public class NeuralModelCmdletTests
     }
 
     [Fact]
+    public void AFileNameWithWildcardCharactersIsTakenLiterally()
+    {
+        var dir = Directory.CreateTempSubdirectory("neuraljit-literal-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "model[1].safetensors");
+            File.Copy(Path.Combine(Fixtures, "lstm1_7x13x5.safetensors"), path);
+            var (o, e) = Run("Import-NeuralModel -Path $p", new Hashtable { ["p"] = path });
+            Assert.True(e.Count == 0, string.Join("\n", e));
+            Assert.Equal(path, P<string>(Assert.Single(o), "Source"));
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
     public void AMissingFileIsAnObjectNotFoundErrorForThatPath()
     {
         var missing = Path.Combine(Fixtures, "no-such-model.safetensors");

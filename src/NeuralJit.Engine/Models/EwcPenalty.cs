@@ -48,7 +48,7 @@ public static unsafe class EwcPenalty
         Check(model, fisher, fisherName);
         double penalty = 0;
         long count = 0;
-        foreach (var name in model.TensorNames)
+        foreach (var name in model.Names)
         {
             int[] shape = model.GetParameterShape(name)!;
             var op = shape.Length == 2 ? OpShape.Matrix(shape[0], shape[1]) : OpShape.Vector(shape[0]);
@@ -56,12 +56,12 @@ public static unsafe class EwcPenalty
             penalty += Call(engine, op, theta, anchor[name].Data, fisher[name].Data, lambda);
             count += theta.Length;
         }
-        return new EwcPenaltyResult { Penalty = penalty, Lambda = lambda, ParameterCount = count, Tensors = model.TensorNames.Length, Source = model.Source };
+        return new EwcPenaltyResult { Penalty = penalty, Lambda = lambda, ParameterCount = count, Tensors = model.Names.Count, Source = model.Source };
     }
 
     private static void Check(NeuralModel model, IReadOnlyDictionary<string, SafeTensor> tensors, string? file)
     {
-        foreach (var name in model.TensorNames)
+        foreach (var name in model.Names)
         {
             if (!tensors.TryGetValue(name, out var t))
                 throw new ModelLayoutException("MissingTensor", $"The tensor '{name}' of the model is missing.", name, file);
@@ -70,7 +70,7 @@ public static unsafe class EwcPenalty
                 throw new ModelLayoutException("ShapeMismatch", $"'{name}' has shape {t.ShapeText}; the model's is [{string.Join(", ", shape)}].", name, file);
         }
         foreach (var name in tensors.Keys)
-            if (!model.TensorNames.Contains(name))
+            if (!model.Names.Contains(name))
                 throw new ModelLayoutException("UnexpectedTensor", $"The tensor '{name}' is not a parameter of the model.", name, file);
     }
 

@@ -34,9 +34,9 @@ public sealed class NeuralModel
         Source = source;
         DType = dtype;
         FileBytes = fileBytes;
-        Metadata = new Dictionary<string, string>(metadata, StringComparer.Ordinal);
+        _metadata = new Dictionary<string, string>(metadata, StringComparer.Ordinal);
         ParameterCount = parameters.Values.Sum(p => (long)p.Length);
-        TensorNames = NeuralNetwork.ParameterShapes(sizes).Select(p => p.Name).Where(parameters.ContainsKey).ToArray();
+        _names = NeuralNetwork.ParameterShapes(sizes).Select(p => p.Name).Where(parameters.ContainsKey).ToArray();
     }
 
     public int InputSize => Sizes.InputSize;
@@ -59,10 +59,14 @@ public sealed class NeuralModel
     public string DType { get; }
     /// <summary>The file's size, or null for a generated model.</summary>
     public long? FileBytes { get; }
-    /// <summary>The parameter names, in state_dict order.</summary>
-    public string[] TensorNames { get; }
+    private readonly string[] _names;
+
+    /// <summary>The parameter names, in state_dict order (a copy: the model itself never changes).</summary>
+    public string[] TensorNames => (string[])_names.Clone();
+    internal IReadOnlyList<string> Names => _names;
     /// <summary>The file's <c>__metadata__</c> (for a generated model: the memory sizes it would save).</summary>
-    public Dictionary<string, string> Metadata { get; }
+    public Dictionary<string, string> Metadata => new(_metadata, StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _metadata;
     /// <summary>e.g. "LSTM 7→13×1 + Dense→5".</summary>
     public string Description => Sizes.ToString();
 
@@ -100,7 +104,7 @@ public sealed class NeuralModel
     public void Save(string path, string dtype = "F32")
     {
         var shapes = NeuralNetwork.ParameterShapes(Sizes).Where(p => _parameters.ContainsKey(p.Name));
-        var meta = new Dictionary<string, string>(Metadata, StringComparer.Ordinal);
+        var meta = Metadata;
         foreach (var (k, v) in MemoryMetadata(Sizes)) meta[k] = v;
         SafeTensorsFile.Write(path, shapes.Select(p => (p.Name, p.Shape.Select(d => (long)d).ToArray(), _parameters[p.Name])), meta, dtype);
     }

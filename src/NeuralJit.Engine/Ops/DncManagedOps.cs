@@ -24,17 +24,7 @@ public sealed class DncManagedOps : IDncOpSet
         for (int j = 0; j < width; j++) output[l.Erase + j] = ReferenceOps.Logistic(raw[l.Erase + j]);
         raw.Slice(l.WriteVector, width).CopyTo(output.Slice(l.WriteVector, width));
         for (int i = 0; i < heads + 2; i++) output[l.FreeGates + i] = ReferenceOps.Logistic(raw[l.FreeGates + i]); // free, allocation, write gates
-        for (int i = 0; i < heads; i++)
-        {
-            int o = l.ReadModes + 3 * i;
-            float a = raw[o], b = raw[o + 1], c = raw[o + 2];
-            float max = MathF.Max(a, MathF.Max(b, c));
-            float ea = MathF.Exp(a - max), eb = MathF.Exp(b - max), ec = MathF.Exp(c - max);
-            float sum = ea + eb + ec;
-            output[o] = ea / sum;
-            output[o + 1] = eb / sum;
-            output[o + 2] = ec / sum;
-        }
+        for (int i = 0; i < heads; i++) DncReferenceOps.ReadModes(raw.Slice(l.ReadModes + 3 * i, 3), output.Slice(l.ReadModes + 3 * i, 3));
     }
 
     public static void DncUsage(int slots, int heads, ReadOnlySpan<float> freeGates, ReadOnlySpan<float> readWeights, ReadOnlySpan<float> writeWeights, Span<float> usage)

@@ -21,17 +21,19 @@ public sealed class DncReferenceOps : IDncOpSet
         for (int i = 0; i < heads; i++) output[l.FreeGates + i] = ReferenceOps.Logistic(raw[l.FreeGates + i]);
         output[l.AllocationGate] = ReferenceOps.Logistic(raw[l.AllocationGate]);
         output[l.WriteGate] = ReferenceOps.Logistic(raw[l.WriteGate]);
-        for (int i = 0; i < heads; i++)
-        {
-            int o = l.ReadModes + 3 * i;
-            float a = raw[o], b = raw[o + 1], c = raw[o + 2];
-            float max = MathF.Max(a, MathF.Max(b, c));
-            float ea = MathF.Exp(a - max), eb = MathF.Exp(b - max), ec = MathF.Exp(c - max);
-            float sum = ea + eb + ec;
-            output[o] = ea / sum;
-            output[o + 1] = eb / sum;
-            output[o + 2] = ec / sum;
-        }
+        for (int i = 0; i < heads; i++) ReadModes(raw.Slice(l.ReadModes + 3 * i, 3), output.Slice(l.ReadModes + 3 * i, 3));
+    }
+
+    /// <summary>The softmax of one head's three read modes (max-subtracted); the output may be the input.</summary>
+    internal static void ReadModes(ReadOnlySpan<float> raw, Span<float> output)
+    {
+        float a = raw[0], b = raw[1], c = raw[2];
+        float max = MathF.Max(a, MathF.Max(b, c));
+        float ea = MathF.Exp(a - max), eb = MathF.Exp(b - max), ec = MathF.Exp(c - max);
+        float sum = ea + eb + ec;
+        output[0] = ea / sum;
+        output[1] = eb / sum;
+        output[2] = ec / sum;
     }
 
     public static void DncUsage(int slots, int heads, ReadOnlySpan<float> freeGates, ReadOnlySpan<float> readWeights, ReadOnlySpan<float> writeWeights, Span<float> usage)
