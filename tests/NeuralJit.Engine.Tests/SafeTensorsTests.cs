@@ -56,6 +56,17 @@ public class SafeTensorsTests
         }
     }
 
+    [Theory]
+    [InlineData("F32")]
+    [InlineData("F16")]
+    public void TensorsLargerThanOneReadChunkComeBackWhole(string dtype)
+    {
+        var big = Enumerable.Range(0, 200_003).Select(i => (float)(i % 1000)).ToArray();
+        var st = SafeTensorsFile.Read(new GuardedStream(Write([("small", [2], [1, 2]), ("big", [200_003], big), ("tail", [1], [7])], dtype: dtype)));
+        Assert.Equal(big, st.ByName["big"].Data);
+        Assert.Equal([7f], st.ByName["tail"].Data);
+    }
+
     [Fact]
     public void HalfAndBfloatDecodeExactBitPatterns()
     {

@@ -155,16 +155,21 @@ public sealed class SafeTensorsFile
         if (cursor != dataLength)
             throw Fail("TrailingBytes", $"The tensors end at data byte {cursor} but the file has {dataLength} data bytes after the header.", dataStart + cursor);
 
+        // Every range is now known to lie inside the file: read each tensor in bounded chunks and convert.
         var tensors = new List<SafeTensor>(ordered.Count);
-        byte[] buffer = [];
+        const int ChunkElements = 1 << 16;
+        var buffer = new byte[ChunkElements * 8];
         foreach (var e in ordered)
         {
-            long bytes = e.End - e.Begin;
-            if (buffer.Length < bytes) buffer = new byte[bytes];
+            var data = new float[(e.End - e.Begin) / e.ElementSize];
             stream.Position = dataStart + e.Begin;
-            stream.ReadExactly(buffer.AsSpan(0, (int)bytes));
-            var data = new float[bytes / e.ElementSize];
-            Convert(e.DType, buffer.AsSpan(0, (int)bytes), data);
+            for (int at = 0; at < data.Length; at += ChunkElements)
+            {
+                int count = Math.Min(ChunkElements, data.Length - at);
+                var bytes = buffer.AsSpan(0, count * e.ElementSize);
+                stream.ReadExactly(bytes);
+                Convert(e.DType, bytes, data.AsSpan(at, count));
+            }
             tensors.Add(new SafeTensor(e.Name, e.DType, e.Shape, data) { FileOffset = dataStart + e.Begin });
         }
         return new SafeTensorsFile(tensors, metadata, headerLength, fileLength, name);
