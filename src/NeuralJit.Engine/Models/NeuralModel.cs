@@ -220,7 +220,8 @@ public sealed class NeuralModel
                 throw new ModelLayoutException("UnexpectedTensor", $"The tensor '{name}' is not part of an LSTM{(sizes.HasMemory ? " + DNC" : "")} + Linear model{hint}.", name);
             }
 
-        var parameters = tensors.ToDictionary(t => t.Key, t => t.Value.Data, StringComparer.Ordinal);
+        // Copies: the model must not change when the caller reuses its tensors.
+        var parameters = tensors.ToDictionary(t => t.Key, t => (float[])t.Value.Data.Clone(), StringComparer.Ordinal);
         string dtype = string.Join(",", tensors.Values.Select(t => t.DType).Distinct().Order(StringComparer.Ordinal));
         return new NeuralModel(sizes, parameters, source, dtype.Length == 0 ? "F32" : dtype, fileBytes, metadata);
     }
