@@ -17,9 +17,12 @@
         'Get-NeuralHotspot'
         'Get-NeuralJitKernel'
         'Get-NeuralRoofline'
+        'Import-NeuralModel'
         'Invoke-NeuralInference'
         'Invoke-NeuralJitCompile'
+        'Measure-NeuralEwcPenalty'
         'Measure-NeuralProfilerOverhead'
+        'New-NeuralModel'
         'Reset-NeuralProfile'
         'Set-NeuralJitOption'
     )

@@ -18,6 +18,12 @@ public sealed class InferenceResult
     public int HiddenSize { get; init; }
     public int OutputSize { get; init; }
     public int Layers { get; init; }
+    /// <summary>DNC memory slots N (0 for a plain LSTM network).</summary>
+    public int MemorySlots { get; init; }
+    /// <summary>DNC memory width W (0 for a plain LSTM network).</summary>
+    public int MemoryWidth { get; init; }
+    /// <summary>DNC read heads R (0 for a plain LSTM network).</summary>
+    public int ReadHeads { get; init; }
     public string Model { get; init; } = "";
 
     public override string ToString() => $"Step {Step}: [{string.Join(", ", Output.Take(4).Select(v => v.ToString("G4")))}{(Output.Length > 4 ? ", …" : "")}]";

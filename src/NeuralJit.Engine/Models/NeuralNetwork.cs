@@ -3,18 +3,24 @@ using NeuralJit.Ops;
 namespace NeuralJit.Models;
 
 /// <summary>
-/// A network built from the kernels: stacked LSTM layers and a dense (Linear) head, with the
-/// parameters named as PyTorch's <c>state_dict()</c> of a module holding <c>self.lstm = nn.LSTM(...)</c>
-/// and <c>self.output = nn.Linear(...)</c>: <c>lstm.weight_ih_l{k}</c>, <c>lstm.weight_hh_l{k}</c>,
-/// <c>lstm.bias_ih_l{k}</c>, <c>lstm.bias_hh_l{k}</c>, <c>output.weight</c>, <c>output.bias</c>.
-/// Every op of a step goes through a slot of <see cref="Engine"/>. One network is one sequence's
-/// state: steps are not thread-safe on the same instance (use one network per thread).
+/// A network built from the kernels: stacked LSTM layers, an optional DNC memory, and a dense (Linear)
+/// head, with the parameters named as PyTorch's <c>state_dict()</c> of a module holding
+/// <c>self.lstm = nn.LSTM(...)</c>, <c>self.output = nn.Linear(...)</c> and, with memory,
+/// <c>self.interface = nn.Linear(hidden, Ξ)</c>: <c>lstm.weight_ih_l{k}</c>, <c>lstm.weight_hh_l{k}</c>,
+/// <c>lstm.bias_ih_l{k}</c>, <c>lstm.bias_hh_l{k}</c>, <c>output.weight</c>, <c>output.bias</c>,
+/// <c>interface.weight</c>, <c>interface.bias</c>.
+/// With memory the controller's input is [x; r_{t−1}] (so <c>lstm.weight_ih_l0</c> is 4H × (I + R·W)),
+/// the memory is driven by the last layer's h, and the head sees [h; r_t] (<c>output.weight</c> is
+/// O × (H + R·W)). Every op of a step goes through a slot of <see cref="Engine"/>. One network is one
+/// sequence's state: steps are not thread-safe on the same instance (use one network per thread).
 /// </summary>
 public sealed unsafe class NeuralNetwork : IDisposable
 {
     private readonly LstmLayer[] _layers;
+    private readonly DncMemory? _memory;
     private readonly DenseLayer _head;
     private readonly AlignedBuffer _input;
+    private readonly AlignedBuffer? _headInput;
 
     public NeuralNetwork(NeuralEngine engine, NetworkSizes sizes, IReadOnlyDictionary<string, float[]> parameters)
     {
@@ -24,13 +30,19 @@ public sealed unsafe class NeuralNetwork : IDisposable
         _layers = new LstmLayer[sizes.Layers];
         for (int k = 0; k < sizes.Layers; k++)
         {
-            int inSize = k == 0 ? sizes.InputSize : sizes.HiddenSize;
+            int inSize = k == 0 ? sizes.ControllerInputSize : sizes.HiddenSize;
             _layers[k] = new LstmLayer(engine, inSize, sizes.HiddenSize,
                 Get(parameters, $"lstm.weight_ih_l{k}"), Get(parameters, $"lstm.weight_hh_l{k}"),
                 GetOptional(parameters, $"lstm.bias_ih_l{k}"), GetOptional(parameters, $"lstm.bias_hh_l{k}"));
         }
-        _head = new DenseLayer(engine, sizes.HiddenSize, sizes.OutputSize, Get(parameters, "output.weight"), GetOptional(parameters, "output.bias"));
-        _input = new AlignedBuffer(sizes.InputSize);
+        if (sizes.HasMemory)
+        {
+            _memory = new DncMemory(engine, sizes.HiddenSize, sizes.MemorySlots, sizes.MemoryWidth, sizes.ReadHeads,
+                Get(parameters, "interface.weight"), GetOptional(parameters, "interface.bias"));
+            _headInput = new AlignedBuffer(sizes.HeadInputSize);
+        }
+        _head = new DenseLayer(engine, sizes.HeadInputSize, sizes.OutputSize, Get(parameters, "output.weight"), GetOptional(parameters, "output.bias"));
+        _input = new AlignedBuffer(sizes.ControllerInputSize);
     }
 
     private static float[] Get(IReadOnlyDictionary<string, float[]> p, string name) =>
@@ -40,8 +52,8 @@ public sealed unsafe class NeuralNetwork : IDisposable
         p.TryGetValue(name, out var v) ? v : ReadOnlySpan<float>.Empty;
 
     /// <summary>
-    /// A network with PyTorch's default initialisation (uniform ±1/√hidden for the LSTM, ±1/√in for
-    /// the head) drawn from a seeded generator: the same sizes and seed give the same weights.
+    /// A network with PyTorch's default initialisation (uniform ±1/√hidden for the LSTM, ±1/√fan_in for
+    /// the Linear layers) drawn from a seeded generator: the same sizes and seed give the same weights.
     /// </summary>
     public static NeuralNetwork CreateRandom(NeuralEngine engine, NetworkSizes sizes, int seed) =>
         new(engine, sizes, RandomParameters(sizes, seed));
@@ -50,68 +62,129 @@ public sealed unsafe class NeuralNetwork : IDisposable
     {
         sizes.Validate();
         var rng = new Random(seed);
-        float[] Uniform(int n, double bound)
+        var p = new Dictionary<string, float[]>();
+        foreach (var (name, shape) in ParameterShapes(sizes))
         {
+            // nn.LSTM draws every tensor from ±1/√hidden; nn.Linear from ±1/√fan_in.
+            double bound = name.StartsWith("lstm.", StringComparison.Ordinal) ? 1 / Math.Sqrt(sizes.HiddenSize)
+                : name.StartsWith("output.", StringComparison.Ordinal) ? 1 / Math.Sqrt(sizes.HeadInputSize)
+                : 1 / Math.Sqrt(sizes.HiddenSize);
+            int n = 1;
+            foreach (int d in shape) n = checked(n * d);
             var a = new float[n];
             for (int i = 0; i < n; i++) a[i] = (float)((rng.NextDouble() * 2 - 1) * bound);
-            return a;
+            p[name] = a;
         }
-        var p = new Dictionary<string, float[]>();
-        double lstmBound = 1 / Math.Sqrt(sizes.HiddenSize);
+        return p;
+    }
+
+    /// <summary>
+    /// Every parameter of a network of <paramref name="sizes"/> with its shape, in PyTorch's state_dict
+    /// order (LSTM layers, then interface, then output). Biases are listed too; a loader may accept their absence.
+    /// </summary>
+    public static IReadOnlyList<(string Name, int[] Shape)> ParameterShapes(NetworkSizes sizes)
+    {
+        sizes.Validate();
         int g = 4 * sizes.HiddenSize;
+        var list = new List<(string, int[])>();
         for (int k = 0; k < sizes.Layers; k++)
         {
-            int inSize = k == 0 ? sizes.InputSize : sizes.HiddenSize;
-            p[$"lstm.weight_ih_l{k}"] = Uniform(g * inSize, lstmBound);
-            p[$"lstm.weight_hh_l{k}"] = Uniform(g * sizes.HiddenSize, lstmBound);
-            p[$"lstm.bias_ih_l{k}"] = Uniform(g, lstmBound);
-            p[$"lstm.bias_hh_l{k}"] = Uniform(g, lstmBound);
+            int inSize = k == 0 ? sizes.ControllerInputSize : sizes.HiddenSize;
+            list.Add(($"lstm.weight_ih_l{k}", [g, inSize]));
+            list.Add(($"lstm.weight_hh_l{k}", [g, sizes.HiddenSize]));
+            list.Add(($"lstm.bias_ih_l{k}", [g]));
+            list.Add(($"lstm.bias_hh_l{k}", [g]));
         }
-        double headBound = 1 / Math.Sqrt(sizes.HiddenSize);
-        p["output.weight"] = Uniform(sizes.OutputSize * sizes.HiddenSize, headBound);
-        p["output.bias"] = Uniform(sizes.OutputSize, headBound);
-        return p;
+        if (sizes.HasMemory)
+        {
+            list.Add(("interface.weight", [sizes.InterfaceSize, sizes.HiddenSize]));
+            list.Add(("interface.bias", [sizes.InterfaceSize]));
+        }
+        list.Add(("output.weight", [sizes.OutputSize, sizes.HeadInputSize]));
+        list.Add(("output.bias", [sizes.OutputSize]));
+        return list;
     }
 
     public NeuralEngine Engine { get; }
     public NetworkSizes Sizes { get; }
     public IReadOnlyList<LstmLayer> Layers => _layers;
-    public long ParameterCount => _layers.Sum(l => l.ParameterCount) + _head.ParameterCount;
+    /// <summary>The DNC memory, or null for a plain LSTM network.</summary>
+    public DncMemory? Memory => _memory;
+    public long ParameterCount => _layers.Sum(l => l.ParameterCount) + (_memory?.ParameterCount ?? 0) + _head.ParameterCount;
 
-    /// <summary>One time step: x (InputSize floats) through every layer and the head; returns the head's output.</summary>
+    /// <summary>One time step: x (InputSize floats) through every layer (and the memory) and the head; returns the head's output.</summary>
     public ReadOnlySpan<float> Step(ReadOnlySpan<float> x)
     {
         if (x.Length != Sizes.InputSize)
             throw new ArgumentException($"The input has {x.Length} values; this network takes {Sizes.InputSize}.", nameof(x));
         x.CopyTo(_input.Span);
+        if (_memory is not null) _memory.ReadVectors.CopyTo(_input.Span[Sizes.InputSize..]); // r_{t−1}
         float* h = _input.Pointer;
         foreach (var layer in _layers) h = layer.Step(h);
-        _head.Forward(h);
+        if (_memory is null)
+        {
+            _head.Forward(h);
+        }
+        else
+        {
+            _memory.Step(h);
+            var headIn = _headInput!.Span;
+            new ReadOnlySpan<float>(h, Sizes.HiddenSize).CopyTo(headIn);
+            _memory.ReadVectors.CopyTo(headIn[Sizes.HiddenSize..]);
+            _head.Forward(_headInput.Pointer);
+        }
         return _head.Output;
     }
 
-    /// <summary>Clears the hidden and cell state: the next step starts a new sequence.</summary>
+    /// <summary>Clears the hidden, cell and memory state: the next step starts a new sequence.</summary>
     public void ResetState()
     {
         foreach (var l in _layers) l.ResetState();
+        _memory?.ResetState();
     }
 
     public void Dispose()
     {
         foreach (var l in _layers) l.Dispose();
+        _memory?.Dispose();
         _head.Dispose();
         _input.Dispose();
+        _headInput?.Dispose();
     }
 }
 
-/// <summary>The sizes of a <see cref="NeuralNetwork"/>.</summary>
+/// <summary>
+/// The sizes of a <see cref="NeuralNetwork"/>. Memory sizes are 0 for a plain LSTM network; with a DNC
+/// memory all three (slots N, width W, read heads R) are positive.
+/// </summary>
 public readonly record struct NetworkSizes(int InputSize, int HiddenSize, int OutputSize, int Layers = 1)
 {
+    public int MemorySlots { get; init; }
+    public int MemoryWidth { get; init; }
+    public int ReadHeads { get; init; }
+
+    public bool HasMemory => MemorySlots > 0;
+    /// <summary>R·W, the floats of all read vectors (0 without memory).</summary>
+    public int ReadSize => HasMemory ? ReadHeads * MemoryWidth : 0;
+    /// <summary>What the first LSTM layer sees: I, or I + R·W with memory.</summary>
+    public int ControllerInputSize => InputSize + ReadSize;
+    /// <summary>What the output layer sees: H, or H + R·W with memory.</summary>
+    public int HeadInputSize => HiddenSize + ReadSize;
+    /// <summary>Ξ, the interface vector's length (0 without memory).</summary>
+    public int InterfaceSize => HasMemory ? DncInterfaceLayout.SizeOf(ReadHeads, MemoryWidth) : 0;
+
     public void Validate()
     {
         if (InputSize <= 0) throw new ArgumentOutOfRangeException(nameof(InputSize), InputSize, "InputSize must be positive.");
         if (HiddenSize <= 0) throw new ArgumentOutOfRangeException(nameof(HiddenSize), HiddenSize, "HiddenSize must be positive.");
         if (OutputSize <= 0) throw new ArgumentOutOfRangeException(nameof(OutputSize), OutputSize, "OutputSize must be positive.");
         if (Layers <= 0) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, "Layers must be positive.");
+        bool any = MemorySlots != 0 || MemoryWidth != 0 || ReadHeads != 0;
+        if (any && (MemorySlots <= 0 || MemoryWidth <= 0 || ReadHeads <= 0))
+            throw new ArgumentOutOfRangeException(nameof(MemorySlots), (MemorySlots, MemoryWidth, ReadHeads),
+                "A DNC memory needs MemorySlots, MemoryWidth and ReadHeads all positive (or all 0 for none).");
     }
+
+    public override string ToString() =>
+        $"LSTM {InputSize}→{HiddenSize}×{Layers}" + (HasMemory ? $" + DNC {MemorySlots}×{MemoryWidth}, {ReadHeads} read head{(ReadHeads == 1 ? "" : "s")}" : "") + $" + Dense→{OutputSize}";
 }

@@ -8,7 +8,7 @@ namespace NeuralJit.Ops;
 public static unsafe class ManagedKernels
 {
     /// <summary>The managed entry point of <paramref name="op"/> for <paramref name="tier"/> (Scalar or ManagedSimd).</summary>
-    public static delegate*<in OpShape, KernelArgs*, void> Get(OpKind op, KernelTier tier) => tier switch
+    public static delegate*<in OpShape, KernelArgs*, void> Get(OpKind op, KernelTier tier) => DncKernels.Handles(op) ? DncKernels.Get(op, tier) : tier switch
     {
         KernelTier.Scalar => Adapter<ReferenceOps>.Get(op),
         KernelTier.ManagedSimd => Adapter<ManagedSimdOps>.Get(op),

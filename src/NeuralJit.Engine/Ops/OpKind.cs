@@ -66,4 +66,73 @@ public enum OpKind
 
     /// <summary>C[M] = A[M×N] (lda) · B[N] + D[M]: a dense (Linear) layer for one input vector.</summary>
     Dense,
+
+    // ── DNC (Graves et al. 2016, "Hybrid computing using a neural network with dynamic external memory").
+    // For all of them: N = memory slots, W = memory width, R = read heads; per-head vectors are stored
+    // head after head (row-major R×N or R×W). They are implemented in DncReferenceOps / DncManagedOps.
+
+    /// <summary>
+    /// Squashes the raw interface vector ξ in place (A = C allowed): M = R, N = W, length Ξ = R·W + 3W + 5R + 3.
+    /// A[Ξ] raw → C[Ξ] in the layout [read keys R·W | read strengths R | write key W | write strength 1 |
+    /// erase W | write vector W | free gates R | allocation gate 1 | write gate 1 | read modes 3R]:
+    /// keys and the write vector are copied, strengths get oneplus(x) = 1 + log(1 + eˣ), erase and the
+    /// gates the logistic sigmoid, and each head's three read modes (backward, content, forward) a softmax.
+    /// Elements = Ξ.
+    /// </summary>
+    DncInterface,
+
+    /// <summary>
+    /// Retention and usage: M = N slots, N = R heads. A = free gates f[R], B = previous read weightings
+    /// w^r[R×N], D = previous write weighting w^w[N], C = usage u[N] updated in place:
+    /// ψ[n] = Π_i (1 − f_i·w^r_i[n]); u[n] = (u[n] + w^w[n] − u[n]·w^w[n])·ψ[n]. Elements = M·N.
+    /// </summary>
+    DncUsage,
+
+    /// <summary>
+    /// Allocation weighting: M = N slots. A = usage u[N], C = a[N]. φ = slots sorted by usage ascending
+    /// (ties by the lower slot index first); a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i] (products in float,
+    /// in sorted order). Scratch is unused by the managed tiers. Elements = M.
+    /// </summary>
+    DncAllocation,
+
+    /// <summary>
+    /// Write weighting: M = N slots. A = allocation a[N], B = write content weighting c^w[N],
+    /// Alpha = allocation gate g^a, Beta = write gate g^w; C[N] = g^w·(g^a·a + (1 − g^a)·c^w). Elements = M.
+    /// </summary>
+    DncWriteWeighting,
+
+    /// <summary>
+    /// Erase-then-add memory update: M = N slots, N = W width. A = memory[N×W] (lda) updated in place,
+    /// B = write weighting w[N], C = erase e[W], D = write vector v[W]:
+    /// A[i,j] = A[i,j]·(1 − w[i]·e[j]) + w[i]·v[j]. Elements = M·N.
+    /// </summary>
+    DncWrite,
+
+    /// <summary>
+    /// Temporal link matrix and precedence: M = N slots. A = link L[N×N] updated in place, B = write
+    /// weighting w[N], C = precedence p[N] updated in place after L (L uses the previous p):
+    /// L[i,j] = (1 − w[i] − w[j])·L[i,j] + w[i]·p[j] for i ≠ j, L[i,i] = 0;
+    /// then p = (1 − Σ_i w[i])·p + w (the sum in double). Elements = M·M.
+    /// </summary>
+    DncLinkUpdate,
+
+    /// <summary>
+    /// Forward and backward weightings: M = N slots, N = R heads. A = link L[N×N], B = previous read
+    /// weightings w^r[R×N]; C = forward f[R×N] with f_i = L·w^r_i, D = backward b[R×N] with b_i = Lᵀ·w^r_i.
+    /// Elements = M·M·N.
+    /// </summary>
+    DncTemporal,
+
+    /// <summary>
+    /// Read weightings: M = N slots, N = R heads. A = backward b[R×N], B = content c^r[R×N],
+    /// C = forward f[R×N], D = read modes π[R×3] (backward, content, forward), E = w^r[R×N]:
+    /// w^r_i = π_i[0]·b_i + π_i[1]·c_i + π_i[2]·f_i. Elements = M·N.
+    /// </summary>
+    DncReadWeighting,
+
+    /// <summary>
+    /// Read vectors: M = N slots, N = W width, K = R heads. A = memory[N×W] (lda), B = read weightings
+    /// w^r[R×N], C = read vectors r[R×W] with r_i = Mᵀ·w^r_i (r_i[j] = Σ_n w^r_i[n]·M[n,j]). Elements = M·N·K.
+    /// </summary>
+    DncRead,
 }

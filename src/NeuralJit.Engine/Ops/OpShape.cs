@@ -33,6 +33,11 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
         OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent => (long)Shape.M * Shape.N,
         OpKind.LstmGates => (long)Shape.M * (Shape.N + Shape.K),
         OpKind.EwcPenalty => (long)Shape.M * Math.Max(1, Shape.N),
+        OpKind.DncInterface => (long)Shape.M * Shape.N + 3L * Shape.N + 5L * Shape.M + 3,
+        OpKind.DncUsage or OpKind.DncWrite or OpKind.DncReadWeighting => (long)Shape.M * Shape.N,
+        OpKind.DncLinkUpdate => (long)Shape.M * Shape.M,
+        OpKind.DncTemporal => (long)Shape.M * Shape.M * Shape.N,
+        OpKind.DncRead => (long)Shape.M * Shape.N * Shape.K,
         _ => Shape.M,
     };
 
@@ -48,6 +53,10 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
                 OpKind.LstmGates => $"{s.M}x{s.N + s.K}",
                 OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent => $"{s.M}x{s.N}",
                 OpKind.EwcPenalty when s.N > 1 => $"{s.M}x{s.N}",
+                OpKind.DncInterface or OpKind.DncUsage or OpKind.DncWrite or OpKind.DncReadWeighting => $"{s.M}x{s.N}",
+                OpKind.DncLinkUpdate => $"{s.M}x{s.M}",
+                OpKind.DncTemporal => $"{s.M}x{s.M}x{s.N}",
+                OpKind.DncRead => $"{s.M}x{s.N}x{s.K}",
                 _ => $"{s.M}",
             };
             bool customLd = s.Lda != 0 || s.Ldb != 0 || s.Ldc != 0;

@@ -5,8 +5,11 @@ using NeuralJit.Models;
 namespace NeuralJit.PowerShell.Commands;
 
 /// <summary>
-/// Runs an LSTM network with a dense head. With -Steps, a timed run on seeded random input that
-/// returns one summary; with -Sequence or float vectors from the pipeline, one result per time step.
+/// Runs a network: a <see cref="NeuralModel"/> (-Model, or piped from New-/Import-NeuralModel), or a seeded
+/// random LSTM + Dense network of the given sizes. With -Steps, a timed run on seeded random input that
+/// returns one summary; with -Sequence or float vectors from the pipeline, one sequence (state carried from
+/// step to step) and one result per time step. Each invocation builds its own network state, so one model
+/// can run in several runspaces at once.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "NeuralInference", DefaultParameterSetName = StepsSet)]
 [OutputType(typeof(InferenceResult))]
@@ -15,39 +18,67 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     private const string StepsSet = "Steps";
     private const string SequenceSet = "Sequence";
     private const string PipelineSet = "Pipeline";
+    private const string ModelStepsSet = "ModelSteps";
+    private const string ModelSequenceSet = "ModelSequence";
+    private const string ModelPipelineSet = "ModelPipeline";
+
+    /// <summary>The model to run (from New-NeuralModel or Import-NeuralModel).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ModelStepsSet, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ModelSequenceSet, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ModelPipelineSet)]
+    public NeuralModel? Model { get; set; }
 
     [Parameter] [ValidateRange(1, 1 << 20)] public int InputSize { get; set; } = 64;
     [Parameter] [ValidateRange(1, 1 << 16)] public int HiddenSize { get; set; } = 128;
     [Parameter] [ValidateRange(1, 1 << 20)] public int OutputSize { get; set; } = 10;
     [Parameter] [ValidateRange(1, 64)] public int Layers { get; set; } = 1;
+    /// <summary>Seed of the random network's weights and of the timed run's input.</summary>
     [Parameter] public int Seed { get; set; } = 42;
 
-    [Parameter(ParameterSetName = StepsSet)] [ValidateRange(1, long.MaxValue)] public long Steps { get; set; } = 1;
+    [Parameter(ParameterSetName = StepsSet)]
+    [Parameter(ParameterSetName = ModelStepsSet)]
+    [ValidateRange(1, long.MaxValue)]
+    public long Steps { get; set; } = 1;
 
-    [Parameter(Mandatory = true, ParameterSetName = SequenceSet)] public float[][] Sequence { get; set; } = [];
+    [Parameter(Mandatory = true, ParameterSetName = SequenceSet)]
+    [Parameter(Mandatory = true, ParameterSetName = ModelSequenceSet)]
+    public float[][] Sequence { get; set; } = [];
 
-    [Parameter(Mandatory = true, ParameterSetName = PipelineSet, ValueFromPipeline = true)] public float[] InputVector { get; set; } = [];
+    [Parameter(Mandatory = true, ParameterSetName = PipelineSet, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ModelPipelineSet, ValueFromPipeline = true)]
+    public float[] InputVector { get; set; } = [];
 
     private NeuralNetwork? _network;
+    private NeuralModel? _networkModel;
+    private string _description = "";
     private long _step;
     private volatile bool _stopping;
 
-    private NetworkSizes Sizes => new(InputSize, HiddenSize, OutputSize, Layers);
+    private bool UsesModel => ParameterSetName is ModelStepsSet or ModelSequenceSet or ModelPipelineSet;
 
     protected override void BeginProcessing()
     {
-        _network = NeuralNetwork.CreateRandom(NeuralEngine.Default, Sizes, Seed);
+        if (UsesModel) return; // the model may arrive from the pipeline
+        var sizes = new NetworkSizes(InputSize, HiddenSize, OutputSize, Layers);
+        _network = NeuralNetwork.CreateRandom(NeuralEngine.Default, sizes, Seed);
+        _description = $"{sizes} (seed {Seed})";
     }
 
     protected override void ProcessRecord()
     {
+        if (UsesModel && !EnsureModelNetwork()) return;
         switch (ParameterSetName)
         {
             case SequenceSet:
+            case ModelSequenceSet:
                 foreach (var x in Sequence) { if (_stopping) return; RunStep(x); }
                 break;
             case PipelineSet:
+            case ModelPipelineSet:
                 RunStep(InputVector);
+                break;
+            case ModelStepsSet:
+                RunTimed();
                 break;
         }
     }
@@ -55,21 +86,52 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     protected override void EndProcessing()
     {
         if (ParameterSetName == StepsSet) RunTimed();
-        _network?.Dispose();
-        _network = null;
+        DisposeNetwork();
     }
 
     protected override void StopProcessing() => _stopping = true;
 
-    private void RunStep(float[] x)
+    /// <summary>A network for the current model: a new one (fresh state) whenever a different model arrives.</summary>
+    private bool EnsureModelNetwork()
     {
-        if (x is null || x.Length != InputSize)
+        var model = Model!;
+        if (ReferenceEquals(model, _networkModel)) return true;
+        foreach (var (name, value, actual) in new[] { (nameof(InputSize), InputSize, model.InputSize), (nameof(HiddenSize), HiddenSize, model.HiddenSize),
+                     (nameof(OutputSize), OutputSize, model.OutputSize), (nameof(Layers), Layers, model.Layers) })
+            if (MyInvocation.BoundParameters.ContainsKey(name) && value != actual)
+            {
+                var e = new ArgumentException($"-{name} {value} disagrees with the model, whose {name} is {actual}.");
+                WriteError(ModelFiles.Error(e, "InvokeNeuralInferenceModelSizeMismatch", ErrorCategory.InvalidArgument, model,
+                    $"Leave out -{name} when you pass -Model: the model's sizes come from its tensors."));
+                return false;
+            }
+        DisposeNetwork();
+        _network = model.CreateNetwork(NeuralEngine.Default);
+        _networkModel = model;
+        _description = $"{model.Description} ({model.Source})";
+        _step = 0;
+        return true;
+    }
+
+    private void DisposeNetwork()
+    {
+        _network?.Dispose();
+        _network = null;
+        _networkModel = null;
+    }
+
+    private NetworkSizes CurrentSizes => _network!.Sizes;
+
+    private void RunStep(float[]? x)
+    {
+        int inputSize = CurrentSizes.InputSize;
+        if (x is null || x.Length != inputSize)
         {
-            var err = new ErrorRecord(
-                new ArgumentException($"Time step {_step} has {x?.Length ?? 0} values; the network takes {InputSize}."),
-                "InvokeNeuralInferenceWrongInputLength", ErrorCategory.InvalidArgument, x);
-            err.ErrorDetails = new ErrorDetails(err.Exception.Message) { RecommendedAction = $"Give every time step exactly {InputSize} values, or set -InputSize {x?.Length ?? 0}." };
-            WriteError(err);
+            var e = new ArgumentException($"Time step {_step} has {x?.Length ?? 0} values; the network takes {inputSize}.");
+            string action = UsesModel
+                ? $"Give every time step exactly {inputSize} values: the model's input size."
+                : $"Give every time step exactly {inputSize} values, or set -InputSize {x?.Length ?? 0}.";
+            WriteError(ModelFiles.Error(e, "InvokeNeuralInferenceWrongInputLength", ErrorCategory.InvalidArgument, x, action));
             _step++;
             return;
         }
@@ -82,10 +144,11 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     private void RunTimed()
     {
         var net = _network!;
+        var sizes = net.Sizes;
         var rng = new Random(Seed ^ 0x5EED);
-        var input = new float[InputSize];
+        var input = new float[sizes.InputSize];
         for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);
-        var progress = new ProgressRecord(1, "Invoke-NeuralInference", $"{Steps} steps of {InputSize}→{HiddenSize} LSTM");
+        var progress = new ProgressRecord(1, "Invoke-NeuralInference", $"{Steps} steps of {sizes}");
         long chunk = Math.Max(1, Steps / 100);
         long done = 0, ticks = 0;
         float[] last = [];
@@ -109,17 +172,24 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         WriteObject(Result(done - 1, done, ns, last));
     }
 
-    private InferenceResult Result(long step, long steps, long ns, float[] output) => new()
+    private InferenceResult Result(long step, long steps, long ns, float[] output)
     {
-        Step = step,
-        Steps = steps,
-        TotalNanoseconds = ns,
-        NanosecondsPerStep = steps == 0 ? 0 : (double)ns / steps,
-        Output = output,
-        InputSize = InputSize,
-        HiddenSize = HiddenSize,
-        OutputSize = OutputSize,
-        Layers = Layers,
-        Model = $"LSTM {InputSize}→{HiddenSize}×{Layers} + Dense→{OutputSize} (seed {Seed})",
-    };
+        var s = CurrentSizes;
+        return new()
+        {
+            Step = step,
+            Steps = steps,
+            TotalNanoseconds = ns,
+            NanosecondsPerStep = steps == 0 ? 0 : (double)ns / steps,
+            Output = output,
+            InputSize = s.InputSize,
+            HiddenSize = s.HiddenSize,
+            OutputSize = s.OutputSize,
+            Layers = s.Layers,
+            MemorySlots = s.MemorySlots,
+            MemoryWidth = s.MemoryWidth,
+            ReadHeads = s.ReadHeads,
+            Model = _description,
+        };
+    }
 }
