@@ -12,10 +12,13 @@
     FormatsToProcess     = @('NeuralJit.format.ps1xml')
     TypesToProcess       = @('NeuralJit.types.ps1xml')
     CmdletsToExport      = @(
+        'Export-NeuralTrace'
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
         'Invoke-NeuralInference'
         'Reset-NeuralProfile'
+        'Start-NeuralTrace'
+        'Stop-NeuralTrace'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -44,7 +44,11 @@ public sealed unsafe class OpSlot
         Key = key;
         _shape = key.Shape;
         _managed = ManagedKernels.Get(key.Op, KernelTier.ManagedSimd);
+        TraceId = engine.NextSlotId();
     }
+
+    /// <summary>This slot's number in trace events (unique within its engine).</summary>
+    internal int TraceId { get; }
 
     public OpKey Key { get; }
     public NeuralEngine Engine => _engine;
@@ -65,6 +69,7 @@ public sealed unsafe class OpSlot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Invoke(KernelArgs* args)
     {
+        if (_engine.ActiveTrace is { } trace) return InvokeTraced(trace, args); // null unless Start-NeuralTrace: one predictable branch
         if (!_engine.ProfilingEnabled) return Run(args);
         long n = Interlocked.Increment(ref _calls);
         if ((n & Volatile.Read(ref _sampleMask)) != 0) return Run(args);
@@ -101,6 +106,33 @@ public sealed unsafe class OpSlot
         Record(ticks);
         if (n >= _engine.Options.CallThreshold && _jit is null && Volatile.Read(ref _promotionState) == 0)
             _engine.ConsiderPromotion(this);
+        return fused;
+    }
+
+    /// <summary>While a trace records: time every call, record it in the trace, and count it in the profile as a measured call.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool InvokeTraced(TraceRecorder trace, KernelArgs* args)
+    {
+        var jit = Volatile.Read(ref _jit);
+        long t0 = CycleClock.Read();
+        bool fused;
+        if (jit is null) { _managed(in _shape, args); fused = false; }
+        else
+        {
+            if (jit.SuppressGcTransition) ((delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void>)jit.Entry)(args);
+            else ((delegate* unmanaged<KernelArgs*, void>)jit.Entry)(args);
+            fused = jit.FusesCell;
+        }
+        long t1 = CycleClock.Read();
+        long ticks = Math.Max(0, t1 - t0 - CycleClock.ReadOverheadTicks);
+        trace.Record(TraceId, jit, t0, ticks);
+        if (_engine.ProfilingEnabled)
+        {
+            long n = Interlocked.Increment(ref _calls);
+            Record(ticks);
+            if (n >= _engine.Options.CallThreshold && jit is null && Volatile.Read(ref _promotionState) == 0)
+                _engine.ConsiderPromotion(this);
+        }
         return fused;
     }
 

@@ -16,13 +16,14 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     private const string SequenceSet = "Sequence";
     private const string PipelineSet = "Pipeline";
 
-    [Parameter] [ValidateRange(1, 1 << 20)] public int InputSize { get; set; } = 64;
-    [Parameter] [ValidateRange(1, 1 << 16)] public int HiddenSize { get; set; } = 128;
-    [Parameter] [ValidateRange(1, 1 << 20)] public int OutputSize { get; set; } = 10;
-    [Parameter] [ValidateRange(1, 64)] public int Layers { get; set; } = 1;
+    // Sizes are checked in BeginProcessing (not ValidateRange) so bad ones get this cmdlet's error id and a RecommendedAction.
+    [Parameter] public int InputSize { get; set; } = 64;
+    [Parameter] public int HiddenSize { get; set; } = 128;
+    [Parameter] public int OutputSize { get; set; } = 10;
+    [Parameter] public int Layers { get; set; } = 1;
     [Parameter] public int Seed { get; set; } = 42;
 
-    [Parameter(ParameterSetName = StepsSet)] [ValidateRange(1, long.MaxValue)] public long Steps { get; set; } = 1;
+    [Parameter(ParameterSetName = StepsSet)] public long Steps { get; set; } = 1;
 
     [Parameter(Mandatory = true, ParameterSetName = SequenceSet)] public float[][] Sequence { get; set; } = [];
 
@@ -36,7 +37,21 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
 
     protected override void BeginProcessing()
     {
+        CheckRange(nameof(InputSize), InputSize, 1 << 20);
+        CheckRange(nameof(HiddenSize), HiddenSize, 1 << 16);
+        CheckRange(nameof(OutputSize), OutputSize, 1 << 20);
+        CheckRange(nameof(Layers), Layers, 64);
+        CheckRange(nameof(Steps), Steps, long.MaxValue);
         _network = NeuralNetwork.CreateRandom(NeuralEngine.Default, Sizes, Seed);
+    }
+
+    private void CheckRange(string name, long value, long max)
+    {
+        if (value >= 1 && value <= max) return;
+        ThrowTerminatingError(NeuralErrors.Create(
+            new ArgumentOutOfRangeException(name, value, $"-{name} must be between 1 and {max:N0}; it was {value:N0}."),
+            $"InvokeNeuralInferenceInvalid{name}", ErrorCategory.InvalidArgument, value,
+            $"Give -{name} a value from 1 to {max:N0}."));
     }
 
     protected override void ProcessRecord()
@@ -65,11 +80,10 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     {
         if (x is null || x.Length != InputSize)
         {
-            var err = new ErrorRecord(
-                new ArgumentException($"Time step {_step} has {x?.Length ?? 0} values; the network takes {InputSize}."),
-                "InvokeNeuralInferenceWrongInputLength", ErrorCategory.InvalidArgument, x);
-            err.ErrorDetails = new ErrorDetails(err.Exception.Message) { RecommendedAction = $"Give every time step exactly {InputSize} values, or set -InputSize {x?.Length ?? 0}." };
-            WriteError(err);
+            WriteError(NeuralErrors.InvalidArgument(
+                $"Time step {_step} has {x?.Length ?? 0} values; the network takes {InputSize}.",
+                "InvokeNeuralInferenceWrongInputLength", x,
+                $"Give every time step exactly {InputSize} values, or set -InputSize {x?.Length ?? 0}."));
             _step++;
             return;
         }
