@@ -110,7 +110,8 @@ public sealed class TraceRecorder
     /// </summary>
     public void WriteChromeTrace(Stream stream, IReadOnlyList<TraceEvent> events, string processName = "NeuralJit")
     {
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false });
+        // Relaxed escaping: quotes and backslashes as \" and \\ (not \u0022), non-ASCII as UTF-8; still valid JSON.
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         double usPerTick = 1e6 / CycleClock.Frequency;
         int pid = Environment.ProcessId;
         w.WriteStartObject();
