@@ -42,6 +42,12 @@ public static class Program
         if (options.Help) { Console.WriteLine(Usage); return 0; }
         if (options.Version) { Console.WriteLine($"NeuralJit.Host {NeuralJitHost.InformationalVersion} (PowerShell {PSVersionInfo()})"); return 0; }
 
+        if (options.File is not null && !File.Exists(options.File))
+        {
+            Console.Error.WriteLine($"The argument '{options.File}' is not recognized as the name of a script file. Check the spelling of the name, or if a path was included, verify that the path is correct and try again.");
+            return 64;
+        }
+
         var manifest = ModuleLocator.Find(out var searched);
         if (manifest is null)
         {

@@ -163,21 +163,29 @@ internal sealed class ScriptRunner
         }
     }
 
-    /// <summary>Renders an error record as pwsh does (its ErrorView) on the error stream.</summary>
+    // Out-Default sends an object to the host's error line writer when the object is marked as coming from
+    // the error stream (internal PSObject.WriteStream, set when errors are merged into output). pwsh's own
+    // console host marks terminating errors the same way before rendering them; there is no public API for it.
+    private static readonly System.Reflection.PropertyInfo? s_writeStream =
+        typeof(PSObject).GetProperty("WriteStream", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+
+    /// <summary>Renders a terminating error as pwsh does (its ErrorView, with the script position) on stderr.</summary>
     private void Report(ErrorRecord record)
     {
         try
         {
+            if (s_writeStream is null) throw new MissingMemberException(nameof(PSObject), "WriteStream");
+            var wrapped = new PSObject(record);
+            s_writeStream.SetValue(wrapped, Enum.Parse(s_writeStream.PropertyType, "Error"));
             using var ps = PowerShell.Create();
             ps.Runspace = _runspace;
-            var wrapped = new PSObject(record);
-            wrapped.Properties.Add(new PSNoteProperty("writeErrorStream", true));
             ps.AddCommand("Out-Default");
             ps.Invoke(new object[] { wrapped });
         }
         catch (Exception)
         {
-            _host.UI.WriteErrorLine(record.ToString());
+            var position = record.InvocationInfo?.PositionMessage;
+            _host.UI.WriteErrorLine(string.IsNullOrEmpty(position) ? record.ToString() : position + Environment.NewLine + record);
         }
     }
 
