@@ -75,6 +75,14 @@ public sealed class ViewTests : IDisposable
 
     public static IEnumerable<object[]> OutputTypes => ModuleSurface.OutputTypeNames;
 
+    /// <summary>The view and serialization tests find output types through [OutputType]: a cmdlet without it would escape them.</summary>
+    [Fact]
+    public void EveryCmdletDeclaresItsOutputType()
+    {
+        var missing = ModuleSurface.Cmdlets.Where(c => c.OutputType.Count == 0).Select(c => c.Name).ToList();
+        Assert.True(missing.Count == 0, "Cmdlets without [OutputType]: " + string.Join(", ", missing));
+    }
+
     [Theory]
     [MemberData(nameof(OutputTypes))]
     public void EveryOutputTypeHasADefaultViewThatRendersItsLabels(string typeName)

@@ -69,9 +69,16 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
 
     protected override void EndProcessing()
     {
-        if (ParameterSetName == StepsSet) RunTimed();
-        _network?.Dispose();
-        _network = null;
+        try
+        {
+            if (ParameterSetName == StepsSet) RunTimed();
+        }
+        finally
+        {
+            // Also when Ctrl+C stops the pipeline (WriteProgress then throws PipelineStoppedException).
+            _network?.Dispose();
+            _network = null;
+        }
     }
 
     protected override void StopProcessing() => _stopping = true;
@@ -100,7 +107,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         var input = new float[InputSize];
         for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);
         var progress = new ProgressRecord(1, "Invoke-NeuralInference", $"{Steps} steps of {InputSize}→{HiddenSize} LSTM");
-        long chunk = Math.Max(1, Steps / 100);
+        long chunk = Math.Clamp(Steps / 100, 1, 4096); // at most 4,096 steps between checks of Ctrl+C
         long done = 0, ticks = 0;
         float[] last = [];
         while (done < Steps && !_stopping)
@@ -113,8 +120,8 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
             done += n;
             if (Steps >= 1000)
             {
-                progress.PercentComplete = (int)(100 * done / Steps);
-                WriteProgress(progress);
+                int percent = (int)(100.0 * done / Steps);
+                if (percent != progress.PercentComplete) { progress.PercentComplete = percent; WriteProgress(progress); }
             }
         }
         if (Steps >= 1000) { progress.RecordType = ProgressRecordType.Completed; WriteProgress(progress); }
