@@ -59,7 +59,7 @@ internal sealed class ScriptRunner
         var text = new System.Text.StringBuilder(script);
         foreach (var statement in ast.EndBlock.Statements.Reverse())
         {
-            if (statement is System.Management.Automation.Language.PipelineAst pipeline)
+            if (statement is System.Management.Automation.Language.PipelineAst { Background: false } pipeline)
                 text.Insert(pipeline.Extent.EndOffset, " | Out-Default");
         }
         return text.ToString();
