@@ -128,4 +128,22 @@ public sealed class ViewTests : IDisposable
         foreach (var p in views.SelectMany(v => v.Descendants("PropertyName")))
             Assert.True(names.Contains(p.Value), $"The view of {typeName} names the property '{p.Value}', which {typeName} does not have.");
     }
+
+    /// <summary>The types file's property sets name real properties of module types (a typo would silently show nothing).</summary>
+    [Fact]
+    public void TypesFilePropertySetsNameExistingProperties()
+    {
+        var types = XDocument.Load(Path.Combine(Paths.ModuleDir, "NeuralJit.types.ps1xml"));
+        var problems = new List<string>();
+        foreach (var t in types.Root!.Elements("Type"))
+        {
+            var name = t.Element("Name")!.Value;
+            _ = ModuleSurface.Cmdlets; // the module's assemblies are loaded
+            var type = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(name)).FirstOrDefault(x => x is not null);
+            if (type is null) { problems.Add($"types.ps1xml extends {name}, which is not a type of the module."); continue; }
+            foreach (var p in t.Descendants("ReferencedProperties").Elements("Name"))
+                if (type.GetProperty(p.Value) is null) problems.Add($"{name} has no property '{p.Value}' (named in types.ps1xml).");
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
 }
