@@ -13,6 +13,7 @@
     TypesToProcess       = @('NeuralJit.types.ps1xml')
     CmdletsToExport      = @(
         'Compare-JitSpeedup'
+        'Export-NeuralTrace'
         'Get-NeuralEngine'
         'Get-NeuralHotspot'
         'Get-NeuralJitKernel'
@@ -25,6 +26,8 @@
         'New-NeuralModel'
         'Reset-NeuralProfile'
         'Set-NeuralJitOption'
+        'Start-NeuralTrace'
+        'Stop-NeuralTrace'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

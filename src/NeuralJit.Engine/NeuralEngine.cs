@@ -44,6 +44,46 @@ public sealed class NeuralEngine : IDisposable
 
     /// <summary>The JIT tier: compiler, kernel cache and code cache (list kernels, compile on demand).</summary>
     public JitCompiler Jit { get; }
+    private int _nextSlotId;
+    internal int NextSlotId() => Interlocked.Increment(ref _nextSlotId);
+
+    /// <summary>The recorder calls write to, or null when no trace is recording (the slots' only extra check).</summary>
+    internal volatile TraceRecorder? ActiveTrace;
+    private readonly object _traceGate = new();
+
+    /// <summary>The trace recording now, or the last one stopped (kept for export); null if none was started.</summary>
+    public TraceRecorder? Trace { get; private set; }
+    public bool TraceRecording => ActiveTrace is not null;
+
+    /// <summary>Starts recording every call into a new ring buffer of <paramref name="capacity"/> events.</summary>
+    /// <exception cref="InvalidOperationException">A trace is already recording.</exception>
+    public TraceRecorder StartTrace(int capacity = TraceRecorder.DefaultCapacity)
+    {
+        lock (_traceGate)
+        {
+            if (ActiveTrace is not null) throw new InvalidOperationException("A trace is already recording.");
+            var trace = new TraceRecorder(capacity);
+            Trace = trace;
+            ActiveTrace = trace;
+            return trace;
+        }
+    }
+
+    /// <summary>Stops recording; the trace stays available in <see cref="Trace"/>. Returns null when none was recording.</summary>
+    public TraceRecorder? StopTrace()
+    {
+        lock (_traceGate)
+        {
+            var trace = ActiveTrace;
+            if (trace is null) return null;
+            ActiveTrace = null;
+            trace.StoppedUtc = DateTime.UtcNow;
+            return trace;
+        }
+    }
+
+    /// <summary>The events of <see cref="Trace"/> with their keys resolved, oldest first.</summary>
+    public IReadOnlyList<TraceEvent> TraceEvents(TraceRecorder trace) => trace.Snapshot(Profile.Slots);
 
     /// <summary>The slot for (op, shape): created on first use, shared by every model of this engine.</summary>
     public OpSlot Resolve(OpKind op, OpShape shape)

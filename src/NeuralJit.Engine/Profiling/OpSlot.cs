@@ -89,7 +89,11 @@ public sealed unsafe class OpSlot
         Key = key;
         _shape = key.Shape;
         _managed = ManagedKernels.Get(key.Op, KernelTier.ManagedSimd);
+        TraceId = engine.NextSlotId();
     }
+
+    /// <summary>This slot's number in trace events (unique within its engine).</summary>
+    internal int TraceId { get; }
 
     public OpKey Key { get; }
     public NeuralEngine Engine => _engine;
@@ -110,11 +114,16 @@ public sealed unsafe class OpSlot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Invoke(KernelArgs* args)
     {
+        if (_engine.ActiveTrace is { } trace) return InvokeTraced(trace, args); // null unless Start-NeuralTrace: one predictable branch
         if (!_engine.ProfilingEnabled) return Run(args);
-        long n = _owner == Environment.CurrentManagedThreadId ? ++_ownerCalls : CountShared();
+        long n = CountCall();
         if ((n & Volatile.Read(ref _sampleMask)) != 0) return Run(args);
         return InvokeMeasured(args, n);
     }
+
+    /// <summary>Counts one call exactly: a plain add on the owner thread, an interlocked add on any other.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long CountCall() => _owner == Environment.CurrentManagedThreadId ? ++_ownerCalls : CountShared();
 
     /// <summary>The first caller claims the slot (then counts as owner); every other thread counts atomically.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -127,9 +136,11 @@ public sealed unsafe class OpSlot
 
     /// <summary>Runs the current kernel without touching the profile; returns what <see cref="Invoke"/> returns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Run(KernelArgs* args)
+    public bool Run(KernelArgs* args) => RunWith(Volatile.Read(ref _jit), args);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool RunWith(JitKernel? jit, KernelArgs* args)
     {
-        var jit = Volatile.Read(ref _jit);
         if (jit is null) { _managed(in _shape, args); return false; }
         if (jit.SuppressGcTransition) ((delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void>)jit.Entry)(args);
         else ((delegate* unmanaged<KernelArgs*, void>)jit.Entry)(args);
@@ -162,6 +173,25 @@ public sealed unsafe class OpSlot
     internal const int OutlierFactor = 256;
     /// <summary>50 µs: above a scheduler interrupt or a page fault, below a time slice.</summary>
     internal static readonly long OutlierFloorTicks = (long)(50e-6 * CycleClock.Frequency);
+    /// <summary>While a trace records: time every call, record it in the trace, and count it in the profile as a measured call.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool InvokeTraced(TraceRecorder trace, KernelArgs* args)
+    {
+        var jit = Volatile.Read(ref _jit); // one read: the trace names the tier that really ran
+        long t0 = CycleClock.Read();
+        bool fused = RunWith(jit, args);
+        long t1 = CycleClock.ReadEnd();
+        long ticks = Math.Max(0, t1 - t0 - CycleClock.ReadOverheadTicks);
+        trace.Record(TraceId, jit, t0, ticks);
+        if (_engine.ProfilingEnabled)
+        {
+            long n = CountCall();
+            Record(ticks);
+            if (n >= _engine.Options.CallThreshold && jit is null && Volatile.Read(ref _promotionState) == 0)
+                _engine.ConsiderPromotion(this);
+        }
+        return fused;
+    }
 
     private void Record(long ticks)
     {

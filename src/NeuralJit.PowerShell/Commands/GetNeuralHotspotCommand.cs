@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using NeuralJit.Ops;
+using NeuralJit.PowerShell.Completers;
 
 namespace NeuralJit.PowerShell.Commands;
 
@@ -8,23 +8,57 @@ namespace NeuralJit.PowerShell.Commands;
 [OutputType(typeof(HotspotRecord))]
 public sealed class GetNeuralHotspotCommand : PSCmdlet
 {
-    /// <summary>Only the first N records (after filtering).</summary>
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int Top { get; set; }
-
-    /// <summary>Only these operations.</summary>
+    /// <summary>Only these operations (OpKind names; wildcards allowed).</summary>
     [Parameter(Position = 0)]
-    public OpKind[]? Operation { get; set; }
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(OperationCompleter))]
+    public string[]? Operation { get; set; }
+
+    /// <summary>Only these shapes, as shown in the Dims column (wildcards allowed).</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(DimsCompleter))]
+    public string[]? Dims { get; set; }
 
     /// <summary>Only keys with these statuses.</summary>
     [Parameter]
     public HotspotStatus[]? Status { get; set; }
 
+    /// <summary>Only the first N records (after filtering).</summary>
+    [Parameter]
+    public int Top { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(Top)) && Top < 1)
+        {
+            ThrowTerminatingError(NeuralErrors.InvalidArgument(
+                $"-Top must be 1 or more; it was {Top}.", "GetNeuralHotspotInvalidTop", Top,
+                "Give -Top a positive number of rows, or leave it out to get every key."));
+        }
+    }
+
     protected override void EndProcessing()
     {
         IEnumerable<HotspotRecord> rows = NeuralEngine.Default.GetHotspots();
-        if (Operation is { Length: > 0 }) rows = rows.Where(r => Operation.Any(o => o.ToString() == r.Operation));
+        if (Operation is { Length: > 0 })
+        {
+            var kinds = OperationNames.Match(Operation, out var unknown);
+            foreach (var name in unknown)
+            {
+                WriteError(NeuralErrors.InvalidArgument(
+                    $"'{name}' is not an operation. Operations: {string.Join(", ", Enum.GetNames<Ops.OpKind>())}.",
+                    "GetNeuralHotspotUnknownOperation", name,
+                    "Use one of the operation names (Tab completes them) or a wildcard pattern such as 'Lstm*'."));
+            }
+            var names = kinds.Select(k => k.ToString()).ToHashSet();
+            rows = rows.Where(r => names.Contains(r.Operation));
+        }
+        if (Dims is { Length: > 0 })
+        {
+            var patterns = Dims.Select(d => WildcardPattern.Get(d, WildcardOptions.IgnoreCase)).ToArray();
+            rows = rows.Where(r => patterns.Any(p => p.IsMatch(r.Dims)));
+        }
         if (Status is { Length: > 0 }) rows = rows.Where(r => Status.Any(s => s.ToString() == r.Status));
         if (Top > 0) rows = rows.Take(Top);
         foreach (var r in rows) WriteObject(r);

@@ -28,16 +28,16 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     [Parameter(Mandatory = true, ParameterSetName = ModelPipelineSet)]
     public NeuralModel? Model { get; set; }
 
-    [Parameter] [ValidateRange(1, 1 << 20)] public int InputSize { get; set; } = 64;
-    [Parameter] [ValidateRange(1, 1 << 16)] public int HiddenSize { get; set; } = 128;
-    [Parameter] [ValidateRange(1, 1 << 20)] public int OutputSize { get; set; } = 10;
-    [Parameter] [ValidateRange(1, 64)] public int Layers { get; set; } = 1;
+    // Sizes are checked in BeginProcessing (not ValidateRange) so bad ones get this cmdlet's error id and a RecommendedAction.
+    [Parameter] public int InputSize { get; set; } = 64;
+    [Parameter] public int HiddenSize { get; set; } = 128;
+    [Parameter] public int OutputSize { get; set; } = 10;
+    [Parameter] public int Layers { get; set; } = 1;
     /// <summary>Seed of the random network's weights and of the timed run's input.</summary>
     [Parameter] public int Seed { get; set; } = 42;
 
     [Parameter(ParameterSetName = StepsSet)]
     [Parameter(ParameterSetName = ModelStepsSet)]
-    [ValidateRange(1, long.MaxValue)]
     public long Steps { get; set; } = 1;
 
     [Parameter(Mandatory = true, ParameterSetName = SequenceSet)]
@@ -58,10 +58,24 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
 
     protected override void BeginProcessing()
     {
-        if (UsesModel) return; // the model may arrive from the pipeline
+        CheckRange(nameof(Steps), Steps, long.MaxValue);
+        if (UsesModel) return; // the model may arrive from the pipeline; its sizes come from its tensors
+        CheckRange(nameof(InputSize), InputSize, 1 << 20);
+        CheckRange(nameof(HiddenSize), HiddenSize, 1 << 16);
+        CheckRange(nameof(OutputSize), OutputSize, 1 << 20);
+        CheckRange(nameof(Layers), Layers, 64);
         var sizes = new NetworkSizes(InputSize, HiddenSize, OutputSize, Layers);
         _network = NeuralNetwork.CreateRandom(NeuralEngine.Default, sizes, Seed);
         _description = $"{sizes} (seed {Seed})";
+    }
+
+    private void CheckRange(string name, long value, long max)
+    {
+        if (value >= 1 && value <= max) return;
+        ThrowTerminatingError(NeuralErrors.Create(
+            new ArgumentOutOfRangeException(name, value, $"-{name} must be between 1 and {max:N0}; it was {value:N0}."),
+            $"InvokeNeuralInferenceInvalid{name}", ErrorCategory.InvalidArgument, value,
+            $"Give -{name} a value from 1 to {max:N0}."));
     }
 
     protected override void ProcessRecord()
@@ -85,8 +99,15 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
 
     protected override void EndProcessing()
     {
-        if (ParameterSetName == StepsSet) RunTimed();
-        DisposeNetwork();
+        try
+        {
+            if (ParameterSetName == StepsSet) RunTimed();
+        }
+        finally
+        {
+            // Also when Ctrl+C stops the pipeline (WriteProgress then throws PipelineStoppedException).
+            DisposeNetwork();
+        }
     }
 
     protected override void StopProcessing() => _stopping = true;
@@ -101,7 +122,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
             if (MyInvocation.BoundParameters.ContainsKey(name) && value != actual)
             {
                 var e = new ArgumentException($"-{name} {value} disagrees with the model, whose {name} is {actual}.");
-                WriteError(ModelFiles.Error(e, "InvokeNeuralInferenceModelSizeMismatch", ErrorCategory.InvalidArgument, model,
+                WriteError(NeuralErrors.Create(e, "InvokeNeuralInferenceModelSizeMismatch", ErrorCategory.InvalidArgument, model,
                     $"Leave out -{name} when you pass -Model: the model's sizes come from its tensors."));
                 return false;
             }
@@ -131,7 +152,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
             string action = UsesModel
                 ? $"Give every time step exactly {inputSize} values: the model's input size."
                 : $"Give every time step exactly {inputSize} values, or set -InputSize {x?.Length ?? 0}.";
-            WriteError(ModelFiles.Error(e, "InvokeNeuralInferenceWrongInputLength", ErrorCategory.InvalidArgument, x, action));
+            WriteError(NeuralErrors.Create(e, "InvokeNeuralInferenceWrongInputLength", ErrorCategory.InvalidArgument, x, action));
             _step++;
             return;
         }
@@ -149,7 +170,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         var input = new float[sizes.InputSize];
         for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);
         var progress = new ProgressRecord(1, "Invoke-NeuralInference", $"{Steps} steps of {sizes}");
-        long chunk = Math.Max(1, Steps / 100);
+        long chunk = Math.Clamp(Steps / 100, 1, 4096); // at most 4,096 steps between checks of Ctrl+C
         long done = 0, ticks = 0;
         float[] last = [];
         while (done < Steps && !_stopping)
@@ -162,8 +183,8 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
             done += n;
             if (Steps >= 1000)
             {
-                progress.PercentComplete = (int)(100 * done / Steps);
-                WriteProgress(progress);
+                int percent = (int)(100.0 * done / Steps);
+                if (percent != progress.PercentComplete) { progress.PercentComplete = percent; WriteProgress(progress); }
             }
         }
         if (Steps >= 1000) { progress.RecordType = ProgressRecordType.Completed; WriteProgress(progress); }

@@ -1,0 +1,92 @@
+using System.Management.Automation;
+
+namespace NeuralJit.PowerShell.Commands;
+
+/// <summary>
+/// Writes the recorded calls of the current or last trace as a Chrome trace event file (JSON, "ph":"X",
+/// microseconds) that Perfetto and chrome://tracing open.
+/// </summary>
+[Cmdlet(VerbsData.Export, "NeuralTrace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(TraceInfo))]
+public sealed class ExportNeuralTraceCommand : PSCmdlet
+{
+    /// <summary>The file to write (relative paths resolve against the current location).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "FullName")]
+    public string Path { get; set; } = "";
+
+    /// <summary>The process name shown in the trace viewer.</summary>
+    [Parameter]
+    public string ProcessName { get; set; } = "NeuralJit";
+
+    /// <summary>Do not overwrite an existing file.</summary>
+    [Parameter]
+    public SwitchParameter NoClobber { get; set; }
+
+    /// <summary>Return a TraceInfo describing the written file.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var engine = NeuralEngine.Default;
+        var trace = engine.Trace;
+        if (trace is null)
+        {
+            WriteError(NeuralErrors.InvalidOperation(
+                "No trace has been recorded in this process.", "ExportNeuralTraceNoTrace", Path,
+                "Run Start-NeuralTrace, the work to trace, and Stop-NeuralTrace, then export."));
+            return;
+        }
+
+        string file;
+        ProviderInfo provider;
+        try
+        {
+            file = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path, out provider, out _);
+        }
+        catch (Exception e) when (e is SessionStateException or NotSupportedException or ArgumentException)
+        {
+            WriteError(NeuralErrors.Create(e, "ExportNeuralTraceInvalidPath", ErrorCategory.InvalidArgument, Path,
+                "Give -Path a file system path such as ./trace.json."));
+            return;
+        }
+        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
+        {
+            WriteError(NeuralErrors.InvalidArgument(
+                $"'{Path}' is a {provider.Name} path; a trace can only be written to the file system.", "ExportNeuralTraceNotFileSystemPath", Path,
+                "Give -Path a file system path such as ./trace.json."));
+            return;
+        }
+        var dir = System.IO.Path.GetDirectoryName(file);
+        if (!string.IsNullOrEmpty(dir) && !Directory.Exists(dir))
+        {
+            WriteError(NeuralErrors.Create(new DirectoryNotFoundException($"The directory '{dir}' does not exist."),
+                "ExportNeuralTraceDirectoryNotFound", ErrorCategory.ObjectNotFound, Path,
+                "Create the directory first, or choose a path in an existing directory."));
+            return;
+        }
+        if (NoClobber && File.Exists(file))
+        {
+            WriteError(NeuralErrors.Create(new IOException($"The file '{file}' already exists and -NoClobber was given."),
+                "ExportNeuralTraceFileExists", ErrorCategory.ResourceExists, Path,
+                "Choose another path, or leave out -NoClobber to overwrite the file."));
+            return;
+        }
+        var events = engine.TraceEvents(trace);
+        if (!ShouldProcess(file, $"Write {events.Count:N0} trace events")) return;
+        try
+        {
+            using (var stream = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None))
+                trace.WriteChromeTrace(stream, events, ProcessName);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            WriteError(NeuralErrors.Create(e, "ExportNeuralTraceWriteFailed",
+                e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, Path,
+                "Check that the file is writable and not open in another program, or choose another path."));
+            return;
+        }
+        if (PassThru) WriteObject(TraceInfo.From(trace, engine.TraceRecording ? "Recording" : "Exported", file, events.Count));
+    }
+}

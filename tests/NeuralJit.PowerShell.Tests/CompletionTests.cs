@@ -1,0 +1,79 @@
+using System.Management.Automation;
+
+namespace NeuralJit.PowerShell.Tests;
+
+/// <summary>Tab completion of -Operation and -Dims, through the engine's own CommandCompletion (what TabExpansion2 calls).</summary>
+public sealed class CompletionTests : IDisposable
+{
+    private readonly ModuleSession _s = new();
+    public void Dispose() => _s.Dispose();
+
+    private List<string> Complete(string input)
+    {
+        using var ps = _s.NewPowerShell();
+        var result = CommandCompletion.CompleteInput(input, input.Length, null, ps);
+        return result.CompletionMatches.Select(m => m.CompletionText).ToList();
+    }
+
+    [Fact]
+    public void OperationCompletesOpKindsByPrefix()
+    {
+        Assert.Equal(["LstmCell", "LstmGates"], Complete("Get-NeuralHotspot -Operation Lstm"));
+        Assert.Equal(["LstmCell", "LstmGates"], Complete("Get-NeuralHotspot -Operation lstm"));
+    }
+
+    [Fact]
+    public void OperationCompletesWildcardPatterns()
+    {
+        Assert.Equal(["CosineSimilarity"], Complete("Get-NeuralHotspot -Operation *Sim*"));
+        Assert.Equal(["Sigmoid", "Softmax"], Complete("Get-NeuralHotspot -Operation S*m*"));
+        Assert.Equal(["Softmax", "Softsign"], Complete("Get-NeuralHotspot -Operation So?t*"));
+    }
+
+    [Fact]
+    public void OperationKeepsTheQuoteTheUserOpened()
+    {
+        Assert.Equal(["'Gemm'", "'Gemv'"], Complete("Get-NeuralHotspot -Operation 'Gem"));
+        Assert.Equal(["\"Gemm\"", "\"Gemv\""], Complete("Get-NeuralHotspot -Operation \"Gem"));
+    }
+
+    [Fact]
+    public void TabExpansion2CompletesOperationToo()
+    {
+        var result = _s.Run("(TabExpansion2 -inputScript 'Get-NeuralHotspot -Operation Den' -cursorColumn 32).CompletionMatches.CompletionText");
+        Assert.Equal(["Dense"], result.Select(o => o.ToString()));
+    }
+
+    [Fact]
+    public void DimsCompletesTheShapesSeenForTheBoundOperation()
+    {
+        _s.Run("Invoke-NeuralInference -InputSize 11 -HiddenSize 5 -OutputSize 3 -Steps 3");
+        var gates = Complete("Get-NeuralHotspot -Operation LstmGates -Dims ");
+        Assert.Contains("20x16", gates);                            // 4·5 x (11+5)
+        Assert.DoesNotContain("3x5", gates);                        // the Dense head's shape is not a LstmGates shape
+        Assert.Contains("3x5", Complete("Get-NeuralHotspot -Operation Dense -Dims "));
+        Assert.Equal(["20x16"], Complete("Get-NeuralHotspot -Operation LstmGates -Dims 20x1"));
+        Assert.Equal(["'20x16'"], Complete("Get-NeuralHotspot -Operation LstmGates -Dims '20x1"));
+        // With a wildcard operation, shapes of every matching op.
+        var lstm = Complete("Get-NeuralHotspot -Operation Lstm* -Dims ");
+        Assert.Contains("20x16", lstm);
+        Assert.Contains("5", lstm);                                 // LstmCell 5
+    }
+
+    [Fact]
+    public void EveryOperationAndDimsParameterOfEveryCmdletHasTheCompleter()
+    {
+        var problems = new List<string>();
+        foreach (var c in ModuleSurface.Cmdlets)
+        {
+            foreach (var (name, completer) in new[] { ("Operation", "OperationCompleter"), ("Dims", "DimsCompleter") })
+            {
+                if (!c.Parameters.TryGetValue(name, out var p)) continue;
+                var attr = p.Attributes.OfType<ArgumentCompleterAttribute>().FirstOrDefault();
+                if (attr?.Type?.Name != completer)
+                    problems.Add($"{c.Name} -{name} has no [ArgumentCompleter(typeof(NeuralJit.PowerShell.Completers.{completer}))].");
+            }
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+}

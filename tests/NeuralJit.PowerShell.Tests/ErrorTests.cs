@@ -1,0 +1,115 @@
+using System.Management.Automation;
+
+namespace NeuralJit.PowerShell.Tests;
+
+/// <summary>
+/// Each error the cmdlets raise has a stable id (&lt;CmdletNoun&gt;&lt;Reason&gt;), a category, the offending
+/// object as target, and a RecommendedAction.
+/// </summary>
+public sealed class ErrorTests : IDisposable
+{
+    private readonly ModuleSession _s = new();
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("neuraljit-errors-");
+
+    public ErrorTests()
+    {
+        _s.Runspace.SessionStateProxy.Path.SetLocation(_dir.FullName);
+        _s.Run(HelpTests.StopTrace);
+    }
+
+    public void Dispose()
+    {
+        _s.Run(HelpTests.StopTrace);
+        _s.Dispose();
+        _dir.Delete(recursive: true);
+    }
+
+    private ErrorRecord Single(string script)
+    {
+        var errors = _s.Errors(script);
+        Assert.True(errors.Count == 1, $"{script}: expected one error, got {errors.Count}: {string.Join("; ", errors.Select(e => e.FullyQualifiedErrorId))}");
+        return errors[0];
+    }
+
+    private void AssertError(string script, string id, ErrorCategory category, Func<object?, bool> target)
+    {
+        var e = Single(script);
+        Assert.True(e.FullyQualifiedErrorId.StartsWith(id + ",", StringComparison.Ordinal), $"{script}: id {e.FullyQualifiedErrorId}, expected {id}");
+        Assert.Equal(category, e.CategoryInfo.Category);
+        var t = e.TargetObject is PSObject p ? p.BaseObject : e.TargetObject;
+        Assert.True(target(t), $"{script}: target {t ?? "(null)"} ({t?.GetType().Name}) is not the offending value.");
+        Assert.False(string.IsNullOrWhiteSpace(e.ErrorDetails?.RecommendedAction), $"{script}: {id} has no RecommendedAction.");
+        Assert.False(string.IsNullOrWhiteSpace(e.ErrorDetails?.Message ?? e.Exception.Message));
+    }
+
+    [Fact]
+    public void GetNeuralHotspotRejectsTopBelowOne() =>
+        AssertError("Get-NeuralHotspot -Top 0", "GetNeuralHotspotInvalidTop", ErrorCategory.InvalidArgument, t => t is 0);
+
+    [Fact]
+    public void GetNeuralHotspotReportsAnUnknownOperationButNotAnEmptyWildcard()
+    {
+        AssertError("Get-NeuralHotspot -Operation Lstmgatez", "GetNeuralHotspotUnknownOperation", ErrorCategory.InvalidArgument, t => t is "Lstmgatez");
+        Assert.Empty(_s.Errors("Get-NeuralHotspot -Operation Nothing*"));
+    }
+
+    [Fact]
+    public void StartNeuralTraceRejectsABadCapacityAndASecondStart()
+    {
+        AssertError("Start-NeuralTrace -Capacity 0", "StartNeuralTraceInvalidCapacity", ErrorCategory.InvalidArgument, t => t is 0);
+        AssertError("Start-NeuralTrace -Capacity -5", "StartNeuralTraceInvalidCapacity", ErrorCategory.InvalidArgument, t => t is -5);
+        _s.Run("Start-NeuralTrace -Capacity 8");
+        AssertError("Start-NeuralTrace -Capacity 8", "StartNeuralTraceAlreadyRecording", ErrorCategory.InvalidOperation,
+            t => t?.GetType().FullName == "NeuralJit.TraceInfo");
+    }
+
+    [Fact]
+    public void StopNeuralTraceWhenNothingRecords()
+    {
+        AssertError("Stop-NeuralTrace", "StopNeuralTraceNotRecording", ErrorCategory.InvalidOperation, t => t is not null);
+    }
+
+    [Fact]
+    public void ExportNeuralTraceChecksItsPath()
+    {
+        _s.Run("Start-NeuralTrace -Capacity 8; Stop-NeuralTrace");
+        AssertError("Export-NeuralTrace -Path ./no/such/dir/t.json", "ExportNeuralTraceDirectoryNotFound", ErrorCategory.ObjectNotFound, t => t is "./no/such/dir/t.json");
+        AssertError("Export-NeuralTrace -Path Env:NEURALJIT_TRACE", "ExportNeuralTraceNotFileSystemPath", ErrorCategory.InvalidArgument, t => t is "Env:NEURALJIT_TRACE");
+        AssertError("Export-NeuralTrace -Path NoSuchDrive:/t.json", "ExportNeuralTraceInvalidPath", ErrorCategory.InvalidArgument, t => t is "NoSuchDrive:/t.json");
+        File.WriteAllText(Path.Combine(_dir.FullName, "exists.json"), "{}");
+        AssertError("Export-NeuralTrace -Path exists.json -NoClobber", "ExportNeuralTraceFileExists", ErrorCategory.ResourceExists, t => t is "exists.json");
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(_dir.FullName, "exists.json")));
+    }
+
+    [Theory]
+    [InlineData("-InputSize 0", "InvokeNeuralInferenceInvalidInputSize", 0L)]
+    [InlineData("-InputSize -3", "InvokeNeuralInferenceInvalidInputSize", -3L)]
+    [InlineData("-HiddenSize 0", "InvokeNeuralInferenceInvalidHiddenSize", 0L)]
+    [InlineData("-HiddenSize -1", "InvokeNeuralInferenceInvalidHiddenSize", -1L)]
+    [InlineData("-OutputSize 0", "InvokeNeuralInferenceInvalidOutputSize", 0L)]
+    [InlineData("-Layers 0", "InvokeNeuralInferenceInvalidLayers", 0L)]
+    [InlineData("-Steps 0", "InvokeNeuralInferenceInvalidSteps", 0L)]
+    [InlineData("-Steps -10", "InvokeNeuralInferenceInvalidSteps", -10L)]
+    public void InvokeNeuralInferenceRejectsSizesBelowOne(string arguments, string id, long value) =>
+        AssertError($"Invoke-NeuralInference {arguments}", id, ErrorCategory.InvalidArgument, t => Convert.ToInt64(t) == value);
+
+    [Fact]
+    public void InvokeNeuralInferenceReportsEachTimeStepOfTheWrongLength()
+    {
+        using var ps = _s.NewPowerShell();
+        ps.AddScript("Invoke-NeuralInference -InputSize 3 -HiddenSize 4 -Sequence @([float[]](1,2,3), [float[]](1,2), [float[]](4,5,6))");
+        var results = ps.Invoke();
+        Assert.Equal(2, results.Count);                 // the bad step is skipped, the others run
+        var e = Assert.Single(ps.Streams.Error);
+        Assert.StartsWith("InvokeNeuralInferenceWrongInputLength,", e.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidArgument, e.CategoryInfo.Category);
+        var target = Assert.IsType<float[]>(e.TargetObject is PSObject p ? p.BaseObject : e.TargetObject);
+        Assert.Equal([1f, 2f], target);
+        Assert.Contains("3", e.ErrorDetails.RecommendedAction);
+
+        using var piped = _s.NewPowerShell();
+        piped.AddScript(",[float[]](1,2,3,4) | Invoke-NeuralInference -InputSize 3 -HiddenSize 2");
+        Assert.Empty(piped.Invoke());
+        Assert.StartsWith("InvokeNeuralInferenceWrongInputLength,", Assert.Single(piped.Streams.Error).FullyQualifiedErrorId);
+    }
+}
