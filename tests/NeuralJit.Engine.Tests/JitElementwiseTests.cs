@@ -10,10 +10,10 @@ public class JitElementwiseTests
     public static TheoryData<JitIsa> Isas => JitTestEngine.Isas;
 
     // Sigmoid/Tanh: the approximations' bound (MathEmitter) with margin; tiny results (x < −88) may be 0 vs a subnormal.
-    private static readonly Tolerance Transcendental = new(1e-30, 1e-6);
-    private static readonly Tolerance Exact = new(0, 0);
+    private static readonly JitTolerance Transcendental = new(1e-30, 1e-6);
+    private static readonly JitTolerance Exact = new(0, 0);
     // Axpy is fused (one rounding): within half an ulp of |y| + |αx| ≤ 3 for inputs in [−1, 1], |α| ≤ 2.
-    private static readonly Tolerance AxpyTol = new(4e-7, 1e-7);
+    private static readonly JitTolerance AxpyTol = new(4e-7, 1e-7);
 
     [Theory, MemberData(nameof(Isas))]
     public void SigmoidMatchesTheLogisticReference(JitIsa isa)

@@ -255,7 +255,7 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         Assert.NotNull(slot.JitKernel);
     }
 
-    private static unsafe void CallMany(Profiling.OpSlot slot, float[] x, int calls)
+    private static unsafe void CallMany(global::NeuralJit.Profiling.OpSlot slot, float[] x, int calls)
     {
         fixed (float* p = x)
         {

@@ -6,7 +6,7 @@ namespace NeuralJit.Engine.Tests.Support;
 
 /// <summary>How far a JIT result may be from the reference: |actual − expected| ≤ Abs + Rel·scale, where scale is
 /// |expected| for element outputs and the op's magnitude (Σ|terms|) for Dot and EwcPenalty results.</summary>
-public sealed record Tolerance(double Abs, double Rel)
+public sealed record JitTolerance(double Abs, double Rel)
 {
     public override string ToString() => $"abs {Abs:G3} + rel {Rel:G3}";
 }
@@ -66,7 +66,7 @@ public static unsafe class JitConformance
     /// generator per field (e.g. non-negative Fisher values); Alpha/Beta default to random values in [−2, 2]
     /// (Alpha in [0.5, 8] for DncContent and EwcPenalty).
     /// </summary>
-    public static ConformanceResult Check(JitKernel kernel, Tolerance tol, int seed, Placement placement,
+    public static ConformanceResult Check(JitKernel kernel, JitTolerance tol, int seed, Placement placement,
         InputKind inputs = InputKind.Random, float range = 1f, Func<string, Random, float>? fill = null, float? alpha = null, float? beta = null)
     {
         var key = kernel.Key;
@@ -134,7 +134,7 @@ public static unsafe class JitConformance
         }
     }
 
-    private static ConformanceResult Compare(string where, string field, int i, double e, double act, double scale, Tolerance tol)
+    private static ConformanceResult Compare(string where, string field, int i, double e, double act, double scale, JitTolerance tol)
     {
         if (double.IsNaN(e) || double.IsNaN(act))
         {

@@ -28,7 +28,7 @@ public static class JitTestEngine
     /// Compiles every shape of a sweep for <paramref name="op"/> on <paramref name="isa"/> and checks each with
     /// <see cref="JitConformance.Check"/> across placements and input kinds. Returns the worst error seen.
     /// </summary>
-    public static double Sweep(OpKind op, JitIsa isa, Tolerance tol, int shapes, int seed, InputKind inputs = InputKind.Random,
+    public static double Sweep(OpKind op, JitIsa isa, JitTolerance tol, int shapes, int seed, InputKind inputs = InputKind.Random,
         float range = 1f, Func<string, Random, float>? fill = null, int max = 300)
     {
         using var engine = Create();
