@@ -62,6 +62,8 @@ internal static unsafe class Program
             return 0;
         }
 
+        if (Selected("compile")) CompileTime.Print(isas[0]);
+
         // GEMM against LIBXSMM, under both ISAs (AVX2 against the AVX2 peak and LIBXSMM capped at AVX2).
         foreach (var isa in isas)
         {
