@@ -36,6 +36,7 @@ internal static unsafe class Program
         }
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         Console.WriteLine($"NeuralJit benchmarks — {CpuFeatures.Describe()}; best ISA {CpuFeatures.Best}; TSC {Profiling.CycleClock.Frequency / 1e9:F3} GHz ({Profiling.CycleClock.TrustReason})");
+        Console.WriteLine($"Managed SIMD tier: {Ops.ManagedSimdOps.VectorBits}-bit vectors; JIT ISA cap: {CpuFeatures.Effective()} (NEURALJIT_MAX_ISA=Avx2 narrows both, for a like-for-like AVX2 comparison).");
         Console.WriteLine($"Each row: both sides interleaved in one run, ~{s_budget.Time.TotalMilliseconds:N0} ms per row; times are medians of timed batches (ns per call).");
 
         var roof = Roofline.Measure();
@@ -51,7 +52,7 @@ internal static unsafe class Program
 
         using var jit = new JitSource();
         Console.WriteLine(jit.Description);
-        var isas = new[] { JitIsa.Avx512, JitIsa.Avx2 }.Where(i => i <= CpuFeatures.Best).ToArray();
+        var isas = new[] { JitIsa.Avx512, JitIsa.Avx2 }.Where(i => i <= CpuFeatures.Effective()).ToArray();
 
         if (s_extra.Count > 0)
         {

@@ -21,42 +21,48 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// <summary>Added to the product of norms in cosine similarity, as in <see cref="ReferenceOps.CosineEpsilon"/>.</summary>
     public const float CosineEpsilon = ReferenceOps.CosineEpsilon;
 
+    /// <summary>
+    /// True when the kernels use Vector512. NEURALJIT_MAX_ISA=Avx2 (read once, at first use) narrows the managed tier
+    /// to Vector256 as it caps the JIT, so AVX2 JIT code can be compared with AVX2 managed code on an AVX-512 machine.
+    /// </summary>
+    private static readonly bool s_use512 = Vector512.IsHardwareAccelerated && (Jit.CpuFeatures.EnvironmentCap ?? Jit.JitIsa.Avx512) >= Jit.JitIsa.Avx512;
+
     /// <summary>The vector width the matrix kernels use here: 512, 256, or 0 (scalar reference loops).</summary>
-    public static int VectorBits => Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 0;
+    public static int VectorBits => s_use512 ? 512 : Vector256.IsHardwareAccelerated ? 256 : 0;
 
     // ---------------------------------------------------------------- matrix kernels (dispatch)
 
     public static void Gemm(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        if (Vector512.IsHardwareAccelerated) GemmCore<Vector512<float>, Simd512>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (s_use512) GemmCore<Vector512<float>, Simd512>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else if (Vector256.IsHardwareAccelerated) GemmCore<Vector256<float>, Simd256>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else ReferenceOps.Gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
     public static void Gemv(int m, int n, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> x, float beta, Span<float> y)
     {
-        if (Vector512.IsHardwareAccelerated) RowDotsCore<Vector512<float>, Simd512>(RowOp.Gemv, m, n, 0, a, lda, x, default, default, alpha, beta, y);
+        if (s_use512) RowDotsCore<Vector512<float>, Simd512>(RowOp.Gemv, m, n, 0, a, lda, x, default, default, alpha, beta, y);
         else if (Vector256.IsHardwareAccelerated) RowDotsCore<Vector256<float>, Simd256>(RowOp.Gemv, m, n, 0, a, lda, x, default, default, alpha, beta, y);
         else ReferenceOps.Gemv(m, n, alpha, a, lda, x, beta, y);
     }
 
     public static void Dense(int m, int n, ReadOnlySpan<float> w, int ldw, ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y)
     {
-        if (Vector512.IsHardwareAccelerated) RowDotsCore<Vector512<float>, Simd512>(RowOp.Dense, m, n, 0, w, ldw, x, default, bias, 1, 0, y);
+        if (s_use512) RowDotsCore<Vector512<float>, Simd512>(RowOp.Dense, m, n, 0, w, ldw, x, default, bias, 1, 0, y);
         else if (Vector256.IsHardwareAccelerated) RowDotsCore<Vector256<float>, Simd256>(RowOp.Dense, m, n, 0, w, ldw, x, default, bias, 1, 0, y);
         else ReferenceOps.Dense(m, n, w, ldw, x, bias, y);
     }
 
     public static void LstmGates(int gates, int input, int hidden, ReadOnlySpan<float> w, int ldw, ReadOnlySpan<float> x, ReadOnlySpan<float> h, ReadOnlySpan<float> bias, Span<float> output)
     {
-        if (Vector512.IsHardwareAccelerated) RowDotsCore<Vector512<float>, Simd512>(RowOp.LstmGates, gates, input, hidden, w, ldw, x, h, bias, 1, 0, output);
+        if (s_use512) RowDotsCore<Vector512<float>, Simd512>(RowOp.LstmGates, gates, input, hidden, w, ldw, x, h, bias, 1, 0, output);
         else if (Vector256.IsHardwareAccelerated) RowDotsCore<Vector256<float>, Simd256>(RowOp.LstmGates, gates, input, hidden, w, ldw, x, h, bias, 1, 0, output);
         else ReferenceOps.LstmGates(gates, input, hidden, w, ldw, x, h, bias, output);
     }
 
     public static void CosineSimilarity(int rows, int width, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> key, Span<float> output)
     {
-        if (Vector512.IsHardwareAccelerated) CosineCore<Vector512<float>, Simd512>(rows, width, memory, ldm, key, output);
+        if (s_use512) CosineCore<Vector512<float>, Simd512>(rows, width, memory, ldm, key, output);
         else if (Vector256.IsHardwareAccelerated) CosineCore<Vector256<float>, Simd256>(rows, width, memory, ldm, key, output);
         else ReferenceOps.CosineSimilarity(rows, width, memory, ldm, key, output);
     }
@@ -373,7 +379,7 @@ public sealed partial class ManagedSimdOps : IOpSet
         ref float F = ref MemoryMarshal.GetReference(fisher);
         double sum = 0;
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (s_use512)
         {
             Vector512<double> acc0 = Vector512<double>.Zero, acc1 = Vector512<double>.Zero;
             for (; i + 16 <= n; i += 16)
@@ -423,7 +429,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// </summary>
     public static void Tanh(ReadOnlySpan<float> x, Span<float> y)
     {
-        if (Vector512.IsHardwareAccelerated) TanhCore<Vector512<float>, Simd512>(x, y);
+        if (s_use512) TanhCore<Vector512<float>, Simd512>(x, y);
         else if (Vector256.IsHardwareAccelerated) TanhCore<Vector256<float>, Simd256>(x, y);
         else ReferenceOps.Tanh(x, y);
     }
@@ -514,7 +520,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// <summary>max(x, 0) with NaN kept (a plain vmaxps would turn NaN into 0 or keep it depending on operand order).</summary>
     public static void Relu(ReadOnlySpan<float> x, Span<float> y)
     {
-        if (Vector512.IsHardwareAccelerated) MapCore<Vector512<float>, Simd512, ReluOp>(x, y, 0);
+        if (s_use512) MapCore<Vector512<float>, Simd512, ReluOp>(x, y, 0);
         else if (Vector256.IsHardwareAccelerated) MapCore<Vector256<float>, Simd256, ReluOp>(x, y, 0);
         else ReferenceOps.Relu(x, y);
     }
@@ -522,7 +528,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// <summary>x/(1+|x|) with the same two IEEE operations as the reference, so results are identical.</summary>
     public static void Softsign(ReadOnlySpan<float> x, Span<float> y)
     {
-        if (Vector512.IsHardwareAccelerated) MapCore<Vector512<float>, Simd512, SoftsignOp>(x, y, 0);
+        if (s_use512) MapCore<Vector512<float>, Simd512, SoftsignOp>(x, y, 0);
         else if (Vector256.IsHardwareAccelerated) MapCore<Vector256<float>, Simd256, SoftsignOp>(x, y, 0);
         else ReferenceOps.Softsign(x, y);
     }
@@ -530,7 +536,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// <summary>y += α·x as a separate multiply and add (not an FMA), so results equal the reference bit for bit.</summary>
     public static void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> y)
     {
-        if (Vector512.IsHardwareAccelerated) MapCore<Vector512<float>, Simd512, AxpyOp>(x, y, alpha);
+        if (s_use512) MapCore<Vector512<float>, Simd512, AxpyOp>(x, y, alpha);
         else if (Vector256.IsHardwareAccelerated) MapCore<Vector256<float>, Simd256, AxpyOp>(x, y, alpha);
         else ReferenceOps.Axpy(alpha, x, y);
     }
@@ -567,7 +573,7 @@ public sealed partial class ManagedSimdOps : IOpSet
         if (hidden <= 0) return;
         Require(gates.Length >= 4 * hidden, nameof(gates), "The gates are shorter than 4 × hidden.");
         Require(c.Length >= hidden && h.Length >= hidden, nameof(c), "c and h must hold hidden values.");
-        if (Vector512.IsHardwareAccelerated) LstmCellCore<Vector512<float>, Simd512>(hidden, gates, c, h);
+        if (s_use512) LstmCellCore<Vector512<float>, Simd512>(hidden, gates, c, h);
         else if (Vector256.IsHardwareAccelerated) LstmCellCore<Vector256<float>, Simd256>(hidden, gates, c, h);
         else ReferenceOps.LstmCell(hidden, gates, c, h);
     }
