@@ -196,7 +196,7 @@ public unsafe class ProfileTableAndHotspotTests
         using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
         var slots = Enumerable.Range(1, 3).Select(n => engine.Resolve(OpKind.Relu, OpShape.Vector(n))).ToArray();
         using var stop = new CancellationTokenSource();
-        var callers = Enumerable.Range(0, 3).Select(t => Task.Run(() =>
+        var callers = Enumerable.Range(0, 3).Select(t => new Thread(() =>
         {
             float* x = stackalloc float[4];
             KernelArgs a = default;
@@ -204,13 +204,14 @@ public unsafe class ProfileTableAndHotspotTests
             long n = 0;
             while (!stop.IsCancellationRequested) { slots[n++ % 3].Invoke(&a); }
         })).ToArray();
+        foreach (var t in callers) t.Start();
         for (int i = 0; i < 2000; i++)
         {
             engine.Profile.Reset();
             _ = engine.GetHotspots();
         }
         stop.Cancel();
-        Task.WaitAll(callers);
+        foreach (var t in callers) t.Join();
         engine.Profile.Reset();
         foreach (var s in slots)
         {
