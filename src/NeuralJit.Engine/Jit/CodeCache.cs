@@ -83,7 +83,7 @@ public sealed unsafe class CodeCache : IDisposable
                 return false;
             }
             bytes.CopyTo(new Span<byte>((void*)(_rw + offset), bytes.Length));
-            if (Mode == CodeCacheMode.PageFlip && !Native.Protect(_rw + offset, end - offset, executable: true, out string? error))
+            if (Mode == CodeCacheMode.PageFlip && !VirtualMemory.TryProtect(_rw + offset, end - offset, executable: true, out string? error))
             {
                 // The pages stay read-write and unused; account them so they are never handed out twice.
                 _used = end;
@@ -98,43 +98,9 @@ public sealed unsafe class CodeCache : IDisposable
         }
     }
 
-    private bool TryDualMap()
-    {
-        if (!OperatingSystem.IsLinux()) return false;
-        try
-        {
-            int fd = Native.memfd_create("neuraljit-code", Native.MFD_CLOEXEC);
-            if (fd < 0) return false;
-            if (Native.ftruncate(fd, CapacityBytes) != 0) { Native.close(fd); return false; }
-            nint rw = Native.mmap(0, (nuint)CapacityBytes, Native.PROT_READ | Native.PROT_WRITE, Native.MAP_SHARED, fd, 0);
-            if (rw == -1) { Native.close(fd); return false; }
-            nint rx = Native.mmap(0, (nuint)CapacityBytes, Native.PROT_READ | Native.PROT_EXEC, Native.MAP_SHARED, fd, 0);
-            if (rx == -1) { Native.munmap(rw, (nuint)CapacityBytes); Native.close(fd); return false; }
-            _fd = fd; _rw = rw; _rx = rx;
-            return true;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return false;
-        }
-    }
+    private bool TryDualMap() => VirtualMemory.TryMapDual(CapacityBytes, out _fd, out _rw, out _rx);
 
-    private void MapPageFlip()
-    {
-        nint p;
-        if (OperatingSystem.IsWindows())
-        {
-            p = Native.VirtualAlloc(0, (nuint)CapacityBytes, Native.MEM_COMMIT | Native.MEM_RESERVE, Native.PAGE_READWRITE);
-            if (p == 0) throw new ExecutableMemoryException($"VirtualAlloc of {CapacityBytes} bytes failed (error {Marshal.GetLastPInvokeError()}).");
-        }
-        else
-        {
-            int flags = Native.MAP_PRIVATE | (OperatingSystem.IsMacOS() ? Native.MAP_ANON_MAC : Native.MAP_ANONYMOUS_LINUX);
-            p = Native.mmap(0, (nuint)CapacityBytes, Native.PROT_READ | Native.PROT_WRITE, flags, -1, 0);
-            if (p == -1) throw new ExecutableMemoryException($"mmap of {CapacityBytes} bytes failed (errno {Marshal.GetLastPInvokeError()}).");
-        }
-        _rw = _rx = p;
-    }
+    private void MapPageFlip() => _rw = _rx = VirtualMemory.MapReadWrite(CapacityBytes);
 
     public void Dispose()
     {
@@ -142,56 +108,13 @@ public sealed unsafe class CodeCache : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            if (OperatingSystem.IsWindows()) { if (_rw != 0) Native.VirtualFree(_rw, 0, Native.MEM_RELEASE); }
-            else
-            {
-                if (_rx != 0 && _rx != _rw) Native.munmap(_rx, (nuint)CapacityBytes);
-                if (_rw != 0) Native.munmap(_rw, (nuint)CapacityBytes);
-                if (_fd >= 0) Native.close(_fd);
-            }
+            if (_rx != _rw) VirtualMemory.Unmap(_rx, CapacityBytes);
+            VirtualMemory.Unmap(_rw, CapacityBytes);
+            VirtualMemory.CloseFile(_fd);
             _rw = _rx = 0;
             _fd = -1;
         }
     }
 
     public override string ToString() => $"{Mode} {UsedBytes}/{CapacityBytes} bytes, {KernelCount} kernels";
-
-    private static class Native
-    {
-        public const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-        public const int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS_LINUX = 0x20, MAP_ANON_MAC = 0x1000;
-        public const uint MFD_CLOEXEC = 1;
-        public const uint MEM_COMMIT = 0x1000, MEM_RESERVE = 0x2000, MEM_RELEASE = 0x8000;
-        public const uint PAGE_READWRITE = 0x04, PAGE_EXECUTE_READ = 0x20;
-
-        public static bool Protect(nint p, int bytes, bool executable, out string? error)
-        {
-            error = null;
-            if (OperatingSystem.IsWindows())
-            {
-                if (VirtualProtect(p, (nuint)bytes, executable ? PAGE_EXECUTE_READ : PAGE_READWRITE, out _))
-                {
-                    FlushInstructionCache(GetCurrentProcess(), p, (nuint)bytes);
-                    return true;
-                }
-                error = $"VirtualProtect error {Marshal.GetLastPInvokeError()}";
-                return false;
-            }
-            if (mprotect(p, (nuint)bytes, executable ? PROT_READ | PROT_EXEC : PROT_READ | PROT_WRITE) == 0) return true;
-            error = $"mprotect errno {Marshal.GetLastPInvokeError()}";
-            return false;
-        }
-
-        [DllImport("libc", SetLastError = true)] public static extern int memfd_create([MarshalAs(UnmanagedType.LPUTF8Str)] string name, uint flags);
-        [DllImport("libc", SetLastError = true)] public static extern int ftruncate(int fd, long length);
-        [DllImport("libc", SetLastError = true)] public static extern int close(int fd);
-        [DllImport("libc", SetLastError = true)] public static extern nint mmap(nint addr, nuint length, int prot, int flags, int fd, nint offset);
-        [DllImport("libc", SetLastError = true)] public static extern int mprotect(nint addr, nuint length, int prot);
-        [DllImport("libc", SetLastError = true)] public static extern int munmap(nint addr, nuint length);
-        [DllImport("kernel32", SetLastError = true)] public static extern nint VirtualAlloc(nint addr, nuint size, uint type, uint protect);
-        [DllImport("kernel32", SetLastError = true)] public static extern bool VirtualProtect(nint addr, nuint size, uint protect, out uint old);
-        [DllImport("kernel32", SetLastError = true)] public static extern bool VirtualFree(nint addr, nuint size, uint type);
-        [DllImport("kernel32")] public static extern bool FlushInstructionCache(nint process, nint addr, nuint size);
-        [DllImport("kernel32")] public static extern nint GetCurrentProcess();
-    }
 }
