@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using NeuralJit.Benchmarking;
+using NeuralJit.Ops;
 
 namespace NeuralJit.PowerShell.Commands;
 
@@ -22,6 +23,11 @@ public sealed class MeasureNeuralProfilerOverheadCommand : PSCmdlet
     [ValidateRange(1, 100_000)]
     public int Rounds { get; set; } = 41;
 
+    /// <summary>The tier the network runs on: ManagedSimd (default) or Jit (every key compiled first).</summary>
+    [Parameter]
+    [ValidateSet(nameof(KernelTier.ManagedSimd), nameof(KernelTier.Jit))]
+    public string Tier { get; set; } = nameof(KernelTier.ManagedSimd);
+
     private readonly CancellationTokenSource _cancel = new();
 
     protected override void EndProcessing()
@@ -34,7 +40,7 @@ public sealed class MeasureNeuralProfilerOverheadCommand : PSCmdlet
             {
                 progress.PercentComplete = percent;
                 WriteProgress(progress);
-            }, cancel: _cancel.Token);
+            }, cancel: _cancel.Token, tier: Enum.Parse<KernelTier>(Tier));
         }
         catch (OperationCanceledException)
         {
