@@ -17,25 +17,6 @@ public class JitCmdletTests
         return (output, ps.Streams.Error.ToList());
     }
 
-    public static TheoryData<string> JitDocs => new() { "Get-NeuralJitKernel", "Invoke-NeuralJitCompile", "Set-NeuralJitOption" };
-
-    /// <summary>Every example of the JIT cmdlets' help runs without errors in a runspace that has only the Core cmdlets.</summary>
-    [Theory, MemberData(nameof(JitDocs))]
-    public void EveryExampleInTheHelpRuns(string cmdlet)
-    {
-        var docs = new DirectoryInfo(Path.GetDirectoryName(ModuleImportTests.ManifestPath())!);
-        while (docs is not null && !File.Exists(Path.Combine(docs.FullName, "docs", $"{cmdlet}.md"))) docs = docs.Parent;
-        Assert.NotNull(docs);
-        var text = File.ReadAllText(Path.Combine(docs!.FullName, "docs", $"{cmdlet}.md"));
-        var blocks = System.Text.RegularExpressions.Regex.Matches(text, "```powershell\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
-        Assert.True(blocks.Count >= 2, $"{cmdlet}: {blocks.Count} examples");
-        foreach (System.Text.RegularExpressions.Match block in blocks)
-        {
-            var (_, errors) = Run(block.Groups[1].Value + "\n");
-            Assert.True(errors.Count == 0, $"{cmdlet} example failed:\n{block.Groups[1].Value}\n{string.Join("\n", errors)}");
-        }
-    }
-
     [Fact]
     public void InvokeNeuralJitCompileReturnsTheKernelAndGetNeuralJitKernelListsIt()
     {
