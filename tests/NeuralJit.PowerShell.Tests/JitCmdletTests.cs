@@ -17,6 +17,15 @@ public class JitCmdletTests
         return (output, ps.Streams.Error.ToList());
     }
 
+    /// <summary>The module initializer sized the shared engine's code cache before any test compiled (see TestProcessEngine).</summary>
+    [Fact]
+    public void TheSharedEngineHasTheCodeCacheTheSuiteSized()
+    {
+        var (output, errors) = Run("Get-NeuralEngine");
+        Assert.Empty(errors);
+        Assert.Equal(TestProcessEngine.CodeCacheBytes, (int)Assert.Single(output).Properties["CodeCacheBytes"].Value);
+    }
+
     [Fact]
     public void InvokeNeuralJitCompileReturnsTheKernelAndGetNeuralJitKernelListsIt()
     {
