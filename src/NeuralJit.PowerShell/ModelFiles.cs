@@ -6,12 +6,20 @@ namespace NeuralJit.PowerShell;
 /// <summary>Resolving PowerShell paths to model files, and turning what goes wrong into ErrorRecords whose target is the file.</summary>
 internal static class ModelFiles
 {
+    /// <summary>The Verb+Noun of <paramref name="cmdlet"/> ("ImportNeuralModel"): the prefix of the error ids it writes.</summary>
+    public static string ErrorPrefix(Cmdlet cmdlet)
+    {
+        var attribute = (CmdletAttribute)Attribute.GetCustomAttribute(cmdlet.GetType(), typeof(CmdletAttribute))!;
+        return attribute.VerbName + attribute.NounName;
+    }
+
     /// <summary>
     /// The file-system paths <paramref name="path"/> resolves to (wildcards expand; PSPath from Get-ChildItem works),
-    /// or an ErrorRecord with id <c>{errorPrefix}FileNotFound</c> / <c>{errorPrefix}NotAFile</c>.
+    /// or an ErrorRecord with id <c>{Verb}{Noun}FileNotFound</c> / <c>{Verb}{Noun}NotAFile</c> of <paramref name="cmdlet"/>.
     /// </summary>
-    public static (IReadOnlyList<string> Paths, ErrorRecord? Error) Resolve(PSCmdlet cmdlet, string path, string errorPrefix)
+    public static (IReadOnlyList<string> Paths, ErrorRecord? Error) Resolve(PSCmdlet cmdlet, string path)
     {
+        string errorPrefix = ErrorPrefix(cmdlet);
         try
         {
             // A file whose name holds wildcard characters ('model[1].safetensors') is taken as it is.
@@ -19,13 +27,13 @@ internal static class ModelFiles
             if (literalProvider.Name == "FileSystem" && File.Exists(literal)) return ([literal], null);
             var resolved = cmdlet.GetResolvedProviderPathFromPSPath(path, out ProviderInfo provider);
             if (provider.Name != "FileSystem")
-                return ([], Error(new ArgumentException($"'{path}' is on the {provider.Name} provider, not a file."), errorPrefix + "NotAFile",
+                return ([], NeuralErrors.Create(new ArgumentException($"'{path}' is on the {provider.Name} provider, not a file."), errorPrefix + "NotAFile",
                     ErrorCategory.InvalidArgument, path, "Give the path of a .safetensors file on the file system."));
             var files = new List<string>();
             foreach (var p in resolved)
             {
                 if (Directory.Exists(p))
-                    return ([], Error(new ArgumentException($"'{p}' is a directory, not a safetensors file."), errorPrefix + "NotAFile",
+                    return ([], NeuralErrors.Create(new ArgumentException($"'{p}' is a directory, not a safetensors file."), errorPrefix + "NotAFile",
                         ErrorCategory.InvalidArgument, p, "Give the path of a .safetensors file, or pipe the files in: Get-ChildItem *.safetensors | Import-NeuralModel."));
                 files.Add(p);
             }
@@ -33,17 +41,18 @@ internal static class ModelFiles
         }
         catch (ItemNotFoundException e)
         {
-            return ([], Error(e, errorPrefix + "FileNotFound", ErrorCategory.ObjectNotFound, path, "Check the path; Get-ChildItem *.safetensors lists the files here."));
+            return ([], NeuralErrors.Create(e, errorPrefix + "FileNotFound", ErrorCategory.ObjectNotFound, path, "Check the path; Get-ChildItem *.safetensors lists the files here."));
         }
         catch (System.Management.Automation.DriveNotFoundException e)
         {
-            return ([], Error(e, errorPrefix + "FileNotFound", ErrorCategory.ObjectNotFound, path, "Check the drive in the path."));
+            return ([], NeuralErrors.Create(e, errorPrefix + "FileNotFound", ErrorCategory.ObjectNotFound, path, "Check the drive in the path."));
         }
     }
 
     /// <summary>Runs <paramref name="read"/> on <paramref name="file"/>, mapping format, layout and I/O failures to an ErrorRecord targeting the file.</summary>
-    public static (T? Value, ErrorRecord? Error) Read<T>(string file, string errorPrefix, Func<string, T> read) where T : class
+    public static (T? Value, ErrorRecord? Error) Read<T>(Cmdlet cmdlet, string file, Func<string, T> read) where T : class
     {
+        string errorPrefix = ErrorPrefix(cmdlet);
         var target = new FileInfo(file);
         try
         {
@@ -51,24 +60,21 @@ internal static class ModelFiles
         }
         catch (SafeTensorsFormatException e)
         {
-            return (null, Error(e, errorPrefix + "CorruptFile", ErrorCategory.InvalidData, target,
+            return (null, NeuralErrors.Create(e, errorPrefix + "CorruptFile", ErrorCategory.InvalidData, target,
                 $"The file is damaged or is not a safetensors file ({e.Problem}). Export it again, e.g. with safetensors.torch.save_file(model.state_dict(), path)."));
         }
         catch (ModelLayoutException e)
         {
-            return (null, Error(e, errorPrefix + "LayoutMismatch", ErrorCategory.InvalidData, target,
+            return (null, NeuralErrors.Create(e, errorPrefix + "LayoutMismatch", ErrorCategory.InvalidData, target,
                 "Save the state_dict of a module with self.lstm = nn.LSTM(...) and self.output = nn.Linear(...) (plus self.interface = nn.Linear(hidden, Ξ) and the dnc.* __metadata__ for a DNC); see Get-Help Import-NeuralModel -Full."));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return (null, Error(e, errorPrefix + "FileNotFound", ErrorCategory.ObjectNotFound, file, "Check the path."));
+            return (null, NeuralErrors.Create(e, errorPrefix + "FileNotFound", ErrorCategory.ObjectNotFound, file, "Check the path."));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return (null, Error(e, errorPrefix + "ReadFailed", ErrorCategory.ReadError, target, "Check that the file is readable and not locked by another process."));
+            return (null, NeuralErrors.Create(e, errorPrefix + "ReadFailed", ErrorCategory.ReadError, target, "Check that the file is readable and not locked by another process."));
         }
     }
-
-    public static ErrorRecord Error(Exception e, string id, ErrorCategory category, object? target, string recommendedAction) =>
-        new(e, id, category, target) { ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = recommendedAction } };
 }

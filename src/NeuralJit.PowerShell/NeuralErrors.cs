@@ -8,10 +8,11 @@ namespace NeuralJit.PowerShell;
 /// </summary>
 internal static class NeuralErrors
 {
-    public static ErrorRecord Create(Exception exception, string errorId, ErrorCategory category, object? target, string recommendedAction) =>
+    /// <summary>The error record; its ErrorDetails message is <paramref name="details"/>, or the exception's message when null.</summary>
+    public static ErrorRecord Create(Exception exception, string errorId, ErrorCategory category, object? target, string recommendedAction, string? details = null) =>
         new(exception, errorId, category, target)
         {
-            ErrorDetails = new ErrorDetails(exception.Message) { RecommendedAction = recommendedAction },
+            ErrorDetails = new ErrorDetails(details ?? exception.Message) { RecommendedAction = recommendedAction },
         };
 
     public static ErrorRecord InvalidArgument(string message, string errorId, object? target, string recommendedAction) =>

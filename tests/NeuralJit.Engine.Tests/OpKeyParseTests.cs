@@ -25,7 +25,48 @@ public class OpKeyParseTests
         Assert.Equal(key, OpKey.Parse(op, key.Dims));
     }
 
+    /// <summary>A valid shape of every op (unused fields 0), plain and with custom leading dims.</summary>
+    public static TheoryData<OpKind, OpShape> EveryOp()
+    {
+        var data = new TheoryData<OpKind, OpShape>();
+        foreach (var op in Enum.GetValues<OpKind>())
+        {
+            OpShape[] shapes = op switch
+            {
+                OpKind.Gemm => [OpShape.ForGemm(64, 32, 16), OpShape.ForGemm(1, 1, 1)],
+                OpKind.LstmGates => [new OpShape(512, 64, 128), new OpShape(4, 0, 1)],
+                OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent or OpKind.DncWrite => [OpShape.Matrix(256, 64), OpShape.Matrix(3, 1)],
+                OpKind.DncInterface => [OpShape.Matrix(2, 8), OpShape.Matrix(1, 4)],
+                OpKind.DncUsage or OpKind.DncReadWeighting or OpKind.DncTemporal => [OpShape.Matrix(16, 2), OpShape.Matrix(9, 1)],
+                OpKind.DncRead => [new OpShape(16, 8, 2), new OpShape(23, 7, 3)],
+                OpKind.EwcPenalty => [OpShape.Matrix(128, 128), OpShape.Matrix(44, 1), OpShape.Vector(1000000)],
+                _ => [OpShape.Vector(128), OpShape.Vector(1)],
+            };
+            foreach (var s in shapes)
+            {
+                data.Add(op, s);
+                data.Add(op, s with { Lda = s.StrideA(op) + 3, Ldb = s.N + 1, Ldc = s.N + 2 });
+            }
+        }
+        return data;
+    }
+
+    [Theory, MemberData(nameof(EveryOp))]
+    public void ParseIsTheInverseOfDimsForEveryOp(OpKind op, OpShape shape)
+    {
+        var key = new OpKey(op, shape);
+        Assert.True(OpKey.TryParse(op, key.Dims, out var parsed, out var error), error);
+        Assert.Equal(key, parsed);
+        Assert.Equal(key.Dims, parsed.Dims);
+    }
+
     [Theory]
+    [InlineData(OpKind.DncLinkUpdate, "16x8")]
+    [InlineData(OpKind.DncTemporal, "16x8x2")]
+    [InlineData(OpKind.DncTemporal, "16x2")]
+    [InlineData(OpKind.DncRead, "16x8")]
+    [InlineData(OpKind.DncAllocation, "16x2")]
+    [InlineData(OpKind.EwcPenalty, "128x0")]
     [InlineData(OpKind.Gemm, "64x64")]
     [InlineData(OpKind.Sigmoid, "8x8")]
     [InlineData(OpKind.DncContent, "256")]

@@ -47,7 +47,8 @@ public sealed class CompletionTests : IDisposable
     [Fact]
     public void DimsCompletesTheShapesSeenForTheBoundOperation()
     {
-        _s.Run("Invoke-NeuralInference -InputSize 11 -HiddenSize 5 -OutputSize 3 -Steps 3");
+        // Only this test's shapes: the engine is shared by the test process, and the completer offers shapes with calls.
+        _s.Run("Reset-NeuralProfile -Confirm:$false; Invoke-NeuralInference -InputSize 11 -HiddenSize 5 -OutputSize 3 -Steps 3");
         var gates = Complete("Get-NeuralHotspot -Operation LstmGates -Dims ");
         Assert.Contains("20x16", gates);                            // 4·5 x (11+5)
         Assert.DoesNotContain("3x5", gates);                        // the Dense head's shape is not a LstmGates shape

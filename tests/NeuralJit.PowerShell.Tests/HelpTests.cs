@@ -96,7 +96,8 @@ public sealed class HelpTests : IDisposable
             foreach (Match m in Regex.Matches(parameterSection, @"^### -(\w+)\s*\n.*?```yaml\nType: (\S+)", RegexOptions.Multiline | RegexOptions.Singleline))
             {
                 if (!cmdlet.Parameters.TryGetValue(m.Groups[1].Value, out var meta)) continue;
-                var typeName = meta.ParameterType.Name;
+                // platyPS writes a Nullable<T> parameter as T (as Get-Command's syntax does): compare the underlying type.
+                var typeName = (Nullable.GetUnderlyingType(meta.ParameterType) ?? meta.ParameterType).Name;
                 if (!string.Equals(typeName, m.Groups[2].Value, StringComparison.Ordinal))
                     problems.Add($"docs/{name}.md: -{m.Groups[1].Value} is documented as {m.Groups[2].Value} but is a {typeName}.");
             }

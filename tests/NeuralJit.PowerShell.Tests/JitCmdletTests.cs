@@ -17,23 +17,13 @@ public class JitCmdletTests
         return (output, ps.Streams.Error.ToList());
     }
 
-    public static TheoryData<string> JitDocs => new() { "Get-NeuralJitKernel", "Invoke-NeuralJitCompile", "Set-NeuralJitOption" };
-
-    /// <summary>Every example of the JIT cmdlets' help runs without errors in a runspace that has only the Core cmdlets.</summary>
-    [Theory, MemberData(nameof(JitDocs))]
-    public void EveryExampleInTheHelpRuns(string cmdlet)
+    /// <summary>The module initializer sized the shared engine's code cache before any test compiled (see TestProcessEngine).</summary>
+    [Fact]
+    public void TheSharedEngineHasTheCodeCacheTheSuiteSized()
     {
-        var docs = new DirectoryInfo(Path.GetDirectoryName(ModuleImportTests.ManifestPath())!);
-        while (docs is not null && !File.Exists(Path.Combine(docs.FullName, "docs", $"{cmdlet}.md"))) docs = docs.Parent;
-        Assert.NotNull(docs);
-        var text = File.ReadAllText(Path.Combine(docs!.FullName, "docs", $"{cmdlet}.md"));
-        var blocks = System.Text.RegularExpressions.Regex.Matches(text, "```powershell\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
-        Assert.True(blocks.Count >= 2, $"{cmdlet}: {blocks.Count} examples");
-        foreach (System.Text.RegularExpressions.Match block in blocks)
-        {
-            var (_, errors) = Run(block.Groups[1].Value + "\n");
-            Assert.True(errors.Count == 0, $"{cmdlet} example failed:\n{block.Groups[1].Value}\n{string.Join("\n", errors)}");
-        }
+        var (output, errors) = Run("Get-NeuralEngine");
+        Assert.Empty(errors);
+        Assert.Equal(TestProcessEngine.CodeCacheBytes, (int)Assert.Single(output).Properties["CodeCacheBytes"].Value);
     }
 
     [Fact]
@@ -65,11 +55,39 @@ public class JitCmdletTests
     {
         // Every hotspot of an LSTM run becomes a kernel or an error that says why not (ops without an emitter stay managed).
         var (output, errors) = Run(
-            "Invoke-NeuralInference -InputSize 8 -HiddenSize 8 -Steps 5 | Out-Null; @(Get-NeuralHotspot).Count; Get-NeuralHotspot | Invoke-NeuralJitCompile");
+            "Reset-NeuralProfile -Confirm:$false; Invoke-NeuralInference -InputSize 8 -HiddenSize 8 -Steps 5 | Out-Null; @(Get-NeuralHotspot).Count; Get-NeuralHotspot | Invoke-NeuralJitCompile");
         int hotspots = (int)output[0].BaseObject;
         Assert.True(hotspots >= 2);
         Assert.Equal(hotspots, output.Count - 1 + errors.Count);
         Assert.All(errors, e => Assert.StartsWith("InvokeNeuralJitCompile", e.FullyQualifiedErrorId));
+        Assert.DoesNotContain(errors, e => e.FullyQualifiedErrorId.StartsWith("InvokeNeuralJitCompileInvalidDims", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// The DNC memory ops have no emitter: their hotspot rows parse (Dims is Parse's inverse) and each becomes a
+    /// NotImplemented error naming the key, not InvalidDims; -WhatIf reports it too instead of announcing a compile.
+    /// </summary>
+    [Fact]
+    public void DncHotspotsWithoutAnEmitterAreNoEmitterErrors()
+    {
+        var (output, errors) = Run("""
+            Reset-NeuralProfile -Confirm:$false
+            New-NeuralModel -InputSize 3 -HiddenSize 4 -MemorySlots 5 -MemoryWidth 2 -ReadHeads 1 | Invoke-NeuralInference -Steps 2 | Out-Null
+            $dnc = @(Get-NeuralHotspot -Operation Dnc* | Where-Object Operation -ne DncContent)
+            $dnc.Count
+            $dnc | Invoke-NeuralJitCompile
+            $dnc | Invoke-NeuralJitCompile -WhatIf
+            """);
+        int rows = (int)Assert.Single(output).BaseObject;
+        Assert.Equal(9, rows);                                   // DncInterface … DncRead, DncContent excluded (it has an emitter)
+        Assert.Equal(2 * rows, errors.Count);
+        foreach (var e in errors)
+        {
+            Assert.StartsWith("InvokeNeuralJitCompileNoEmitter,", e.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.NotImplemented, e.CategoryInfo.Category);
+            Assert.StartsWith("Dnc", e.TargetObject.ToString());
+            Assert.False(string.IsNullOrEmpty(e.ErrorDetails.RecommendedAction));
+        }
     }
 
     [Fact]

@@ -40,6 +40,30 @@ public static class Paths
 /// manifest, and a PSHost whose UI captures what Out-Default renders (120 columns, no ANSI).
 /// ExecutionPolicy is never set (it throws on Linux).
 /// </summary>
+/// <summary>
+/// Sizes the code cache of the process-wide engine before any test compiles: the suite compiles far more kernels
+/// (every test's shapes, both ISAs' examples) into that one engine than a session running a model does, and with the
+/// default 64 KiB cache whichever test compiled last would find it full, depending on the order the tests ran in.
+/// </summary>
+internal static class TestProcessEngine
+{
+    public const int CodeCacheBytes = 4 << 20;
+
+#pragma warning disable CA2255 // a test assembly's one-time process setup, before xunit runs any test
+    [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void SizeTheCodeCache()
+    {
+        var iss = InitialSessionState.CreateDefault2();
+        iss.ImportPSModule(Paths.Manifest);
+        using var ps = System.Management.Automation.PowerShell.Create(iss);
+        ps.AddCommand("Set-NeuralJitOption").AddParameter("CodeCacheBytes", CodeCacheBytes);
+        ps.Invoke();
+        if (ps.HadErrors)
+            throw new InvalidOperationException("Set-NeuralJitOption -CodeCacheBytes failed: " + string.Join("; ", ps.Streams.Error));
+    }
+}
+
 public sealed class ModuleSession : IDisposable
 {
     public CapturingHost Host { get; } = new();
@@ -188,6 +212,30 @@ public static class ModuleSurface
     public static IEnumerable<object[]> OutputTypeNames => OutputTypes.Select(t => new object[] { t.FullName! });
 
     public static Type OutputType(string fullName) => OutputTypes.Single(t => t.FullName == fullName);
+
+    /// <summary>
+    /// How to obtain a real instance of output types that are handles rather than plain records (no parameterless
+    /// constructor): the module's own cmdlet that makes one.
+    /// </summary>
+    private static readonly Dictionary<string, string> s_sampleScripts = new(StringComparer.Ordinal)
+    {
+        ["NeuralJit.NeuralModel"] = "New-NeuralModel -InputSize 2 -HiddenSize 3",
+    };
+
+    /// <summary>
+    /// An instance of <paramref name="type"/>: default-constructed for plain records, otherwise what the cmdlet in
+    /// <see cref="s_sampleScripts"/> returns. Fails for a type without either, so no output type escapes the tests.
+    /// </summary>
+    public static object Sample(Type type, ModuleSession? session)
+    {
+        if (type.GetConstructor(Type.EmptyTypes) is not null) return Activator.CreateInstance(type)!;
+        Assert.NotNull(session);
+        Assert.True(s_sampleScripts.TryGetValue(type.FullName!, out var script),
+            $"{type.FullName} has no parameterless constructor: add the cmdlet that makes one to ModuleSurface.Sample.");
+        var instance = Assert.Single(session!.Run(script!)).BaseObject;
+        Assert.IsType(type, instance);
+        return instance;
+    }
 
     public static readonly HashSet<string> CommonParameters = new(StringComparer.OrdinalIgnoreCase)
     {

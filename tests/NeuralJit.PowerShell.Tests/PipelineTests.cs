@@ -62,11 +62,21 @@ public sealed class PipelineTests : IDisposable
     [RequiresCmdletsFact("Get-NeuralJitKernel", "Compare-JitSpeedup", "Invoke-NeuralJitCompile")]
     public void KernelsPipeIntoCompareJitSpeedup()
     {
-        _s.Run("Reset-NeuralProfile -Confirm:$false; Invoke-NeuralInference -InputSize 16 -HiddenSize 32 -Steps 1500; Get-NeuralHotspot -Status Candidate | Invoke-NeuralJitCompile");
-        var kernels = _s.Run("Get-NeuralJitKernel");
+        // Shapes of this test only (the engine is shared by the whole test process): InputSize 13 / HiddenSize 29 appear nowhere else.
+        _s.Run("Reset-NeuralProfile -Confirm:$false; Invoke-NeuralInference -InputSize 13 -HiddenSize 29 -Steps 1500; " +
+               "Get-NeuralHotspot -Status Candidate | Invoke-NeuralJitCompile");
+        const string Mine = "$mine = Get-NeuralHotspot | ForEach-Object { \"$($_.Operation) $($_.Dims)\" }; " +
+                            "$kernels = Get-NeuralJitKernel | Where-Object { $mine -contains \"$($_.Operation) $($_.Dims)\" }; ";
+        var kernels = _s.Run(Mine + "$kernels");
         Assert.NotEmpty(kernels);
-        var results = _s.Run("Get-NeuralJitKernel | Compare-JitSpeedup");
-        Assert.Equal(kernels.Count, results.Count);
+        var results = _s.Run(Mine + "$kernels | Compare-JitSpeedup -Seconds 0.01");
+        // The default -Baseline All measures each kernel against both managed tiers: two rows per kernel.
+        Assert.Equal(2 * kernels.Count, results.Count);
+        foreach (var k in kernels)
+        {
+            var rows = results.Where(r => Equals(r.Properties["Operation"].Value, k.Properties["Operation"].Value) && Equals(r.Properties["Dims"].Value, k.Properties["Dims"].Value)).ToList();
+            Assert.Equal(["ManagedSimd", "Scalar"], rows.Select(r => (string)r.Properties["Baseline"].Value).Order());
+        }
         foreach (var r in results)
         {
             Assert.IsType<double>(r.Properties["Speedup"].Value);

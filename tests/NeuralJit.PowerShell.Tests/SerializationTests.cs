@@ -39,19 +39,23 @@ public sealed class SerializationTests
         return null;
     }
 
+    private static bool IsStringDictionary(Type t) => typeof(IDictionary).IsAssignableFrom(t) && typeof(IDictionary<string, string>).IsAssignableFrom(t);
+
     [Theory]
     [MemberData(nameof(OutputTypes))]
     public void RoundTripsThroughPSSerializerWithPropertyNamesAndTypes(string typeName)
     {
         var type = ModuleSurface.OutputType(typeName);
-        var instance = Activator.CreateInstance(type)!;
+        // Plain records are default-constructed and filled below; handles (NeuralModel) come from the module's cmdlet.
+        using var session = type.GetConstructor(Type.EmptyTypes) is null ? new ModuleSession() : null;
+        var instance = ModuleSurface.Sample(type, session);
         var props = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetIndexParameters().Length == 0).ToList();
         int seed = 1;
         foreach (var p in props)
         {
             var t = Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType;
-            bool safe = SafeScalars.Contains(t) || (t.IsArray && SafeScalars.Contains(t.GetElementType()!));
-            Assert.True(safe, $"{typeName}.{p.Name} is a {p.PropertyType.Name}: output objects carry numbers, strings, booleans, dates or arrays of them (enums as strings), so remoting keeps them.");
+            bool safe = SafeScalars.Contains(t) || (t.IsArray && SafeScalars.Contains(t.GetElementType()!)) || IsStringDictionary(t);
+            Assert.True(safe, $"{typeName}.{p.Name} is a {p.PropertyType.Name}: output objects carry numbers, strings, booleans, dates, arrays of them (enums as strings) or string-to-string dictionaries, so remoting keeps them.");
             if (p.CanWrite) p.SetValue(instance, Sample(p.PropertyType, seed++));
         }
 
@@ -65,6 +69,19 @@ public sealed class SerializationTests
             Assert.True(prop is not null, $"{typeName}.{p.Name} is missing after deserialization.");
             var value = prop!.Value is PSObject pso ? pso.BaseObject : prop.Value;
             if (original is null) { Assert.Null(value); continue; }
+            if (IsStringDictionary(original.GetType()))
+            {
+                // PSSerializer turns an IDictionary into a Hashtable: the entries, strings both, must all come back.
+                var expected = (IDictionary<string, string>)original;
+                var table = Assert.IsAssignableFrom<IDictionary>(value);
+                Assert.Equal(expected.Count, table.Count);
+                foreach (var (k, v) in expected)
+                {
+                    var got = table[k] is PSObject x ? x.BaseObject : table[k];
+                    Assert.True(got is string sv && sv == v, $"{typeName}.{p.Name}[{k}] = '{v}' came back as '{got}'.");
+                }
+                continue;
+            }
             if (original is Array array)
             {
                 var items = Assert.IsAssignableFrom<IEnumerable>(value).Cast<object>().Select(o => o is PSObject x ? x.BaseObject : o).ToList();

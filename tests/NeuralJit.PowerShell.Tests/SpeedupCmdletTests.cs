@@ -122,37 +122,4 @@ public class SpeedupCmdletTests
             Assert.True(P<double>(r, name) > 0, name);
         Assert.True(P<long>(r, "L1DataBytes") > 0 && P<long>(r, "L2Bytes") > P<long>(r, "L1DataBytes"));
     }
-
-    public static TheoryData<string, int> DocExamples()
-    {
-        var data = new TheoryData<string, int>();
-        foreach (var cmdlet in new[] { "Compare-JitSpeedup", "Get-NeuralRoofline" })
-        {
-            var text = File.ReadAllText(DocPath(cmdlet));
-            var blocks = System.Text.RegularExpressions.Regex.Matches(text, "### Example \\d+[^\n]*\n```powershell\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
-            for (int i = 0; i < blocks.Count; i++) data.Add(cmdlet, i);
-        }
-        return data;
-    }
-
-    private static string DocPath(string cmdlet)
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var p = Path.Combine(d.FullName, "docs", cmdlet + ".md");
-            if (File.Exists(p)) return p;
-        }
-        throw new FileNotFoundException($"docs/{cmdlet}.md not found above {AppContext.BaseDirectory}");
-    }
-
-    /// <summary>Every example in the help runs in the hosted runspace (no Sort-Object/Select-Object there) without errors.</summary>
-    [Theory]
-    [MemberData(nameof(DocExamples))]
-    public void HelpExamplesRunWithoutErrors(string cmdlet, int index)
-    {
-        var text = File.ReadAllText(DocPath(cmdlet));
-        var script = System.Text.RegularExpressions.Regex.Matches(text, "### Example \\d+[^\n]*\n```powershell\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline)[index].Groups[1].Value;
-        var (_, errors, _) = Run(script);
-        Assert.True(errors.Count == 0, $"{cmdlet} example {index + 1}: {string.Join("; ", errors)}");
-    }
 }

@@ -92,9 +92,9 @@ public sealed class ViewTests : IDisposable
         Assert.True(view!.Descendants("TypeName").Any(t => t.Value == "Deserialized." + typeName),
             $"The view of {typeName} should also select Deserialized.{typeName} so remoting results render the same.");
 
-        // Render a default-constructed instance: a broken view (bad XML, script error) shows here.
+        // Render an instance (default-constructed, or made by the module's cmdlet): a broken view (bad XML, script error) shows here.
         var type = ModuleSurface.OutputType(typeName);
-        var instance = Activator.CreateInstance(type)!;
+        var instance = ModuleSurface.Sample(type, _s);
         _s.Host.Clear();
         using var ps = _s.NewPowerShell();
         ps.AddCommand("Out-Default");

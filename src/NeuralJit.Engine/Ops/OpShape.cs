@@ -41,22 +41,54 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
         _ => Shape.M,
     };
 
-    /// <summary>Human dims as users read them: "64x64x64" for GEMM, "512x192" for LSTM gates, "128" for vectors.</summary>
+    /// <summary>How an op's shape is written as dims; <see cref="Dims"/> and <see cref="TryParse"/> both go through it.</summary>
+    private enum DimsForm
+    {
+        /// <summary>"M": vectors (N and K unused).</summary>
+        Length,
+        /// <summary>"MxN": matrix ops (rows × cols, or slots × heads/width for the DNC ops).</summary>
+        Matrix,
+        /// <summary>"MxNxK": GEMM (M×N×K) and DncRead (slots × width × heads).</summary>
+        Triple,
+        /// <summary>"(4·hidden)x(input+hidden)": LstmGates (M = 4K, N = input, K = hidden).</summary>
+        Lstm,
+        /// <summary>"M", or "MxN" when N ≠ 0: EwcPenalty over M parameters or an M×N tensor.</summary>
+        LengthOrMatrix,
+        /// <summary>"MxM": DncLinkUpdate (the N×N link matrix).</summary>
+        Square,
+        /// <summary>"MxMxN": DncTemporal (the N×N link matrix × R heads).</summary>
+        SquareByN,
+    }
+
+    private static DimsForm FormOf(OpKind op) => op switch
+    {
+        OpKind.Gemm or OpKind.DncRead => DimsForm.Triple,
+        OpKind.LstmGates => DimsForm.Lstm,
+        OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent
+            or OpKind.DncInterface or OpKind.DncUsage or OpKind.DncWrite or OpKind.DncReadWeighting => DimsForm.Matrix,
+        OpKind.EwcPenalty => DimsForm.LengthOrMatrix,
+        OpKind.DncLinkUpdate => DimsForm.Square,
+        OpKind.DncTemporal => DimsForm.SquareByN,
+        _ => DimsForm.Length,
+    };
+
+    /// <summary>
+    /// Human dims as users read them: "64x64x64" for GEMM, "512x192" for LSTM gates, "256x64" for matrix ops,
+    /// "16x16" for DncLinkUpdate, "16x16x2" for DncTemporal, "128" for vectors; "/ldA,B,C" follows custom leading dims.
+    /// </summary>
     public string Dims
     {
         get
         {
             var s = Shape;
-            string core = Op switch
+            string core = FormOf(Op) switch
             {
-                OpKind.Gemm => $"{s.M}x{s.N}x{s.K}",
-                OpKind.LstmGates => $"{s.M}x{s.N + s.K}",
-                OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent => $"{s.M}x{s.N}",
-                OpKind.EwcPenalty when s.N > 1 => $"{s.M}x{s.N}",
-                OpKind.DncInterface or OpKind.DncUsage or OpKind.DncWrite or OpKind.DncReadWeighting => $"{s.M}x{s.N}",
-                OpKind.DncLinkUpdate => $"{s.M}x{s.M}",
-                OpKind.DncTemporal => $"{s.M}x{s.M}x{s.N}",
-                OpKind.DncRead => $"{s.M}x{s.N}x{s.K}",
+                DimsForm.Triple => $"{s.M}x{s.N}x{s.K}",
+                DimsForm.Lstm => $"{s.M}x{s.N + s.K}",
+                DimsForm.Matrix => $"{s.M}x{s.N}",
+                DimsForm.LengthOrMatrix when s.N != 0 => $"{s.M}x{s.N}",
+                DimsForm.Square => $"{s.M}x{s.M}",
+                DimsForm.SquareByN => $"{s.M}x{s.M}x{s.N}",
                 _ => $"{s.M}",
             };
             bool customLd = s.Lda != 0 || s.Ldb != 0 || s.Ldc != 0;
@@ -65,9 +97,10 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
     }
 
     /// <summary>
-    /// The key whose <see cref="Dims"/> is <paramref name="dims"/> for <paramref name="op"/>: the inverse of Dims
-    /// ("64x64x64" for Gemm, "512x192" for LstmGates (hidden = rows/4), "256x64" for matrix ops, "128" for vectors,
-    /// optionally followed by "/ldA,B,C"). EwcPenalty "N" parses as N×0 (N parameters).
+    /// The key whose <see cref="Dims"/> is <paramref name="dims"/> for <paramref name="op"/>: the exact inverse of Dims
+    /// for every op ("64x64x64" for Gemm, "512x192" for LstmGates (hidden = rows/4), "256x64" for matrix ops,
+    /// "16x16" for DncLinkUpdate, "16x16x2" for DncTemporal, "128" for vectors, optionally followed by "/ldA,B,C").
+    /// EwcPenalty "N" parses as N×0 (N parameters), "MxN" as an M×N tensor.
     /// </summary>
     /// <exception cref="FormatException">The text is not dims for this op.</exception>
     public static OpKey Parse(OpKind op, string dims) =>
@@ -77,12 +110,19 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
     public static bool TryParse(OpKind op, string? dims, out OpKey key, out string? error)
     {
         key = default;
-        string expected = op switch
+        var form = FormOf(op);
+        string expected = form switch
         {
-            OpKind.Gemm => "MxNxK (e.g. 64x64x64)",
-            OpKind.LstmGates => "(4·hidden)x(input+hidden) (e.g. 512x192)",
-            OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent => "rowsxcols (e.g. 256x64)",
-            OpKind.EwcPenalty => "rowsxcols or a parameter count (e.g. 128x128 or 1000000)",
+            DimsForm.Triple when op == OpKind.Gemm => "MxNxK (e.g. 64x64x64)",
+            DimsForm.Triple => "slotsxwidthxheads (e.g. 16x8x2)",
+            DimsForm.Lstm => "(4·hidden)x(input+hidden) (e.g. 512x192)",
+            DimsForm.Matrix when op is OpKind.DncInterface => "headsxwidth (e.g. 2x8)",
+            DimsForm.Matrix when op is OpKind.DncUsage or OpKind.DncReadWeighting => "slotsxheads (e.g. 16x2)",
+            DimsForm.Matrix when op is OpKind.DncWrite => "slotsxwidth (e.g. 16x8)",
+            DimsForm.Matrix => "rowsxcols (e.g. 256x64)",
+            DimsForm.LengthOrMatrix => "rowsxcols or a parameter count (e.g. 128x128 or 1000000)",
+            DimsForm.Square => "slotsxslots (e.g. 16x16)",
+            DimsForm.SquareByN => "slotsxslotsxheads (e.g. 16x16x2)",
             _ => "a length (e.g. 128)",
         };
         error = $"'{dims}' is not dims for {op}: expected {expected}, optionally followed by /ldA,B,C.";
@@ -95,30 +135,40 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
             var ld = text[(slash + 1)..];
             if (!ld.StartsWith("ld", StringComparison.OrdinalIgnoreCase)) return false;
             var parts = ld[2..].Split(',');
-            if (parts.Length != 3 || !int.TryParse(parts[0], out lda) || !int.TryParse(parts[1], out ldb) || !int.TryParse(parts[2], out ldc)) return false;
+            if (parts.Length != 3 || !Number(parts[0], out lda) || !Number(parts[1], out ldb) || !Number(parts[2], out ldc)) return false;
             text = text[..slash];
         }
         var nums = text.Split('x', 'X', '×');
         var v = new int[nums.Length];
         for (int i = 0; i < nums.Length; i++)
-            if (!int.TryParse(nums[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out v[i])) return false;
+            if (!Number(nums[i], out v[i])) return false;
         OpShape shape;
-        switch (op)
+        switch (form)
         {
-            case OpKind.Gemm when v.Length == 3: shape = new OpShape(v[0], v[1], v[2], lda, ldb, ldc); break;
-            case OpKind.LstmGates when v.Length == 2:
+            case DimsForm.Triple when v.Length == 3: shape = new OpShape(v[0], v[1], v[2], lda, ldb, ldc); break;
+            case DimsForm.Lstm when v.Length == 2:
                 if (v[0] % 4 != 0 || v[1] < v[0] / 4) { error = $"'{dims}': LstmGates rows must be 4·hidden and columns input+hidden ≥ hidden."; return false; }
                 shape = new OpShape(v[0], v[1] - v[0] / 4, v[0] / 4, lda, ldb, ldc); break;
-            case OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent when v.Length == 2: shape = new OpShape(v[0], v[1], 0, lda, ldb, ldc); break;
-            case OpKind.EwcPenalty when v.Length is 1 or 2: shape = new OpShape(v[0], v.Length == 2 ? v[1] : 0, 0, lda, ldb, ldc); break;
-            case not (OpKind.Gemm or OpKind.LstmGates or OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent or OpKind.EwcPenalty) when v.Length == 1:
+            case DimsForm.Matrix when v.Length == 2: shape = new OpShape(v[0], v[1], 0, lda, ldb, ldc); break;
+            case DimsForm.LengthOrMatrix when v.Length is 1 or 2:
+                if (v.Length == 2 && v[1] == 0) return false; // "Mx0" is written "M"
+                shape = new OpShape(v[0], v.Length == 2 ? v[1] : 0, 0, lda, ldb, ldc); break;
+            case DimsForm.Square when v.Length == 2:
+                if (v[0] != v[1]) { error = $"'{dims}': the {op} link matrix is square: expected slotsxslots (e.g. 16x16)."; return false; }
                 shape = new OpShape(v[0], 0, 0, lda, ldb, ldc); break;
+            case DimsForm.SquareByN when v.Length == 3:
+                if (v[0] != v[1]) { error = $"'{dims}': the {op} link matrix is square: expected slotsxslotsxheads (e.g. 16x16x2)."; return false; }
+                shape = new OpShape(v[0], v[2], 0, lda, ldb, ldc); break;
+            case DimsForm.Length when v.Length == 1: shape = new OpShape(v[0], 0, 0, lda, ldb, ldc); break;
             default: return false;
         }
         key = new OpKey(op, shape);
         error = null;
         return true;
     }
+
+    private static bool Number(string text, out int value) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value);
 
     /// <summary>A 64-bit mix of the key (never 0, so 0 can mark an empty way in the profile table).</summary>
     public ulong Hash

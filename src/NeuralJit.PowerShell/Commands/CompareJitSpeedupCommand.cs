@@ -2,6 +2,7 @@ using System.Management.Automation;
 using NeuralJit.Benchmarking;
 using NeuralJit.Jit;
 using NeuralJit.Ops;
+using NeuralJit.PowerShell.Completers;
 
 namespace NeuralJit.PowerShell.Commands;
 
@@ -44,11 +45,13 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
 
     /// <summary>The op to measure (with -Dims); binds from Get-NeuralJitKernel and Get-NeuralHotspot objects.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(OperationCompleter))]
     public OpKind? Operation { get; set; }
 
     /// <summary>Sizes as the Dims column shows them: "64x64x64" (GEMM M×N×K), "512x192" (LSTM 4H×(I+H)), "256x64", "128".</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(DimsCompleter))]
     public string? Dims { get; set; }
 
     /// <summary>Scalar (reference loops), ManagedSimd (the managed tier), or All (both; the default).</summary>
@@ -73,7 +76,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     protected override void BeginProcessing()
     {
         if (CpuFeatures.Best == JitIsa.None)
-            ThrowTerminatingError(Error(new PlatformNotSupportedException("This CPU has neither AVX2+FMA nor AVX-512: there is no JIT tier to compare."),
+            ThrowTerminatingError(NeuralErrors.Create(new PlatformNotSupportedException("This CPU has neither AVX2+FMA nor AVX-512: there is no JIT tier to compare."),
                 "CompareJitSpeedupUnsupportedCpu", ErrorCategory.NotImplemented, CpuFeatures.Describe(), "Run on an x86-64 CPU with AVX2 and FMA."));
     }
 
@@ -82,7 +85,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         if (Operation is not OpKind op)
         {
             if (Dims is not null)
-                WriteError(Error(new ArgumentException("-Dims needs -Operation: dims mean different things for different ops."),
+                WriteError(NeuralErrors.Create(new ArgumentException("-Dims needs -Operation: dims mean different things for different ops."),
                     "CompareJitSpeedupDimsWithoutOperation", ErrorCategory.InvalidArgument, Dims, "Add -Operation (for example -Operation Gemm -Dims 64x64x64)."));
             return;
         }
@@ -93,7 +96,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
             if (defaults.Length == 0)
             {
                 OpKey.TryParse(op, "", out _, out string? expected); // the message says which form the op's dims take
-                WriteError(Error(new ArgumentException($"{op} has no default dims in the seed's table: give -Dims."),
+                WriteError(NeuralErrors.Create(new ArgumentException($"{op} has no default dims in the seed's table: give -Dims."),
                     "CompareJitSpeedupDimsRequired", ErrorCategory.InvalidArgument, op, $"Add -Dims: {expected}"));
                 return;
             }
@@ -108,7 +111,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         }
         if (why is not null)
         {
-            WriteError(Error(new ArgumentException(why), "CompareJitSpeedupInvalidDims", ErrorCategory.InvalidArgument, Dims, "Give -Dims as the Dims column of Get-NeuralHotspot shows them for this op."));
+            WriteError(NeuralErrors.Create(new ArgumentException(why), "CompareJitSpeedupInvalidDims", ErrorCategory.InvalidArgument, Dims, "Give -Dims as the Dims column of Get-NeuralHotspot shows them for this op."));
             return;
         }
         _keys.Add((key, Isa));
@@ -123,7 +126,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
             var isa = isaName is null ? NeuralEngine.Default.Jit.Isa : Enum.Parse<JitIsa>(isaName, ignoreCase: true);
             if (isa == JitIsa.None || isa > CpuFeatures.Best)
             {
-                WriteError(Error(new PlatformNotSupportedException($"This CPU does not support {isaName ?? isa.ToString()} (it has: {CpuFeatures.Describe()})."),
+                WriteError(NeuralErrors.Create(new PlatformNotSupportedException($"This CPU does not support {isaName ?? isa.ToString()} (it has: {CpuFeatures.Describe()})."),
                     "CompareJitSpeedupIsaUnsupported", ErrorCategory.InvalidArgument, isaName ?? isa.ToString(), $"Use -Isa {CpuFeatures.Best}."));
                 continue;
             }
@@ -162,7 +165,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         catch (OperationCanceledException) { }
         catch (ExecutableMemoryException e)
         {
-            ThrowTerminatingError(Error(e, "CompareJitSpeedupExecutableMemoryDenied", ErrorCategory.PermissionDenied, null,
+            ThrowTerminatingError(NeuralErrors.Create(e, "CompareJitSpeedupExecutableMemoryDenied", ErrorCategory.PermissionDenied, null,
                 "The OS refuses executable memory (SELinux execmem, PaX): allow it for this process to run JIT kernels."));
         }
         finally
@@ -184,13 +187,10 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         var kernel = KernelSource.Compile(_engine!, key, isa, out string? reason);
         if (kernel is not null) return kernel;
         bool noEmitter = KernelEmitters.For(key.Op) is null;
-        WriteError(Error(new NotSupportedException($"{key} cannot be JIT-compiled for {isa}: {reason}."),
+        WriteError(NeuralErrors.Create(new NotSupportedException($"{key} cannot be JIT-compiled for {isa}: {reason}."),
             noEmitter ? "CompareJitSpeedupNoEmitter" : "CompareJitSpeedupCompileFailed",
             noEmitter ? ErrorCategory.NotImplemented : ErrorCategory.ResourceUnavailable, key.ToString(),
             noEmitter ? "Compare an op the JIT compiles (Get-NeuralJitKernel lists compiled kernels)." : "Try smaller dims, or raise the code cache with Set-NeuralJitOption -CodeCacheBytes."));
         return null;
     }
-
-    private static ErrorRecord Error(Exception e, string id, ErrorCategory category, object? target, string action) =>
-        new(e, id, category, target) { ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = action } };
 }

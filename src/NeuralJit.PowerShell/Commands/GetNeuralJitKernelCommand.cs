@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using NeuralJit.Ops;
+using NeuralJit.PowerShell.Completers;
 
 namespace NeuralJit.PowerShell.Commands;
 
@@ -10,6 +11,7 @@ public sealed class GetNeuralJitKernelCommand : PSCmdlet
 {
     /// <summary>Only kernels of these operations.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(OperationCompleter))]
     public OpKind[]? Operation { get; set; }
 
     /// <summary>Add the disassembly (Intel syntax, decoded by Iced) as the Disassembly property.</summary>

@@ -23,10 +23,10 @@ public sealed class GetNeuralRooflineCommand : PSCmdlet
     {
         if (CpuFeatures.Best == JitIsa.None)
         {
-            ThrowTerminatingError(new ErrorRecord(
+            ThrowTerminatingError(NeuralErrors.Create(
                 new PlatformNotSupportedException("The roofline loops need an x86-64 CPU with AVX2 and FMA."),
-                "GetNeuralRooflineUnsupportedCpu", ErrorCategory.NotImplemented, CpuFeatures.Describe())
-            { ErrorDetails = new ErrorDetails("This CPU lacks AVX2+FMA, so there is no JIT tier to bound.") { RecommendedAction = "Run on an x86-64 CPU with AVX2 and FMA." } });
+                "GetNeuralRooflineUnsupportedCpu", ErrorCategory.NotImplemented, CpuFeatures.Describe(),
+                "Run on an x86-64 CPU with AVX2 and FMA.", details: "This CPU lacks AVX2+FMA, so there is no JIT tier to bound."));
             return;
         }
         try
@@ -36,8 +36,8 @@ public sealed class GetNeuralRooflineCommand : PSCmdlet
         catch (OperationCanceledException) { }
         catch (ExecutableMemoryException e)
         {
-            ThrowTerminatingError(new ErrorRecord(e, "GetNeuralRooflineExecutableMemoryDenied", ErrorCategory.PermissionDenied, null)
-            { ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "The OS refuses executable memory (SELinux execmem, PaX): allow it for this process to measure." } });
+            ThrowTerminatingError(NeuralErrors.Create(e, "GetNeuralRooflineExecutableMemoryDenied", ErrorCategory.PermissionDenied, null,
+                "The OS refuses executable memory (SELinux execmem, PaX): allow it for this process to measure."));
         }
     }
 

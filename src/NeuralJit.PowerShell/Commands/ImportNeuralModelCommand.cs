@@ -20,11 +20,11 @@ public sealed class ImportNeuralModelCommand : PSCmdlet
     {
         foreach (var p in Path)
         {
-            var (files, error) = ModelFiles.Resolve(this, p, "ImportNeuralModel");
+            var (files, error) = ModelFiles.Resolve(this, p);
             if (error is not null) { WriteError(error); continue; }
             foreach (var file in files)
             {
-                var (model, readError) = ModelFiles.Read(file, "ImportNeuralModel", NeuralModel.Load);
+                var (model, readError) = ModelFiles.Read(this, file, NeuralModel.Load);
                 if (readError is not null) WriteError(readError);
                 else WriteObject(model);
             }

@@ -48,7 +48,7 @@ public sealed class MeasureNeuralEwcPenaltyCommand : PSCmdlet
             if (array.Length != Parameter.Length)
             {
                 var e = new ArgumentException($"-{name} has {array.Length} values but -Parameter has {Parameter.Length}.");
-                WriteError(ModelFiles.Error(e, "MeasureNeuralEwcPenaltyLengthMismatch", ErrorCategory.InvalidArgument, array,
+                WriteError(NeuralErrors.Create(e, "MeasureNeuralEwcPenaltyLengthMismatch", ErrorCategory.InvalidArgument, array,
                     "Give -Parameter, -Anchor and -Fisher the same number of values, one per parameter."));
                 return;
             }
@@ -67,19 +67,19 @@ public sealed class MeasureNeuralEwcPenaltyCommand : PSCmdlet
         }
         catch (ModelLayoutException e)
         {
-            WriteError(ModelFiles.Error(e, "MeasureNeuralEwcPenaltyLayoutMismatch", ErrorCategory.InvalidData, new FileInfo(e.FilePath ?? AnchorPath),
+            WriteError(NeuralErrors.Create(e, "MeasureNeuralEwcPenaltyLayoutMismatch", ErrorCategory.InvalidData, new FileInfo(e.FilePath ?? AnchorPath),
                 $"Save θ* and the Fisher diagonal with exactly the model's tensor names and shapes: {string.Join(", ", Model!.TensorNames)}."));
         }
     }
 
     private SafeTensorsFile? Load(string path)
     {
-        var (files, error) = ModelFiles.Resolve(this, path, "MeasureNeuralEwcPenalty");
+        var (files, error) = ModelFiles.Resolve(this, path);
         if (error is null && files.Count != 1)
-            error = ModelFiles.Error(new ArgumentException($"'{path}' resolves to {files.Count} files; give exactly one."),
+            error = NeuralErrors.Create(new ArgumentException($"'{path}' resolves to {files.Count} files; give exactly one."),
                 "MeasureNeuralEwcPenaltyAmbiguousPath", ErrorCategory.InvalidArgument, path, "Give the path of one .safetensors file.");
         if (error is not null) { WriteError(error); return null; }
-        var (file, readError) = ModelFiles.Read(files[0], "MeasureNeuralEwcPenalty", SafeTensorsFile.Read);
+        var (file, readError) = ModelFiles.Read(this, files[0], SafeTensorsFile.Read);
         if (readError is not null) WriteError(readError);
         return file;
     }

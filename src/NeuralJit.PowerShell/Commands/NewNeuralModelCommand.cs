@@ -29,7 +29,7 @@ public sealed class NewNeuralModelCommand : PSCmdlet
         {
             string missing = !slots ? "-MemorySlots" : "-MemoryWidth";
             var e = new ArgumentException($"A DNC memory needs both -MemorySlots and -MemoryWidth (-ReadHeads defaults to 1); {missing} is missing.");
-            ThrowTerminatingError(ModelFiles.Error(e, "NewNeuralModelIncompleteMemory", ErrorCategory.InvalidArgument,
+            ThrowTerminatingError(NeuralErrors.Create(e, "NewNeuralModelIncompleteMemory", ErrorCategory.InvalidArgument,
                 MyInvocation.BoundParameters, $"Add {missing}, or leave out every memory parameter for a plain LSTM."));
         }
         var sizes = new NetworkSizes(InputSize, HiddenSize, OutputSize, Layers)

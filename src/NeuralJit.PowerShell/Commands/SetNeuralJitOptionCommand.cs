@@ -45,15 +45,13 @@ public sealed class SetNeuralJitOptionCommand : PSCmdlet
         if (Bound(nameof(Enabled)) && ShouldProcess("JIT", Enabled ? "Enable automatic compilation" : "Disable automatic compilation")) o.JitEnabled = Enabled;
         if (Bound(nameof(Isa)) && ShouldProcess("JIT", $"Cap the ISA at {Isa}") && !engine.Jit.TrySetIsaCap(Isa, out var why))
         {
-            var err = new ErrorRecord(new InvalidOperationException(why), "SetNeuralJitOptionIsaFixed", ErrorCategory.InvalidOperation, Isa);
-            err.ErrorDetails = new ErrorDetails(why) { RecommendedAction = "Start a new session (or set NEURALJIT_MAX_ISA) before the first compile, or compare ISAs with Invoke-NeuralJitCompile -Isa." };
-            WriteError(err);
+            WriteError(NeuralErrors.InvalidOperation(why!, "SetNeuralJitOptionIsaFixed", Isa,
+                "Start a new session (or set NEURALJIT_MAX_ISA) before the first compile, or compare ISAs with Invoke-NeuralJitCompile -Isa."));
         }
         if (Bound(nameof(CodeCacheBytes)) && ShouldProcess("JIT", $"Set the code cache to {CodeCacheBytes} bytes") && !engine.Jit.TrySetCodeCacheBytes(CodeCacheBytes, out var whyNot))
         {
-            var err = new ErrorRecord(new InvalidOperationException(whyNot), "SetNeuralJitOptionCodeCacheMapped", ErrorCategory.InvalidOperation, CodeCacheBytes);
-            err.ErrorDetails = new ErrorDetails(whyNot) { RecommendedAction = "Set -CodeCacheBytes at the start of a session, before the first kernel is compiled." };
-            WriteError(err);
+            WriteError(NeuralErrors.InvalidOperation(whyNot!, "SetNeuralJitOptionCodeCacheMapped", CodeCacheBytes,
+                "Set -CodeCacheBytes at the start of a session, before the first kernel is compiled."));
         }
         if (PassThru) WriteObject(EngineInfo.From(engine));
     }

@@ -5,8 +5,9 @@ using System.Management.Automation.Language;
 namespace NeuralJit.PowerShell.Completers;
 
 /// <summary>
-/// Completes -Dims with the shapes the profiler of the default engine has seen, for the operation(s)
-/// already bound to -Operation (all operations when none is), most called first.
+/// Completes -Dims with the shapes the profiler of the default engine has seen called since the last
+/// Reset-NeuralProfile (the rows Get-NeuralHotspot shows), for the operation(s) already bound to -Operation
+/// (all operations when none is), most called first.
 /// </summary>
 public sealed class DimsCompleter : IArgumentCompleter
 {
@@ -21,6 +22,7 @@ public sealed class DimsCompleter : IArgumentCompleter
         var seen = NeuralEngine.Default.Profile.Slots
             .Where(s => ops is null || ops.Contains(s.Key.Op))
             .Select(s => (s.Key, Stats: s.Snapshot()))
+            .Where(x => x.Stats.Calls > 0)
             .GroupBy(x => x.Key.Dims)
             .Select(g => (Dims: g.Key, Calls: g.Sum(x => x.Stats.Calls), Ops: string.Join(", ", g.Select(x => x.Key.Op).Distinct())))
             .OrderByDescending(x => x.Calls).ThenBy(x => x.Dims, StringComparer.Ordinal);

@@ -45,13 +45,13 @@ public static class OperationNames
         return set;
     }
 
-    /// <summary>The dims the default engine's profile has seen for ops whose names match <paramref name="operationPattern"/>.</summary>
+    /// <summary>The dims the default engine's profile has seen called (since the last reset) for ops whose names match <paramref name="operationPattern"/>.</summary>
     public static IReadOnlyList<string> SeenDims(string? operationPattern)
     {
         if (!NeuralEngine.DefaultCreated) return [];
         var ops = operationPattern is null ? null : Match([operationPattern], out _);
         return NeuralEngine.Default.Profile.Slots
-            .Where(s => ops is null || ops.Contains(s.Key.Op))
+            .Where(s => (ops is null || ops.Contains(s.Key.Op)) && s.Snapshot().Calls > 0)
             .Select(s => s.Key.Dims)
             .Distinct()
             .ToList();
