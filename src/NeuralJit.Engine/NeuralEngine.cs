@@ -12,7 +12,8 @@ namespace NeuralJit;
 /// </summary>
 public sealed class NeuralEngine : IDisposable
 {
-    private static readonly Lazy<NeuralEngine> s_default = new(() => new NeuralEngine());
+    private static readonly object s_defaultGate = new();
+    private static NeuralEngine? s_default;
     private bool _disposed;
 
     public NeuralEngine(EngineOptions? options = null, IHardwareCounterSource? counters = null, ProfileTable? table = null)
@@ -26,10 +27,29 @@ public sealed class NeuralEngine : IDisposable
     }
 
     /// <summary>The process-wide engine the cmdlets use.</summary>
-    public static NeuralEngine Default => s_default.Value;
+    public static NeuralEngine Default
+    {
+        get
+        {
+            var e = Volatile.Read(ref s_default);
+            if (e is not null) return e;
+            lock (s_defaultGate) return s_default ??= new NeuralEngine();
+        }
+    }
 
     /// <summary>True once <see cref="Default"/> has been created (module removal disposes it only then).</summary>
-    public static bool DefaultCreated => s_default.IsValueCreated;
+    public static bool DefaultCreated => Volatile.Read(ref s_default) is not null;
+
+    /// <summary>
+    /// Disposes the default engine (its code cache is unmapped) so the next use of <see cref="Default"/> starts a new one.
+    /// The module calls this when its last import is removed; the caller must be sure no pipeline still runs kernels.
+    /// </summary>
+    public static void ResetDefault()
+    {
+        NeuralEngine? old;
+        lock (s_defaultGate) { old = s_default; s_default = null; }
+        old?.Dispose();
+    }
 
     private static readonly Lazy<IHardwareCounterSource> DefaultCounters = new(() =>
     {

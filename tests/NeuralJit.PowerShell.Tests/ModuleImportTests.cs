@@ -26,4 +26,28 @@ public class ModuleImportTests
         Assert.Contains("Get-NeuralHotspot", module.ExportedCmdlets.Keys);
         Assert.Contains("Invoke-NeuralInference", module.ExportedCmdlets.Keys);
     }
+
+    [Fact]
+    public void RemovingTheLastImportFreesTheCodeCacheAndAReimportStartsAFreshEngine()
+    {
+        // In a process of its own (the host): this test process keeps the module imported in other runspaces.
+        const string script = """
+            $null = Invoke-NeuralInference -InputSize 16 -HiddenSize 8 -Steps 3000
+            $path = (Get-Module NeuralJit).Path
+            $maps = { @([System.IO.File]::ReadAllLines('/proc/self/maps') | Where-Object { $_ -like '*neuraljit-code*' }).Count }
+            'before keys={0} kernels={1} maps={2}' -f (Get-NeuralEngine).ProfiledKeys, @(Get-NeuralJitKernel).Count, (& $maps)
+            Remove-Module NeuralJit
+            'removed maps={0}' -f (& $maps)
+            Import-Module $path
+            'after keys={0} kernels={1}' -f (Get-NeuralEngine).ProfiledKeys, @(Get-NeuralJitKernel).Count
+            """;
+        var r = HostProcess.Run(null, "-Command", script);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var before = System.Text.RegularExpressions.Regex.Match(r.StdOut, @"before keys=(\d+) kernels=(\d+) maps=(\d+)");
+        Assert.True(before.Success, r.ToString());
+        Assert.True(int.Parse(before.Groups[2].Value) > 0, "the JIT compiled nothing before removal: " + r);
+        Assert.True(int.Parse(before.Groups[3].Value) > 0, "no code cache mapping was seen before removal: " + r);
+        Assert.Contains("removed maps=0", r.StdOut);
+        Assert.Contains("after keys=0 kernels=0", r.StdOut);
+    }
 }
