@@ -19,6 +19,11 @@ namespace NeuralJit.Jit.Emitters;
 /// memory. Column tails are masked (k-mask FMA with fault suppression; vmaskmovps on AVX2), row tails
 /// run a shorter group with masked stores: nothing past a row or a vector is read or written.
 /// </para>
+/// <para>
+/// AVX-512 with weights beyond L1 (the LSTM step always, Gemv/Dense above 48 KiB) and an input of at most 13
+/// vectors: the input stays in registers for the whole kernel and each group's rows are read in address order
+/// (<c>ResidentRows</c>), so the weights stream from L2 sequentially instead of as 16 interleaved row streams.
+/// </para>
 /// </summary>
 public sealed class MatVecEmitter : IKernelEmitter
 {
