@@ -19,7 +19,7 @@ public class MatVecKernelTests
     {
         using var engine = JitTestEngine.Create(8 << 20);
         int i = 0;
-        foreach (var shape in JitConformance.Shapes(OpKind.Gemv, 90, 4242 + (int)isa))
+        foreach (var shape in JitConformance.Shapes(OpKind.Gemv, 90, 4242 + (int)isa).Append(OpShape.Matrix(301, 150, 157)))
         {
             var kernel = engine.Jit.Compile(new OpKey(OpKind.Gemv, shape), isa);
             float? beta = i % 3 == 0 ? 0f : null; // β = 0: y is written, never read (NaN in y must not leak)
@@ -36,7 +36,7 @@ public class MatVecKernelTests
     {
         using var engine = JitTestEngine.Create(8 << 20);
         int i = 0;
-        foreach (var shape in JitConformance.Shapes(OpKind.Dense, 90, 777 + (int)isa).Append(OpShape.Matrix(128, 64)))
+        foreach (var shape in JitConformance.Shapes(OpKind.Dense, 90, 777 + (int)isa).Append(OpShape.Matrix(128, 64)).Append(OpShape.Matrix(301, 150, 157)))
         {
             var kernel = engine.Jit.Compile(new OpKey(OpKind.Dense, shape), isa);
             JitConformance.Check(kernel, Dot(shape.N), 900 + i, JitConformance.PlacementFor(i));
@@ -52,7 +52,7 @@ public class MatVecKernelTests
         using var engine = JitTestEngine.Create();
         int i = 0;
         foreach (var op in new[] { OpKind.Gemv, OpKind.Dense })
-            foreach (var shape in new[] { OpShape.Matrix(37, 29), OpShape.Matrix(128, 64), OpShape.Matrix(5, 300, 311) })
+            foreach (var shape in new[] { OpShape.Matrix(37, 29), OpShape.Matrix(128, 64), OpShape.Matrix(5, 300, 311), OpShape.Matrix(301, 150, 157) })
             {
                 var kernel = engine.Jit.Compile(new OpKey(op, shape), isa);
                 JitConformance.Check(kernel, Dot(shape.N), 40 + i, JitConformance.PlacementFor(i++), fill: NonFinite);
