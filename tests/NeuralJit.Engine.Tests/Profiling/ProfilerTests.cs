@@ -144,6 +144,18 @@ public unsafe class ProfileTableAndHotspotTests
     [Fact]
     public void HotspotsAreSortedByTotalCyclesWithSharesSummingToOneAndStatusByBothThresholds()
     {
+        // The status rules are checked on every attempt. Which key lands where depends on real timings: one timed
+        // call of a 5-call key preempted for a time slice can outweigh 30 GEMMs, so the classification of this
+        // scenario is asserted on the first of three fresh attempts where no such preemption happened.
+        string[]? statuses = null;
+        for (int attempt = 0; attempt < 3 && statuses is not ["Candidate", "Managed", "Managed"]; attempt++)
+            statuses = RankAndClassify();
+        Assert.Equal(["Candidate", "Managed", "Managed"], statuses!); // 48³ GEMM: most cycles; Relu 1: negligible share; 40³: below CallThreshold
+    }
+
+    /// <summary>Statuses of the 48³ GEMM, the 1-element Relu and the rare 40³ GEMM, after checking the table's invariants.</summary>
+    private static string[] RankAndClassify()
+    {
         var options = new EngineOptions { JitEnabled = false, CallThreshold = 10, ShareThreshold = 0.2 };
         using var engine = new NeuralEngine(options);
         var gemm = engine.Resolve(OpKind.Gemm, OpShape.ForGemm(48, 48, 48));
@@ -167,9 +179,8 @@ public unsafe class ProfileTableAndHotspotTests
             string expected = h.Calls >= options.CallThreshold && h.Share >= options.ShareThreshold ? "Candidate" : "Managed";
             Assert.True(expected == h.Status, $"{h.Operation} {h.Dims}: {h.Calls} calls, share {h.Share:P1} → {h.Status}, expected {expected}");
         }
-        Assert.Equal("Candidate", hot.Single(h => h.Dims == "48x48x48").Status);   // 30 calls of ~110k MACs: most of the cycles
-        Assert.Equal("Managed", hot.Single(h => h.Dims == "1").Status);           // enough calls, negligible share
-        Assert.Equal("Managed", hot.Single(h => h.Dims == "40x40x40").Status);    // a real share, but below CallThreshold
+        Assert.Equal("Managed", hot.Single(h => h.Dims == "40x40x40").Status); // below CallThreshold whatever the timings
+        return [hot.Single(h => h.Dims == "48x48x48").Status, hot.Single(h => h.Dims == "1").Status, hot.Single(h => h.Dims == "40x40x40").Status];
     }
 
     [Fact]
