@@ -42,10 +42,20 @@ public static class SideBySideRunner
     public const int MinRounds = 5;
     public const int MaxRounds = 20_000;
 
+    private const int WarmUpCalls = 64;
+    private static readonly long WarmUpTicks = (long)(0.02 * CycleClock.Frequency);
+
+    private static void WarmUp(IBenchmarkSubject subject)
+    {
+        long start = CycleClock.Read();
+        for (int i = 0; i < WarmUpCalls && CycleClock.Read() - start < WarmUpTicks; i++) subject.Run(1);
+    }
+
     public static PairedMeasurement Measure(IBenchmarkSubject baseline, IBenchmarkSubject candidate, BenchmarkBudget budget, CancellationToken cancellation = default)
     {
-        // Warm up both (first-call JIT of managed code, page faults, caches), then estimate a call's cost.
-        baseline.Run(1); candidate.Run(1);
+        // Warm up both (first-call JIT of managed code, page faults, caches), then estimate a call's cost. 64 calls
+        // pass .NET's tier-up call count (30); the time cap keeps slow baselines (scalar GEMM 256³: ms per call) short.
+        WarmUp(baseline); WarmUp(candidate);
         double nsBase = Calibrate(baseline), nsCand = Calibrate(candidate);
         long totalBudgetNs = (long)budget.Time.TotalMilliseconds * 1_000_000;
 
