@@ -157,6 +157,7 @@ public sealed class NeuralEngine : IDisposable
                     Share = share,
                     Status = status.ToString(),
                     MeasuredCalls = s.MeasuredCalls,
+                    OutlierCalls = s.OutlierCalls,
                     CyclesEstimated = s.CyclesEstimated,
                     AvgNanoseconds = CycleClock.TicksToNanoseconds(s.AvgCycles),
                     Tier = kernel?.Isa.ToString() ?? "Managed",

@@ -25,6 +25,11 @@ public sealed class HotspotRecord
     public string Status { get; init; } = "";
     /// <summary>Calls whose cycles were measured; fewer than Calls when the profiler sampled.</summary>
     public long MeasuredCalls { get; init; }
+    /// <summary>
+    /// Timed calls left out of the totals: the key's first (cold) call and calls preempted by the OS (over 256× the
+    /// fastest and over 50 µs). They still count in Calls and MaxCycles; the cycles they stand for are estimated.
+    /// </summary>
+    public long OutlierCalls { get; init; }
     /// <summary>True when TotalCycles is scaled up from the measured sample rather than summed over every call.</summary>
     public bool CyclesEstimated { get; init; }
     public double AvgNanoseconds { get; init; }

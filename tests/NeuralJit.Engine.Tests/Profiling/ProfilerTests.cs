@@ -89,6 +89,9 @@ public unsafe class HardwareCounterTests
         var h = engine.GetHotspots().Single();
         Assert.Equal(s.CacheMisses, h.CacheMisses);
         Assert.Equal(s.TlbMisses, h.TlbMisses);
+        Assert.True(s.OutlierCalls >= 1, "the slot's first (cold) call is an outlier");
+        Assert.Equal(s.OutlierCalls, h.OutlierCalls);
+        Assert.Equal(s.MeasuredCalls, h.MeasuredCalls);
     }
 }
 
