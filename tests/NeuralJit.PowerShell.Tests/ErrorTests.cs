@@ -8,21 +8,9 @@ namespace NeuralJit.PowerShell.Tests;
 /// </summary>
 public sealed class ErrorTests : IDisposable
 {
-    private readonly ModuleSession _s = new();
-    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("neuraljit-errors-");
+    private readonly ModuleSession _s = ModuleSession.InScratchFolder("neuraljit-errors-");
 
-    public ErrorTests()
-    {
-        _s.Runspace.SessionStateProxy.Path.SetLocation(_dir.FullName);
-        _s.Run(HelpTests.StopTrace);
-    }
-
-    public void Dispose()
-    {
-        _s.Run(HelpTests.StopTrace);
-        _s.Dispose();
-        _dir.Delete(recursive: true);
-    }
+    public void Dispose() => _s.Dispose();
 
     private ErrorRecord Single(string script)
     {
@@ -76,9 +64,9 @@ public sealed class ErrorTests : IDisposable
         AssertError("Export-NeuralTrace -Path ./no/such/dir/t.json", "ExportNeuralTraceDirectoryNotFound", ErrorCategory.ObjectNotFound, t => t is "./no/such/dir/t.json");
         AssertError("Export-NeuralTrace -Path Env:NEURALJIT_TRACE", "ExportNeuralTraceNotFileSystemPath", ErrorCategory.InvalidArgument, t => t is "Env:NEURALJIT_TRACE");
         AssertError("Export-NeuralTrace -Path NoSuchDrive:/t.json", "ExportNeuralTraceInvalidPath", ErrorCategory.InvalidArgument, t => t is "NoSuchDrive:/t.json");
-        File.WriteAllText(Path.Combine(_dir.FullName, "exists.json"), "{}");
+        File.WriteAllText(Path.Combine(_s.Scratch.FullName, "exists.json"), "{}");
         AssertError("Export-NeuralTrace -Path exists.json -NoClobber", "ExportNeuralTraceFileExists", ErrorCategory.ResourceExists, t => t is "exists.json");
-        Assert.Equal("{}", File.ReadAllText(Path.Combine(_dir.FullName, "exists.json")));
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(_s.Scratch.FullName, "exists.json")));
     }
 
     [Theory]

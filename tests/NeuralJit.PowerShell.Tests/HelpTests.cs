@@ -115,7 +115,6 @@ public sealed class HelpTests : IDisposable
     }
 
     /// <summary>Examples start and stop traces: none may leak into the next.</summary>
-    internal const string StopTrace = "if ([NeuralJit.NeuralEngine]::Default.TraceRecording) { Stop-NeuralTrace -Confirm:$false | Out-Null }";
 
     public static IEnumerable<object[]> Examples()
     {
@@ -141,23 +140,11 @@ public sealed class HelpTests : IDisposable
         var code = Text(example.Properties["code"]?.Value);
         // platyPS examples may show a prompt ("PS C:\> "): strip it.
         code = Regex.Replace(code, @"^PS [^>]*> ?", "", RegexOptions.Multiline);
-        var dir = Directory.CreateTempSubdirectory("neuraljit-example-");
-        try
-        {
-            using var session = new ModuleSession();
-            session.Runspace.SessionStateProxy.Path.SetLocation(dir.FullName);
-            session.Run(StopTrace);
-            using var ps = session.NewPowerShell();
-            ps.AddScript(code).AddCommand("Out-Default");
-            try { ps.Invoke(); }
-            catch (RuntimeException e) { Assert.Fail($"{name} example {number} threw {e.ErrorRecord.FullyQualifiedErrorId}: {e.Message}\n{code}"); }
-            Assert.True(ps.Streams.Error.Count == 0, $"{name} example {number} wrote errors:\n{string.Join("\n", ps.Streams.Error.Select(e => $"{e.FullyQualifiedErrorId}: {e}"))}\n---\n{code}");
-        }
-        finally
-        {
-            using var cleanup = new ModuleSession();
-            cleanup.Run(StopTrace);
-            dir.Delete(recursive: true);
-        }
+        using var session = ModuleSession.InScratchFolder("neuraljit-example-");
+        using var ps = session.NewPowerShell();
+        ps.AddScript(code).AddCommand("Out-Default");
+        try { ps.Invoke(); }
+        catch (RuntimeException e) { Assert.Fail($"{name} example {number} threw {e.ErrorRecord.FullyQualifiedErrorId}: {e.Message}\n{code}"); }
+        Assert.True(ps.Streams.Error.Count == 0, $"{name} example {number} wrote errors:\n{string.Join("\n", ps.Streams.Error.Select(e => $"{e.FullyQualifiedErrorId}: {e}"))}\n---\n{code}");
     }
 }

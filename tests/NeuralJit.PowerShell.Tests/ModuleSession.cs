@@ -69,6 +69,23 @@ public sealed class ModuleSession : IDisposable
     public CapturingHost Host { get; } = new();
     public Runspace Runspace { get; }
 
+    /// <summary>Stops a trace left recording (the engine is process-wide, so one test's trace would reach the next).</summary>
+    public const string StopTrace = "if ([NeuralJit.NeuralEngine]::Default.TraceRecording) { Stop-NeuralTrace -Confirm:$false | Out-Null }";
+
+    private DirectoryInfo? _scratch;
+
+    /// <summary>A session whose current location is a new temporary folder, with no trace recording; both undone on dispose.</summary>
+    public static ModuleSession InScratchFolder(string prefix)
+    {
+        var s = new ModuleSession { _scratch = Directory.CreateTempSubdirectory(prefix) };
+        s.Runspace.SessionStateProxy.Path.SetLocation(s._scratch.FullName);
+        s.Run(StopTrace);
+        return s;
+    }
+
+    /// <summary>The temporary folder of <see cref="InScratchFolder"/>.</summary>
+    public DirectoryInfo Scratch => _scratch ?? throw new InvalidOperationException("This session has no scratch folder.");
+
     public ModuleSession()
     {
         var iss = InitialSessionState.CreateDefault2();
@@ -121,7 +138,19 @@ public sealed class ModuleSession : IDisposable
         return Host.Output;
     }
 
-    public void Dispose() => Runspace.Dispose();
+    public void Dispose()
+    {
+        if (_scratch is not null)
+        {
+            try { Run(StopTrace); }
+            finally
+            {
+                Runspace.Dispose();
+                _scratch.Delete(recursive: true);
+            }
+        }
+        else Runspace.Dispose();
+    }
 }
 
 /// <summary>A PSHost whose UI collects output in memory.</summary>

@@ -6,21 +6,9 @@ namespace NeuralJit.PowerShell.Tests;
 /// <summary>Start/Stop/Export-NeuralTrace: Chrome trace JSON with the calls, a bounded ring buffer, escaping, ShouldProcess.</summary>
 public sealed class TraceTests : IDisposable
 {
-    private readonly ModuleSession _s = new();
-    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("neuraljit-trace-");
+    private readonly ModuleSession _s = ModuleSession.InScratchFolder("neuraljit-trace-");
 
-    public TraceTests()
-    {
-        _s.Runspace.SessionStateProxy.Path.SetLocation(_dir.FullName);
-        _s.Run(HelpTests.StopTrace);
-    }
-
-    public void Dispose()
-    {
-        _s.Run(HelpTests.StopTrace);
-        _s.Dispose();
-        _dir.Delete(recursive: true);
-    }
+    public void Dispose() => _s.Dispose();
 
     private static JsonElement[] CallEvents(JsonDocument doc) =>
         doc.RootElement.GetProperty("traceEvents").EnumerateArray().Where(e => e.GetProperty("ph").GetString() == "X").ToArray();
@@ -35,10 +23,10 @@ public sealed class TraceTests : IDisposable
         var stop = _s.Run("Stop-NeuralTrace").Single();
         Assert.Equal(75L, stop.Properties["Recorded"].Value);   // 25 steps × (gates, cell, dense)
         var info = _s.Run("Export-NeuralTrace -Path trace.json -PassThru").Single();
-        Assert.Equal(Path.Combine(_dir.FullName, "trace.json"), info.Properties["Path"].Value);
+        Assert.Equal(Path.Combine(_s.Scratch.FullName, "trace.json"), info.Properties["Path"].Value);
         Assert.Equal(75L, info.Properties["ExportedEvents"].Value);
 
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_dir.FullName, "trace.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_s.Scratch.FullName, "trace.json")));
         var events = CallEvents(doc);
         Assert.Equal(75, events.Length);
         Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "LstmGates 36x16"));
@@ -71,7 +59,7 @@ public sealed class TraceTests : IDisposable
         Assert.Equal(16L, stop.Properties["Kept"].Value);
         Assert.Equal(128L, stop.Properties["Overwritten"].Value);
         _s.Run("Export-NeuralTrace wrap.json");
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_dir.FullName, "wrap.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_s.Scratch.FullName, "wrap.json")));
         var names = CallEvents(doc).Select(e => e.GetProperty("name").GetString()).ToList();
         Assert.Equal(16, names.Count);
         // The last 16 calls all belong to the second run (8 steps × 3 calls = 24 > 16).
@@ -90,7 +78,7 @@ public sealed class TraceTests : IDisposable
             ps.Invoke();
             Assert.Empty(ps.Streams.Error);
         }
-        var raw = File.ReadAllText(Path.Combine(_dir.FullName, "escaped.json"));
+        var raw = File.ReadAllText(Path.Combine(_s.Scratch.FullName, "escaped.json"));
         Assert.Contains("run \\\"42\\\" C:\\\\temp\\\\x\\ttab", raw);
         using var doc = JsonDocument.Parse(raw);
         var process = doc.RootElement.GetProperty("traceEvents").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "process_name");
@@ -104,7 +92,7 @@ public sealed class TraceTests : IDisposable
         Assert.False(RecordingNow());
         _s.Run("Start-NeuralTrace -Capacity 8; Stop-NeuralTrace");
         _s.Run("Export-NeuralTrace -Path whatif.json -WhatIf");
-        Assert.False(File.Exists(Path.Combine(_dir.FullName, "whatif.json")));
+        Assert.False(File.Exists(Path.Combine(_s.Scratch.FullName, "whatif.json")));
         _s.Run("Start-NeuralTrace -Capacity 8");
         _s.Run("Stop-NeuralTrace -WhatIf");
         Assert.True(RecordingNow());
