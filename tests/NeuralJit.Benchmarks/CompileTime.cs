@@ -58,6 +58,35 @@ internal static class CompileTime
             Console.WriteLine($"  {name,-28} median {Median(times),7:F1} µs over 25 new keys");
         }
         Console.WriteLine($"  code cache: {engine.Jit.Cache}");
+        PrintPhases(isa, kinds.Select(op => new OpKey(op, OpShape.Vector(200))).Concat(heavy.Select(h => h.Key)));
+    }
+
+    /// <summary>Where a compile's time goes, per key: emitting into Iced's Assembler vs <see cref="KernelAssembler.Finish"/> (prologue, pool, encoding).</summary>
+    private static void PrintPhases(JitIsa isa, IEnumerable<OpKey> keys)
+    {
+        Console.WriteLine("  phases (median of 25 assemblies on this thread, no install):");
+        foreach (var key in keys)
+        {
+            var emitter = KernelEmitters.For(key.Op)!;
+            var emit = new List<double>();
+            var finish = new List<double>();
+            int instructions = 0;
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 25; i++)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                var k = new KernelAssembler(isa);
+                emitter.Emit(k, key);
+                long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+                instructions = k.Asm.Instructions.Count;
+                k.Finish();
+                long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
+                emit.Add((t1 - t0) * 1e6 / System.Diagnostics.Stopwatch.Frequency);
+                finish.Add((t2 - t1) * 1e6 / System.Diagnostics.Stopwatch.Frequency);
+            }
+            allocated = (GC.GetAllocatedBytesForCurrentThread() - allocated) / 25;
+            Console.WriteLine($"    {key,-34} {instructions,5} instructions: emit {Median(emit),6:F1} µs, finish {Median(finish),6:F1} µs, {allocated,7:N0} bytes allocated per kernel");
+        }
     }
 
     private static double Median(List<double> xs)
