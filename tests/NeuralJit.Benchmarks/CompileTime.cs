@@ -58,6 +58,60 @@ internal static class CompileTime
             Console.WriteLine($"  {name,-28} median {Median(times),7:F1} µs over 25 new keys");
         }
         Console.WriteLine($"  code cache: {engine.Jit.Cache}");
+        PrintPhases(isa, kinds.Select(op => new OpKey(op, OpShape.Vector(200))).Concat(heavy.Select(h => h.Key)));
+    }
+
+    /// <summary>
+    /// Where a compile's time goes, per key: emitting into Iced's Assembler vs <see cref="KernelAssembler.Finish"/> (prologue,
+    /// pool, encoding), and the floor under Finish: Iced's Encoder alone over the same instructions into a reused buffer.
+    /// </summary>
+    private static void PrintPhases(JitIsa isa, IEnumerable<OpKey> keys)
+    {
+        Console.WriteLine("  phases (median of 25 assemblies on this thread, no install):");
+        foreach (var key in keys)
+        {
+            var emitter = KernelEmitters.For(key.Op)!;
+            var emit = new List<double>();
+            var finish = new List<double>();
+            var encodeOnly = new List<double>();
+            int instructions = 0;
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 25; i++)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                var k = new KernelAssembler(isa);
+                emitter.Emit(k, key);
+                long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+                instructions = k.Asm.Instructions.Count;
+                k.Finish();
+                long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
+                emit.Add((t1 - t0) * 1e6 / System.Diagnostics.Stopwatch.Frequency);
+                finish.Add((t2 - t1) * 1e6 / System.Diagnostics.Stopwatch.Frequency);
+            }
+            allocated = (GC.GetAllocatedBytesForCurrentThread() - allocated) / 25;
+            var last = new KernelAssembler(isa);
+            emitter.Emit(last, key);
+            var body = last.Asm.Instructions.Where(x => !x.IsJccShortOrNear && !x.IsJmpShortOrNear).ToArray(); // branches need their labels
+            last.Finish();
+            var sink = new SinkWriter();
+            var encoder = Iced.Intel.Encoder.Create(64, sink);
+            for (int i = 0; i < 50; i++) // the first 25 warm this loop up
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                sink.Length = 0;
+                foreach (var instr in body) encoder.TryEncode(instr, (ulong)sink.Length, out _, out _);
+                if (i >= 25) encodeOnly.Add((System.Diagnostics.Stopwatch.GetTimestamp() - t0) * 1e6 / System.Diagnostics.Stopwatch.Frequency);
+            }
+            Console.WriteLine($"    {key,-34} {instructions,5} instructions: emit {Median(emit),6:F1} µs, finish {Median(finish),6:F1} µs " +
+                              $"(Iced encoder alone {Median(encodeOnly),6:F1} µs), {allocated,7:N0} bytes allocated per kernel");
+        }
+    }
+
+    private sealed class SinkWriter : Iced.Intel.CodeWriter
+    {
+        private readonly byte[] _bytes = new byte[1 << 20];
+        public int Length;
+        public override void WriteByte(byte value) => _bytes[Length++] = value;
     }
 
     private static double Median(List<double> xs)

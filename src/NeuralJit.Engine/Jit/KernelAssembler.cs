@@ -50,17 +50,26 @@ public sealed class KernelAssembler
     private int _maxVec = -1;
     private Label _exit;
     private bool _exitUsed;
+    private Scratch? _scratch;
+
+    /// <summary>
+    /// The Iced objects and buffers one kernel needs, kept per thread between kernels: a kernel takes them
+    /// in its constructor and <see cref="Finish"/> hands them back, reset, so a warm compile does not regrow
+    /// instruction lists and byte buffers (a fused LSTM kernel allocated ~200 KB doing that).
+    /// </summary>
+    [ThreadStatic] private static Scratch? t_scratch;
 
     public KernelAssembler(JitIsa isa, CallingConvention? cc = null)
     {
         if (isa is not (JitIsa.Avx2 or JitIsa.Avx512)) throw new ArgumentOutOfRangeException(nameof(isa), isa, "Kernels are emitted for Avx2 or Avx512.");
         Isa = isa;
         _cc = cc ?? CallingConvention.Current;
-        Asm = new Assembler(64);
+        _scratch = t_scratch ?? new Scratch();
+        t_scratch = null; // a second kernel assembled at the same time on this thread gets its own
     }
 
-    /// <summary>The raw Iced assembler, for GPR work (loops, pointers) and ISA-specific instructions.</summary>
-    public Assembler Asm { get; }
+    /// <summary>The raw Iced assembler, for GPR work (loops, pointers) and ISA-specific instructions (until <see cref="Finish"/>).</summary>
+    public Assembler Asm => _scratch?.Body ?? throw new InvalidOperationException("This kernel was finished; its assembler serves the next kernel.");
     public JitIsa Isa { get; }
     public bool IsAvx512 => Isa == JitIsa.Avx512;
     /// <summary>fp32 lanes per vector: 8 (ymm) or 16 (zmm).</summary>
@@ -389,32 +398,60 @@ public sealed class KernelAssembler
     /// </summary>
     public AssembledKernel Finish()
     {
-        if (_exitUsed) Asm.Label(ref _exit);
+        var scratch = _scratch ?? throw new InvalidOperationException("This kernel was already finished.");
+        var body = scratch.Body;
+        if (_exitUsed) body.Label(ref _exit);
         _frame.SavedXmm = _cc.IsWin64 ? Math.Max(0, Math.Min(_maxVec, 15) - 5) : 0;
         bool pool = _poolBytes > 0;
         if (pool && !_frame.SavedGprs.Contains(PoolBase)) _frame.SavedGprs.Add(PoolBase);
-        _cc.EmitEpilogue(Asm, _frame);
-        var prologue = new Assembler(64);
+        _cc.EmitEpilogue(body, _frame);
+        var prologue = scratch.Prologue;
         _cc.EmitPrologue(prologue, _frame);
 
         // [pool | zero padding to 64 | code]: the entry is 64-byte aligned like the block.
         int entryOffset = pool ? (_poolBytes + 63) / 64 * 64 : 0;
-        var writer = new ByteWriter(entryOffset + 16 * (Asm.Instructions.Count + prologue.Instructions.Count + 2));
+        var writer = scratch.Writer;
         foreach (var (offset, dwords) in _pool)
         {
             writer.Position = offset;
             foreach (uint d in dwords) { writer.WriteByte((byte)d); writer.WriteByte((byte)(d >> 8)); writer.WriteByte((byte)(d >> 16)); writer.WriteByte((byte)(d >> 24)); }
         }
         writer.Position = entryOffset;
-        var encoder = Encoder.Create(64, writer);
+        var encoder = scratch.Encoder;
         foreach (var instr in prologue.Instructions) Encode(encoder, writer, instr);
         if (pool)
         {
             var lea = Instruction.Create(Code.Lea_r64_m, Register.R15, new MemoryOperand(Register.RIP, 0L)); // rip-relative to block offset 0: the pool
             Encode(encoder, writer, lea);
         }
-        EncodeBody(encoder, writer, Asm.Instructions);
-        return new AssembledKernel(writer.ToArray(), entryOffset, _maxVec + 1);
+        EncodeBody(encoder, writer, body.Instructions, scratch.Labels, scratch.Pending);
+        var assembled = new AssembledKernel(writer.ToArray(), entryOffset, _maxVec + 1);
+        scratch.Reset();
+        _scratch = null;
+        t_scratch = scratch;
+        return assembled;
+    }
+
+    /// <summary>See <see cref="t_scratch"/>. Reset leaves every list and buffer at its capacity.</summary>
+    private sealed class Scratch
+    {
+        public readonly Assembler Body = new(64);
+        public readonly Assembler Prologue = new(64);
+        public readonly ByteWriter Writer = new(4096);
+        public readonly Encoder Encoder;
+        public readonly Dictionary<ulong, int> Labels = new();
+        public readonly List<(Instruction Instr, int Offset, int Length)> Pending = new();
+
+        public Scratch() => Encoder = Encoder.Create(64, Writer);
+
+        public void Reset()
+        {
+            Body.Reset();
+            Prologue.Reset();
+            Writer.Clear();
+            Labels.Clear();
+            Pending.Clear();
+        }
     }
 
     private static void Encode(Encoder encoder, ByteWriter writer, in Instruction instr)
@@ -428,10 +465,9 @@ public sealed class KernelAssembler
     /// are resolved on the spot, forward ones (a jump to the exit) get a placeholder that is re-encoded, same
     /// size, once the label is placed. Labels are the instruction IPs Iced's Assembler assigns (label ids).
     /// </summary>
-    private static void EncodeBody(Encoder encoder, ByteWriter writer, IReadOnlyList<Instruction> body)
+    private static void EncodeBody(Encoder encoder, ByteWriter writer, IReadOnlyList<Instruction> body,
+        Dictionary<ulong, int> labels, List<(Instruction Instr, int Offset, int Length)> pending)
     {
-        var labels = new Dictionary<ulong, int>();
-        var pending = new List<(Instruction Instr, int Offset, int Length)>();
         for (int i = 0; i < body.Count; i++)
         {
             var instr = body[i];
@@ -472,11 +508,18 @@ public sealed class KernelAssembler
         public int Position { get; set; }
         public override void WriteByte(byte value)
         {
-            if (Position == _buf.Length) Array.Resize(ref _buf, _buf.Length * 2);
+            if (Position >= _buf.Length) Array.Resize(ref _buf, Math.Max(_buf.Length * 2, Position + 1));
             _buf[Position++] = value;
             if (Position > _length) _length = Position;
         }
         public byte[] ToArray() => _buf.AsSpan(0, _length).ToArray();
+
+        /// <summary>Empties the buffer for the next kernel; the padding between pool and code must read as zeros again.</summary>
+        public void Clear()
+        {
+            _buf.AsSpan(0, _length).Clear();
+            _length = Position = 0;
+        }
     }
 }
 
