@@ -250,6 +250,10 @@ public sealed class JitCompiler : IDisposable
                 new OpKey(OpKind.Softmax, OpShape.Vector(45)), new OpKey(OpKind.DncContent, OpShape.Matrix(5, 19)),
                 new OpKey(OpKind.EwcPenalty, OpShape.Vector(600)), new OpKey(OpKind.Dot, OpShape.Vector(21)),
                 new OpKey(OpKind.Add, OpShape.Vector(9)),
+                // The matrix emitters too, so a promoted GEMM or LSTM step is not emitted by cold (tier-0) code.
+                new OpKey(OpKind.Gemm, OpShape.ForGemm(5, 7, 9)), new OpKey(OpKind.Gemv, OpShape.Matrix(6, 11)),
+                new OpKey(OpKind.Dense, OpShape.Matrix(6, 11)), new OpKey(OpKind.LstmCell, OpShape.Vector(5)),
+                new OpKey(OpKind.LstmGates, new OpShape(16, 3, 4)), new OpKey(OpKind.LstmGates, new OpShape(16, 210, 4)),
             };
             for (int round = 0; round < 3; round++)
                 foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
