@@ -82,6 +82,7 @@ public sealed unsafe class OpSlot
     private int _coldCallSeen;  // 1 once the first timed call (which compiles the managed kernel) has been set aside
     private long _sampleMask; // period − 1
     private int _promotionState; // 0 none, 1 requested
+    private long _nextPromotionCheck; // call count before which MaybePromote does not ask again
 
     internal OpSlot(NeuralEngine engine, OpKey key)
     {
@@ -164,8 +165,7 @@ public sealed unsafe class OpSlot
         }
         long ticks = Math.Max(0, t1 - t0 - CycleClock.ReadOverheadTicks);
         Record(ticks);
-        if (n >= _engine.Options.CallThreshold && _jit is null && Volatile.Read(ref _promotionState) == 0)
-            _engine.ConsiderPromotion(this);
+        MaybePromote(n, _jit);
         return fused;
     }
 
@@ -187,8 +187,7 @@ public sealed unsafe class OpSlot
         {
             long n = CountCall();
             Record(ticks);
-            if (n >= _engine.Options.CallThreshold && jit is null && Volatile.Read(ref _promotionState) == 0)
-                _engine.ConsiderPromotion(this);
+            MaybePromote(n, jit);
         }
         return fused;
     }
@@ -226,6 +225,19 @@ public sealed unsafe class OpSlot
     /// <summary>Installs a JIT kernel (or null to go back to managed); atomic with respect to callers.</summary>
     public void Install(JitKernel? kernel) => Volatile.Write(ref _jit, kernel);
 
+    /// <summary>
+    /// From a measured call: asks the engine whether this key is now a JIT candidate. Computing the share reads every
+    /// slot of the table, so a key that was not a candidate is asked again only after another quarter of its calls
+    /// (at least CallThreshold more): its share moves slowly, and the measured path stays cheap.
+    /// </summary>
+    private void MaybePromote(long n, JitKernel? installed)
+    {
+        long threshold = _engine.Options.CallThreshold;
+        if (n < threshold || n < Volatile.Read(ref _nextPromotionCheck) || installed is not null || Volatile.Read(ref _promotionState) != 0) return;
+        Volatile.Write(ref _nextPromotionCheck, n + Math.Max(threshold, n / 4));
+        _engine.ConsiderPromotion(this);
+    }
+
     internal bool TryMarkPromotionRequested() => Interlocked.CompareExchange(ref _promotionState, 1, 0) == 0;
     internal void ClearPromotionRequest() => Volatile.Write(ref _promotionState, 0);
 
@@ -234,6 +246,7 @@ public sealed unsafe class OpSlot
     {
         Volatile.Write(ref _ownerBase, Volatile.Read(ref _ownerCalls));
         Volatile.Write(ref _sharedCalls, 0);
+        Volatile.Write(ref _nextPromotionCheck, 0);
         Volatile.Write(ref _measuredCalls, 0);
         Volatile.Write(ref _measuredTicks, 0);
         Volatile.Write(ref _minTicks, long.MaxValue);
