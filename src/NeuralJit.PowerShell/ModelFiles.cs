@@ -24,7 +24,8 @@ internal static class ModelFiles
         {
             // A file whose name holds wildcard characters ('model[1].safetensors') is taken as it is.
             string literal = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out ProviderInfo literalProvider, out _);
-            if (literalProvider.Name == "FileSystem" && File.Exists(literal)) return ([literal], null);
+            if (literalProvider.Name == "FileSystem" && File.Exists(literal))
+                return NotRegular(errorPrefix, literal) is { } notRegular ? ([], notRegular) : ([literal], null);
             var resolved = cmdlet.GetResolvedProviderPathFromPSPath(path, out ProviderInfo provider);
             if (provider.Name != "FileSystem")
                 return ([], NeuralErrors.Create(new ArgumentException($"'{path}' is on the {provider.Name} provider, not a file."), errorPrefix + "NotAFile",
@@ -35,6 +36,7 @@ internal static class ModelFiles
                 if (Directory.Exists(p))
                     return ([], NeuralErrors.Create(new ArgumentException($"'{p}' is a directory, not a safetensors file."), errorPrefix + "NotAFile",
                         ErrorCategory.InvalidArgument, p, "Give the path of a .safetensors file, or pipe the files in: Get-ChildItem *.safetensors | Import-NeuralModel."));
+                if (NotRegular(errorPrefix, p) is { } error) return ([], error);
                 files.Add(p);
             }
             return (files, null);
@@ -47,6 +49,18 @@ internal static class ModelFiles
         {
             return ([], NeuralErrors.Create(e, errorPrefix + "FileNotFound", ErrorCategory.ObjectNotFound, path, "Check the drive in the path."));
         }
+    }
+
+    /// <summary>
+    /// An error for a FIFO, socket or device: opening a FIFO blocks until a writer comes (a read that Ctrl+C cannot
+    /// stop) and a device never ends, so only regular files are opened.
+    /// </summary>
+    private static ErrorRecord? NotRegular(string errorPrefix, string file)
+    {
+        var kind = FileKinds.Of(file);
+        if (kind is FileKind.Regular or FileKind.Unknown or FileKind.Missing) return null;
+        return NeuralErrors.Create(new ArgumentException($"'{file}' is a {kind.ToString().ToLowerInvariant()}, not a regular file."), errorPrefix + "NotAFile",
+            ErrorCategory.InvalidArgument, file, "Give the path of a .safetensors file; to read from a pipe or device, save it to a file first.");
     }
 
     /// <summary>Runs <paramref name="read"/> on <paramref name="file"/>, mapping format, layout and I/O failures to an ErrorRecord targeting the file.</summary>
@@ -67,6 +81,11 @@ internal static class ModelFiles
         {
             return (null, NeuralErrors.Create(e, errorPrefix + "LayoutMismatch", ErrorCategory.InvalidData, target,
                 "Save the state_dict of a module with self.lstm = nn.LSTM(...) and self.output = nn.Linear(...) (plus self.interface = nn.Linear(hidden, Ξ) and the dnc.* __metadata__ for a DNC); see Get-Help Import-NeuralModel -Full."));
+        }
+        catch (MemoryBudgetException e)
+        {
+            return (null, NeuralErrors.Create(e, errorPrefix + "TooLarge", ErrorCategory.LimitsExceeded, target,
+                $"The model's sizes (tensor shapes and __metadata__ such as {NeuralModel.MemorySlotsKey}) ask for more than {MemoryBudget.Bytes(e.LimitBytes)}: check the file, or save a smaller model."));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -18,9 +18,11 @@ public sealed unsafe class OpWorkload : IDisposable
     /// <summary>The KernelArgs fields, in <see cref="KernelArgs"/> order.</summary>
     public enum Field { A, B, C, D, E, F, G }
 
+    /// <exception cref="MemoryBudgetException">The operands would exceed <see cref="MemoryBudget.MaxBytes"/> or the free memory.</exception>
     public OpWorkload(OpKey key, int seed = 12345)
     {
         NeuralEngine.ValidateShape(key.Op, key.Shape);
+        MemoryBudget.Check(key);
         Key = key;
         var s = key.Shape;
         var rng = new Random(seed);
@@ -30,7 +32,7 @@ public sealed unsafe class OpWorkload : IDisposable
 
         foreach (var (field, length, mutable) in Layout(key.Op, s, lda))
         {
-            var data = new float[length];
+            var data = new float[checked((int)length)];
             for (int i = 0; i < length; i++) data[i] = (float)(rng.NextDouble() * 2 - 1);
             if (key.Op == OpKind.EwcPenalty && field == Field.C) for (int i = 0; i < length; i++) data[i] = Math.Abs(data[i]); // a Fisher diagonal is ≥ 0
             if (mutable) _initialMutable[field] = data;
@@ -39,12 +41,25 @@ public sealed unsafe class OpWorkload : IDisposable
     }
 
     public OpKey Key { get; }
+
+    /// <summary>
+    /// Stops the sides' calls: a managed side checks it between calls and, for a call longer than a few milliseconds,
+    /// between panels of rows (scalar GEMM 1536³ is seconds per call); a native side between calls.
+    /// </summary>
+    public CancellationToken Cancellation { get; set; }
     public float Alpha { get; }
     public float Beta { get; }
 
-    private static IEnumerable<(Field, int, bool)> Layout(OpKind op, OpShape s, int lda)
+    /// <summary>
+    /// Floats a workload of <paramref name="key"/> allocates: the inputs once, what the op writes three times (the
+    /// start values and one copy per side of a comparison). 64-bit, so sizes past 2³¹ floats are counted, not wrapped.
+    /// </summary>
+    public static long OperandFloats(OpKey key) =>
+        checked(Layout(key.Op, key.Shape, key.Shape.StrideA(key.Op)).Sum(o => o.Length * (o.Mutable ? 3 : 1)));
+
+    private static IEnumerable<(Field Field, long Length, bool Mutable)> Layout(OpKind op, OpShape s, int lda)
     {
-        int span(int rows, int cols, int ld) => Math.Max(1, ManagedKernels.MatrixSpan(rows, cols, ld));
+        static long span(long rows, long cols, long ld) => rows <= 0 || cols <= 0 ? 1 : checked((rows - 1) * ld + cols);
         switch (op)
         {
             case OpKind.Gemm:
@@ -64,7 +79,7 @@ public sealed unsafe class OpWorkload : IDisposable
                 yield return (Field.C, s.M, true);
                 break;
             case OpKind.LstmGates:
-                yield return (Field.A, span(s.M, s.N + s.K, lda), false);
+                yield return (Field.A, span(s.M, (long)s.N + s.K, lda), false);
                 yield return (Field.B, s.N, false);
                 yield return (Field.C, s.K, false);
                 yield return (Field.D, s.M, false);
@@ -73,7 +88,7 @@ public sealed unsafe class OpWorkload : IDisposable
                 yield return (Field.G, s.K, true);
                 break;
             case OpKind.LstmCell:
-                yield return (Field.A, 4 * s.M, false);
+                yield return (Field.A, 4L * s.M, false);
                 yield return (Field.B, s.M, true);
                 yield return (Field.C, s.M, true);
                 break;
@@ -83,7 +98,7 @@ public sealed unsafe class OpWorkload : IDisposable
                 yield return (Field.C, s.M, true);
                 break;
             case OpKind.EwcPenalty:
-                int n = s.M * Math.Max(1, s.N);
+                long n = (long)s.M * Math.Max(1, s.N);
                 yield return (Field.A, n, false);
                 yield return (Field.B, n, false);
                 yield return (Field.C, n, false);
@@ -221,10 +236,14 @@ public sealed unsafe class OpWorkload : IDisposable
 
     private sealed class ManagedSide : Side
     {
+        /// <summary>Multiply-adds above which one call runs as panels of rows with a stop check between them (~10–100 ms scalar).</summary>
+        private const long PanelMultiplyAdds = 1 << 25;
+
         private readonly delegate*<in OpShape, KernelArgs*, void> _fn;
         private readonly delegate*<in OpShape, KernelArgs*, void> _cell;
         private readonly OpShape _shape, _cellShape;
         private readonly KernelArgs* _cellArgs;
+        private readonly int _panelRows;
 
         public ManagedSide(OpWorkload w, KernelTier tier, bool withCell) : base(w)
         {
@@ -236,13 +255,54 @@ public sealed unsafe class OpWorkload : IDisposable
                 _cellShape = OpShape.Vector(_shape.K);
                 _cellArgs = CellArgs(this);
             }
+            long perRow = RowMultiplyAdds(w.Key);
+            if (perRow > 0 && perRow * _shape.M > PanelMultiplyAdds) _panelRows = (int)Math.Max(1, PanelMultiplyAdds / perRow);
         }
+
+        /// <summary>
+        /// Multiply-adds of one output row for ops whose rows are independent (a row of C, y or the gates depends only on
+        /// its row of A), so rows [r0, r1) are the same call on offset pointers: bit-identical results. 0 for the others.
+        /// </summary>
+        private static long RowMultiplyAdds(OpKey key) => key.Op switch
+        {
+            OpKind.Gemm => (long)key.Shape.N * key.Shape.K,
+            OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity => key.Shape.N,
+            OpKind.LstmGates => (long)key.Shape.N + key.Shape.K,
+            _ => 0,
+        };
 
         public override void Run(long calls)
         {
             var fn = _fn; var args = Args;
-            if (_cell == null) { for (long i = 0; i < calls; i++) fn(in _shape, args); return; }
-            for (long i = 0; i < calls; i++) { fn(in _shape, args); _cell(in _cellShape, _cellArgs); }
+            var stop = Workload.Cancellation;
+            for (long i = 0; i < calls; i++)
+            {
+                if (_panelRows == 0) fn(in _shape, args);
+                else RunInPanels(stop);
+                if (_cell != null) _cell(in _cellShape, _cellArgs);
+            }
+        }
+
+        private void RunInPanels(CancellationToken stop)
+        {
+            var s = _shape;
+            int lda = s.StrideA(Workload.Key.Op), ldc = s.StrideC;
+            for (int r0 = 0; r0 < s.M; r0 += _panelRows)
+            {
+                stop.ThrowIfCancellationRequested();
+                int rows = Math.Min(_panelRows, s.M - r0);
+                KernelArgs a = *Args;
+                a.A += (long)r0 * lda;
+                var panel = s with { M = rows, Lda = lda };
+                switch (Workload.Key.Op)
+                {
+                    case OpKind.Gemm: a.C += (long)r0 * ldc; panel = panel with { Ldb = s.StrideB, Ldc = ldc }; break;
+                    case OpKind.Gemv or OpKind.CosineSimilarity: a.C += r0; break;
+                    case OpKind.Dense: a.C += r0; a.D += r0; break;
+                    case OpKind.LstmGates: a.D += r0; a.E += r0; break;
+                }
+                _fn(in panel, &a);
+            }
         }
     }
 
@@ -271,6 +331,7 @@ public sealed unsafe class OpWorkload : IDisposable
         public override void Run(long calls)
         {
             var args = Args;
+            Workload.Cancellation.ThrowIfCancellationRequested();
             if (_suppress)
             {
                 var fn = (delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void>)_entry;

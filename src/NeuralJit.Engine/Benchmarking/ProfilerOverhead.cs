@@ -31,7 +31,7 @@ public static unsafe class ProfilerOverhead
         using var net = NeuralNetwork.CreateRandom(engine, sz, seed);
         if (tier == KernelTier.Jit)
             foreach (var slot in engine.Profile.Slots)
-                if (engine.Jit.CompileAndInstall(slot) is null)
+                if (!cancel.IsCancellationRequested && engine.Jit.CompileAndInstall(slot) is null)
                     throw new InvalidOperationException($"{slot.Key} could not be compiled: {engine.Jit.WhyManaged(slot.Key)}");
         var rng = new Random(seed ^ 0x0FEE);
         var input = new float[sz.InputSize];
@@ -40,8 +40,8 @@ public static unsafe class ProfilerOverhead
         // Warm-up: tier-1 code for both paths, slots past their fully measured start, caches warm.
         for (int w = 0; w < 3; w++)
         {
-            RunBatch(engine, net, input, Math.Max(1, steps / 2), profiling: true);
-            RunBatch(engine, net, input, Math.Max(1, steps / 2), profiling: false);
+            RunBatch(engine, net, input, Math.Max(1, steps / 2), profiling: true, cancel);
+            RunBatch(engine, net, input, Math.Max(1, steps / 2), profiling: false, cancel);
         }
         engine.Profile.Reset();
 
@@ -53,13 +53,13 @@ public static unsafe class ProfilerOverhead
             cancel.ThrowIfCancellationRequested();
             if (r % 2 == 0)
             {
-                on[r] = RunBatch(engine, net, input, steps, profiling: true);
-                off[r] = RunBatch(engine, net, input, steps, profiling: false);
+                on[r] = RunBatch(engine, net, input, steps, profiling: true, cancel);
+                off[r] = RunBatch(engine, net, input, steps, profiling: false, cancel);
             }
             else
             {
-                off[r] = RunBatch(engine, net, input, steps, profiling: false);
-                on[r] = RunBatch(engine, net, input, steps, profiling: true);
+                off[r] = RunBatch(engine, net, input, steps, profiling: false, cancel);
+                on[r] = RunBatch(engine, net, input, steps, profiling: true, cancel);
             }
             ratios[r] = on[r] / off[r];
             progress?.Invoke((r + 1) * 100 / rounds);
@@ -74,7 +74,7 @@ public static unsafe class ProfilerOverhead
         bool exact = expectedCalls == profiledSteps * callsPerStep;
         long measured = stats.Sum(s => s.MeasuredCalls);
 
-        var (invokeOff, invokeOn, invokeMeasured) = InvokeCosts(Math.Max(5, rounds / 2));
+        var (invokeOff, invokeOn, invokeMeasured) = InvokeCosts(Math.Max(5, rounds / 2), cancel);
 
         double medOn = Median(on), medOff = Median(off);
         return new ProfilerOverheadResult
@@ -109,14 +109,20 @@ public static unsafe class ProfilerOverhead
         };
     }
 
+    /// <summary>ns per step of one batch; a stop request is seen within 64 steps (a few hundred µs), on both sides alike.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static double RunBatch(NeuralEngine engine, NeuralNetwork net, float[] input, int steps, bool profiling)
+    private static double RunBatch(NeuralEngine engine, NeuralNetwork net, float[] input, int steps, bool profiling, CancellationToken cancel)
     {
         engine.Options.ProfilingEnabled = profiling;
         long t0 = Stopwatch.GetTimestamp();
-        for (int s = 0; s < steps; s++) net.Step(input);
+        for (int s = 0; s < steps; s++)
+        {
+            if ((s & 63) == 0 && cancel.IsCancellationRequested) break;
+            net.Step(input);
+        }
         long t1 = Stopwatch.GetTimestamp();
         engine.Options.ProfilingEnabled = true;
+        cancel.ThrowIfCancellationRequested();
         return (t1 - t0) * 1e9 / Stopwatch.Frequency / steps;
     }
 
@@ -125,7 +131,7 @@ public static unsafe class ProfilerOverhead
     /// sampled timing: for so short a kernel the period is the maximum); and fully measured (the first
     /// <see cref="OpSlot.WarmupCalls"/> calls after a reset are all timed). Medians of interleaved rounds.
     /// </summary>
-    private static (double Off, double On, double Measured) InvokeCosts(int rounds)
+    private static (double Off, double On, double Measured) InvokeCosts(int rounds, CancellationToken cancel)
     {
         using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
         var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(1));
@@ -139,6 +145,7 @@ public static unsafe class ProfilerOverhead
         var measured = new double[rounds];
         for (int r = -1; r < rounds; r++) // round −1 warms the code up
         {
+            cancel.ThrowIfCancellationRequested(); // a round is ~1 ms
             engine.Options.ProfilingEnabled = false;
             double tOff = Loop(slot, &a, Calls);
             engine.Options.ProfilingEnabled = true;

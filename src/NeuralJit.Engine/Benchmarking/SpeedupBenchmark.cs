@@ -9,12 +9,18 @@ namespace NeuralJit.Benchmarking;
 /// </summary>
 public static class SpeedupBenchmark
 {
+    /// <summary>
+    /// Most flops one measured call may take (GEMM ≈ 1700³): a JIT kernel runs to its end before a stop request is
+    /// seen, and at this size that is ≤ 0.1 s even on AVX2 (managed tiers check between panels of rows).
+    /// </summary>
+    public const double MaxCallFlops = 1e10;
+
     /// <summary>Measures <paramref name="kernel"/> against the <paramref name="baseline"/> tier (Scalar or ManagedSimd).</summary>
     public static SpeedupResult Compare(JitKernel kernel, KernelTier baseline, BenchmarkBudget budget, RooflineResult? roofline = null, CancellationToken cancellation = default)
     {
         if (baseline is not (KernelTier.Scalar or KernelTier.ManagedSimd))
             throw new ArgumentOutOfRangeException(nameof(baseline), baseline, "The baseline is a managed tier: Scalar or ManagedSimd.");
-        using var w = new OpWorkload(kernel.Key);
+        using var w = new OpWorkload(kernel.Key) { Cancellation = cancellation };
         var b = w.CreateManaged(baseline);
         var c = w.CreateNative(kernel.Entry, kernel.SuppressGcTransition, kernel.FusesCell);
         double err = w.MaxAbsDifference(b, c);

@@ -13,7 +13,7 @@ public sealed unsafe class DenseLayer : IDisposable
     {
         if (inputSize <= 0) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "Input size must be positive.");
         if (outputSize <= 0) throw new ArgumentOutOfRangeException(nameof(outputSize), outputSize, "Output size must be positive.");
-        if (weight.Length != inputSize * outputSize) throw new ArgumentException($"weight has {weight.Length} values; expected {outputSize}×{inputSize}.", nameof(weight));
+        if (weight.Length != (long)inputSize * outputSize) throw new ArgumentException($"weight has {weight.Length} values; expected {outputSize}×{inputSize}.", nameof(weight));
         if (!bias.IsEmpty && bias.Length != outputSize) throw new ArgumentException($"bias has {bias.Length} values; expected {outputSize}.", nameof(bias));
         InputSize = inputSize;
         OutputSize = outputSize;

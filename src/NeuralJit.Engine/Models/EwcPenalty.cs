@@ -32,7 +32,8 @@ public static unsafe class EwcPenalty
     {
         if (anchor.Length != parameters.Length || fisher.Length != parameters.Length)
             throw new ArgumentException($"The parameter, anchor and Fisher arrays must have the same length (got {parameters.Length}, {anchor.Length}, {fisher.Length}).");
-        double penalty = Call(engine, OpShape.Vector(parameters.Length), parameters, anchor, fisher, lambda);
+        CheckFisher(fisher, "the Fisher array");
+        double penalty = Finite(Call(engine, OpShape.Vector(parameters.Length), parameters, anchor, fisher, lambda), lambda);
         return new EwcPenaltyResult { Penalty = penalty, Lambda = lambda, ParameterCount = parameters.Length, Tensors = 1, Source = "arrays" };
     }
 
@@ -46,6 +47,7 @@ public static unsafe class EwcPenalty
     {
         Check(model, anchor, anchorName);
         Check(model, fisher, fisherName);
+        foreach (var name in model.Names) CheckFisher(fisher[name].Data, $"'{name}' of the Fisher diagonal");
         double penalty = 0;
         long count = 0;
         foreach (var name in model.Names)
@@ -56,8 +58,23 @@ public static unsafe class EwcPenalty
             penalty += Call(engine, op, theta, anchor[name].Data, fisher[name].Data, lambda);
             count += theta.Length;
         }
-        return new EwcPenaltyResult { Penalty = penalty, Lambda = lambda, ParameterCount = count, Tensors = model.Names.Count, Source = model.Source };
+        return new EwcPenaltyResult { Penalty = Finite(penalty, lambda), Lambda = lambda, ParameterCount = count, Tensors = model.Names.Count, Source = model.Source };
     }
+
+    /// <summary>A Fisher diagonal is an expectation of squared gradients: a negative or NaN entry means the wrong file or array.</summary>
+    /// <exception cref="InvalidDataException">An entry is negative or NaN (the message names the first and counts them all).</exception>
+    private static void CheckFisher(ReadOnlySpan<float> fisher, string what)
+    {
+        int first = -1, bad = 0;
+        for (int i = 0; i < fisher.Length; i++)
+            if (!(fisher[i] >= 0)) { if (first < 0) first = i; bad++; }
+        if (bad > 0)
+            throw new InvalidDataException($"{what} has {bad:N0} negative or NaN entr{(bad == 1 ? "y" : "ies")} (the first is {fisher[first]} at index {first:N0}); a Fisher diagonal is never negative.");
+    }
+
+    /// <exception cref="ArithmeticException">The penalty is NaN or infinite (overflow, or NaN/∞ among θ, θ*, F or λ).</exception>
+    private static double Finite(double penalty, float lambda) => double.IsFinite(penalty) ? penalty
+        : throw new ArithmeticException($"The penalty is {penalty} (λ = {lambda:G9} as fp32): it overflowed, or θ, θ*, the Fisher diagonal or λ holds NaN or ∞.");
 
     private static void Check(NeuralModel model, IReadOnlyDictionary<string, SafeTensor> tensors, string? file)
     {

@@ -23,16 +23,17 @@ public sealed unsafe class LstmLayer : IDisposable
     {
         if (inputSize <= 0) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "Input size must be positive.");
         if (hiddenSize <= 0) throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize, "Hidden size must be positive.");
-        int g = 4 * hiddenSize;
-        Expect(weightIh.Length, g * inputSize, "weight_ih");
-        Expect(weightHh.Length, g * hiddenSize, "weight_hh");
+        // Checked: a size whose weights pass 2³¹ floats is an OverflowException here, not a negative length later.
+        int g = checked(4 * hiddenSize);
+        Expect(weightIh.Length, checked(g * inputSize), "weight_ih");
+        Expect(weightHh.Length, checked(g * hiddenSize), "weight_hh");
         if (!biasIh.IsEmpty) Expect(biasIh.Length, g, "bias_ih");
         if (!biasHh.IsEmpty) Expect(biasHh.Length, g, "bias_hh");
 
         InputSize = inputSize;
         HiddenSize = hiddenSize;
-        int row = inputSize + hiddenSize;
-        _w = new AlignedBuffer(g * row);
+        int row = checked(inputSize + hiddenSize);
+        _w = new AlignedBuffer(checked(g * row));
         for (int r = 0; r < g; r++)
         {
             weightIh.Slice(r * inputSize, inputSize).CopyTo(_w.Span.Slice(r * row, inputSize));

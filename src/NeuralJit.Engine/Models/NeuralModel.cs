@@ -85,6 +85,26 @@ public sealed class NeuralModel
 
     internal ReadOnlySpan<float> Parameter(string name) => _parameters[name];
 
+    /// <summary>The tensors holding NaN or ±∞ (every output of a step that reads one is NaN or ∞), with their counts, in state_dict order.</summary>
+    public IReadOnlyList<(string Tensor, long NaNs, long Infinities, long Values)> NonFiniteTensors()
+    {
+        var list = new List<(string, long, long, long)>();
+        foreach (var name in _names)
+        {
+            var p = _parameters[name];
+            // MaxMagnitude is NaN if any value is, ∞ if any is: one vectorised pass for the common, all-finite case.
+            if (p.Length == 0 || float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(p))) continue;
+            long nan = 0, inf = 0;
+            foreach (float v in p)
+            {
+                if (float.IsNaN(v)) nan++;
+                else if (float.IsInfinity(v)) inf++;
+            }
+            if (nan + inf > 0) list.Add((name, nan, inf, p.Length));
+        }
+        return list;
+    }
+
     /// <summary>PyTorch-style random initialisation from a seed (see <see cref="NeuralNetwork.RandomParameters"/>).</summary>
     public static NeuralModel Create(NetworkSizes sizes, int seed)
     {
@@ -210,6 +230,7 @@ public sealed class NeuralModel
             throw new ModelLayoutException("ShapeMismatch", "The sizes are too large for this engine.");
 
         var sizes = new NetworkSizes((int)input, (int)hidden, (int)output, layers) { MemorySlots = slots, MemoryWidth = width, ReadHeads = heads };
+        MemoryBudget.Check(sizes); // before the copies below, and before any run allocates the state (a DNC's N² link matrix)
         var expected = NeuralNetwork.ParameterShapes(sizes).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var name in tensors.Keys.Order(StringComparer.Ordinal))
             if (!expected.Contains(name))

@@ -22,9 +22,11 @@ public sealed unsafe class NeuralNetwork : IDisposable
     private readonly AlignedBuffer _input;
     private readonly AlignedBuffer? _headInput;
 
+    /// <exception cref="MemoryBudgetException">The network would exceed <see cref="MemoryBudget.MaxBytes"/> or the free memory.</exception>
     public NeuralNetwork(NeuralEngine engine, NetworkSizes sizes, IReadOnlyDictionary<string, float[]> parameters)
     {
         sizes.Validate();
+        MemoryBudget.Check(sizes);
         Engine = engine;
         Sizes = sizes;
         _layers = new LstmLayer[sizes.Layers];
@@ -58,9 +60,11 @@ public sealed unsafe class NeuralNetwork : IDisposable
     public static NeuralNetwork CreateRandom(NeuralEngine engine, NetworkSizes sizes, int seed) =>
         new(engine, sizes, RandomParameters(sizes, seed));
 
+    /// <exception cref="MemoryBudgetException">The network would exceed <see cref="MemoryBudget.MaxBytes"/> or the free memory.</exception>
     public static Dictionary<string, float[]> RandomParameters(NetworkSizes sizes, int seed)
     {
         sizes.Validate();
+        MemoryBudget.Check(sizes);
         var rng = new Random(seed);
         var p = new Dictionary<string, float[]>();
         foreach (var (name, shape) in ParameterShapes(sizes))

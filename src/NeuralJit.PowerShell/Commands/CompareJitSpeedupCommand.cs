@@ -84,8 +84,9 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     {
         if (Operation is not OpKind op)
         {
-            if (Dims is not null)
-                WriteError(NeuralErrors.Create(new ArgumentException("-Dims needs -Operation: dims mean different things for different ops."),
+            if (Dims is null) return;
+            _sawInput = true; // input that failed must not fall back to measuring the whole seed table
+            WriteError(NeuralErrors.Create(new ArgumentException("-Dims needs -Operation: dims mean different things for different ops."),
                     "CompareJitSpeedupDimsWithoutOperation", ErrorCategory.InvalidArgument, Dims, "Add -Operation (for example -Operation Gemm -Dims 64x64x64)."));
             return;
         }
@@ -112,6 +113,21 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         if (why is not null)
         {
             WriteError(NeuralErrors.Create(new ArgumentException(why), "CompareJitSpeedupInvalidDims", ErrorCategory.InvalidArgument, Dims, "Give -Dims as the Dims column of Get-NeuralHotspot shows them for this op."));
+            return;
+        }
+        try { MemoryBudget.Check(key); }
+        catch (MemoryBudgetException e)
+        {
+            WriteError(NeuralErrors.Create(e, "CompareJitSpeedupTooLarge", ErrorCategory.LimitsExceeded, key.ToString(),
+                $"Measure smaller dims: a benchmark's operands may take at most {MemoryBudget.Bytes(e.LimitBytes)} (and no more than the machine has free)."));
+            return;
+        }
+        double flops = SpeedupBenchmark.Cost(key).Flops;
+        if (flops > SpeedupBenchmark.MaxCallFlops)
+        {
+            var e = new ArgumentOutOfRangeException($"One call of {key} is {flops:G3} flops, over the {SpeedupBenchmark.MaxCallFlops:G3} a measured call may take (a call runs to its end before a stop request is seen).", (Exception?)null);
+            WriteError(NeuralErrors.Create(e, "CompareJitSpeedupTooLarge", ErrorCategory.LimitsExceeded, key.ToString(),
+                "Measure smaller dims (GEMM up to about 1700x1700x1700)."));
             return;
         }
         _keys.Add((key, Isa));
@@ -158,7 +174,15 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
                     WriteProgress(new ProgressRecord(1, "Compare-JitSpeedup", $"{key} ({isa}) vs {tier}") { PercentComplete = 100 * done / total });
                     done++;
                     if (kernel is null) continue;
-                    WriteObject(SpeedupBenchmark.Compare(kernel, tier, budget, roofline, _stop.Token));
+                    SpeedupResult result;
+                    try { result = SpeedupBenchmark.Compare(kernel, tier, budget, roofline, _stop.Token); }
+                    catch (ArgumentOutOfRangeException e) when (budget.Iterations is not null)
+                    {
+                        WriteError(NeuralErrors.Create(e, "CompareJitSpeedupTooManyIterations", ErrorCategory.LimitsExceeded, Iterations,
+                            "Give fewer -Iterations, or use -Seconds to measure for a time instead of a call count.", details: $"{key} vs {tier}: {e.Message}"));
+                        continue;
+                    }
+                    WriteObject(result);
                 }
             }
         }

@@ -47,7 +47,7 @@ public sealed class GetNeuralHotspotCommand : PSCmdlet
             foreach (var name in unknown)
             {
                 WriteError(NeuralErrors.InvalidArgument(
-                    $"'{name}' is not an operation. Operations: {string.Join(", ", Enum.GetNames<Ops.OpKind>())}.",
+                    $"'{name}' is neither an operation nor a valid wildcard pattern. Operations: {string.Join(", ", Enum.GetNames<Ops.OpKind>())}.",
                     "GetNeuralHotspotUnknownOperation", name,
                     "Use one of the operation names (Tab completes them) or a wildcard pattern such as 'Lstm*'."));
             }
@@ -56,7 +56,20 @@ public sealed class GetNeuralHotspotCommand : PSCmdlet
         }
         if (Dims is { Length: > 0 })
         {
-            var patterns = Dims.Select(d => WildcardPattern.Get(d, WildcardOptions.IgnoreCase)).ToArray();
+            var patterns = new List<WildcardPattern>();
+            foreach (var d in Dims)
+            {
+                var pattern = WildcardPattern.Get(d, WildcardOptions.IgnoreCase);
+                try { pattern.IsMatch(""); } // a malformed pattern ('[') only fails when first matched
+                catch (WildcardPatternException e)
+                {
+                    WriteError(NeuralErrors.Create(e, "GetNeuralHotspotInvalidDims", ErrorCategory.InvalidArgument, d,
+                        "Give -Dims as the Dims column shows them (e.g. 256x64) or a valid wildcard pattern; escape a literal [ as `[."));
+                    continue;
+                }
+                patterns.Add(pattern);
+            }
+            if (patterns.Count == 0) return;
             rows = rows.Where(r => patterns.Any(p => p.IsMatch(r.Dims)));
         }
         if (Status is { Length: > 0 }) rows = rows.Where(r => Status.Any(s => s.ToString() == r.Status));

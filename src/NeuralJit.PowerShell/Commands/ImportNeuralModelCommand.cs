@@ -25,8 +25,10 @@ public sealed class ImportNeuralModelCommand : PSCmdlet
             foreach (var file in files)
             {
                 var (model, readError) = ModelFiles.Read(this, file, NeuralModel.Load);
-                if (readError is not null) WriteError(readError);
-                else WriteObject(model);
+                if (readError is not null) { WriteError(readError); continue; }
+                foreach (var (tensor, nans, infinities, values) in model!.NonFiniteTensors())
+                    WriteWarning($"{file}: '{tensor}' holds {nans:N0} NaN and {infinities:N0} infinite value{(nans + infinities == 1 ? "" : "s")} of {values:N0}; outputs that depend on it will be NaN or infinite.");
+                WriteObject(model);
             }
         }
     }

@@ -65,9 +65,14 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         CheckRange(nameof(OutputSize), OutputSize, 1 << 20);
         CheckRange(nameof(Layers), Layers, 64);
         var sizes = new NetworkSizes(InputSize, HiddenSize, OutputSize, Layers);
-        _network = NeuralNetwork.CreateRandom(NeuralEngine.Default, sizes, Seed);
+        try { _network = NeuralNetwork.CreateRandom(NeuralEngine.Default, sizes, Seed); }
+        catch (MemoryBudgetException e) { ThrowTerminatingError(TooLarge(e, sizes)); }
         _description = $"{sizes} (seed {Seed})";
     }
+
+    private static ErrorRecord TooLarge(MemoryBudgetException e, object target) =>
+        NeuralErrors.Create(e, "InvokeNeuralInferenceTooLarge", ErrorCategory.LimitsExceeded, target,
+            $"Use smaller sizes: a network's parameters and state may take at most {MemoryBudget.Bytes(e.LimitBytes)} (and no more than the machine has free).");
 
     private void CheckRange(string name, long value, long max)
     {
@@ -101,7 +106,8 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     {
         try
         {
-            if (ParameterSetName == StepsSet) RunTimed();
+            // Piped input that bound nothing (an empty pipeline, or strings that failed to bind) asks for no run.
+            if (ParameterSetName == StepsSet && !MyInvocation.ExpectingInput) RunTimed();
         }
         finally
         {
@@ -127,7 +133,8 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
                 return false;
             }
         DisposeNetwork();
-        _network = model.CreateNetwork(NeuralEngine.Default);
+        try { _network = model.CreateNetwork(NeuralEngine.Default); }
+        catch (MemoryBudgetException e) { WriteError(TooLarge(e, model)); return false; }
         _networkModel = model;
         _description = $"{model.Description} ({model.Source})";
         _step = 0;
@@ -170,14 +177,14 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         var input = new float[sizes.InputSize];
         for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);
         var progress = new ProgressRecord(1, "Invoke-NeuralInference", $"{Steps} steps of {sizes}");
-        long chunk = Math.Clamp(Steps / 100, 1, 4096); // at most 4,096 steps between checks of Ctrl+C
+        long chunk = Math.Clamp(Steps / 100, 1, 4096); // steps between progress updates (Ctrl+C is checked every step)
         long done = 0, ticks = 0;
         float[] last = [];
         while (done < Steps && !_stopping)
         {
             long n = Math.Min(chunk, Steps - done);
             long t0 = Stopwatch.GetTimestamp();
-            for (long s = 1; s < n; s++) net.Step(input);
+            for (long s = 1; s < n && !_stopping; s++) net.Step(input); // a step of a large network can take 0.1 s: check each one
             last = net.Step(input).ToArray(); // one copy per chunk keeps the last step's output
             ticks += Stopwatch.GetTimestamp() - t0;
             done += n;

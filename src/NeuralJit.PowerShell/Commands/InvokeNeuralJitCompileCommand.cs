@@ -32,7 +32,14 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        if (!OpKey.TryParse(Operation, Dims, out var key, out var parseError))
+        string? parseError = null;
+        if (OpKey.TryParse(Operation, Dims, out var key, out parseError))
+        {
+            // Sizes no kernel can index (EwcPenalty 65536x65536 is 2³² floats) are this input's error, not the pipeline's end.
+            try { NeuralEngine.ValidateShape(key.Op, key.Shape); }
+            catch (ArgumentException e) { parseError = e.Message; }
+        }
+        if (parseError is not null)
         {
             WriteError(NeuralErrors.InvalidArgument(parseError!, "InvokeNeuralJitCompileInvalidDims", Dims,
                 "Pass -Dims as Get-NeuralHotspot shows it for this operation, e.g. 256x64."));

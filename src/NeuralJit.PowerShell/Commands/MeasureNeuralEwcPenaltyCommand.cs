@@ -52,7 +52,27 @@ public sealed class MeasureNeuralEwcPenaltyCommand : PSCmdlet
                     "Give -Parameter, -Anchor and -Fisher the same number of values, one per parameter."));
                 return;
             }
-        WriteObject(EwcPenalty.Measure(NeuralEngine.Default, Parameter, Anchor, Fisher, (float)Lambda));
+        Measure(() => EwcPenalty.Measure(NeuralEngine.Default, Parameter, Anchor, Fisher, (float)Lambda), Fisher);
+    }
+
+    /// <summary>Writes the penalty, or the error saying why there is none: a negative Fisher entry, or a result that is not finite.</summary>
+    private void Measure(Func<EwcPenaltyResult> measure, object fisher)
+    {
+        EwcPenaltyResult result;
+        try { result = measure(); }
+        catch (InvalidDataException e)
+        {
+            WriteError(NeuralErrors.Create(e, "MeasureNeuralEwcPenaltyNegativeFisher", ErrorCategory.InvalidData, fisher,
+                "Give the Fisher diagonal (the mean of squared gradients, every entry ≥ 0): check that -Fisher/-FisherPath is not θ or θ*."));
+            return;
+        }
+        catch (ArithmeticException e)
+        {
+            WriteError(NeuralErrors.Create(e, "MeasureNeuralEwcPenaltyNotFinite", ErrorCategory.InvalidResult, Lambda,
+                $"Use a -Lambda that fits fp32 and keeps the penalty finite (it was {Lambda:G6}), and check θ, θ* and F for NaN or ∞."));
+            return;
+        }
+        WriteObject(result);
     }
 
     private void MeasureModel()
@@ -63,7 +83,8 @@ public sealed class MeasureNeuralEwcPenaltyCommand : PSCmdlet
         if (fisher is null) return;
         try
         {
-            WriteObject(EwcPenalty.Measure(NeuralEngine.Default, Model!, anchor.ByName, fisher.ByName, (float)Lambda, anchor.FilePath, fisher.FilePath));
+            Measure(() => EwcPenalty.Measure(NeuralEngine.Default, Model!, anchor.ByName, fisher.ByName, (float)Lambda, anchor.FilePath, fisher.FilePath),
+                new FileInfo(fisher.FilePath ?? FisherPath));
         }
         catch (ModelLayoutException e)
         {

@@ -26,7 +26,7 @@ public sealed class OperationCompleter : IArgumentCompleter
 /// <summary>Operation names as the cmdlets accept them: <see cref="OpKind"/> names, case-insensitive, with wildcards.</summary>
 public static class OperationNames
 {
-    /// <summary>The op kinds matching any of <paramref name="patterns"/>; the names that are neither a kind nor a wildcard pattern go to <paramref name="unknown"/>.</summary>
+    /// <summary>The op kinds matching any of <paramref name="patterns"/>; the names that are neither a kind nor a valid wildcard pattern go to <paramref name="unknown"/>.</summary>
     public static HashSet<OpKind> Match(IEnumerable<string> patterns, out List<string> unknown)
     {
         var set = new HashSet<OpKind>();
@@ -36,10 +36,14 @@ public static class OperationNames
             bool wildcard = WildcardPattern.ContainsWildcardCharacters(p);
             var pattern = WildcardPattern.Get(p, WildcardOptions.IgnoreCase);
             bool any = false;
-            foreach (var kind in Enum.GetValues<OpKind>())
+            try
             {
-                if (pattern.IsMatch(kind.ToString())) { set.Add(kind); any = true; }
+                foreach (var kind in Enum.GetValues<OpKind>())
+                {
+                    if (pattern.IsMatch(kind.ToString())) { set.Add(kind); any = true; }
+                }
             }
+            catch (WildcardPatternException) { unknown.Add(p); continue; } // '[' parses only when matched
             if (!any && !wildcard) unknown.Add(p);
         }
         return set;
