@@ -44,10 +44,14 @@ public static class Paths
 /// Sizes the code cache of the process-wide engine before any test compiles: the suite compiles far more kernels
 /// (every test's shapes, both ISAs' examples) into that one engine than a session running a model does, and with the
 /// default 64 KiB cache whichever test compiled last would find it full, depending on the order the tests ran in.
+/// Its runspace stays open for the whole run: the engine lives while any runspace holds the module, so closing each
+/// test's session never resets it (and its options) between tests.
 /// </summary>
 internal static class TestProcessEngine
 {
     public const int CodeCacheBytes = 4 << 20;
+
+    private static Runspace? s_holder;
 
 #pragma warning disable CA2255 // a test assembly's one-time process setup, before xunit runs any test
     [System.Runtime.CompilerServices.ModuleInitializer]
@@ -56,7 +60,10 @@ internal static class TestProcessEngine
     {
         var iss = InitialSessionState.CreateDefault2();
         iss.ImportPSModule(Paths.Manifest);
-        using var ps = System.Management.Automation.PowerShell.Create(iss);
+        s_holder = RunspaceFactory.CreateRunspace(iss);
+        s_holder.Open();
+        using var ps = System.Management.Automation.PowerShell.Create();
+        ps.Runspace = s_holder;
         ps.AddCommand("Set-NeuralJitOption").AddParameter("CodeCacheBytes", CodeCacheBytes);
         ps.Invoke();
         if (ps.HadErrors)
