@@ -236,8 +236,11 @@ public sealed unsafe class OpWorkload : IDisposable
 
     private sealed class ManagedSide : Side
     {
-        /// <summary>Multiply-adds above which one call runs as panels of rows with a stop check between them (~10–100 ms scalar).</summary>
-        private const long PanelMultiplyAdds = 1 << 25;
+        /// <summary>
+        /// Multiply-adds above which one call runs as panels of rows with a stop check between them: ~50–200 ms of the
+        /// scalar loops on a loaded core; the SIMD tier's panels are larger so its row blocking is kept.
+        /// </summary>
+        private static long PanelMultiplyAdds(KernelTier tier) => tier == KernelTier.Scalar ? 1 << 23 : 1 << 26;
 
         private readonly delegate*<in OpShape, KernelArgs*, void> _fn;
         private readonly delegate*<in OpShape, KernelArgs*, void> _cell;
@@ -255,8 +258,8 @@ public sealed unsafe class OpWorkload : IDisposable
                 _cellShape = OpShape.Vector(_shape.K);
                 _cellArgs = CellArgs(this);
             }
-            long perRow = RowMultiplyAdds(w.Key);
-            if (perRow > 0 && perRow * _shape.M > PanelMultiplyAdds) _panelRows = (int)Math.Max(1, PanelMultiplyAdds / perRow);
+            long perRow = RowMultiplyAdds(w.Key), panel = PanelMultiplyAdds(tier);
+            if (perRow > 0 && perRow * _shape.M > panel) _panelRows = (int)Math.Max(1, panel / perRow);
         }
 
         /// <summary>

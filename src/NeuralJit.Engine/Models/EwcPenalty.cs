@@ -28,6 +28,8 @@ public sealed class EwcPenaltyResult
 public static unsafe class EwcPenalty
 {
     /// <summary>The penalty of <paramref name="parameters"/> against <paramref name="anchor"/> weighted by <paramref name="fisher"/> (equal lengths).</summary>
+    /// <exception cref="InvalidDataException">A Fisher entry is negative or NaN.</exception>
+    /// <exception cref="ArithmeticException">The penalty is not finite.</exception>
     public static EwcPenaltyResult Measure(NeuralEngine engine, ReadOnlySpan<float> parameters, ReadOnlySpan<float> anchor, ReadOnlySpan<float> fisher, float lambda)
     {
         if (anchor.Length != parameters.Length || fisher.Length != parameters.Length)
@@ -42,6 +44,8 @@ public static unsafe class EwcPenalty
     /// tensors with the model's names and shapes (every model tensor present in both, nothing else).
     /// </summary>
     /// <exception cref="ModelLayoutException">A tensor is missing, unexpected or of another shape.</exception>
+    /// <exception cref="InvalidDataException">A Fisher entry is negative or NaN.</exception>
+    /// <exception cref="ArithmeticException">The penalty is not finite.</exception>
     public static EwcPenaltyResult Measure(NeuralEngine engine, NeuralModel model, IReadOnlyDictionary<string, SafeTensor> anchor,
         IReadOnlyDictionary<string, SafeTensor> fisher, float lambda, string? anchorName = null, string? fisherName = null)
     {
@@ -74,7 +78,8 @@ public static unsafe class EwcPenalty
 
     /// <exception cref="ArithmeticException">The penalty is NaN or infinite (overflow, or NaN/∞ among θ, θ*, F or λ).</exception>
     private static double Finite(double penalty, float lambda) => double.IsFinite(penalty) ? penalty
-        : throw new ArithmeticException($"The penalty is {penalty} (λ = {lambda:G9} as fp32): it overflowed, or θ, θ*, the Fisher diagonal or λ holds NaN or ∞.");
+        : throw new ArithmeticException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"The penalty is {penalty} (λ = {lambda:G9} as fp32): it overflowed, or θ, θ*, the Fisher diagonal or λ holds NaN or ∞."));
 
     private static void Check(NeuralModel model, IReadOnlyDictionary<string, SafeTensor> tensors, string? file)
     {

@@ -38,6 +38,14 @@ public sealed class NewNeuralModelCommand : PSCmdlet
             MemoryWidth = slots ? MemoryWidth : 0,
             ReadHeads = slots ? (heads ? ReadHeads : 1) : 0,
         };
-        WriteObject(NeuralModel.Create(sizes, Seed));
+        NeuralModel model;
+        try { model = NeuralModel.Create(sizes, Seed); }
+        catch (MemoryBudgetException e)
+        {
+            ThrowTerminatingError(NeuralErrors.Create(e, "NewNeuralModelTooLarge", ErrorCategory.LimitsExceeded, sizes,
+                $"Use smaller sizes: a model's parameters and state (a DNC's N×N link matrix included) may take at most {MemoryBudget.Bytes(e.LimitBytes)}."));
+            return;
+        }
+        WriteObject(model);
     }
 }
