@@ -49,12 +49,9 @@ public static unsafe class Roofline
         double bw1 = code.ReadBandwidth(l1, cancellation), bw2 = code.ReadBandwidth(l2, cancellation);
         double bw3 = code.ReadBandwidth(l3, cancellation), bwm = code.ReadBandwidth(mem, cancellation);
         // The curve where the levels blur (a working set a little over L1 still hits L1 mostly): every √2 from 4 KiB to 2×L2.
-        var curve = new List<BandwidthPoint>();
-        for (double size = CurveStartBytes; size <= 2.0 * caches.L2Bytes; size *= Math.Sqrt(2))
-        {
-            long bytes = (long)size / 512 * 512;
-            curve.Add(new BandwidthPoint(bytes, code.ReadBandwidth(bytes, cancellation)));
-        }
+        var curveBytes = new List<long>();
+        for (double size = CurveStartBytes; size <= 2.0 * caches.L2Bytes; size *= Math.Sqrt(2)) curveBytes.Add((long)size / 512 * 512);
+        var curveRates = curveBytes.Select(b => code.ReadBandwidth(b, cancellation)).ToArray();
         double tsc = CycleClock.Frequency;
         return new RooflineResult
         {
@@ -65,7 +62,8 @@ public static unsafe class Roofline
             L1BytesPerTick = bw1 * 1e9 / tsc, L2BytesPerTick = bw2 * 1e9 / tsc, L3BytesPerTick = bw3 * 1e9 / tsc, MemoryBytesPerTick = bwm * 1e9 / tsc,
             L1DataBytes = caches.L1DataBytes, L2Bytes = caches.L2Bytes, L3Bytes = caches.L3Bytes, CacheSizeSource = caches.Source,
             TestBufferBytes = [l1, l2, l3, mem],
-            ReadCurve = curve.ToArray(),
+            ReadCurveBytes = curveBytes.ToArray(),
+            ReadCurveGBps = curveRates,
             BandwidthIsa = code.LoadIsa.ToString(),
             TscGHz = tsc / 1e9,
             MeasurementMilliseconds = sw.Elapsed.TotalMilliseconds,

@@ -26,8 +26,10 @@ public sealed class RooflineResult
     public string CacheSizeSource { get; init; } = "";
     /// <summary>Buffer sizes the L1/L2/L3/memory loops read (half the level or more, never more than the level).</summary>
     public long[] TestBufferBytes { get; init; } = [];
-    /// <summary>Read bandwidth measured with a buffer of each size, every √2 from 4 KiB to twice L2, where the cache levels blur.</summary>
-    public BandwidthPoint[] ReadCurve { get; init; } = [];
+    /// <summary>Buffer sizes of the read-bandwidth curve, every √2 from 4 KiB to twice L2, where the cache levels blur.</summary>
+    public long[] ReadCurveBytes { get; init; } = [];
+    /// <summary>The read bandwidth measured with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
+    public double[] ReadCurveGBps { get; init; } = [];
     /// <summary>The ISA of the read loops (widest available: one load = one vector).</summary>
     public string BandwidthIsa { get; init; } = "";
     public double TscGHz { get; init; }
@@ -49,13 +51,11 @@ public sealed class RooflineResult
             : bytes <= L3Bytes ? ("L3", L3ReadGBps)
             : ("Memory", MemoryReadGBps);
         // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there.
-        double curve = ReadCurve.Length == 0 ? 0 : ReadCurve.LastOrDefault(p => p.Bytes <= bytes, ReadCurve[0]).GBps;
+        int at = Array.FindLastIndex(ReadCurveBytes, b => b <= bytes);
+        double curve = ReadCurveGBps.Length == 0 ? 0 : ReadCurveGBps[Math.Max(at, 0)];
         return (level, Math.Max(rate, curve));
     }
 
     public override string ToString() =>
         $"FMA AVX2 {Avx2PeakGFlops:N1} / AVX-512 {Avx512PeakGFlops:N1} GFLOP/s; read L1 {L1ReadGBps:N0}, L2 {L2ReadGBps:N0}, L3 {L3ReadGBps:N0}, memory {MemoryReadGBps:N0} GB/s";
 }
-
-/// <summary>One point of the read-bandwidth curve: the buffer's size and the best rate reading it.</summary>
-public readonly record struct BandwidthPoint(long Bytes, double GBps);

@@ -57,14 +57,15 @@ public class RooflineBoundTests(ITestOutputHelper output)
     public void TheBandwidthCeilingNeverFallsBelowTheLevelItsWorkingSetFitsIn()
     {
         var r = Roofline.Cached;
-        Assert.NotEmpty(r.ReadCurve);
+        Assert.NotEmpty(r.ReadCurveBytes);
+        Assert.Equal(r.ReadCurveBytes.Length, r.ReadCurveGBps.Length);
         foreach (long bytes in new long[] { 1, 4096, 20_000, r.L1DataBytes, r.L1DataBytes + 1, 100_000, r.L2Bytes, r.L2Bytes + 1, r.L3Bytes * 2 })
         {
             var (level, gbps) = r.BandwidthFor(bytes);
             double levelRate = level switch { "L1" => r.L1ReadGBps, "L2" => r.L2ReadGBps, "L3" => r.L3ReadGBps, _ => r.MemoryReadGBps };
             Assert.True(gbps >= levelRate, $"{bytes} B: {gbps} GB/s below its level {level} ({levelRate})");
-            var below = r.ReadCurve.Where(p => p.Bytes <= bytes).ToArray();
-            if (below.Length > 0) Assert.True(gbps >= below[^1].GBps, $"{bytes} B: {gbps} GB/s below the curve at {below[^1].Bytes} B");
+            int at = Array.FindLastIndex(r.ReadCurveBytes, b => b <= bytes);
+            if (at >= 0) Assert.True(gbps >= r.ReadCurveGBps[at], $"{bytes} B: {gbps} GB/s below the curve at {r.ReadCurveBytes[at]} B");
         }
     }
 }
