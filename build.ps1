@@ -12,23 +12,25 @@
              NeuralJit from it for the current user.
 
 .PARAMETER Task
-    What to do, in order.
+    What to do, in order: Build, Test, Package, Install. From `pwsh -File` (where every argument is one string)
+    write them as one word, "Package,Install".
 
 .PARAMETER Configuration
     The dotnet build configuration.
 
 .PARAMETER NoBuild
-    Test without building first (a second pass over the same build, as .ci/run does under NEURALJIT_MAX_ISA).
+    Test or Package what is already built (a second test pass, as .ci/run does under NEURALJIT_MAX_ISA, or the
+    Pester test that installs the package).
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 -Task Test
 
 .EXAMPLE
-    dotnet pwsh ./build.ps1 -Task Package, Install
+    dotnet pwsh -File ./build.ps1 -Task Package,Install
 #>
 [CmdletBinding(SupportsShouldProcess)]
 param(
-    [ValidateSet('Build', 'Test', 'Package', 'Install')]
+    [ArgumentCompleter({ param($c, $p, $word) 'Build', 'Test', 'Package', 'Install' | Where-Object { $_ -like "$word*" } })]
     [string[]] $Task = @('Build'),
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
@@ -36,6 +38,9 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3
+$Task = @($Task -split ',' | ForEach-Object Trim | Where-Object { $_ })
+$unknown = @($Task | Where-Object { $_ -notin 'Build', 'Test', 'Package', 'Install' })
+if ($unknown) { throw "Unknown task(s) $($unknown -join ', '): the tasks are Build, Test, Package and Install." }
 $root = $PSScriptRoot
 $moduleDir = Join-Path $root 'artifacts/module/NeuralJit'
 $packageDir = Join-Path $root 'artifacts/packages'
@@ -109,7 +114,7 @@ function Invoke-Test {
 }
 
 function Invoke-Package {
-    Invoke-SolutionBuild
+    if (-not $NoBuild) { Invoke-SolutionBuild }
     $version = (Import-PowerShellDataFile (Join-Path $moduleDir 'NeuralJit.psd1')).ModuleVersion
     $null = New-Item -ItemType Directory -Force $packageDir
     $nupkg = Join-Path $packageDir "NeuralJit.$version.nupkg"

@@ -21,7 +21,8 @@
     Where the CSV and JSON artifacts go (created if needed). Relative to the current location.
 
 .PARAMETER Operation
-    Only these operations (passed to Compare-JitSpeedup -Operation); every built-in target when omitted.
+    Only these operations (each passed to Compare-JitSpeedup -Operation); every built-in target when omitted.
+    From -File, separate them with commas: -Operation Gemm,LstmGates.
 
 .PARAMETER Dims
     Only this shape (passed to Compare-JitSpeedup -Dims), for example 512x192.
@@ -80,6 +81,8 @@ if (-not (Get-Command Compare-JitSpeedup -ErrorAction SilentlyContinue)) {
     exit 2
 }
 
+# From -File a list arrives as one word ("Gemm,LstmGates").
+$Operation = @($Operation -split ',' | ForEach-Object Trim | Where-Object { $_ })
 $compare = @{ Baseline = $Baseline }
 if ($Dims) { $compare.Dims = $Dims }
 if ($Seconds) { $compare.Seconds = $Seconds }
