@@ -19,6 +19,8 @@ function Invoke-Pwsh {
     $psi.RedirectStandardOutput = $psi.RedirectStandardError = $psi.RedirectStandardInput = $true
     $psi.UseShellExecute = $false
     $null = $psi.Environment.Remove('GITHUB_ACTIONS')
+    # pwsh 7.6 colours redirected output unless NO_COLOR is set; the assertions read plain text.
+    $psi.Environment['NO_COLOR'] = '1'
     foreach ($k in $Environment.Keys) {
         if ($null -eq $Environment[$k]) { $null = $psi.Environment.Remove($k) } else { $psi.Environment[$k] = [string]$Environment[$k] }
     }

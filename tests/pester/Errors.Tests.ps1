@@ -21,11 +21,15 @@ Describe '<Script>' -ForEach $cases {
         try {
             $Error.Clear()
             $problem = $null
-            $null = . ([scriptblock]::Create("$Script -ErrorVariable problem -ErrorAction SilentlyContinue"))
+            $caught = $null
+            # Some of these are terminating (the cmdlet cannot start), the others are not: a user sees both in $Error.
+            try { $null = . ([scriptblock]::Create("$Script -ErrorVariable problem -ErrorAction SilentlyContinue")) }
+            catch { $caught = $_ }
         }
         finally { Pop-Location }
-        $problem.Count | Should -Be 1
-        $e = $problem[0]
+        $records = if ($caught) { @($caught) } else { @($problem) }
+        $records.Count | Should -Be 1
+        $e = $records[0]
         $e.FullyQualifiedErrorId | Should -BeLike "$Id,NeuralJit.PowerShell.Commands.*"
         $e.CategoryInfo.Category | Should -Be $Category
         "$($e.TargetObject)" | Should -BeLike $Target

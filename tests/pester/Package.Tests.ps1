@@ -2,8 +2,8 @@
 # The child pwsh gets a temporary HOME, so the repository registration and the install touch nothing of the user's.
 BeforeAll {
     . $PSScriptRoot/Common.ps1
-    $script:home = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'home')
-    $script:isolated = @{ HOME = $home.FullName; XDG_DATA_HOME = $null; XDG_CONFIG_HOME = $null; XDG_CACHE_HOME = $null; PSModulePath = $null }
+    $script:userHome = New-Item -ItemType Directory -Path (Join-Path $TestDrive 'home')
+    $script:isolated = @{ HOME = $userHome.FullName; XDG_DATA_HOME = $null; XDG_CONFIG_HOME = $null; XDG_CACHE_HOME = $null; PSModulePath = $null }
     $script:version = (Import-PowerShellDataFile (Join-Path $RepoRoot 'NeuralJit.psd1')).ModuleVersion
     $script:install = Invoke-Pwsh -ArgumentList '-File', (Join-Path $RepoRoot 'build.ps1'), '-Task', 'Package,Install', '-NoBuild' -Environment $isolated
     $script:nupkg = Join-Path $RepoRoot "artifacts/packages/NeuralJit.$version.nupkg"
@@ -63,7 +63,7 @@ Get-NeuralHotspot -Top 1 | ForEach-Object { 'top={0} {1} {2}' -f $_.Operation, $
 '@
         $r = Invoke-Pwsh -ArgumentList '-Command', $script -Environment $isolated
         $r.ExitCode | Should -Be 0 -Because $r.ToString()
-        $r.StdOut | Should -Match ("base={0}" -f [regex]::Escape((Join-Path $home.FullName ".local/share/powershell/Modules/NeuralJit/$version")))
+        $r.StdOut | Should -Match ("base={0}" -f [regex]::Escape((Join-Path $userHome.FullName ".local/share/powershell/Modules/NeuralJit/$version")))
         $r.StdOut | Should -Match 'top=LstmGates 512x192 10000'
     }
 }

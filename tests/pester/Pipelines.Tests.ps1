@@ -75,10 +75,11 @@ Describe 'The README main job in a fresh pwsh' {
         $readme = Get-Content -Raw (Join-Path $RepoRoot 'README.md')
         $m = [regex]::Match($readme, "dotnet pwsh -NoProfile -Command '([^']+)'")
         $m.Success | Should -BeTrue -Because "README.md shows the main job as dotnet pwsh -NoProfile -Command '...'"
-        $m.Groups[1].Value | Should -Match 'Invoke-NeuralInference -InputSize 64 -HiddenSize 128 -Steps 10000; Get-NeuralHotspot'
+        $m.Groups[1].Value | Should -Match 'Invoke-NeuralInference -InputSize 64 -HiddenSize 128 -Steps 10000 \| Out-Host; Get-NeuralHotspot'
         $r = Invoke-Pwsh -ArgumentList '-Command', $m.Groups[1].Value
         $r.ExitCode | Should -Be 0 -Because $r.ToString()
-        $r.StdOut | Should -Not -Match "`e" -Because 'redirected output is plain text'
+        $r.StdOut | Should -Not -Match "`e" -Because 'the views write no escape codes of their own (NO_COLOR is set)'
+        $r.StdOut | Should -Match '(?m)^\s+Step\s+Steps\s+Total ms\s+µs/step' -Because 'the inference summary renders as its table'
         $lines = $r.StdOut -split "`n" | ForEach-Object TrimEnd
         $header = [array]::FindIndex([string[]]$lines, [Predicate[string]] { param($l) $l -match '^Operation\s+Dims\s+Calls\s+Share\s+Status' })
         $header | Should -BeGreaterOrEqual 0 -Because $r.ToString()
