@@ -4,8 +4,8 @@
 
 .DESCRIPTION
     Build    dotnet build: stages the importable module at artifacts/module/NeuralJit (with LICENSE and notices).
-    Test     every xunit test (dotnet test, TRX) and every tests/pester/*.Tests.ps1 (Pester 5.9.1 from NuGet,
-             NUnit and JUnit XML), results under artifacts/test-results/<pass>; prints one line per runner,
+    Test     every xunit test (dotnet test, TRX) and every tests/pester/*.Tests.ps1 (build/Invoke-PesterSuite.ps1:
+             Pester 5.9.1 from NuGet, NUnit and JUnit XML), results under artifacts/test-results/<pass>; prints one line per runner,
              "xunit: N passed, N failed, N skipped" and "pester: ...", and fails when either failed.
     Package  Compress-PSResource: artifacts/packages/NeuralJit.<version>.nupkg, installable by Install-PSResource.
     Install  registers artifacts/packages as the PSResource repository 'NeuralJitLocal' (trusted) and installs
@@ -46,8 +46,9 @@ $moduleDir = Join-Path $root 'artifacts/module/NeuralJit'
 $packageDir = Join-Path $root 'artifacts/packages'
 $repositoryName = 'NeuralJitLocal'
 
+# Native output goes to the host, never into a function's return value.
 function Invoke-Dotnet {
-    dotnet @args
+    dotnet @args | Out-Host
     if ($LASTEXITCODE) { throw "dotnet $($args -join ' ') failed ($LASTEXITCODE)" }
 }
 
@@ -65,7 +66,7 @@ function Get-ResultsDir {
 function Invoke-XunitTests([string] $ResultsDir) {
     $dir = Join-Path $ResultsDir 'xunit'
     if (Test-Path $dir) { Remove-Item -Recurse -Force $dir }
-    dotnet test (Join-Path $root 'NeuralJit.PS.sln') -c $Configuration --no-build --logger 'trx' --results-directory $dir
+    dotnet test (Join-Path $root 'NeuralJit.PS.sln') -c $Configuration --no-build --logger 'trx' --results-directory $dir | Out-Host
     $exit = $LASTEXITCODE
     $trx = @(Get-ChildItem $dir -Filter *.trx -ErrorAction SilentlyContinue)
     if ($trx.Count -eq 0) { throw "dotnet test wrote no TRX file under $dir (exit $exit)" }
@@ -82,24 +83,13 @@ function Invoke-XunitTests([string] $ResultsDir) {
 }
 
 function Invoke-PesterTests([string] $ResultsDir) {
-    Import-Module (& (Join-Path $root 'build/Resolve-Pester.ps1')) -MinimumVersion 5.9.1
     $dir = Join-Path $ResultsDir 'pester'
-    $null = New-Item -ItemType Directory -Force $dir
-    $config = New-PesterConfiguration
-    $config.Run.Path = Join-Path $root 'tests/pester'
-    $config.Run.PassThru = $true
-    $config.Output.Verbosity = 'Normal'
-    $config.TestResult.Enabled = $true
-    $config.TestResult.OutputFormat = 'NUnitXml'
-    $config.TestResult.OutputPath = Join-Path $dir 'pester.nunit.xml'
-    $result = Invoke-Pester -Configuration $config
-    Export-JUnitReport -Result $result -Path (Join-Path $dir 'pester.junit.xml')
-    [pscustomobject]@{
-        Passed  = $result.PassedCount
-        # Failed blocks and containers (a BeforeAll that threw, a file that does not parse) fail the run too.
-        Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
-        Skipped = $result.SkippedCount + $result.NotRunCount
-    }
+    $counts = Join-Path $dir 'counts.json'
+    if (Test-Path $counts) { Remove-Item $counts }
+    # This same pwsh (the dotnet tool's pwsh.dll), as a process of its own.
+    & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -File (Join-Path $root 'build/Invoke-PesterSuite.ps1') -ResultsDir $dir | Out-Host
+    if (-not (Test-Path $counts)) { return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
+    Get-Content -Raw $counts | ConvertFrom-Json
 }
 
 function Invoke-Test {
