@@ -177,7 +177,23 @@ public sealed class NeuralEngine : IDisposable
         foreach (var s in Profile.Slots) total += s.Snapshot().TotalCycles;
         if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
         if (!slot.TryMarkPromotionRequested()) return;
+        RaiseTiering(new TieringEvent(TieringEventKind.Promoted, slot.Key,
+            $"{slot.Key}: promoted after {mine.Calls:N0} calls with {100 * mine.TotalCycles / total:N1}% of the profiled cycles."));
         OnCandidate(slot);
+    }
+
+    /// <summary>
+    /// Each tiering step (promotion, compile, install, refusal, warning) as it happens, on the thread it happens on
+    /// (background compiles included). Handlers must be quick and must not throw; cmdlets queue the events and write
+    /// them to their verbose and warning streams on the pipeline thread.
+    /// </summary>
+    public event Action<TieringEvent>? Tiering;
+
+    internal void RaiseTiering(TieringEvent e)
+    {
+        // A faulty subscriber must not stop a compile or a promotion.
+        try { Tiering?.Invoke(e); }
+        catch (Exception ex) { System.Diagnostics.Trace.WriteLine($"NeuralJit: a Tiering handler threw: {ex.Message}"); }
     }
 
     /// <summary>A key became a JIT candidate: hand it to the JIT tier.</summary>

@@ -157,7 +157,7 @@ public sealed class JitCompiler : IDisposable
             catch (Exception e) when (e is ExecutableMemoryException or DllNotFoundException or EntryPointNotFoundException)
             {
                 _cacheUnavailable = $"no executable memory, the managed tier stays in use ({e.Message})";
-                Warn(_cacheUnavailable);
+                Warn(key, _cacheUnavailable);
                 return _cacheUnavailable;
             }
         }
@@ -169,7 +169,7 @@ public sealed class JitCompiler : IDisposable
         long t1 = Stopwatch.GetTimestamp();
         if (!_cache.TryInstall(assembled, out nint entry, out string? failure))
         {
-            Warn($"{key} ({isa}): {failure}; it stays on the managed tier.");
+            Warn(key, $"{key} ({isa}): {failure}; it stays on the managed tier.");
             return failure;
         }
         long t2 = Stopwatch.GetTimestamp();
@@ -182,10 +182,11 @@ public sealed class JitCompiler : IDisposable
         return null;
     }
 
-    private void Warn(string message)
+    private void Warn(OpKey key, string message)
     {
         _warnings.Enqueue(message);
         while (_warnings.Count > 64) _warnings.TryDequeue(out _);
+        _engine.RaiseTiering(new TieringEvent(TieringEventKind.Warning, key, message));
     }
 
     /// <summary>Compiles <paramref name="slot"/>'s key and installs it, in the background unless SynchronousCompilation.</summary>
@@ -207,16 +208,28 @@ public sealed class JitCompiler : IDisposable
     {
         if (_disposed) return null;
         JitKernel? kernel;
+        string? reason;
+        var where = Options.SynchronousCompilation ? "on the calling thread" : "in the background";
+        _engine.RaiseTiering(new TieringEvent(TieringEventKind.CompileStarted, slot.Key, $"{slot.Key}: compiling for {Isa} {where}.") { Isa = Isa });
         try
         {
-            if (!TryCompile(slot.Key, null, out kernel, out _)) return null;
+            if (!TryCompile(slot.Key, null, out kernel, out reason))
+            {
+                _engine.RaiseTiering(new TieringEvent(TieringEventKind.Refused, slot.Key, $"{slot.Key}: stays on the managed tier: {reason}"));
+                return null;
+            }
         }
         catch (ObjectDisposedException) { return null; }
+        _engine.RaiseTiering(new TieringEvent(TieringEventKind.Compiled, slot.Key,
+            $"{slot.Key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.")
+            { Isa = kernel.Isa, CompileMicroseconds = kernel.CompileMicroseconds, CodeBytes = kernel.Code.Length });
         lock (_gate)
         {
             if (_disposed) return null;
             slot.Install(kernel);
         }
+        _engine.RaiseTiering(new TieringEvent(TieringEventKind.Installed, slot.Key,
+            $"{slot.Key}: installed; its calls now run the {kernel.Isa} kernel at 0x{(long)kernel.Entry:X}.") { Isa = kernel.Isa });
         return kernel;
     }
 

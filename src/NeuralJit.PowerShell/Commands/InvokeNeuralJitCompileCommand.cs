@@ -54,8 +54,10 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
             WriteCompileError(key, isa, reason!);
             return;
         }
-        if (kernel!.Isa == engine.Jit.Isa && engine.Profile.Find(key) is { } slot) engine.Jit.Install(slot, kernel);
-        WriteObject(JitKernelInfo.From(engine, kernel!));
+        WriteVerbose($"{key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.");
+        if (kernel.Isa == engine.Jit.Isa && engine.Profile.Find(key) is { } slot && engine.Jit.Install(slot, kernel))
+            WriteVerbose($"{key}: installed; its calls now run the {kernel.Isa} kernel at 0x{(long)kernel.Entry:X}.");
+        WriteObject(JitKernelInfo.From(engine, kernel));
     }
 
     /// <summary>A non-terminating error for a key the JIT does not compile: the key stays on the managed tier, the pipeline goes on.</summary>
