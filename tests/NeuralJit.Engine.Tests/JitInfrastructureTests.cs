@@ -159,7 +159,12 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         Assert.Contains("None", reason);
         Assert.Equal(reason, engine.Jit.WhyManaged(key));
         var ex = Assert.Throws<JitCompilationException>(() => engine.Jit.Compile(new OpKey((OpKind)999, OpShape.Vector(8)), JitIsa.Avx2));
-        Assert.Contains("no JIT emitter", ex.Reason);
+        Assert.Contains("not an op", ex.Reason);
+        foreach (var op in Enum.GetValues<OpKind>().Where(op => KernelEmitters.For(op) is null))
+        {
+            var none = Assert.Throws<JitCompilationException>(() => engine.Jit.Compile(new OpKey(op, OpShape.Vector(8)), JitIsa.Avx2));
+            Assert.Contains("no JIT emitter", none.Reason);
+        }
     }
 
     [Fact]

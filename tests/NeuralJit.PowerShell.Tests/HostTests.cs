@@ -6,7 +6,7 @@ namespace NeuralJit.PowerShell.Tests;
 public sealed class HostTests
 {
     [Fact]
-    public void ReadmeMainJobCommandPrintsTheHotspotTableWithLstmGatesOnTop()
+    public void ReadmeMainJobCommandPrintsTheHotspotTableWithLstmStepOnTop()
     {
         var readme = File.ReadAllText(Path.Combine(Paths.RepoRoot, "README.md"));
         var m = Regex.Match(readme, @"dotnet run -c Release --project src/NeuralJit\.Host -- -Command '([^']+)'");
@@ -18,7 +18,7 @@ public sealed class HostTests
         int header = lines.FindIndex(l => l.StartsWith("Operation") && l.Contains("Total cycles") && l.Contains("Avg cycles") && l.Contains("Share"));
         Assert.True(header >= 0, "no hotspot table header:\n" + r);
         Assert.StartsWith("---------", lines[header + 1]);
-        Assert.Matches(@"^LstmGates\s+512x192\s+[\d,]+\s", lines[header + 2]);
+        Assert.Matches(@"^LstmStep\s+512x192\s+[\d,]+\s", lines[header + 2]);
         Assert.All(lines, l => Assert.True(l.Length <= 120, "wider than the 120 columns of redirected output: " + l));
     }
 

@@ -145,6 +145,7 @@ public sealed class JitCompiler : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (isa == JitIsa.None) return CpuFeatures.Best == JitIsa.None ? "this CPU has no AVX2+FMA: the JIT is off" : "the JIT ISA is capped at None";
         if (isa > CpuFeatures.Best) return $"this CPU does not support {isa} (best: {CpuFeatures.Best})";
+        if (!Enum.IsDefined(key.Op)) return $"{(int)key.Op} is not an op";
         var emitter = KernelEmitters.For(key.Op);
         if (emitter is null) return $"no JIT emitter for {key.Op} yet";
         try { NeuralEngine.ValidateShape(key.Op, key.Shape); }
@@ -174,7 +175,7 @@ public sealed class JitCompiler : IDisposable
         }
         long t2 = Stopwatch.GetTimestamp();
         kernel = new JitKernel(key, isa, entry, assembled.Bytes.AsSpan(assembled.EntryOffset).ToArray(),
-            (t2 - t0) * 1e6 / Stopwatch.Frequency, emitter.FusesCell(key), suppressGcTransition: key.Elements <= SuppressGcTransitionMaxElements)
+            (t2 - t0) * 1e6 / Stopwatch.Frequency, suppressGcTransition: key.Elements <= SuppressGcTransitionMaxElements)
         {
             ConstantPoolBytes = assembled.EntryOffset,
             InstallMicroseconds = (t2 - t1) * 1e6 / Stopwatch.Frequency,
@@ -253,7 +254,8 @@ public sealed class JitCompiler : IDisposable
                 // The matrix emitters too, so a promoted GEMM or LSTM step is not emitted by cold (tier-0) code.
                 new OpKey(OpKind.Gemm, OpShape.ForGemm(5, 7, 9)), new OpKey(OpKind.Gemv, OpShape.Matrix(6, 11)),
                 new OpKey(OpKind.Dense, OpShape.Matrix(6, 11)), new OpKey(OpKind.LstmCell, OpShape.Vector(5)),
-                new OpKey(OpKind.LstmGates, new OpShape(16, 3, 4)), new OpKey(OpKind.LstmGates, new OpShape(16, 210, 4)),
+                new OpKey(OpKind.LstmGates, new OpShape(16, 3, 4)), new OpKey(OpKind.LstmStep, new OpShape(16, 3, 4)),
+                new OpKey(OpKind.LstmStep, new OpShape(16, 210, 4)),
             };
             for (int round = 0; round < 3; round++)
                 foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })

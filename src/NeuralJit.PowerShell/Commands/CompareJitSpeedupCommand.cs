@@ -30,7 +30,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     /// <summary>The seed's table: LSTM step 64→128 (fused), DNC content 256×64, GEMM 64³ and 128×64×64, cosine 256×64, EWC 128×128.</summary>
     internal static readonly OpKey[] SeedTable =
     [
-        new(OpKind.LstmGates, new OpShape(512, 64, 128)),
+        new(OpKind.LstmStep, new OpShape(512, 64, 128)),
         new(OpKind.DncContent, OpShape.Matrix(256, 64)),
         new(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
         new(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
