@@ -32,7 +32,7 @@ public static unsafe class ProfilerOverhead
         if (tier == KernelTier.Jit)
             foreach (var slot in engine.Profile.Slots)
                 if (engine.Jit.CompileAndInstall(slot) is null)
-                    throw new InvalidOperationException($"{slot.Key} could not be compiled: {engine.Jit.WhyManaged(slot.Key)}");
+                    throw new InvalidOperationException($"{slot.Key} could not be compiled: {engine.Jit.WhyManaged(slot.Key)?.Message}");
         var rng = new Random(seed ^ 0x0FEE);
         var input = new float[sz.InputSize];
         for (int i = 0; i < input.Length; i++) input[i] = (float)(rng.NextDouble() * 2 - 1);

@@ -184,13 +184,9 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     /// <summary>The kernel for (key, isa), or null after writing an error saying why there is none.</summary>
     private JitKernel? Compile(OpKey key, JitIsa isa)
     {
-        var kernel = KernelSource.Compile(_engine!, key, isa, out string? reason);
+        var kernel = KernelSource.Compile(_engine!, key, isa, out var failure);
         if (kernel is not null) return kernel;
-        bool noEmitter = KernelEmitters.For(key.Op) is null;
-        WriteError(NeuralErrors.Create(new NotSupportedException($"{key} cannot be JIT-compiled for {isa}: {reason}."),
-            noEmitter ? "CompareJitSpeedupNoEmitter" : "CompareJitSpeedupCompileFailed",
-            noEmitter ? ErrorCategory.NotImplemented : ErrorCategory.ResourceUnavailable, key.ToString(),
-            noEmitter ? "Compare an op the JIT compiles (Get-NeuralJitKernel lists compiled kernels)." : "Try smaller dims, or raise the code cache with Set-NeuralJitOption -CodeCacheBytes."));
+        WriteError(NeuralErrors.JitFailed(this, key, isa, failure!));
         return null;
     }
 }
