@@ -1,9 +1,9 @@
 namespace NeuralJit.Ops;
 
 /// <summary>
-/// Every kernel the engine runs. The comment on each member is the contract shared by the
-/// reference, the managed SIMD tier and the JIT: which <see cref="KernelArgs"/> fields it reads
-/// and writes, and which <see cref="OpShape"/> fields size it. All matrices are row-major fp32.
+/// Every kernel the engine runs. The comment on each member states its equation; the rest of its contract (which
+/// <see cref="KernelArgs"/> fields it reads and writes, their extents for an <see cref="OpShape"/>, its cost and entry
+/// points) is its <see cref="OpSpec"/> in <see cref="OpSpecs"/>. All matrices are row-major fp32.
 /// </summary>
 public enum OpKind
 {
