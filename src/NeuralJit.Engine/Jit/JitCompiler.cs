@@ -206,7 +206,7 @@ public sealed class JitCompiler : IDisposable
     {
         if (_disposed) return null;
         JitKernel? kernel;
-        string? reason;
+        JitFailure? reason;
         var where = Options.SynchronousCompilation ? "on the calling thread" : "in the background";
         _engine.RaiseTiering(new TieringEvent(TieringEventKind.CompileStarted, slot.Key, $"{slot.Key}: compiling for {Isa} {where}.") { Isa = Isa });
         try
