@@ -64,6 +64,6 @@ Get-NeuralHotspot -Top 1 | ForEach-Object { 'top={0} {1} {2}' -f $_.Operation, $
         $r = Invoke-Pwsh -ArgumentList '-Command', $script -Environment $isolated
         $r.ExitCode | Should -Be 0 -Because $r.ToString()
         $r.StdOut | Should -Match ("base={0}" -f [regex]::Escape((Join-Path $userHome.FullName ".local/share/powershell/Modules/NeuralJit/$version")))
-        $r.StdOut | Should -Match 'top=LstmGates 512x192 10000'
+        $r.StdOut | Should -Match 'top=LstmStep 512x192 10000'
     }
 }

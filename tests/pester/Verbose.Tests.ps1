@@ -19,15 +19,15 @@ $records | ForEach-Object { 'VERBOSE ' + $_.Message }
 
     It 'says which key the profile promoted, after how many calls and with what share' {
         $run.ExitCode | Should -Be 0 -Because $run.ToString()
-        $promoted = @($verbose | Where-Object { $_ -match '^LstmGates 512x192: promoted after ([\d,]+) calls with (\d+\.\d)% of the profiled cycles\.$' })
+        $promoted = @($verbose | Where-Object { $_ -match '^LstmStep 512x192: promoted after ([\d,]+) calls with (\d+\.\d)% of the profiled cycles\.$' })
         $promoted.Count | Should -Be 1 -Because ($verbose -join "`n")
         [long]($Matches[1] -replace ',') | Should -BeGreaterOrEqual 1000
     }
 
     It 'says when the background compile starts and what it produced, for the engine''s ISA' {
-        $verbose | Should -Contain "LstmGates 512x192: compiling for $isa in the background."
-        $compiled = @($verbose | Where-Object { $_ -match "^LstmGates 512x192: compiled for ${isa}: [\d,]+ code bytes in [\d,]+\.\d µs\.$" })
-        $installed = @($verbose | Where-Object { $_ -match "^LstmGates 512x192: installed; its calls now run the $isa kernel at 0x[0-9A-F]+\.$" })
+        $verbose | Should -Contain "LstmStep 512x192: compiling for $isa in the background."
+        $compiled = @($verbose | Where-Object { $_ -match "^LstmStep 512x192: compiled for ${isa}: [\d,]+ code bytes in [\d,]+\.\d µs\.$" })
+        $installed = @($verbose | Where-Object { $_ -match "^LstmStep 512x192: installed; its calls now run the $isa kernel at 0x[0-9A-F]+\.$" })
         $pending = @($verbose | Where-Object { $_ -match '^\d+ compile\(s\) still running in the background' })
         # On a loaded machine the compile may outlast the run: then the cmdlet says so instead.
         ($compiled.Count -eq 1 -and $installed.Count -eq 1) -or $pending.Count -eq 1 | Should -BeTrue -Because ($verbose -join "`n")
@@ -48,7 +48,7 @@ $w | ForEach-Object { 'WARNING ' + $_.Message }
         $modules = Split-Path (Split-Path $ModuleManifest)
         $r = Invoke-Pwsh -ArgumentList '-Command', $script -Environment @{ PSModulePath = $modules }
         $r.ExitCode | Should -Be 0 -Because $r.ToString()
-        $r.StdOut | Should -Match '(?m)^WARNING LstmGates 512x192 \(Avx(2|512)\): .*full.*; it stays on the managed tier\.$'
+        $r.StdOut | Should -Match '(?m)^WARNING LstmStep 512x192 \(Avx(2|512)\): .*full.*; it stays on the managed tier\.$'
     }
 
     It 'Import-NeuralModel warns about NaN or infinite weights, naming the file and the tensor' {
