@@ -116,20 +116,7 @@ public sealed class NeuralEngine : IDisposable
     /// <summary>Throws <see cref="ArgumentException"/> for sizes no kernel can run (negative, ld smaller than a row).</summary>
     public static void ValidateShape(OpKind op, OpShape s)
     {
-        if (s.M < 0 || s.N < 0 || s.K < 0) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: sizes must not be negative.");
-        long rowLength = op switch { OpKind.Gemm => s.K, OpKind.LstmGates => (long)s.N + s.K, _ => s.N };
-        if (s.Lda != 0 && s.Lda < rowLength) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: lda {s.Lda} is smaller than the row length {rowLength}.");
-        if (s.Ldb != 0 && s.Ldb < s.N) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: ldb {s.Ldb} is smaller than N {s.N}.");
-        if (s.Ldc != 0 && s.Ldc < s.N) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: ldc {s.Ldc} is smaller than N {s.N}.");
-        if (op == OpKind.LstmGates && s.M != 4L * s.K) throw new ArgumentOutOfRangeException(nameof(s), s, $"LstmGates: M ({s.M}) must be 4 × hidden ({s.K}).");
-        // Kernels index operands with int: every operand (a product of two of these sizes, or a row span) must stay below 2³¹ floats.
-        long rows = Math.Max(1, s.M), cols = Math.Max(1, s.N), depth = Math.Max(1, s.K);
-        long widest = Math.Max(Math.Max(rows * cols, rows * depth), Math.Max(cols * depth, rows * Math.Max(1, rowLength)));
-        widest = Math.Max(widest, Math.Max(rows * Math.Max(s.Lda, s.Ldc), depth * s.Ldb));
-        if (op is OpKind.DncLinkUpdate or OpKind.DncTemporal) widest = Math.Max(widest, rows * rows);
-        if (op == OpKind.LstmCell) widest = 4 * rows;
-        if (widest > int.MaxValue)
-            throw new ArgumentException($"{op} {new OpKey(op, s).Dims}: an operand would hold {widest:N0} floats, more than the {int.MaxValue:N0} a kernel can index.");
+        if (OpSpecs.For(op).Invalid(s) is { } why) throw new ArgumentOutOfRangeException(nameof(s), s, why);
     }
 
     /// <summary>
@@ -185,7 +172,23 @@ public sealed class NeuralEngine : IDisposable
         foreach (var s in Profile.Slots) total += s.Snapshot().TotalCycles;
         if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
         if (!slot.TryMarkPromotionRequested()) return;
+        RaiseTiering(new TieringEvent(TieringEventKind.Promoted, slot.Key,
+            $"{slot.Key}: promoted after {mine.Calls:N0} calls with {100 * mine.TotalCycles / total:N1}% of the profiled cycles."));
         OnCandidate(slot);
+    }
+
+    /// <summary>
+    /// Each tiering step (promotion, compile, install, refusal, warning) as it happens, on the thread it happens on
+    /// (background compiles included). Handlers must be quick and must not throw; cmdlets queue the events and write
+    /// them to their verbose and warning streams on the pipeline thread.
+    /// </summary>
+    public event Action<TieringEvent>? Tiering;
+
+    internal void RaiseTiering(TieringEvent e)
+    {
+        // A faulty subscriber must not stop a compile or a promotion.
+        try { Tiering?.Invoke(e); }
+        catch (Exception ex) { System.Diagnostics.Trace.WriteLine($"NeuralJit: a Tiering handler threw: {ex.Message}"); }
     }
 
     /// <summary>A key became a JIT candidate: hand it to the JIT tier.</summary>

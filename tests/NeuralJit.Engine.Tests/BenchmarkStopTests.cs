@@ -105,7 +105,7 @@ public class BenchmarkStopTests
         panels.ResetOutputs(); whole.ResetOutputs();
         panels.Run(1); whole.Run(1);
         // LstmGates: the gates (E) are what panels split; the managed side then runs the cell, which the plain call does not.
-        IEnumerable<OpWorkload.Field> outputs = op == OpKind.LstmGates ? [OpWorkload.Field.E] : w.Outputs;
+        IEnumerable<OperandField> outputs = op == OpKind.LstmGates ? [OperandField.E] : w.Outputs;
         foreach (var f in outputs)
         {
             var a = panels.Span(f).ToArray(); var b = whole.Span(f).ToArray();

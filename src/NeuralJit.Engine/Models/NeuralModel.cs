@@ -76,6 +76,10 @@ public sealed class NeuralModel
     /// <summary>A fresh network (own state) over these parameters, on <paramref name="engine"/>'s slots.</summary>
     public NeuralNetwork CreateNetwork(NeuralEngine engine) => new(engine, Sizes, _parameters);
 
+    /// <summary>The tensors holding NaN or ±∞, with how many such values each: any of them makes the outputs NaN.</summary>
+    public IReadOnlyList<(string Tensor, int Count)> NonFiniteTensors() =>
+        _names.Select(n => (Tensor: n, Count: _parameters[n].Count(v => !float.IsFinite(v)))).Where(x => x.Count > 0).ToList();
+
     /// <summary>A copy of one parameter (row-major), or null if the model has no such tensor.</summary>
     public float[]? GetParameter(string name) => _parameters.TryGetValue(name, out var p) ? (float[])p.Clone() : null;
 
@@ -84,26 +88,6 @@ public sealed class NeuralModel
         _parameters.ContainsKey(name) ? NeuralNetwork.ParameterShapes(Sizes).First(p => p.Name == name).Shape : null;
 
     internal ReadOnlySpan<float> Parameter(string name) => _parameters[name];
-
-    /// <summary>The tensors holding NaN or ±∞ (every output of a step that reads one is NaN or ∞), with their counts, in state_dict order.</summary>
-    public IReadOnlyList<(string Tensor, long NaNs, long Infinities, long Values)> NonFiniteTensors()
-    {
-        var list = new List<(string, long, long, long)>();
-        foreach (var name in _names)
-        {
-            var p = _parameters[name];
-            // MaxMagnitude is NaN if any value is, ∞ if any is: one vectorised pass for the common, all-finite case.
-            if (p.Length == 0 || float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(p))) continue;
-            long nan = 0, inf = 0;
-            foreach (float v in p)
-            {
-                if (float.IsNaN(v)) nan++;
-                else if (float.IsInfinity(v)) inf++;
-            }
-            if (nan + inf > 0) list.Add((name, nan, inf, p.Length));
-        }
-        return list;
-    }
 
     /// <summary>PyTorch-style random initialisation from a seed (see <see cref="NeuralNetwork.RandomParameters"/>).</summary>
     public static NeuralModel Create(NetworkSizes sizes, int seed)

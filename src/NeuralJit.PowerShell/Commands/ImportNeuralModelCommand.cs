@@ -26,8 +26,8 @@ public sealed class ImportNeuralModelCommand : PSCmdlet
             {
                 var (model, readError) = ModelFiles.Read(this, file, NeuralModel.Load);
                 if (readError is not null) { WriteError(readError); continue; }
-                foreach (var (tensor, nans, infinities, values) in model!.NonFiniteTensors())
-                    WriteWarning($"{file}: '{tensor}' holds {nans:N0} NaN and {infinities:N0} infinite value{(nans + infinities == 1 ? "" : "s")} of {values:N0}; outputs that depend on it will be NaN or infinite.");
+                foreach (var (tensor, count) in model!.NonFiniteTensors())
+                    WriteWarning($"{file}: tensor '{tensor}' holds {count:N0} NaN or infinite value(s); the model's outputs will be NaN.");
                 WriteObject(model);
             }
         }
