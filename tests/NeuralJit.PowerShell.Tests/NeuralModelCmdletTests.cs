@@ -280,7 +280,13 @@ public class NeuralModelCmdletTests
             (o, e) = Run("""
                 $old = New-NeuralModel 3 4 -OutputSize 2 -Seed 1
                 $old.Save("$dir/anchor.safetensors")
-                $old.Save("$dir/fisher.safetensors")
+                # A Fisher diagonal is never negative: |θ| has the model's names and shapes.
+                $fisher = [System.Collections.Generic.List[ValueTuple[string, long[], float[]]]]::new()
+                foreach ($n in $old.TensorNames) {
+                    $abs = [float[]]@($old.GetParameter($n) | ForEach-Object { [Math]::Abs($_) })
+                    $fisher.Add([ValueTuple[string, long[], float[]]]::new($n, [long[]]$old.GetParameterShape($n), $abs))
+                }
+                [NeuralJit.Models.SafeTensorsFile]::Write("$dir/fisher.safetensors", $fisher, $null, 'F32')
                 $old | Measure-NeuralEwcPenalty -AnchorPath "$dir/anchor.safetensors" -FisherPath "$dir/fisher.safetensors" -Lambda 10
                 New-NeuralModel 3 4 -OutputSize 2 -Seed 2 | Measure-NeuralEwcPenalty -AnchorPath "$dir/anchor.safetensors" -FisherPath "$dir/fisher.safetensors"
                 New-NeuralModel 3 5 -OutputSize 2 | Measure-NeuralEwcPenalty -AnchorPath "$dir/anchor.safetensors" -FisherPath "$dir/fisher.safetensors"
@@ -290,6 +296,17 @@ public class NeuralModelCmdletTests
             Assert.NotEqual(0.0, P<double>(o[1], "Penalty"));
             var err = Assert.Single(e);
             Assert.StartsWith("MeasureNeuralEwcPenaltyLayoutMismatch,", err.FullyQualifiedErrorId);
+            Assert.IsType<FileInfo>(err.TargetObject);
+
+            // θ itself given as the Fisher diagonal (it has negative entries) is an error, not a penalty.
+            (o, e) = Run("""
+                $old = New-NeuralModel 3 4 -OutputSize 2 -Seed 1
+                $old.Save("$dir/theta.safetensors")
+                $old | Measure-NeuralEwcPenalty -AnchorPath "$dir/anchor.safetensors" -FisherPath "$dir/theta.safetensors"
+                """, new Hashtable { ["dir"] = dir.FullName });
+            Assert.Empty(o);
+            err = Assert.Single(e);
+            Assert.StartsWith("MeasureNeuralEwcPenaltyNegativeFisher,", err.FullyQualifiedErrorId);
             Assert.IsType<FileInfo>(err.TargetObject);
         }
         finally { dir.Delete(true); }

@@ -149,7 +149,7 @@ public sealed class ReliabilityTests : IDisposable
     {
         var errors = Errors("[pscustomobject]@{ Operation = 'EwcPenalty'; Dims = '65536x65536' }, [pscustomobject]@{ Operation = 'Relu'; Dims = '72' } | Invoke-NeuralJitCompile",
             out var output, out _);
-        AssertModuleError(Assert.Single(errors), "InvokeNeuralJitCompileInvalidDims", ErrorCategory.InvalidArgument, "4,294,967,296 floats");
+        AssertModuleError(Assert.Single(errors), "InvokeNeuralJitCompileInvalidDims", ErrorCategory.InvalidArgument, "floats a kernel can index");
         Assert.Equal("72", Assert.Single(output).Properties["Dims"].Value);
     }
 
