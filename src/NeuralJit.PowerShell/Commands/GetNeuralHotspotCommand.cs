@@ -47,7 +47,7 @@ public sealed class GetNeuralHotspotCommand : PSCmdlet
             foreach (var name in unknown)
             {
                 WriteError(NeuralErrors.InvalidArgument(
-                    $"'{name}' is neither an operation nor a valid wildcard pattern. Operations: {string.Join(", ", Enum.GetNames<Ops.OpKind>())}.",
+                    $"'{name}' is not an operation{(WildcardPattern.ContainsWildcardCharacters(name) ? " nor a valid wildcard pattern" : "")}. Operations: {string.Join(", ", Enum.GetNames<Ops.OpKind>())}.",
                     "GetNeuralHotspotUnknownOperation", name,
                     "Use one of the operation names (Tab completes them) or a wildcard pattern such as 'Lstm*'."));
             }
