@@ -22,10 +22,18 @@ public static unsafe class Roofline
     public const int Runs = 7;
     /// <summary>The smallest buffer of the bandwidth curve: below it the loop's own overhead, not the cache, sets the rate.</summary>
     public const long CurveStartBytes = 4096;
-    private static readonly Lazy<RooflineResult> s_cached = new(() => Measure());
+    private static readonly object s_gate = new();
+    private static RooflineResult? s_cached;
 
-    /// <summary>The process-wide measurement (taken on first use, ~0.3 s).</summary>
-    public static RooflineResult Cached => s_cached.Value;
+    /// <summary>The process-wide measurement (taken on first use, ~0.3 s; seconds on a loaded machine).</summary>
+    public static RooflineResult Cached => GetCached();
+
+    /// <summary>The process-wide measurement; a first measurement cancelled by <paramref name="cancellation"/> is not kept, the next call measures again.</summary>
+    public static RooflineResult GetCached(CancellationToken cancellation = default)
+    {
+        if (Volatile.Read(ref s_cached) is { } cached) return cached;
+        lock (s_gate) return s_cached ??= Measure(cancellation);
+    }
 
     public static RooflineResult Measure(CancellationToken cancellation = default)
     {

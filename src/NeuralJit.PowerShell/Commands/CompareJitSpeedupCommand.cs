@@ -163,7 +163,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         int total = work.Count * tiers.Length, done = 0;
         try
         {
-            var roofline = Roofline.Cached;
+            var roofline = Roofline.GetCached(_stop.Token);
             _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, ProfilingEnabled = false, CodeCacheBytes = 4 << 20, SynchronousCompilation = true });
             foreach (var (key, isa) in work)
             {

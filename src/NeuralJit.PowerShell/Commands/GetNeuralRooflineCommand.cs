@@ -31,7 +31,7 @@ public sealed class GetNeuralRooflineCommand : PSCmdlet
         }
         try
         {
-            WriteObject(Force ? Roofline.Measure(_stop.Token) : Roofline.Cached);
+            WriteObject(Force ? Roofline.Measure(_stop.Token) : Roofline.GetCached(_stop.Token));
         }
         catch (OperationCanceledException) { }
         catch (ExecutableMemoryException e)
