@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NeuralJit.Ops;
 using NeuralJit.Profiling;
 
@@ -33,6 +34,7 @@ public sealed unsafe class DenseLayer : IDisposable
     public ReadOnlySpan<float> Output => _y.Span;
 
     /// <summary>y = W x + b; returns a pointer to y (valid until the next call).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public float* Forward(float* x)
     {
         KernelArgs a = default;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NeuralJit.Ops;
 using NeuralJit.Profiling;
 
@@ -117,6 +118,7 @@ public sealed unsafe class DncMemory : IDisposable
     public float* ReadVectorsPointer => _readVectors.Pointer;
 
     /// <summary>One step from the controller's hidden state h (ControllerSize floats); returns a pointer to the R·W read vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public float* Step(float* h)
     {
         _interface.Forward(h);
@@ -134,6 +136,7 @@ public sealed unsafe class DncMemory : IDisposable
         return _readVectors.Span;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private float* StepFromRawInterface()
     {
         float* xi = _xi.Pointer;

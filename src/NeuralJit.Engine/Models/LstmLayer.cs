@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NeuralJit.Ops;
 using NeuralJit.Profiling;
 
@@ -55,6 +56,7 @@ public sealed unsafe class LstmLayer : IDisposable
     public long StateBytes => (4L * HiddenSize + 3L * HiddenSize) * sizeof(float);
 
     /// <summary>One time step on <paramref name="x"/> (InputSize floats); returns a pointer to the new h.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public float* Step(float* x)
     {
         KernelArgs a = default;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NeuralJit.Ops;
 
 namespace NeuralJit.Models;
@@ -123,6 +124,7 @@ public sealed unsafe class NeuralNetwork : IDisposable
         + ((long)_input.Length + (_headInput?.Length ?? 0) + Sizes.OutputSize) * sizeof(float);
 
     /// <summary>One time step: x (InputSize floats) through every layer (and the memory) and the head; returns the head's output.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ReadOnlySpan<float> Step(ReadOnlySpan<float> x)
     {
         if (x.Length != Sizes.InputSize)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NeuralJit.Ops;
 
 /// <summary>
@@ -35,41 +37,50 @@ internal static unsafe class DncKernels
         private static ReadOnlySpan<float> R(float* p, int n) => new(p, n);
         private static Span<float> W(float* p, int n) => new(p, n);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Interface(in OpShape s, KernelArgs* a)
         {
             int n = DncInterfaceLayout.SizeOf(s.M, s.N);
             T.DncInterface(s.M, s.N, R(a->A, n), W(a->C, n));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Usage(in OpShape s, KernelArgs* a) =>
             T.DncUsage(s.M, s.N, R(a->A, s.N), R(a->B, checked(s.N * s.M)), R(a->D, s.M), W(a->C, s.M));
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Allocation(in OpShape s, KernelArgs* a) => T.DncAllocation(s.M, R(a->A, s.M), W(a->C, s.M));
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void WriteWeighting(in OpShape s, KernelArgs* a) =>
             T.DncWriteWeighting(s.M, R(a->A, s.M), R(a->B, s.M), a->Alpha, a->Beta, W(a->C, s.M));
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Write(in OpShape s, KernelArgs* a)
         {
             int ld = s.StrideA(OpKind.DncWrite);
             T.DncWrite(s.M, s.N, W(a->A, ManagedKernels.MatrixSpan(s.M, s.N, ld)), ld, R(a->B, s.M), R(a->C, s.N), R(a->D, s.N));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void LinkUpdate(in OpShape s, KernelArgs* a) =>
             T.DncLinkUpdate(s.M, W(a->A, checked(s.M * s.M)), R(a->B, s.M), W(a->C, s.M));
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Temporal(in OpShape s, KernelArgs* a)
         {
             int rn = checked(s.N * s.M);
             T.DncTemporal(s.M, s.N, R(a->A, checked(s.M * s.M)), R(a->B, rn), W(a->C, rn), W(a->D, rn));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void ReadWeighting(in OpShape s, KernelArgs* a)
         {
             int rn = checked(s.N * s.M);
             T.DncReadWeighting(s.M, s.N, R(a->A, rn), R(a->B, rn), R(a->C, rn), R(a->D, 3 * s.N), W(a->E, rn));
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Read(in OpShape s, KernelArgs* a)
         {
             int ld = s.StrideA(OpKind.DncRead);

@@ -127,7 +127,7 @@ public sealed unsafe class OpSlot
     private long CountCall() => _owner == Environment.CurrentManagedThreadId ? ++_ownerCalls : CountShared();
 
     /// <summary>The first caller claims the slot (then counts as owner); every other thread counts atomically.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private long CountShared()
     {
         int me = Environment.CurrentManagedThreadId;
@@ -148,7 +148,7 @@ public sealed unsafe class OpSlot
         return jit.FusesCell;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private bool InvokeMeasured(KernelArgs* args, long n)
     {
         var counters = _engine.Counters;
@@ -174,7 +174,7 @@ public sealed unsafe class OpSlot
     /// <summary>50 µs: above a scheduler interrupt or a page fault, below a time slice.</summary>
     internal static readonly long OutlierFloorTicks = (long)(50e-6 * CycleClock.Frequency);
     /// <summary>While a trace records: time every call, record it in the trace, and count it in the profile as a measured call.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private bool InvokeTraced(TraceRecorder trace, KernelArgs* args)
     {
         var jit = Volatile.Read(ref _jit); // one read: the trace names the tier that really ran
@@ -192,6 +192,7 @@ public sealed unsafe class OpSlot
         return fused;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Record(long ticks)
     {
         long cur;
