@@ -70,7 +70,7 @@ public sealed class NeuralSessionCmdletTests : IDisposable
     public void ResetStartsTheStreamOverAndResetAloneOnlyResets()
     {
         var r = _s.Run("""
-            $session = New-NeuralModel 3 6 -OutputSize 2 -MemorySlots 5 -MemoryWidth 3 | New-NeuralSession
+            $session = New-NeuralModel 3 7 -OutputSize 2 -MemorySlots 5 -MemoryWidth 3 | New-NeuralSession
             $x = [float[]](0.5, -1, 2)
             $first = Invoke-NeuralInference -Session $session -Sequence $x, $x
             $again = $session | Invoke-NeuralInference -Reset -Sequence $x, $x
