@@ -80,7 +80,7 @@ public class NeuralSessionTests
         AssertBitwise(fresh, inputs.Select(x => session.Step(x).ToArray()).ToArray(), name + " after Reset");
     }
 
-    /// <summary>On the JIT tier too (LstmGates with the fused cell and Dense compiled), session steps equal one fresh run.</summary>
+    /// <summary>On the JIT tier too (both layers' fused LstmStep and the Dense head compiled), session steps equal one fresh run.</summary>
     [Fact]
     public void SessionOnTheJitTierEqualsOneFreshRunOnTheSameTier()
     {
@@ -88,7 +88,7 @@ public class NeuralSessionTests
         if (isa < JitIsa.Avx2) return; // no JIT tier on this CPU: the managed tier is covered above
         var model = NeuralModel.Create(Lstm2, 5);
         using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false, SynchronousCompilation = true, CodeCacheBytes = 1 << 20 });
-        foreach (var (op, shape) in new[] { (OpKind.LstmGates, new OpShape(52, 7, 13)), (OpKind.LstmGates, new OpShape(52, 13, 13)), (OpKind.Dense, OpShape.Matrix(5, 13)) })
+        foreach (var (op, shape) in new[] { (OpKind.LstmStep, new OpShape(52, 7, 13)), (OpKind.LstmStep, new OpShape(52, 13, 13)), (OpKind.Dense, OpShape.Matrix(5, 13)) })
             Assert.NotNull(engine.Jit.CompileAndInstall(engine.Resolve(op, shape)));
         var inputs = Inputs(30, model.InputSize, 4);
         var whole = FreshRun(model, engine, inputs);

@@ -7,8 +7,8 @@ namespace NeuralJit.Models;
 /// <summary>
 /// One LSTM layer with PyTorch's semantics and gate order (i, f, g, o). The weights are kept as one
 /// matrix W = [W_ih | W_hh] of 4H × (I + H) and one bias b = b_ih + b_hh (<see cref="LstmWeights"/>, which
-/// several layers may share), so a step is one fused gate product (LstmGates) and one cell update (LstmCell),
-/// each through a slot resolved here. The layer owns only its state (h, c, gates).
+/// several layers may share), so a step is one call of the LstmStep slot resolved here: gates then cell on the
+/// managed tier, one fused kernel on the JIT tier. The layer owns only its state (h, c, gates).
 /// </summary>
 public sealed unsafe class LstmLayer : IDisposable
 {
@@ -16,7 +16,7 @@ public sealed unsafe class LstmLayer : IDisposable
     private readonly bool _ownsWeights;
     private readonly AlignedBuffer _gates, _c;
     private AlignedBuffer _h, _hNext;
-    private readonly OpSlot _gatesSlot, _cellSlot;
+    private readonly OpSlot _step;
 
     /// <param name="weightIh">PyTorch weight_ih_l{k}: 4H × I, row-major.</param>
     /// <param name="weightHh">PyTorch weight_hh_l{k}: 4H × H.</param>
@@ -40,8 +40,7 @@ public sealed unsafe class LstmLayer : IDisposable
         _c = new AlignedBuffer(HiddenSize);
         _h = new AlignedBuffer(HiddenSize);
         _hNext = new AlignedBuffer(HiddenSize);
-        _gatesSlot = engine.Resolve(OpKind.LstmGates, new OpShape(g, InputSize, HiddenSize));
-        _cellSlot = engine.Resolve(OpKind.LstmCell, OpShape.Vector(HiddenSize));
+        _step = engine.Resolve(OpKind.LstmStep, new OpShape(g, InputSize, HiddenSize));
     }
 
     public int InputSize { get; }
@@ -62,12 +61,7 @@ public sealed unsafe class LstmLayer : IDisposable
         KernelArgs a = default;
         a.A = _weights.W.Pointer; a.B = x; a.C = _h.Pointer; a.D = _weights.Bias.Pointer; a.E = _gates.Pointer;
         a.F = _c.Pointer; a.G = _hNext.Pointer;
-        if (!_gatesSlot.Invoke(&a))
-        {
-            KernelArgs cell = default;
-            cell.A = _gates.Pointer; cell.B = _c.Pointer; cell.C = _hNext.Pointer;
-            _cellSlot.Invoke(&cell);
-        }
+        _step.Invoke(&a);
         (_h, _hNext) = (_hNext, _h);
         return _h.Pointer;
     }

@@ -83,6 +83,10 @@ public sealed class NeuralModel
     /// <summary>A fresh network (own zeroed state, the shared <see cref="Weights"/>) on <paramref name="engine"/>'s slots.</summary>
     public NeuralNetwork CreateNetwork(NeuralEngine engine) => new(engine, Weights);
 
+    /// <summary>The tensors holding NaN or ±∞, with how many such values each: any of them makes the outputs NaN.</summary>
+    public IReadOnlyList<(string Tensor, int Count)> NonFiniteTensors() =>
+        _names.Select(n => (Tensor: n, Count: _parameters[n].Count(v => !float.IsFinite(v)))).Where(x => x.Count > 0).ToList();
+
     /// <summary>A copy of one parameter (row-major), or null if the model has no such tensor.</summary>
     public float[]? GetParameter(string name) => _parameters.TryGetValue(name, out var p) ? (float[])p.Clone() : null;
 

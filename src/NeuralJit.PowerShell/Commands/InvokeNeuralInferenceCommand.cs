@@ -15,7 +15,7 @@ namespace NeuralJit.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "NeuralInference", DefaultParameterSetName = StepsSet)]
 [OutputType(typeof(InferenceResult))]
-public sealed class InvokeNeuralInferenceCommand : PSCmdlet
+public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
 {
     private const string StepsSet = "Steps";
     private const string SequenceSet = "Sequence";
@@ -69,6 +69,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     private string _description = "";
     private long _step;
     private volatile bool _stopping;
+    private TieringNarrator? _narrator;
     private readonly HashSet<NeuralSession> _reset = new(ReferenceEqualityComparer.Instance); // -Reset: each session once per call
     private NeuralSession? _session; // the session being stepped, while ProcessSession holds its claim
 
@@ -78,6 +79,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     protected override void BeginProcessing()
     {
         CheckRange(nameof(Steps), Steps, long.MaxValue);
+        _narrator = new TieringNarrator(this, NeuralEngine.Default);
         if (UsesModel || UsesSession) return; // the model may arrive from the pipeline; its sizes come from its tensors
         CheckRange(nameof(InputSize), InputSize, 1 << 20);
         CheckRange(nameof(HiddenSize), HiddenSize, 1 << 16);
@@ -126,6 +128,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         try
         {
             if (ParameterSetName == StepsSet) RunTimed();
+            _narrator?.Finish();
         }
         finally
         {
@@ -135,6 +138,9 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => _stopping = true;
+
+    // PowerShell disposes the cmdlet when its pipeline ends, stopped or not: the engine must not keep the narrator.
+    public void Dispose() => _narrator?.Dispose();
 
     /// <summary>The steps of this record on a session, claimed for their duration (one caller at a time, its own runspace only).</summary>
     private void ProcessSession(NeuralSession session)
@@ -227,6 +233,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         var y = (_session is not null ? _session.Step(x) : _network!.Step(x)).ToArray();
         long ns = (long)((Stopwatch.GetTimestamp() - t0) * 1e9 / Stopwatch.Frequency);
         WriteObject(Result(_step++, 1, ns, y));
+        _narrator?.Flush();
     }
 
     private void RunTimed()
@@ -248,6 +255,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
             last = net.Step(input).ToArray(); // one copy per chunk keeps the last step's output
             ticks += Stopwatch.GetTimestamp() - t0;
             done += n;
+            _narrator?.Flush();
             if (Steps >= 1000)
             {
                 int percent = (int)(100.0 * done / Steps);
