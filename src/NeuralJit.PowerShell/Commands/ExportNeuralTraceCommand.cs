@@ -4,7 +4,9 @@ namespace NeuralJit.PowerShell.Commands;
 
 /// <summary>
 /// Writes the recorded calls of the current or last trace as a Chrome trace event file (JSON, "ph":"X",
-/// microseconds) that Perfetto and chrome://tracing open.
+/// microseconds) that Perfetto and chrome://tracing open, with model spans, kernel swaps and code-cache counters.
+/// The file is streamed (bounded memory) to a temporary file in the target directory and renamed into place
+/// only when complete: a failed or stopped export leaves no file behind.
 /// </summary>
 [Cmdlet(VerbsData.Export, "NeuralTrace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(TraceInfo))]
@@ -26,6 +28,10 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
     /// <summary>Return a TraceInfo describing the written file.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
+
+    private readonly CancellationTokenSource _stop = new();
+
+    protected override void StopProcessing() => _stop.Cancel();
 
     protected override void ProcessRecord()
     {
@@ -58,6 +64,13 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
                 "Give -Path a file system path such as ./trace.json."));
             return;
         }
+        if (Directory.Exists(file))
+        {
+            WriteError(NeuralErrors.Create(new IOException($"'{file}' is a directory; Export-NeuralTrace writes a file."),
+                "ExportNeuralTraceIsDirectory", ErrorCategory.InvalidArgument, Path,
+                $"Give -Path a file name, for example {System.IO.Path.Combine(Path, "trace.json")}."));
+            return;
+        }
         var dir = System.IO.Path.GetDirectoryName(file);
         if (!string.IsNullOrEmpty(dir) && !Directory.Exists(dir))
         {
@@ -73,20 +86,30 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
                 "Choose another path, or leave out -NoClobber to overwrite the file."));
             return;
         }
-        var events = engine.TraceEvents(trace);
-        if (!ShouldProcess(file, $"Write {events.Count:N0} trace events")) return;
+        long kept = Math.Min(trace.Recorded, trace.Capacity);
+        if (!ShouldProcess(file, $"Write up to {kept:N0} trace events")) return;
+        long written;
+        var progress = new ProgressRecord(1, "Export-NeuralTrace", $"Writing {kept:N0} events to {file}");
         try
         {
-            using (var stream = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None))
-                trace.WriteChromeTrace(stream, events, ProcessName);
+            written = StagedFile.Write(file, overwrite: !NoClobber, stream => trace.WriteChromeTrace(stream, engine.ReadTrace(trace), ProcessName, _stop.Token,
+                done => { progress.PercentComplete = (int)Math.Min(100, 100 * done / Math.Max(1, kept)); WriteProgress(progress); }));
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             WriteError(NeuralErrors.Create(e, "ExportNeuralTraceWriteFailed",
                 e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, Path,
-                "Check that the file is writable and not open in another program, or choose another path."));
+                "Check that the directory is writable and the file not open in another program, or choose another path."));
             return;
         }
-        if (PassThru) WriteObject(TraceInfo.From(trace, engine.TraceRecording ? "Recording" : "Exported", file, events.Count));
+        finally
+        {
+            if (kept >= 4096) { progress.RecordType = ProgressRecordType.Completed; WriteProgress(progress); }
+        }
+        if (PassThru) WriteObject(TraceInfo.From(trace, engine.TraceRecording ? "Recording" : "Exported", file, written));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Management.Automation;
 using NeuralJit.Models;
+using NeuralJit.Profiling;
 
 namespace NeuralJit.PowerShell.Commands;
 
@@ -53,12 +54,15 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     private string _description = "";
     private long _step;
     private volatile bool _stopping;
+    /// <summary>The invocation's span in a recording trace: the parent of every step it runs.</summary>
+    private TraceSpan _inference;
 
     private bool UsesModel => ParameterSetName is ModelStepsSet or ModelSequenceSet or ModelPipelineSet;
 
     protected override void BeginProcessing()
     {
         CheckRange(nameof(Steps), Steps, long.MaxValue);
+        _inference = NeuralEngine.Default.BeginSpan(NeuralEngine.Default.TraceLabel("Invoke-NeuralInference"));
         if (UsesModel) return; // the model may arrive from the pipeline; its sizes come from its tensors
         CheckRange(nameof(InputSize), InputSize, 1 << 20);
         CheckRange(nameof(HiddenSize), HiddenSize, 1 << 16);
@@ -107,6 +111,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         {
             // Also when Ctrl+C stops the pipeline (WriteProgress then throws PipelineStoppedException).
             DisposeNetwork();
+            _inference.Dispose();
         }
     }
 
