@@ -21,6 +21,10 @@
 .PARAMETER OutDir
     Where the CSV and JSON artifacts go (created if needed). Relative to the current location.
 
+.PARAMETER Report
+    Also write ci-gate.html to -OutDir: a self-contained HTML report (Export-NeuralReport) with the machine, the
+    roofline chart and the results, to attach to the CI run.
+
 .PARAMETER CompareParameters
     Extra parameters splatted to Compare-JitSpeedup (for example @{ Operation = 'Gemm' }).
 
@@ -28,14 +32,15 @@
     dotnet run -c Release --project src/NeuralJit.Host -- -File docs/examples/ci-gate.ps1 -MinSpeedup 1.2 -MaxError 1e-4 -OutDir artifacts/ci-gate
 
 .EXAMPLE
-    pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5
+    pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5 -Report
 #>
 [CmdletBinding()]
 param(
     [double] $MinSpeedup = 1.0,
     [double] $MaxError = 1e-4,
     [string] $OutDir = 'artifacts/ci-gate',
-    [hashtable] $CompareParameters = @{}
+    [hashtable] $CompareParameters = @{},
+    [switch] $Report
 )
 
 $ErrorActionPreference = 'Stop'
@@ -92,6 +97,11 @@ if (Get-Command ConvertTo-Json -ErrorAction SilentlyContinue) {
     "Wrote $json"
 }
 else { 'Skipped the JSON artifact: ConvertTo-Json is not available in this host.' }
+if ($Report) {
+    $html = [System.IO.Path]::Combine($dir, 'ci-gate.html')
+    $results | Export-NeuralReport -Path $html -Title 'NeuralJit CI gate'
+    "Wrote $html"
+}
 
 if ($failures.Count -gt 0) {
     foreach ($f in $failures) { Write-GateError "ci-gate: FAIL $f" }

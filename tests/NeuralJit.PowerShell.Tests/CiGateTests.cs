@@ -9,8 +9,8 @@ public sealed class CiGateTests
     // gate's logic is tested on known numbers, independently of the benchmark's timing.
     private const string StandIn = """
         function Compare-JitSpeedup {
-            [pscustomobject]@{ Operation = 'Gemm'; Dims = '64x64x64'; Isa = 'Avx2'; Baseline = 'ManagedSimd'; Speedup = 2.31; MaxAbsError = 1e-6 }
-            [pscustomobject]@{ Operation = 'LstmGates'; Dims = '512x192'; Isa = 'Avx512'; Baseline = 'ManagedSimd'; Speedup = 1.40; MaxAbsError = 3e-5 }
+            [pscustomobject]@{ Operation = 'Gemm'; Dims = '64x64x64'; Isa = 'Avx2'; Baseline = 'ManagedSimd'; Speedup = 2.31; MaxAbsError = 1e-6; BaselineNanoseconds = 23100; JitNanoseconds = 10000 }
+            [pscustomobject]@{ Operation = 'LstmGates'; Dims = '512x192'; Isa = 'Avx512'; Baseline = 'ManagedSimd'; Speedup = 1.40; MaxAbsError = 3e-5; BaselineNanoseconds = 3500; JitNanoseconds = 2500 }
         }
         """;
 
@@ -57,6 +57,27 @@ public sealed class CiGateTests
             Assert.Contains("Skipped the CSV artifact: Export-Csv is not available", r.StdOut);
             Assert.Contains("Skipped the JSON artifact: ConvertTo-Json is not available", r.StdOut);
             Assert.Equal("", r.StdErr.Trim());
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    [Fact]
+    public void ReportWritesTheHtmlReportBesideTheArtifactsWithOneRowPerResult()
+    {
+        var dir = Directory.CreateTempSubdirectory("neuraljit-gate-");
+        try
+        {
+            var r = Gate("-MinSpeedup 1e-9 -MaxError 1 -Report", dir);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            string html = Path.Combine(dir.FullName, "ci-gate.html");
+            Assert.Contains("Wrote " + html, r.StdOut);
+            string text = File.ReadAllText(html);
+            var speedups = text[text.IndexOf("<table id=\"speedups\">", StringComparison.Ordinal)..];
+            speedups = speedups[..speedups.IndexOf("</table>", StringComparison.Ordinal)];
+            Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(speedups, "<tr><td>").Count);
+            Assert.Contains("<td>LstmGates</td><td>512x192</td><td>Avx512</td><td>ManagedSimd</td>", speedups);
+            Assert.Contains("1.40x", speedups);
+            Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(text, "class=\"mark jit\"").Count);
         }
         finally { dir.Delete(recursive: true); }
     }

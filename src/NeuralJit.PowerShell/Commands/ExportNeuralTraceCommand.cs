@@ -45,47 +45,7 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
             return;
         }
 
-        string file;
-        ProviderInfo provider;
-        try
-        {
-            file = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path, out provider, out _);
-        }
-        catch (Exception e) when (e is SessionStateException or NotSupportedException or ArgumentException)
-        {
-            WriteError(NeuralErrors.Create(e, "ExportNeuralTraceInvalidPath", ErrorCategory.InvalidArgument, Path,
-                "Give -Path a file system path such as ./trace.json."));
-            return;
-        }
-        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
-        {
-            WriteError(NeuralErrors.InvalidArgument(
-                $"'{Path}' is a {provider.Name} path; a trace can only be written to the file system.", "ExportNeuralTraceNotFileSystemPath", Path,
-                "Give -Path a file system path such as ./trace.json."));
-            return;
-        }
-        if (Directory.Exists(file))
-        {
-            WriteError(NeuralErrors.Create(new IOException($"'{file}' is a directory; Export-NeuralTrace writes a file."),
-                "ExportNeuralTraceIsDirectory", ErrorCategory.InvalidArgument, Path,
-                $"Give -Path a file name, for example {System.IO.Path.Combine(Path, "trace.json")}."));
-            return;
-        }
-        var dir = System.IO.Path.GetDirectoryName(file);
-        if (!string.IsNullOrEmpty(dir) && !Directory.Exists(dir))
-        {
-            WriteError(NeuralErrors.Create(new DirectoryNotFoundException($"The directory '{dir}' does not exist."),
-                "ExportNeuralTraceDirectoryNotFound", ErrorCategory.ObjectNotFound, Path,
-                "Create the directory first, or choose a path in an existing directory."));
-            return;
-        }
-        if (NoClobber && File.Exists(file))
-        {
-            WriteError(NeuralErrors.Create(new IOException($"The file '{file}' already exists and -NoClobber was given."),
-                "ExportNeuralTraceFileExists", ErrorCategory.ResourceExists, Path,
-                "Choose another path, or leave out -NoClobber to overwrite the file."));
-            return;
-        }
+        if (OutputFile.Resolve(this, Path, NoClobber, "ExportNeuralTrace", "./trace.json") is not { } file) return;
         long kept = Math.Min(trace.Recorded, trace.Capacity);
         if (!ShouldProcess(file, $"Write up to {kept:N0} trace events")) return;
         long written;
@@ -93,7 +53,11 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
         try
         {
             written = StagedFile.Write(file, overwrite: !NoClobber, stream => trace.WriteChromeTrace(stream, engine.ReadTrace(trace), ProcessName, _stop.Token,
-                done => { progress.PercentComplete = (int)Math.Min(100, 100 * done / Math.Max(1, kept)); WriteProgress(progress); }));
+                done =>
+                {
+                    int percent = (int)Math.Min(100, 100 * done / Math.Max(1, kept));
+                    if (percent != progress.PercentComplete) { progress.PercentComplete = percent; WriteProgress(progress); }
+                }));
         }
         catch (OperationCanceledException)
         {
@@ -101,9 +65,7 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            WriteError(NeuralErrors.Create(e, "ExportNeuralTraceWriteFailed",
-                e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, Path,
-                "Check that the directory is writable and the file not open in another program, or choose another path."));
+            WriteError(OutputFile.WriteFailed(e, "ExportNeuralTrace", Path));
             return;
         }
         finally
