@@ -62,37 +62,50 @@ public static class RooflineChart
             svg.Append(Inv, $"<text class=\"tick\" x=\"{Left - 8}\" y=\"{F(Y(v) + 4)}\" text-anchor=\"end\" fill=\"#333\">{Num(v)}</text>\n");
         svg.Append(Inv, $"<text class=\"axis-title\" transform=\"translate(18 {F(Top + plotH / 2)}) rotate(-90)\" text-anchor=\"middle\" fill=\"#111\">Performance (GFLOP/s, log scale)</text></g>\n");
 
+        // Boxes already drawn that a kernel's label must not cover: ceiling labels, marks, arrows, the legend.
+        var taken = new List<Box> { new(Left + 10, Top + 10, 232, 44) };
+
         // Ceilings: horizontal FMA peaks, sloped bandwidths up to the highest peak.
         svg.Append(Inv, $"<clipPath id=\"plot\"><rect x=\"{Left}\" y=\"{Top}\" width=\"{F(plotW)}\" height=\"{F(plotH)}\"/></clipPath>\n");
         svg.Append("<g class=\"ceilings\" clip-path=\"url(#plot)\">\n");
         double slopeAngle = -Math.Atan2(Y(1) - Y(10), X(10) - X(1)) * 180 / Math.PI; // one decade right is one decade up
-        int slopedIndex = 0;
         foreach (var c in ceilings)
         {
             if (!c.Sloped)
             {
                 double y = Y(c.Value);
                 svg.Append(Inv, $"<g class=\"ceiling compute\" data-name=\"{Esc(c.Name)}\"><line x1=\"{Left}\" y1=\"{F(y)}\" x2=\"{Left + plotW}\" y2=\"{F(y)}\" stroke=\"{c.Colour}\" stroke-width=\"2\"/>");
-                svg.Append(Inv, $"<text x=\"{F(Left + plotW - 6)}\" y=\"{F(y - 6)}\" text-anchor=\"end\" fill=\"{c.Colour}\" font-weight=\"bold\">{Esc(c.Name)} {Num3(c.Value)} GFLOP/s</text></g>\n");
+                string text = $"{c.Name} {Num3(c.Value)} GFLOP/s";
+                svg.Append(Inv, $"<text x=\"{F(Left + plotW - 6)}\" y=\"{F(y - 6)}\" text-anchor=\"end\" fill=\"{c.Colour}\" font-weight=\"bold\">{Esc(text)}</text></g>\n");
+                taken.Add(new(Left + plotW - 6 - TextWidth(text), y - 18, TextWidth(text), 14));
                 continue;
             }
             double xEnd = Math.Min(xMax, peak / c.Value);
             double xStart = Math.Max(xMin, yMin / c.Value);
             svg.Append(Inv, $"<g class=\"ceiling bandwidth\" data-name=\"{Esc(c.Name)}\"><line x1=\"{F(X(xStart))}\" y1=\"{F(Y(c.Value * xStart))}\" x2=\"{F(X(xEnd))}\" y2=\"{F(Y(c.Value * xEnd))}\" stroke=\"{c.Colour}\" stroke-width=\"1.6\" stroke-dasharray=\"6 3\"/>");
-            // Labels stagger along the lines (each a little further right) so parallel lines' labels never sit on each other.
-            double lx = Math.Max(xStart, xMin) * Math.Pow(10, 0.25 + 0.32 * slopedIndex++);
-            lx = Math.Min(lx, xEnd / 1.4);
+            // Labelled near where each line enters the plot (its left or bottom edge): lines are apart there, and kernels rarely are.
+            double lx = xStart * Math.Pow(10, 0.12);
             double px = X(lx), py = Y(c.Value * lx) - 5;
-            svg.Append(Inv, $"<text x=\"{F(px)}\" y=\"{F(py)}\" fill=\"{c.Colour}\" transform=\"rotate({F(slopeAngle)} {F(px)} {F(py)})\">{Esc(c.Name)} {Num3(c.Value)} GB/s</text></g>\n");
+            string label = $"{c.Name} {Num3(c.Value)} GB/s";
+            svg.Append(Inv, $"<text x=\"{F(px)}\" y=\"{F(py)}\" fill=\"{c.Colour}\" transform=\"rotate({F(slopeAngle)} {F(px)} {F(py)})\">{Esc(label)}</text></g>\n");
+            double run = TextWidth(label) * Math.Cos(slopeAngle * Math.PI / 180), rise = TextWidth(label) * Math.Sin(-slopeAngle * Math.PI / 180);
+            taken.Add(new(px, py - rise - 12, run + 12, rise + 14));
         }
         svg.Append("</g>\n");
 
-        // Kernels: baseline (hollow) → JIT (filled, labelled). Labels are nudged apart vertically when they would collide.
+        // Kernels: baseline (hollow) → JIT (filled, labelled). Marks and arrows are drawn first, then each label at the
+        // first place near its JIT mark (right, then left, stepping up and down) that covers no other label, mark or arrow.
         svg.Append("<g class=\"kernels\">\n");
-        var placed = new List<(double X, double Y)>();
-        foreach (var p in points.OrderByDescending(p => p.JitGFlops ?? p.BaselineGFlops ?? 0))
+        var drawn = points.Where(p => p.Intensity > 0 && (p.JitGFlops ?? p.BaselineGFlops) is not null)
+            .OrderByDescending(p => p.JitGFlops ?? p.BaselineGFlops).ToList();
+        foreach (var p in drawn)
         {
-            if (p.Intensity <= 0) continue;
+            double x = X(p.Intensity);
+            foreach (var g in new[] { p.BaselineGFlops, p.JitGFlops }) if (g is { } v) taken.Add(new(x - 6, Y(v) - 6, 12, 12));
+            if (p.BaselineGFlops is { } b0 && p.JitGFlops is { } j0) taken.Add(new(x - 2, Math.Min(Y(b0), Y(j0)), 4, Math.Abs(Y(b0) - Y(j0))));
+        }
+        foreach (var p in drawn)
+        {
             double x = X(p.Intensity);
             svg.Append(Inv, $"<g class=\"kernel\" data-key=\"{Esc(p.Label)}\">");
             string numbers = $"{p.Label}: {Num3(p.Intensity)} FLOP/byte";
@@ -108,14 +121,12 @@ public static class RooflineChart
             if (p.BaselineGFlops is { } b)
                 svg.Append(Inv, $"<circle class=\"mark baseline\" cx=\"{F(x)}\" cy=\"{F(Y(b))}\" r=\"4.5\" fill=\"#ffffff\" stroke=\"#666\" stroke-width=\"1.6\"><title>{Esc(numbers)}; {Esc(p.Baseline)} {Num3(b)} GFLOP/s ({Num3(p.BaselineNanoseconds!.Value)} ns)</title></circle>");
             if (p.JitGFlops is { } j)
-            {
                 svg.Append(Inv, $"<circle class=\"mark jit\" cx=\"{F(x)}\" cy=\"{F(Y(j))}\" r=\"5\" fill=\"#d62728\" stroke=\"#7f1d1d\"><title>{Esc(numbers)}; JIT {Esc(p.Isa)} {Num3(j)} GFLOP/s ({Num3(p.JitNanoseconds!.Value)} ns)</title></circle>");
-            }
-            double labelY = Y(p.JitGFlops ?? p.BaselineGFlops ?? yMin) + 4;
-            double labelX = x + 9;
-            while (placed.Any(q => Math.Abs(q.X - labelX) < 120 && Math.Abs(q.Y - labelY) < 13)) labelY += 13;
-            placed.Add((labelX, labelY));
-            svg.Append(Inv, $"<text class=\"label\" x=\"{F(labelX)}\" y=\"{F(labelY)}\" fill=\"#111\">{Esc(p.Label)}</text></g>\n");
+            double markY = Y((p.JitGFlops ?? p.BaselineGFlops)!.Value);
+            var (lx, ly, anchor) = PlaceLabel(x, markY, TextWidth(p.Label), taken, Left, Left + plotW);
+            if (Math.Abs(ly - 4 - markY) > 6) // moved off its mark: a leader line says whose label it is
+                svg.Append(Inv, $"<line class=\"leader\" x1=\"{F(x)}\" y1=\"{F(markY)}\" x2=\"{F(anchor ? lx + 2 : lx - 2)}\" y2=\"{F(ly - 4)}\" stroke=\"#999\" stroke-width=\"0.8\"/>");
+            svg.Append(Inv, $"<text class=\"label\" x=\"{F(lx)}\" y=\"{F(ly)}\"{(anchor ? " text-anchor=\"end\"" : "")} fill=\"#111\">{Esc(p.Label)}</text></g>\n");
         }
         svg.Append("</g>\n");
 
@@ -126,6 +137,37 @@ public static class RooflineChart
         svg.Append(Inv, $"<circle cx=\"{F(gx + 12)}\" cy=\"{F(gy + 32)}\" r=\"5\" fill=\"#d62728\" stroke=\"#7f1d1d\"/><text x=\"{F(gx + 24)}\" y=\"{F(gy + 36)}\">JIT kernel (arrow: baseline → JIT)</text></g>\n");
         svg.Append("</svg>\n");
         return svg.ToString();
+    }
+
+    private readonly record struct Box(double X, double Y, double W, double H)
+    {
+        public bool Overlaps(Box o) => X < o.X + o.W && o.X < X + W && Y < o.Y + o.H && o.Y < Y + H;
+    }
+
+    /// <summary>Width of 12 px sans-serif text, roughly (DejaVu Sans averages ~0.6 em per character).</summary>
+    private static double TextWidth(string s) => 7.0 * s.Length;
+
+    /// <summary>
+    /// Where a mark's label goes: right of the mark, then left of it, each at the mark's height and then 13, 26, … px
+    /// below and above, the first spot that overlaps nothing taken and stays in the plot. Returns the text's anchor point
+    /// (and whether it is anchored at its end) and takes its box.
+    /// </summary>
+    private static (double X, double Y, bool EndAnchor) PlaceLabel(double x, double y, double width, List<Box> taken, double left, double right)
+    {
+        for (int step = 0; step < 12; step++)
+        {
+            double dy = (step + 1) / 2 * 13 * (step % 2 == 0 ? 1 : -1);
+            foreach (bool leftSide in new[] { false, true })
+            {
+                double bx = leftSide ? x - 9 - width : x + 9;
+                var box = new Box(bx, y + dy - 9, width, 13);
+                if (bx < left || bx + width > right || taken.Any(t => t.Overlaps(box))) continue;
+                taken.Add(box);
+                return (leftSide ? x - 9 : x + 9, y + dy + 4, leftSide);
+            }
+        }
+        taken.Add(new Box(x + 9, y - 9, width, 13));
+        return (x + 9, y + 4, false);
     }
 
     private sealed record Ceiling(string Name, double Value, bool Sloped, string Colour);
