@@ -77,7 +77,7 @@ public static class RooflineChart
                 svg.Append(Inv, $"<g class=\"ceiling compute\" data-name=\"{Esc(c.Name)}\"><line x1=\"{Left}\" y1=\"{F(y)}\" x2=\"{Left + plotW}\" y2=\"{F(y)}\" stroke=\"{c.Colour}\" stroke-width=\"2\"/>");
                 string text = $"{c.Name} {Num3(c.Value)} GFLOP/s";
                 svg.Append(Inv, $"<text x=\"{F(Left + plotW - 6)}\" y=\"{F(y - 6)}\" text-anchor=\"end\" fill=\"{c.Colour}\" font-weight=\"bold\">{Esc(text)}</text></g>\n");
-                taken.Add(new(Left + plotW - 6 - TextWidth(text), y - 18, TextWidth(text), 14));
+                taken.Add(new(Left + plotW - 6 - TextWidth(text, bold: true), y - 18, TextWidth(text, bold: true), 14));
                 continue;
             }
             double xEnd = Math.Min(xMax, peak / c.Value);
@@ -144,8 +144,8 @@ public static class RooflineChart
         public bool Overlaps(Box o) => X < o.X + o.W && o.X < X + W && Y < o.Y + o.H && o.Y < Y + H;
     }
 
-    /// <summary>Width of 12 px sans-serif text, roughly (DejaVu Sans averages ~0.6 em per character).</summary>
-    private static double TextWidth(string s) => 7.0 * s.Length;
+    /// <summary>Width of 12 px sans-serif text, a little generously (DejaVu Sans averages ~0.6 em per character, bold ~0.7).</summary>
+    private static double TextWidth(string s, bool bold = false) => (bold ? 8.4 : 7.4) * s.Length;
 
     /// <summary>
     /// Where a mark's label goes: right of the mark, then left of it, each at the mark's height and then 13, 26, … px
