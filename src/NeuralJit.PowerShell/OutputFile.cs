@@ -9,8 +9,9 @@ namespace NeuralJit.PowerShell;
 /// </summary>
 internal static class OutputFile
 {
-    public static string? Resolve(PSCmdlet cmdlet, string path, bool noClobber, string idPrefix, string example)
+    public static string? Resolve(PSCmdlet cmdlet, string path, bool noClobber, string example)
     {
+        string idPrefix = IdPrefix(cmdlet);
         string file;
         ProviderInfo provider;
         try
@@ -55,9 +56,12 @@ internal static class OutputFile
         return file;
     }
 
+    /// <summary>"ExportNeuralTrace" for Export-NeuralTrace: the start of the cmdlet's error ids.</summary>
+    public static string IdPrefix(PSCmdlet cmdlet) => cmdlet.MyInvocation.MyCommand.Name.Replace("-", "", StringComparison.Ordinal);
+
     /// <summary>The error for an I/O failure while writing (the staged file is already gone).</summary>
-    public static ErrorRecord WriteFailed(Exception e, string idPrefix, string path) =>
-        NeuralErrors.Create(e, idPrefix + "WriteFailed",
+    public static ErrorRecord WriteFailed(PSCmdlet cmdlet, Exception e, string path) =>
+        NeuralErrors.Create(e, IdPrefix(cmdlet) + "WriteFailed",
             e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, path,
             "Check that the directory is writable and the file not open in another program, or choose another path.");
 }

@@ -149,9 +149,11 @@ public sealed class TraceRecorder
         long end = Recorded;
         for (long i = Math.Max(0, end - Capacity); i < end; i++)
         {
-            var copy = _events[i & _mask];
-            // Volatile re-read after the copy: an element rewritten while being copied changes its sequence.
-            if (copy.Sequence != unchecked((int)(i + 1)) || Volatile.Read(ref _events[i & _mask].Sequence) != copy.Sequence) continue;
+            long at = i & _mask;
+            int expected = unchecked((int)(i + 1));
+            if (Volatile.Read(ref _events[at].Sequence) != expected) continue; // being written or already overwritten
+            var copy = _events[at];
+            if (Volatile.Read(ref _events[at].Sequence) != expected) continue; // rewritten while it was copied
             var kind = (TraceEventKind)copy.Kind;
             OpKey key = default;
             string name;

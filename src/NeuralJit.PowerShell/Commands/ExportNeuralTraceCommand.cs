@@ -45,7 +45,7 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
             return;
         }
 
-        if (OutputFile.Resolve(this, Path, NoClobber, "ExportNeuralTrace", "./trace.json") is not { } file) return;
+        if (OutputFile.Resolve(this, Path, NoClobber, "./trace.json") is not { } file) return;
         long kept = Math.Min(trace.Recorded, trace.Capacity);
         if (!ShouldProcess(file, $"Write up to {kept:N0} trace events")) return;
         long written;
@@ -65,7 +65,7 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            WriteError(OutputFile.WriteFailed(e, "ExportNeuralTrace", Path));
+            WriteError(OutputFile.WriteFailed(this, e, Path));
             return;
         }
         finally

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using NeuralJit.Ops;
+using NeuralJit.PowerShell.Completers;
 using NeuralJit.Reporting;
 
 namespace NeuralJit.PowerShell.Commands;
@@ -17,10 +18,12 @@ public abstract class KernelMeasurementCommand : PSCmdlet
 
     /// <summary>The operation of a measured kernel (Compare-JitSpeedup's Operation).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(OperationCompleter))]
     public string? Operation { get; set; }
 
     /// <summary>The shape of a measured kernel (Compare-JitSpeedup's Dims).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(DimsCompleter))]
     public string? Dims { get; set; }
 
     /// <summary>The ISA of the JIT kernel.</summary>
@@ -54,7 +57,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet
     private protected readonly List<SpeedupResult> Measured = [];
     private protected readonly List<KernelPoint> MeasuredPoints = [];
     private protected readonly CancellationTokenSource Stop = new();
-    private string IdPrefix => MyInvocation.MyCommand.Name.Replace("-", "", StringComparison.Ordinal);
+    private string IdPrefix => OutputFile.IdPrefix(this);
 
     protected override void StopProcessing() => Stop.Cancel();
 
@@ -111,7 +114,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet
     /// <summary>Writes <paramref name="text"/> through a staged file (nothing left behind on failure), with ShouldProcess and -PassThru.</summary>
     private protected void WriteOutput(string what, Func<string> text)
     {
-        if (OutputFile.Resolve(this, Path, NoClobber, IdPrefix, Example) is not { } file) return;
+        if (OutputFile.Resolve(this, Path, NoClobber, Example) is not { } file) return;
         if (!ShouldProcess(file, $"Write {what}")) return;
         try
         {
@@ -129,7 +132,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            WriteError(OutputFile.WriteFailed(e, IdPrefix, Path));
+            WriteError(OutputFile.WriteFailed(this, e, Path));
             return;
         }
         if (PassThru) WriteObject(new FileInfo(file));
