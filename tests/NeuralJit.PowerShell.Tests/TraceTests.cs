@@ -134,8 +134,8 @@ public sealed class TraceTests : IDisposable
     [Fact]
     public void AStoppedExportStopsWithinASecondAndLeavesNoFileAndTheOldOneIntact()
     {
-        // ~1.5M events: several seconds of export, so the stop lands in the middle of it.
-        _s.Run("Start-NeuralTrace -Capacity 2097152; Invoke-NeuralInference -InputSize 1 -HiddenSize 1 -OutputSize 1 -Steps 250000; Stop-NeuralTrace");
+        // ~4M events (~450 MB of JSON): seconds of export even on a fast disk, so the stop lands in the middle of it.
+        _s.Run("Start-NeuralTrace -Capacity 4194304; Invoke-NeuralInference -InputSize 1 -HiddenSize 1 -OutputSize 1 -Steps 800000; Stop-NeuralTrace");
         string target = Path.Combine(_s.Scratch.FullName, "big.json");
         File.WriteAllText(target, "previous");
         using var ps = _s.NewPowerShell();
@@ -144,7 +144,6 @@ public sealed class TraceTests : IDisposable
         var sw = System.Diagnostics.Stopwatch.StartNew();
         while (!Directory.EnumerateFiles(_s.Scratch.FullName, ".big.json.*.tmp").Any() && sw.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(5);
         Assert.False(run.IsCompleted, "the export finished before it could be stopped: make the trace larger");
-        Thread.Sleep(200);
         var stop = System.Diagnostics.Stopwatch.StartNew();
         ps.Stop();
         stop.Stop();
