@@ -122,7 +122,7 @@ public unsafe class TraceRecorderTests
         Assert.Equal(0, depth["step"]);
         Assert.Equal(1, depth["LSTM layer 0 5→8"]);
         Assert.Equal(1, depth["Dense head 8→3"]);
-        Assert.Equal(2, depth["LstmGates 32x13"]);
+        Assert.Equal(2, depth["LstmStep 32x13"]);
         Assert.Equal(2, depth["Dense 3x8"]);
         var all = doc.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
         if (swaps.Count > 0)

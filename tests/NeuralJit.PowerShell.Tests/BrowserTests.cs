@@ -19,10 +19,10 @@ public sealed class BrowserTests : IDisposable
         $rows = @(
             [pscustomobject]@{ Operation = 'Gemm'; Dims = '64x64x64'; Isa = 'Avx512'; Baseline = 'ManagedSimd'; BaselineNanoseconds = 12000; JitNanoseconds = 3900; MaxAbsError = 2e-6; Bound = 'Compute'; PercentOfBound = 41 }
             [pscustomobject]@{ Operation = 'Relu'; Dims = '4096'; Isa = 'Avx512'; Baseline = 'ManagedSimd'; BaselineNanoseconds = 900; JitNanoseconds = 300; MaxAbsError = 0; Bound = 'L1'; PercentOfBound = 77 }
-            [pscustomobject]@{ Operation = 'LstmGates'; Dims = '512x192'; Isa = 'Avx512'; Baseline = 'Scalar'; BaselineNanoseconds = 40000; JitNanoseconds = 4800; MaxAbsError = 5e-7; Bound = 'L2'; PercentOfBound = 52 }
+            [pscustomobject]@{ Operation = 'LstmStep'; Dims = '512x192'; Isa = 'Avx512'; Baseline = 'Scalar'; BaselineNanoseconds = 40000; JitNanoseconds = 4800; MaxAbsError = 5e-7; Bound = 'L2'; PercentOfBound = 52 }
         )
         """;
-    private static readonly string[] Kernels = ["Gemm 64x64x64", "Relu 4096", "LstmGates 512x192"];
+    private static readonly string[] Kernels = ["Gemm 64x64x64", "Relu 4096", "LstmStep 512x192"];
 
     [Fact]
     public void RooflineSvgHasAxesCeilingsAndTwoMarksAndAnArrowPerKernelAndIsDrawn()
@@ -87,15 +87,15 @@ public sealed class BrowserTests : IDisposable
 
         var speedups = BodyRows(dom, "speedups");
         Assert.Equal(3, speedups.Count);
-        Assert.Contains(speedups, r => r.Contains("<td>LstmGates</td><td>512x192</td>") && r.Contains("8.33x") && r.Contains("52%"));
+        Assert.Contains(speedups, r => r.Contains("<td>LstmStep</td><td>512x192</td>") && r.Contains("8.33x") && r.Contains("52%"));
 
-        // The profile's keys: gates and dense, and the cell unless an earlier test left a fused JIT kernel for these gates.
+        // The profile's keys: the LSTM step and the dense head.
         var hotspots = BodyRows(dom, "hotspots");
         var keys = _s.Run("Get-NeuralHotspot | ForEach-Object { '<td>{0}</td><td>{1}</td>' -f $_.Operation, $_.Dims }").Select(o => (string)o.BaseObject).ToList();
         Assert.Equal(keys.Count, hotspots.Count);
-        Assert.InRange(keys.Count, 2, 3);
+        Assert.Equal(2, keys.Count);
         foreach (var key in keys) Assert.Contains(hotspots, r => r.Contains(key));
-        Assert.Contains(hotspots, r => r.Contains("<td>LstmGates</td><td>32x16</td>"));
+        Assert.Contains(hotspots, r => r.Contains("<td>LstmStep</td><td>32x16</td>"));
         Assert.Contains(hotspots, r => r.Contains("<td>Dense</td><td>3x8</td>"));
         Assert.All(hotspots, r => Assert.Matches("class=\"bar\"><span style=\"width:[0-9.]+%\">", r));
 

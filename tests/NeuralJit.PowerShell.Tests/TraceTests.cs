@@ -22,16 +22,15 @@ public sealed class TraceTests : IDisposable
         Assert.Equal(4096L * 32, start.Properties["BufferBytes"].Value);
         _s.Run("Invoke-NeuralInference -InputSize 7 -HiddenSize 9 -OutputSize 2 -Steps 25");
         var stop = _s.Run("Stop-NeuralTrace").Single();
-        Assert.Equal(151L, stop.Properties["Recorded"].Value);  // the inference span + 25 steps × (step, layer, head spans; gates, cell, dense calls)
+        Assert.Equal(126L, stop.Properties["Recorded"].Value);  // the inference span + 25 steps × (step, layer, head spans; LSTM step, dense calls)
         var info = _s.Run("Export-NeuralTrace -Path trace.json -PassThru").Single();
         Assert.Equal(Path.Combine(_s.Scratch.FullName, "trace.json"), info.Properties["Path"].Value);
-        Assert.Equal(151L, info.Properties["ExportedEvents"].Value);
+        Assert.Equal(126L, info.Properties["ExportedEvents"].Value);
 
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_s.Scratch.FullName, "trace.json")));
         var events = CallEvents(doc);
-        Assert.Equal(75, events.Length);
-        Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "LstmGates 36x16"));
-        Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "LstmCell 9"));
+        Assert.Equal(50, events.Length);
+        Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "LstmStep 36x16"));
         Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "Dense 2x9"));
         double lastTs = -1;
         foreach (var e in events)
@@ -53,7 +52,7 @@ public sealed class TraceTests : IDisposable
         Assert.Equal(1, depth["step"]);
         Assert.Equal(2, depth["LSTM layer 0 7→9"]);
         Assert.Equal(2, depth["Dense head 9→2"]);
-        Assert.Equal(3, depth["LstmGates 36x16"]);
+        Assert.Equal(3, depth["LstmStep 36x16"]);
         Assert.Equal(3, depth["Dense 2x9"]);
     }
 
@@ -63,17 +62,17 @@ public sealed class TraceTests : IDisposable
         _s.Run("Start-NeuralTrace -Capacity 16; Invoke-NeuralInference -InputSize 3 -HiddenSize 3 -Steps 40; Invoke-NeuralInference -InputSize 5 -HiddenSize 2 -Steps 8");
         var stop = _s.Run("Stop-NeuralTrace").Single();
         Assert.Equal(16, stop.Properties["Capacity"].Value);
-        Assert.Equal(1 + 40 * 6 + 1 + 8 * 6L, stop.Properties["Recorded"].Value); // per run an inference span, per step 3 spans and 3 calls
+        Assert.Equal(1 + 40 * 5 + 1 + 8 * 5L, stop.Properties["Recorded"].Value); // per run an inference span, per step 3 spans and 2 calls
         Assert.Equal(16L, stop.Properties["Kept"].Value);
-        Assert.Equal(290L - 16, stop.Properties["Overwritten"].Value);
+        Assert.Equal(242L - 16, stop.Properties["Overwritten"].Value);
         _s.Run("Export-NeuralTrace wrap.json");
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_s.Scratch.FullName, "wrap.json")));
         var names = CallEvents(doc).Select(e => e.GetProperty("name").GetString()).ToList();
-        // The last 16 events all belong to the second run (8 steps × 6 events = 48 > 16): two whole steps
-        // (step, layer, gates, cell, head, dense) and the last four of the step before (gates, cell, head, dense).
-        Assert.Equal(3 + 3 + 3, names.Count);
-        Assert.All(names, n => Assert.Contains(n, new[] { "LstmGates 8x7", "LstmCell 2", "Dense 10x2" }));
-        Assert.Equal(290L, doc.RootElement.GetProperty("otherData").GetProperty("recorded").GetInt64());
+        // The last 16 events all belong to the second run (8 steps × 5 events = 40 > 16): three whole steps
+        // (step, layer, LSTM step, head, dense) and the last event of the step before (dense).
+        Assert.Equal(2 + 2 + 2 + 1, names.Count);
+        Assert.All(names, n => Assert.Contains(n, new[] { "LstmStep 8x7", "Dense 10x2" }));
+        Assert.Equal(242L, doc.RootElement.GetProperty("otherData").GetProperty("recorded").GetInt64());
     }
 
     [Fact]
@@ -171,7 +170,7 @@ public sealed class TraceTests : IDisposable
             $p.Refresh()
             'events={0} bytes={1} before={2} peak={3} ms={4}' -f $i.ExportedEvents, [IO.FileInfo]::new('{{file}}').Length, $before, $p.PeakWorkingSet64, $sw.ElapsedMilliseconds
             """;
-        var r = HostProcess.Run(_s.Scratch.FullName, "-Command", script);
+        var r = PwshProcess.Run(_s.Scratch.FullName, "-Command", script);
         Assert.True(r.ExitCode == 0, r.ToString());
         var m = System.Text.RegularExpressions.Regex.Match(r.StdOut, @"events=(\d+) bytes=(\d+) before=(\d+) peak=(\d+) ms=(\d+)");
         Assert.True(m.Success, r.ToString());

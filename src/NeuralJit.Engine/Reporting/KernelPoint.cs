@@ -1,4 +1,3 @@
-using NeuralJit.Benchmarking;
 using NeuralJit.Ops;
 
 namespace NeuralJit.Reporting;
@@ -10,9 +9,9 @@ namespace NeuralJit.Reporting;
 public sealed record KernelPoint(OpKey Key, string Isa, string Baseline, double? BaselineNanoseconds, double? JitNanoseconds)
 {
     /// <summary>fp32 flops and operand bytes of one call: the engine's one cost model, read here and nowhere else in reporting.</summary>
-    public (double Flops, double Bytes) Cost { get; } = SpeedupBenchmark.Cost(Key);
+    public (double Flops, double Bytes) Cost { get; } = (Key.Spec.Flops(Key.Shape), Key.Spec.Bytes(Key.Shape));
 
-    /// <summary>"LstmGates 512x192".</summary>
+    /// <summary>"LstmStep 512x192".</summary>
     public string Label => Key.ToString();
     /// <summary>FLOP per byte of operand traffic.</summary>
     public double Intensity => Cost.Bytes > 0 ? Cost.Flops / Cost.Bytes : 0;

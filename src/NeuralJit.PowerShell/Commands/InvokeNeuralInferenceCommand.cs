@@ -14,7 +14,7 @@ namespace NeuralJit.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "NeuralInference", DefaultParameterSetName = StepsSet)]
 [OutputType(typeof(InferenceResult))]
-public sealed class InvokeNeuralInferenceCommand : PSCmdlet
+public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
 {
     private const string StepsSet = "Steps";
     private const string SequenceSet = "Sequence";
@@ -56,6 +56,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     private volatile bool _stopping;
     /// <summary>The invocation's span in a recording trace: the parent of every step it runs.</summary>
     private TraceSpan _inference;
+    private TieringNarrator? _narrator;
 
     private bool UsesModel => ParameterSetName is ModelStepsSet or ModelSequenceSet or ModelPipelineSet;
 
@@ -63,6 +64,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     {
         CheckRange(nameof(Steps), Steps, long.MaxValue);
         _inference = NeuralEngine.Default.BeginSpan(NeuralEngine.Default.TraceLabel("Invoke-NeuralInference"));
+        _narrator = new TieringNarrator(this, NeuralEngine.Default);
         if (UsesModel) return; // the model may arrive from the pipeline; its sizes come from its tensors
         CheckRange(nameof(InputSize), InputSize, 1 << 20);
         CheckRange(nameof(HiddenSize), HiddenSize, 1 << 16);
@@ -106,6 +108,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         try
         {
             if (ParameterSetName == StepsSet) RunTimed();
+            _narrator?.Finish();
         }
         finally
         {
@@ -116,6 +119,9 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => _stopping = true;
+
+    // PowerShell disposes the cmdlet when its pipeline ends, stopped or not: the engine must not keep the narrator.
+    public void Dispose() => _narrator?.Dispose();
 
     /// <summary>A network for the current model: a new one (fresh state) whenever a different model arrives.</summary>
     private bool EnsureModelNetwork()
@@ -165,6 +171,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         var y = _network!.Step(x).ToArray();
         long ns = (long)((Stopwatch.GetTimestamp() - t0) * 1e9 / Stopwatch.Frequency);
         WriteObject(Result(_step++, 1, ns, y));
+        _narrator?.Flush();
     }
 
     private void RunTimed()
@@ -186,6 +193,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
             last = net.Step(input).ToArray(); // one copy per chunk keeps the last step's output
             ticks += Stopwatch.GetTimestamp() - t0;
             done += n;
+            _narrator?.Flush();
             if (Steps >= 1000)
             {
                 int percent = (int)(100.0 * done / Steps);

@@ -102,10 +102,10 @@ public abstract class KernelMeasurementCommand : PSCmdlet
     /// <summary>The measured roofline (cached for the process; the first use measures for ~0.3 s).</summary>
     private protected RooflineResult? MeasureRoofline()
     {
-        if (Jit.CpuFeatures.Best == Jit.JitIsa.None)
+        if (Platform.CpuFeatures.Best == Platform.JitIsa.None)
         {
             WriteError(NeuralErrors.Create(new PlatformNotSupportedException("The roofline loops need an x86-64 CPU with AVX2 and FMA."),
-                IdPrefix + "UnsupportedCpu", ErrorCategory.NotImplemented, Jit.CpuFeatures.Describe(), "Run on an x86-64 CPU with AVX2 and FMA."));
+                IdPrefix + "UnsupportedCpu", ErrorCategory.NotImplemented, Platform.CpuFeatures.Describe(), "Run on an x86-64 CPU with AVX2 and FMA."));
             return null;
         }
         return Benchmarking.Roofline.Cached;
