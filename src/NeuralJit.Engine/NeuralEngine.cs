@@ -104,8 +104,36 @@ public sealed class NeuralEngine : IDisposable
         }
     }
 
-    /// <summary>The events of <see cref="Trace"/> with their keys resolved, oldest first.</summary>
-    public IReadOnlyList<TraceEvent> TraceEvents(TraceRecorder trace) => trace.Snapshot(Profile.Slots);
+    /// <summary>The events of <paramref name="trace"/> with their keys and span names resolved, oldest first (a copy).</summary>
+    public IReadOnlyList<TraceEvent> TraceEvents(TraceRecorder trace) => ReadTrace(trace).ToList();
+
+    /// <summary>The events of <paramref name="trace"/>, oldest first, read lazily from its ring buffer (what an export streams).</summary>
+    public IEnumerable<TraceEvent> ReadTrace(TraceRecorder trace)
+    {
+        var keys = new Dictionary<int, OpKey>();
+        foreach (var s in Profile.Slots) keys[s.TraceId] = s.Key;
+        string[] labels;
+        lock (_traceLabels) labels = _traceLabels.ToArray();
+        return trace.Read(keys, labels);
+    }
+
+    private readonly List<string> _traceLabels = [];
+    private readonly Dictionary<string, int> _traceLabelIds = new(StringComparer.Ordinal);
+
+    /// <summary>The id of a span label ("step", "LSTM layer 0 64→128"): models resolve theirs once, at construction.</summary>
+    public int TraceLabel(string name)
+    {
+        lock (_traceLabels)
+        {
+            if (_traceLabelIds.TryGetValue(name, out int id)) return id;
+            _traceLabelIds[name] = id = _traceLabels.Count;
+            _traceLabels.Add(name);
+            return id;
+        }
+    }
+
+    /// <summary>Opens a span of label <paramref name="labelId"/> when a trace records (dispose to close); otherwise a no-op value.</summary>
+    public TraceSpan BeginSpan(int labelId) => ActiveTrace is { } t ? new TraceSpan(t, t.BeginSpan(labelId)) : default;
 
     /// <summary>The slot for (op, shape): created on first use, shared by every model of this engine.</summary>
     public OpSlot Resolve(OpKind op, OpShape shape)

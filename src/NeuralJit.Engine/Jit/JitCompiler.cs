@@ -226,6 +226,7 @@ public sealed class JitCompiler : IDisposable
             if (_disposed) return null;
             slot.Install(kernel);
         }
+        RecordSwap(slot, kernel!);
         _engine.RaiseTiering(new TieringEvent(TieringEventKind.Installed, slot.Key,
             $"{slot.Key}: installed; its calls now run the {kernel.Isa} kernel at 0x{(long)kernel.Entry:X}.") { Isa = kernel.Isa });
         return kernel;
@@ -239,8 +240,17 @@ public sealed class JitCompiler : IDisposable
         {
             if (_disposed) return false;
             slot.Install(kernel);
-            return true;
         }
+        RecordSwap(slot, kernel);
+        return true;
+    }
+
+    /// <summary>Marks the swap in a recording trace (the moment the kernel arrives) with the code cache's bytes in use.</summary>
+    private void RecordSwap(OpSlot slot, JitKernel kernel)
+    {
+        if (_engine.ActiveTrace is not { } trace) return;
+        trace.RecordKernelSwap(slot.TraceId, kernel);
+        trace.RecordCodeCacheBytes(_cache?.UsedBytes ?? 0);
     }
 
     /// <summary>Starts the one-per-process warm-up of Iced (its first use costs ~50 ms of .NET JIT) on a pool thread.</summary>
