@@ -143,7 +143,7 @@ public sealed class JitCompiler : IDisposable
     {
         kernel = null;
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (isa == JitIsa.None || isa > CpuFeatures.Best) return JitFailure.IsaUnavailable(isa);
+        if (isa == JitIsa.None || !CpuFeatures.CanRun(isa)) return JitFailure.IsaUnavailable(isa);
         var emitter = Enum.IsDefined(key.Op) ? KernelEmitters.For(key.Op) : null;
         if (emitter is null) return JitFailure.NoEmitter(key.Op);
         if (key.Spec.Invalid(key.Shape) is { } invalid) return new(JitFailureKind.InvalidDims, invalid);

@@ -28,7 +28,7 @@ public sealed record JitFailure(JitFailureKind Kind, string Message)
     public static JitFailure IsaUnavailable(JitIsa isa) => new(JitFailureKind.IsaUnavailable,
         isa == JitIsa.None
             ? CpuFeatures.Best == JitIsa.None ? "this CPU has no AVX2+FMA: the JIT is off" : "the JIT ISA is capped at None"
-            : $"this CPU does not support {isa} (best: {CpuFeatures.Best})");
+            : $"this CPU does not support {isa} (it has: {CpuFeatures.Describe()})");
 
     public override string ToString() => Message;
 }
