@@ -21,7 +21,8 @@ public sealed class NeuralEngine : IDisposable
         Options = options ?? new EngineOptions();
         Profile = table ?? new ProfileTable();
         Counters = counters ?? DefaultCounters.Value;
-        Jit = new JitCompiler(this);
+        Jit = new JitCompiler(Options);
+        Promotion = new TierPromotion(Options, Profile, Jit);
         // Iced costs ~50 ms on its first use in a process: pay it on a pool thread, not on a hot path.
         if (Options.JitEnabled) JitCompiler.WarmUpInBackground();
     }
@@ -62,8 +63,10 @@ public sealed class NeuralEngine : IDisposable
     public IHardwareCounterSource Counters { get; }
     public bool ProfilingEnabled => Options.ProfilingEnabled;
 
-    /// <summary>The JIT tier: compiler, kernel cache and code cache (list kernels, compile on demand).</summary>
+    /// <summary>The JIT compiler: kernel cache and code cache (list kernels, compile on demand).</summary>
     public JitCompiler Jit { get; }
+    /// <summary>Tier-up: which keys get compiled, and installing kernels into slots.</summary>
+    public TierPromotion Promotion { get; }
     private int _nextSlotId;
     internal int NextSlotId() => Interlocked.Increment(ref _nextSlotId);
 
@@ -133,7 +136,7 @@ public sealed class NeuralEngine : IDisposable
             {
                 double share = total == 0 ? 0 : s.TotalCycles / total;
                 var status = s.Tier == KernelTier.Jit ? HotspotStatus.Jit
-                    : IsCandidate(s.Calls, share) ? HotspotStatus.Candidate
+                    : Promotion.IsCandidate(s.Calls, share) ? HotspotStatus.Candidate
                     : HotspotStatus.Managed;
                 var kernel = status == HotspotStatus.Jit ? Profile.Find(s.Key)?.JitKernel : null;
                 return new HotspotRecord
@@ -161,27 +164,11 @@ public sealed class NeuralEngine : IDisposable
             .ToList();
     }
 
-    private bool IsCandidate(long calls, double share) => calls >= Options.CallThreshold && share >= Options.ShareThreshold;
-
-    /// <summary>Called from a slot's measured path once it has passed CallThreshold calls.</summary>
-    internal void ConsiderPromotion(OpSlot slot)
-    {
-        if (!Options.JitEnabled) return;
-        var mine = slot.Snapshot();
-        double total = 0;
-        foreach (var s in Profile.Slots) total += s.Snapshot().TotalCycles;
-        if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
-        if (!slot.TryMarkPromotionRequested()) return;
-        OnCandidate(slot);
-    }
-
-    /// <summary>A key became a JIT candidate: hand it to the JIT tier.</summary>
-    private void OnCandidate(OpSlot slot) => Jit.Promote(slot);
-
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        Promotion.UninstallAll();
         Jit.Dispose();
     }
 }

@@ -54,7 +54,7 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
             WriteError(NeuralErrors.JitFailed(this, key, isa, failure!));
             return;
         }
-        if (kernel!.Isa == engine.Jit.Isa && engine.Profile.Find(key) is { } slot) engine.Jit.Install(slot, kernel);
+        if (kernel!.Isa == engine.Jit.Isa && engine.Profile.Find(key) is { } slot) engine.Promotion.Install(slot, kernel);
         WriteObject(JitKernelInfo.From(engine, kernel!));
     }
 }

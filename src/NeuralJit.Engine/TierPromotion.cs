@@ -1,0 +1,88 @@
+using NeuralJit.Jit;
+using NeuralJit.Profiling;
+
+namespace NeuralJit;
+
+/// <summary>
+/// The one owner of tier-up: a slot's measured path notifies it once the key has CallThreshold calls; it decides from
+/// the profile whether the key is a candidate, asks the compiler (a service from (key, ISA) to a kernel or a
+/// <see cref="JitFailure"/>) in the background or, with SynchronousCompilation, at once, and installs the kernel in the
+/// slot. It also uninstalls every kernel before the engine unmaps its code cache, and refuses installs after that.
+/// </summary>
+public sealed class TierPromotion
+{
+    private readonly EngineOptions _options;
+    private readonly ProfileTable _profile;
+    private readonly JitCompiler _compiler;
+    private readonly object _gate = new();
+    private bool _disposed;
+    private long _pending;
+
+    internal TierPromotion(EngineOptions options, ProfileTable profile, JitCompiler compiler)
+    {
+        _options = options;
+        _profile = profile;
+        _compiler = compiler;
+    }
+
+    /// <summary>Background compilations queued or running.</summary>
+    public long Pending => Interlocked.Read(ref _pending);
+
+    /// <summary>A key is a JIT candidate once it has CallThreshold calls and ShareThreshold of all profiled cycles.</summary>
+    internal bool IsCandidate(long calls, double share) => calls >= _options.CallThreshold && share >= _options.ShareThreshold;
+
+    /// <summary>From a slot's measured path once it has passed CallThreshold calls: promotes it if it is now a candidate.</summary>
+    internal void Consider(OpSlot slot)
+    {
+        if (!_options.JitEnabled) return;
+        var mine = slot.Snapshot();
+        double total = 0;
+        foreach (var s in _profile.Slots) total += s.Snapshot().TotalCycles;
+        if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
+        if (!slot.TryMarkPromotionRequested()) return;
+        JitCompiler.WarmUpInBackground();
+        if (_options.SynchronousCompilation) { CompileAndInstall(slot); return; }
+        Interlocked.Increment(ref _pending);
+        ThreadPool.UnsafeQueueUserWorkItem(static s =>
+        {
+            var (owner, slot) = s;
+            try { owner.CompileAndInstall(slot); }
+            finally { Interlocked.Decrement(ref owner._pending); }
+        }, (this, slot), preferLocal: false);
+    }
+
+    /// <summary>Compiles the slot's key for the engine ISA and swaps it in. Returns the kernel, or null (why in <see cref="JitCompiler.WhyManaged"/>).</summary>
+    public JitKernel? CompileAndInstall(OpSlot slot)
+    {
+        if (_disposed) return null;
+        JitKernel? kernel;
+        try
+        {
+            if (!_compiler.TryCompile(slot.Key, null, out kernel, out _)) return null;
+        }
+        catch (ObjectDisposedException) { return null; }
+        return Install(slot, kernel!) ? kernel : null;
+    }
+
+    /// <summary>Installs an already compiled kernel into a slot of this engine (false after dispose or for another key).</summary>
+    public bool Install(OpSlot slot, JitKernel kernel)
+    {
+        if (slot.Key != kernel.Key || !ReferenceEquals(_profile.Find(slot.Key), slot)) return false;
+        lock (_gate)
+        {
+            if (_disposed) return false;
+            slot.Install(kernel);
+            return true;
+        }
+    }
+
+    /// <summary>Puts every slot back on the managed tier for good (the engine then unmaps the code cache).</summary>
+    internal void UninstallAll()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            foreach (var slot in _profile.Slots) slot.Install(null);
+        }
+    }
+}
