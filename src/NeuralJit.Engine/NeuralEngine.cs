@@ -21,8 +21,8 @@ public sealed class NeuralEngine : IDisposable
         Options = options ?? new EngineOptions();
         Profile = table ?? new ProfileTable();
         Counters = counters ?? DefaultCounters.Value;
-        Jit = new JitCompiler(Options);
-        Promotion = new TierPromotion(Options, Profile, Jit);
+        Jit = new JitCompiler(Options, RaiseTiering);
+        Promotion = new TierPromotion(Options, Profile, Jit, RaiseTiering);
         // Iced costs ~50 ms on its first use in a process: pay it on a pool thread, not on a hot path.
         if (Options.JitEnabled) JitCompiler.WarmUpInBackground();
     }
@@ -162,6 +162,20 @@ public sealed class NeuralEngine : IDisposable
                 };
             })
             .ToList();
+    }
+
+    /// <summary>
+    /// Each tiering step (promotion, compile, install, refusal, warning) as it happens, on the thread it happens on
+    /// (background compiles included). Handlers must be quick and must not throw; cmdlets queue the events and write
+    /// them to their verbose and warning streams on the pipeline thread.
+    /// </summary>
+    public event Action<TieringEvent>? Tiering;
+
+    internal void RaiseTiering(TieringEvent e)
+    {
+        // A faulty subscriber must not stop a compile or a promotion.
+        try { Tiering?.Invoke(e); }
+        catch (Exception ex) { System.Diagnostics.Trace.WriteLine($"NeuralJit: a Tiering handler threw: {ex.Message}"); }
     }
 
     public void Dispose()

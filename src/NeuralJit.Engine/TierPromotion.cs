@@ -14,15 +14,17 @@ public sealed class TierPromotion
     private readonly EngineOptions _options;
     private readonly ProfileTable _profile;
     private readonly JitCompiler _compiler;
+    private readonly Action<TieringEvent> _raise;
     private readonly object _gate = new();
     private bool _disposed;
     private long _pending;
 
-    internal TierPromotion(EngineOptions options, ProfileTable profile, JitCompiler compiler)
+    internal TierPromotion(EngineOptions options, ProfileTable profile, JitCompiler compiler, Action<TieringEvent> raise)
     {
         _options = options;
         _profile = profile;
         _compiler = compiler;
+        _raise = raise;
     }
 
     /// <summary>Background compilations queued or running.</summary>
@@ -40,6 +42,8 @@ public sealed class TierPromotion
         foreach (var s in _profile.Slots) total += s.Snapshot().TotalCycles;
         if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
         if (!slot.TryMarkPromotionRequested()) return;
+        _raise(new TieringEvent(TieringEventKind.Promoted, slot.Key,
+            $"{slot.Key}: promoted after {mine.Calls:N0} calls with {100 * mine.TotalCycles / total:N1}% of the profiled cycles."));
         JitCompiler.WarmUpInBackground();
         if (_options.SynchronousCompilation) { CompileAndInstall(slot); return; }
         Interlocked.Increment(ref _pending);
@@ -56,12 +60,25 @@ public sealed class TierPromotion
     {
         if (_disposed) return null;
         JitKernel? kernel;
+        var isa = _compiler.Isa;
+        var where = _options.SynchronousCompilation ? "on the calling thread" : "in the background";
+        _raise(new TieringEvent(TieringEventKind.CompileStarted, slot.Key, $"{slot.Key}: compiling for {isa} {where}.") { Isa = isa });
         try
         {
-            if (!_compiler.TryCompile(slot.Key, null, out kernel, out _)) return null;
+            if (!_compiler.TryCompile(slot.Key, null, out kernel, out var failure))
+            {
+                _raise(new TieringEvent(TieringEventKind.Refused, slot.Key, $"{slot.Key}: stays on the managed tier: {failure}"));
+                return null;
+            }
         }
         catch (ObjectDisposedException) { return null; }
-        return Install(slot, kernel!) ? kernel : null;
+        _raise(new TieringEvent(TieringEventKind.Compiled, slot.Key,
+            $"{slot.Key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.")
+            { Isa = kernel.Isa, CompileMicroseconds = kernel.CompileMicroseconds, CodeBytes = kernel.Code.Length });
+        if (!Install(slot, kernel)) return null;
+        _raise(new TieringEvent(TieringEventKind.Installed, slot.Key,
+            $"{slot.Key}: installed; its calls now run the {kernel.Isa} kernel at 0x{(long)kernel.Entry:X}.") { Isa = kernel.Isa });
+        return kernel;
     }
 
     /// <summary>Installs an already compiled kernel into a slot of this engine (false after dispose or for another key).</summary>

@@ -62,13 +62,13 @@ public class EmittedCodeInspectionTests
         if (isa == JitIsa.Avx512) Assert.True(masked > 0, $"{op}: no k-masked access in {kernels} AVX-512 kernels, though the sweep has tails");
     }
 
-    /// <summary>The operands the conformance harness binds, with the elements each output must store (not the row padding of a strided C).</summary>
-    internal static IReadOnlyList<KernelInspector.OperandExtent> Extents(OpKey key)
-    {
-        var s = key.Shape;
-        return JitConformance.Operands(key).Select(o => new KernelInspector.OperandExtent(o.Field, o.Length, o.Input, o.Output,
-            key.Op == OpKind.Gemm && o.Field == "C" ? i => i % s.StrideC < s.N : null)).ToList();
-    }
+    /// <summary>The op's operands as its descriptor states them, with the elements each output must store (its rows, not their padding).</summary>
+    internal static IReadOnlyList<KernelInspector.OperandExtent> Extents(OpKey key) =>
+        key.Spec.Operands.Select(o =>
+        {
+            var extent = o.Extent(key.Shape);
+            return new KernelInspector.OperandExtent(o.Field.ToString(), extent.Floats, o.IsRead, o.IsWritten, i => i % extent.Stride < extent.Cols);
+        }).ToList();
 
     // ---- the inspector itself: each kind of fault it exists to find, planted in a hand-written kernel ----
 

@@ -62,6 +62,17 @@ public sealed class CompletionTests : IDisposable
     }
 
     [Fact]
+    public void CompareJitSpeedupDimsAlsoCompletesItsBuiltInTargets()
+    {
+        var gemm = Complete("Compare-JitSpeedup -Operation Gemm -Dims ");
+        Assert.Contains("64x64x64", gemm);
+        Assert.Contains("128x64x64", gemm);
+        Assert.DoesNotContain("512x192", gemm);                     // a LstmGates target, not a Gemm one
+        Assert.Equal(["128x64x64"], Complete("Compare-JitSpeedup -Operation Gemm -Dims 128"));
+        Assert.Contains("512x192", Complete("Compare-JitSpeedup -Dims "));
+    }
+
+    [Fact]
     public void EveryOperationAndDimsParameterOfEveryCmdletHasTheCompleter()
     {
         var problems = new List<string>();

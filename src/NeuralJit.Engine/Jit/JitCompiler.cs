@@ -18,6 +18,7 @@ public sealed class JitCompiler : IDisposable
     private static readonly Lazy<Task> s_warmUp = new(() => Task.Run(WarmUpNow));
 
     private readonly EngineOptions _options;
+    private readonly Action<TieringEvent> _raise;
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<(OpKey, JitIsa), JitKernel> _kernels = new();
     private readonly ConcurrentDictionary<OpKey, JitFailure> _managedReasons = new();
@@ -28,9 +29,10 @@ public sealed class JitCompiler : IDisposable
     private bool _disposed;
     private long _hits, _misses, _builds, _failures;
 
-    internal JitCompiler(EngineOptions options)
+    internal JitCompiler(EngineOptions options, Action<TieringEvent> raise)
     {
         _options = options;
+        _raise = raise;
     }
 
     /// <summary>Maps the code cache (tests substitute one that fails like an OS that refuses executable memory).</summary>
@@ -138,7 +140,7 @@ public sealed class JitCompiler : IDisposable
     {
         kernel = null;
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (isa == JitIsa.None || !CpuFeatures.CanRun(isa)) return JitFailure.IsaUnavailable(isa);
+        if (!CpuFeatures.CanRun(isa)) return JitFailure.IsaUnavailable(isa);
         var emitter = Enum.IsDefined(key.Op) ? KernelEmitters.For(key.Op) : null;
         if (emitter is null) return JitFailure.NoEmitter(key.Op);
         if (key.Spec.Invalid(key.Shape) is { } invalid) return new(JitFailureKind.InvalidDims, invalid);
@@ -150,7 +152,7 @@ public sealed class JitCompiler : IDisposable
             catch (Exception e) when (e is ExecutableMemoryException or DllNotFoundException or EntryPointNotFoundException)
             {
                 _cacheUnavailable = new(JitFailureKind.NoExecutableMemory, $"no executable memory, the managed tier stays in use ({e.Message})");
-                Warn(_cacheUnavailable.Message);
+                Warn(key, _cacheUnavailable.Message);
                 return _cacheUnavailable;
             }
         }
@@ -162,7 +164,7 @@ public sealed class JitCompiler : IDisposable
         long t1 = Stopwatch.GetTimestamp();
         if (!_cache.TryInstall(assembled, out nint entry, out var failure))
         {
-            Warn($"{key} ({isa}): {failure!.Message}; it stays on the managed tier.");
+            Warn(key, $"{key} ({isa}): {failure!.Message}; it stays on the managed tier.");
             return failure;
         }
         long t2 = Stopwatch.GetTimestamp();
@@ -175,10 +177,11 @@ public sealed class JitCompiler : IDisposable
         return null;
     }
 
-    private void Warn(string message)
+    private void Warn(OpKey key, string message)
     {
         _warnings.Enqueue(message);
         while (_warnings.Count > 64) _warnings.TryDequeue(out _);
+        _raise(new TieringEvent(TieringEventKind.Warning, key, message));
     }
 
     /// <summary>Starts the one-per-process warm-up of Iced (its first use costs ~50 ms of .NET JIT) on a pool thread.</summary>
