@@ -54,9 +54,22 @@ public static unsafe class JitConformance
             OpKind.Add or OpKind.Mul => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false), new Operand("C", s.M, false, true) },
             OpKind.Axpy => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, true, true) },
             OpKind.Dot => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false) },
+            // DNC: M = slots, N = heads (width for Write/Read, K = heads for Read); Interface M = heads, N = width.
+            OpKind.DncInterface => new[] { new Operand("A", DncInterfaceLayout.SizeOf(s.M, s.N), true, false), new Operand("C", DncInterfaceLayout.SizeOf(s.M, s.N), false, true) },
+            OpKind.DncUsage => new[] { new Operand("A", s.N, true, false), new Operand("B", s.N * s.M, true, false), new Operand("D", s.M, true, false), new Operand("C", s.M, true, true) },
+            OpKind.DncAllocation => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true), new Operand(ScratchField, DncKernels.AllocationScratchFloats(s.M), false, false) },
+            OpKind.DncWriteWeighting => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false), new Operand("C", s.M, false, true) },
+            OpKind.DncWrite => new[] { new Operand("A", Mat(s.M, s.N, lda), true, true), new Operand("B", s.M, true, false), new Operand("C", s.N, true, false), new Operand("D", s.N, true, false) },
+            OpKind.DncLinkUpdate => new[] { new Operand("A", s.M * s.M, true, true), new Operand("B", s.M, true, false), new Operand("C", s.M, true, true) },
+            OpKind.DncTemporal => new[] { new Operand("A", s.M * s.M, true, false), new Operand("B", s.N * s.M, true, false), new Operand("C", s.N * s.M, false, true), new Operand("D", s.N * s.M, false, true) },
+            OpKind.DncReadWeighting => new[] { new Operand("A", s.N * s.M, true, false), new Operand("B", s.N * s.M, true, false), new Operand("C", s.N * s.M, true, false), new Operand("D", 3 * s.N, true, false), new Operand("E", s.N * s.M, false, true) },
+            OpKind.DncRead => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.K * s.M, true, false), new Operand("C", s.K * s.N, false, true) },
             _ => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true) },
         };
     }
+
+    /// <summary>The operand bound to KernelArgs.Scratch: kernel workspace, neither compared nor checked for writes.</summary>
+    public const string ScratchField = "Scratch";
 
     /// <summary>Does the op write KernelArgs.Result?</summary>
     public static bool WritesResult(OpKind op) => op is OpKind.Dot or OpKind.EwcPenalty;
@@ -67,7 +80,8 @@ public static unsafe class JitConformance
     /// (Alpha in [0.5, 8] for DncContent and EwcPenalty).
     /// </summary>
     public static ConformanceResult Check(JitKernel kernel, JitTolerance tol, int seed, Placement placement,
-        InputKind inputs = InputKind.Random, float range = 1f, Func<string, Random, float>? fill = null, float? alpha = null, float? beta = null)
+        InputKind inputs = InputKind.Random, float range = 1f, Func<string, Random, float>? fill = null, float? alpha = null, float? beta = null,
+        bool scaleByMagnitude = false)
     {
         var key = kernel.Key;
         var rng = new Random(seed);
@@ -89,6 +103,13 @@ public static unsafe class JitConformance
         // Reference on plain pinned copies.
         var expected = data.ToDictionary(p => p.Key, p => (float[])p.Value.Clone());
         double expectedResult = RunReference(key, kernel.FusesCell, expected, a, b);
+        // For sums of signed terms the error is relative to Σ|terms|: the reference run on |inputs|.
+        Dictionary<string, float[]>? magnitude = null;
+        if (scaleByMagnitude)
+        {
+            magnitude = data.ToDictionary(p => p.Key, p => p.Value.Select(MathF.Abs).ToArray());
+            RunReference(key, kernel.FusesCell, magnitude, MathF.Abs(a), MathF.Abs(b));
+        }
 
         // JIT on fenced buffers.
         var fenced = data.ToDictionary(p => p.Key, p => new FencedBuffer(p.Value.Length, placement));
@@ -105,6 +126,7 @@ public static unsafe class JitConformance
             ConformanceResult worst = new("-", -1, 0, 0, 0);
             foreach (var o in ops)
             {
+                if (o.Field == ScratchField) continue;
                 var act = fenced[o.Field].Span;
                 var exp = expected[o.Field];
                 if (!o.Output)
@@ -116,7 +138,7 @@ public static unsafe class JitConformance
                 }
                 for (int i = 0; i < exp.Length; i++)
                 {
-                    var r = Compare(where, $"{o.Field}", i, exp[i], act[i], Math.Abs(exp[i]), tol);
+                    var r = Compare(where, $"{o.Field}", i, exp[i], act[i], Math.Abs(magnitude is null ? exp[i] : magnitude[o.Field][i]), tol);
                     if (r.MaxAbsError > worst.MaxAbsError || worst.WorstIndex < 0) worst = r;
                 }
             }
@@ -168,6 +190,7 @@ public static unsafe class JitConformance
     {
         float* P(string f) => p.TryGetValue(f, out var v) ? (float*)v : null;
         args.A = P("A"); args.B = P("B"); args.C = P("C"); args.D = P("D"); args.E = P("E"); args.F = P("F"); args.G = P("G");
+        args.Scratch = P(ScratchField);
     }
 
     /// <summary>Runs the Scalar tier on <paramref name="d"/> in place; returns KernelArgs.Result.</summary>

@@ -1,0 +1,137 @@
+using Iced.Intel;
+using NeuralJit.Ops;
+using OpKind = NeuralJit.Ops.OpKind;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace NeuralJit.Jit.Emitters;
+
+/// <summary>
+/// DncAllocation by a stable LSD radix sort of the usages, then the reference's product loop in sorted order.
+/// Each usage becomes a 32-bit key with the float order (vector pass: −0 → +0, sign-flipped, NaN → all ones, so
+/// NaN sorts last); four 8-bit counting passes, each stable, starting from the identity permutation, give
+/// "usage ascending, ties by the lower slot index" — the reference's order — in O(N) (a pass whose byte is the
+/// same for every key is skipped: usages in (0, 1) share their top byte). The products run in float in sorted
+/// order exactly as the reference's, so the result matches it bit for bit. The sort is scalar GPR code (the
+/// histogram increments and scatters are dependent loads and stores that vectors do not speed up here).
+/// Scratch (KernelArgs.Scratch) holds keys[N], two permutations[N] and four 256-bin histograms:
+/// <see cref="DncKernels.AllocationScratchFloats"/>.
+/// </summary>
+public sealed class DncAllocationEmitter : IKernelEmitter
+{
+    public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncAllocation };
+
+    private const int Bins = 256, Passes = 4; // Passes·Bins + 3·N = DncKernels.AllocationScratchFloats
+
+    public void Emit(KernelAssembler k, OpKey key)
+    {
+        int n = key.Shape.M;
+        if (n == 0) return;
+        var a = k.Asm;
+        int nb = n * 4;
+        var maskVec = new Vec(k.VectorRegisters - 1);
+        k.LoadPointer(rsi, KernelArgs.Offsets.A);          // usage
+        k.LoadPointer(rdx, KernelArgs.Offsets.Scratch);    // keys[N] | perm[N] | perm[N] | hist[4][256]
+        a.lea(r8, __[rdx + 3 * nb]);                       // histograms
+
+        // Keys: the float's bits made monotonic as unsigned (negative: ~b, else b | 2^31); −0 → +0; NaN → 0xFFFFFFFF.
+        Vec x = new(0), s = new(1), ones = new(2), zero = new(3);
+        var nan = new MaskReg(2, new Vec(4));
+        a.mov(eax, -1);
+        if (k.IsAvx512) a.vpbroadcastd(k.Z(ones), eax); else { a.vmovd(k.X(ones), eax); a.vpbroadcastd(k.Y(ones), k.X(ones)); }
+        k.Zero(zero);
+        k.ForEachVector(n, 1, r10, maskVec, c =>
+        {
+            k.LoadPart(x, c.At(rsi), c.Count, c.Tail);
+            k.Add(x, x, zero);                              // −0 + 0 = +0: the two zeros tie, as in the reference
+            if (k.IsAvx512) a.vpsrad(k.Z(s), k.Z(x), 31); else a.vpsrad(k.Y(s), k.Y(x), 31);
+            k.Or(s, s, k.ConstBits(0x80000000));
+            k.Compare(nan, x, x, 3 /* UNORD_Q */);
+            k.Xor(x, x, s);
+            k.Blend(x, x, ones, nan);
+            k.StorePart(c.At(rdx), x, c.Count, c.Tail);
+        });
+        k.ForEachVector(Passes * Bins, 4, r10, maskVec, c => k.Store(c.At(r8), zero));
+
+        // Identity permutation, then the four byte histograms in one pass over the keys.
+        var loop = a.CreateLabel();
+        a.xor(eax, eax);
+        a.Label(ref loop);
+        a.mov(__dword_ptr[rdx + rax * 4 + nb], eax);
+        a.inc(eax);
+        a.cmp(eax, n);
+        a.jb(loop);
+        loop = a.CreateLabel();
+        a.xor(eax, eax);
+        a.Label(ref loop);
+        a.mov(r9d, __dword_ptr[rdx + rax * 4]);
+        for (int p = 0; p < Passes; p++)
+        {
+            a.movzx(r10d, r9b);
+            a.inc(__dword_ptr[r8 + r10 * 4 + p * Bins * 4]);
+            if (p < Passes - 1) a.shr(r9d, (byte)8);
+        }
+        a.inc(rax);
+        a.cmp(rax, n);
+        a.jb(loop);
+
+        // r11 = the current order, rcx = where the next pass writes; swapped after each pass that runs.
+        a.lea(r11, __[rdx + nb]);
+        a.lea(rcx, __[rdx + 2 * nb]);
+        for (int p = 0; p < Passes; p++)
+        {
+            int hist = p * Bins * 4;
+            var skip = a.CreateLabel();
+            a.mov(eax, __dword_ptr[rdx]);
+            if (p > 0) a.shr(eax, (byte)(8 * p));
+            a.movzx(eax, al);
+            a.cmp(__dword_ptr[r8 + rax * 4 + hist], n);
+            a.je(skip);                                      // every key has this byte: the pass would not move anything
+            // Exclusive prefix sums: bin → first output position.
+            loop = a.CreateLabel();
+            a.xor(r9d, r9d);
+            a.xor(eax, eax);
+            a.Label(ref loop);
+            a.mov(r10d, __dword_ptr[r8 + rax * 4 + hist]);
+            a.mov(__dword_ptr[r8 + rax * 4 + hist], r9d);
+            a.add(r9d, r10d);
+            a.inc(eax);
+            a.cmp(eax, Bins);
+            a.jb(loop);
+            // Stable scatter in the current order.
+            loop = a.CreateLabel();
+            a.xor(r9d, r9d);
+            a.Label(ref loop);
+            a.mov(eax, __dword_ptr[r11 + r9 * 4]);           // slot
+            a.mov(r10d, __dword_ptr[rdx + rax * 4]);         // its key
+            if (p > 0) a.shr(r10d, (byte)(8 * p));
+            a.movzx(r10d, r10b);
+            a.mov(esi, __dword_ptr[r8 + r10 * 4 + hist]);
+            a.inc(__dword_ptr[r8 + r10 * 4 + hist]);
+            a.mov(__dword_ptr[rcx + rsi * 4], eax);
+            a.inc(r9);
+            a.cmp(r9, n);
+            a.jb(loop);
+            a.xchg(r11, rcx);
+            a.Label(ref skip);
+        }
+
+        // a[φ_j] = (1 − u[φ_j])·Π_{i<j} u[φ_i], in float and in sorted order like the reference.
+        Vec product = new(0), one = new(1), u = new(2), t = new(3);
+        k.LoadPointer(rsi, KernelArgs.Offsets.A);
+        k.LoadPointer(r10, KernelArgs.Offsets.C);
+        k.LoadConst(one, 1f);
+        k.Move(product, one);
+        loop = a.CreateLabel();
+        a.xor(r9d, r9d);
+        a.Label(ref loop);
+        a.mov(eax, __dword_ptr[r11 + r9 * 4]);
+        a.vmovss(k.X(u), __dword_ptr[rsi + rax * 4]);
+        a.vsubss(k.X(t), k.X(one), k.X(u));
+        a.vmulss(k.X(t), k.X(t), k.X(product));
+        a.vmovss(__dword_ptr[r10 + rax * 4], k.X(t));
+        a.vmulss(k.X(product), k.X(product), k.X(u));
+        a.inc(r9);
+        a.cmp(r9, n);
+        a.jb(loop);
+    }
+}
