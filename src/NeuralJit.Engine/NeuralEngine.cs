@@ -180,8 +180,32 @@ public sealed class NeuralEngine : IDisposable
         OnCandidate(slot);
     }
 
-    /// <summary>A key became a JIT candidate: hand it to the JIT tier.</summary>
-    private void OnCandidate(OpSlot slot) => Jit.Promote(slot);
+    /// <summary>A key became a JIT candidate: hand it to the JIT tier, with the slots that run beside it in each step.</summary>
+    private void OnCandidate(OpSlot slot)
+    {
+        Jit.Promote(slot);
+        foreach (var c in slot.Companions)
+            if (c.JitKernel is null && c.TryMarkPromotionRequested()) Jit.Promote(c);
+    }
+
+    /// <summary>
+    /// Declares slots that run together once per step of one model layer (a DNC step's ten ops): when the profile
+    /// promotes any of them, the JIT compiles the others too. The cheap ones (usage, gates, weightings: well under
+    /// 1% each) never reach ShareThreshold alone, yet each is a managed call in every step; once the step's hot op
+    /// is compiled, compiling them costs tens of µs once.
+    /// </summary>
+    public void PromoteTogether(IReadOnlyList<OpSlot> slots)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_groupGate)
+            foreach (var slot in slots)
+            {
+                if (slot.Engine != this) throw new ArgumentException($"{slot.Key} belongs to another engine.", nameof(slots));
+                slot.Companions = slot.Companions.Concat(slots).Where(s => s != slot).Distinct().ToArray();
+            }
+    }
+
+    private readonly object _groupGate = new();
 
     public void Dispose()
     {

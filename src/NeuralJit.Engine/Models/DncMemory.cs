@@ -65,6 +65,8 @@ public sealed unsafe class DncMemory : IDisposable
         _temporalSlot = engine.Resolve(OpKind.DncTemporal, new OpShape(slots, readHeads));
         _readWeightingSlot = engine.Resolve(OpKind.DncReadWeighting, new OpShape(slots, readHeads));
         _readSlot = engine.Resolve(OpKind.DncRead, new OpShape(slots, width, readHeads));
+        engine.PromoteTogether(new[] { _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeSlot,
+            _linkSlot, _temporalSlot, _readWeightingSlot, _readSlot });
     }
 
     public int Slots { get; }
