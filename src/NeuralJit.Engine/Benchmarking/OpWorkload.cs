@@ -16,7 +16,7 @@ public sealed unsafe class OpWorkload : IDisposable
     private readonly List<Side> _sides = new();
 
     /// <summary>The KernelArgs fields, in <see cref="KernelArgs"/> order.</summary>
-    public enum Field { A, B, C, D, E, F, G }
+    public enum Field { A, B, C, D, E, F, G, Scratch }
 
     public OpWorkload(OpKey key, int seed = 12345)
     {
@@ -25,13 +25,15 @@ public sealed unsafe class OpWorkload : IDisposable
         var s = key.Shape;
         var rng = new Random(seed);
         int lda = s.StrideA(key.Op);
-        Alpha = key.Op switch { OpKind.DncContent => 5f, OpKind.EwcPenalty => 0.4f, OpKind.Axpy => 0.75f, _ => 1f };
-        Beta = key.Op switch { OpKind.Gemm => 1f, _ => 0f };
+        Alpha = key.Op switch { OpKind.DncContent => 5f, OpKind.EwcPenalty => 0.4f, OpKind.Axpy => 0.75f, OpKind.DncWriteWeighting => 0.5f, _ => 1f };
+        Beta = key.Op switch { OpKind.Gemm => 1f, OpKind.DncWriteWeighting => 0.9f, _ => 0f };
 
         foreach (var (field, length, mutable) in Layout(key.Op, s, lda))
         {
             var data = new float[length];
-            for (int i = 0; i < length; i++) data[i] = (float)(rng.NextDouble() * 2 - 1);
+            // DNC state lives in [0, 1) and its weightings sum to about 1 per head, so in-place updates stay bounded call after call.
+            var (lo, scale) = DncKernels.Handles(key.Op) ? (0.0, DncWeighting(key.Op, field) ? 2.0 / Math.Max(1, s.M) : 1.0) : (-1.0, 1.0);
+            for (int i = 0; i < length; i++) data[i] = (float)((lo + rng.NextDouble() * (1 - lo)) * scale);
             if (key.Op == OpKind.EwcPenalty && field == Field.C) for (int i = 0; i < length; i++) data[i] = Math.Abs(data[i]); // a Fisher diagonal is ≥ 0
             if (mutable) _initialMutable[field] = data;
             else _shared[field] = new AlignedBuffer(data);
@@ -41,6 +43,14 @@ public sealed unsafe class OpWorkload : IDisposable
     public OpKey Key { get; }
     public float Alpha { get; }
     public float Beta { get; }
+
+    /// <summary>DNC operands that are weightings over the slots (scaled to sum to about 1).</summary>
+    private static bool DncWeighting(OpKind op, Field f) => (op, f) switch
+    {
+        (OpKind.DncUsage, Field.B or Field.D) or (OpKind.DncLinkUpdate, Field.B or Field.C) or (OpKind.DncWrite, Field.B)
+            or (OpKind.DncTemporal, Field.B) or (OpKind.DncRead, Field.B) => true,
+        _ => false,
+    };
 
     private static IEnumerable<(Field, int, bool)> Layout(OpKind op, OpShape s, int lda)
     {
@@ -97,6 +107,56 @@ public sealed unsafe class OpWorkload : IDisposable
                 yield return (Field.A, s.M, false);
                 yield return (Field.C, s.M, true);
                 break;
+            // DNC: M = slots, N = heads (width for Write/Read; K = heads for Read); Interface M = heads, N = width.
+            case OpKind.DncInterface:
+                yield return (Field.A, DncInterfaceLayout.SizeOf(s.M, s.N), false);
+                yield return (Field.C, DncInterfaceLayout.SizeOf(s.M, s.N), true);
+                break;
+            case OpKind.DncUsage:
+                yield return (Field.A, s.N, false);
+                yield return (Field.B, s.N * s.M, false);
+                yield return (Field.D, s.M, false);
+                yield return (Field.C, s.M, true);
+                break;
+            case OpKind.DncAllocation:
+                yield return (Field.A, s.M, false);
+                yield return (Field.C, s.M, true);
+                yield return (Field.Scratch, DncKernels.AllocationScratchFloats(s.M), true);
+                break;
+            case OpKind.DncWriteWeighting:
+                yield return (Field.A, s.M, false);
+                yield return (Field.B, s.M, false);
+                yield return (Field.C, s.M, true);
+                break;
+            case OpKind.DncWrite:
+                yield return (Field.A, span(s.M, s.N, lda), true);
+                yield return (Field.B, s.M, false);
+                yield return (Field.C, s.N, false);
+                yield return (Field.D, s.N, false);
+                break;
+            case OpKind.DncLinkUpdate:
+                yield return (Field.A, s.M * s.M, true);
+                yield return (Field.B, s.M, false);
+                yield return (Field.C, s.M, true);
+                break;
+            case OpKind.DncTemporal:
+                yield return (Field.A, s.M * s.M, false);
+                yield return (Field.B, s.N * s.M, false);
+                yield return (Field.C, s.N * s.M, true);
+                yield return (Field.D, s.N * s.M, true);
+                break;
+            case OpKind.DncReadWeighting:
+                yield return (Field.A, s.N * s.M, false);
+                yield return (Field.B, s.N * s.M, false);
+                yield return (Field.C, s.N * s.M, false);
+                yield return (Field.D, 3 * s.N, false);
+                yield return (Field.E, s.N * s.M, true);
+                break;
+            case OpKind.DncRead:
+                yield return (Field.A, span(s.M, s.N, lda), false);
+                yield return (Field.B, s.K * s.M, false);
+                yield return (Field.C, s.K * s.N, true);
+                break;
             default: // unary element-wise
                 yield return (Field.A, s.M, false);
                 yield return (Field.C, s.M, true);
@@ -105,7 +165,7 @@ public sealed unsafe class OpWorkload : IDisposable
     }
 
     /// <summary>Fields the op writes (compared between sides), plus <see cref="KernelArgs.Result"/> for scalar ops.</summary>
-    public IReadOnlyCollection<Field> Outputs => _initialMutable.Keys;
+    public IReadOnlyCollection<Field> Outputs => _initialMutable.Keys.Where(f => f != Field.Scratch).ToArray();
     public bool HasScalarResult => Key.Op is OpKind.EwcPenalty or OpKind.Dot;
 
     /// <summary>Bytes of operands one call touches at least once (read-only inputs + outputs).</summary>
@@ -198,6 +258,7 @@ public sealed unsafe class OpWorkload : IDisposable
                 case Field.E: _args->E = p; break;
                 case Field.F: _args->F = p; break;
                 case Field.G: _args->G = p; break;
+                case Field.Scratch: _args->Scratch = p; break;
             }
         }
 

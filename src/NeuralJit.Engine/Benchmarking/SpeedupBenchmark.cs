@@ -57,7 +57,8 @@ public static class SpeedupBenchmark
     }
 
     /// <summary>Matrix products, whose figure of merit is GFLOP/s; the rest stream their operands (GB/s).</summary>
-    public static bool IsComputeOp(OpKind op) => op is OpKind.Gemm or OpKind.Gemv or OpKind.Dense or OpKind.LstmGates or OpKind.CosineSimilarity or OpKind.DncContent;
+    public static bool IsComputeOp(OpKind op) => op is OpKind.Gemm or OpKind.Gemv or OpKind.Dense or OpKind.LstmGates or OpKind.CosineSimilarity or OpKind.DncContent
+        or OpKind.DncTemporal or OpKind.DncRead;
 
     /// <summary>
     /// fp32 flops (a multiply-add is 2) and operand bytes of one call. Transcendentals count as one flop
@@ -80,6 +81,16 @@ public static class SpeedupBenchmark
             OpKind.Add or OpKind.Mul => (m, 12 * m),
             OpKind.Axpy => (2 * m, 12 * m),
             OpKind.Dot => (2 * m, 8 * m),
+            // DNC (M = N slots): the sums count 2 flops per multiply-add; the rest one per arithmetic operation.
+            OpKind.DncInterface => (DncInterfaceLayout.SizeOf(s.M, s.N), 8.0 * DncInterfaceLayout.SizeOf(s.M, s.N)),
+            OpKind.DncUsage => (3 * m * n + 4 * m, 4 * (n + m * n + 3 * m)),
+            OpKind.DncAllocation => (3 * m, 8 * m),
+            OpKind.DncWriteWeighting => (4 * m, 12 * m),
+            OpKind.DncWrite => (5 * m * n, 4 * (2 * m * n + m + 2 * n)),
+            OpKind.DncLinkUpdate => (4 * m * m, 4 * (2 * m * m + 4 * m)),
+            OpKind.DncTemporal => (4 * n * m * m, 4 * (m * m + 3 * n * m)),
+            OpKind.DncReadWeighting => (5 * n * m, 4 * (4 * n * m + 3 * n)),
+            OpKind.DncRead => (2 * m * n * k, 4 * (m * n + k * m + k * n)),
             _ => (m, 8 * m),
         };
     }
