@@ -130,6 +130,7 @@ internal static unsafe class Program
         {
             var keys = new[]
             {
+                new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)),
                 new OpKey(OpKind.DncTemporal, new OpShape(n, r)), new OpKey(OpKind.DncRead, new OpShape(n, w, r)),
                 new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), new OpKey(OpKind.DncWrite, new OpShape(n, w)),
                 new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), new OpKey(OpKind.DncReadWeighting, new OpShape(n, r)),

@@ -37,7 +37,7 @@ public class OpKeyParseTests
                 OpKind.LstmGates => [new OpShape(512, 64, 128), new OpShape(4, 0, 1)],
                 OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent or OpKind.DncWrite => [OpShape.Matrix(256, 64), OpShape.Matrix(3, 1)],
                 OpKind.DncInterface => [OpShape.Matrix(2, 8), OpShape.Matrix(1, 4)],
-                OpKind.DncUsage or OpKind.DncReadWeighting or OpKind.DncTemporal => [OpShape.Matrix(16, 2), OpShape.Matrix(9, 1)],
+                OpKind.DncUsage or OpKind.DncReadWeighting or OpKind.DncTemporal or OpKind.DncLinkTemporal => [OpShape.Matrix(16, 2), OpShape.Matrix(9, 1)],
                 OpKind.DncRead => [new OpShape(16, 8, 2), new OpShape(23, 7, 3)],
                 OpKind.EwcPenalty => [OpShape.Matrix(128, 128), OpShape.Matrix(44, 1), OpShape.Vector(1000000)],
                 _ => [OpShape.Vector(128), OpShape.Vector(1)],

@@ -47,7 +47,8 @@ public sealed unsafe class OpWorkload : IDisposable
     /// <summary>DNC operands that are weightings over the slots (scaled to sum to about 1).</summary>
     private static bool DncWeighting(OpKind op, Field f) => (op, f) switch
     {
-        (OpKind.DncUsage, Field.B or Field.D) or (OpKind.DncLinkUpdate, Field.B or Field.C) or (OpKind.DncWrite, Field.B)
+        (OpKind.DncUsage, Field.B or Field.D) or (OpKind.DncLinkUpdate or OpKind.DncLinkTemporal, Field.B or Field.C) or (OpKind.DncWrite, Field.B)
+            or (OpKind.DncLinkTemporal, Field.D)
             or (OpKind.DncTemporal, Field.B) or (OpKind.DncRead, Field.B) => true,
         _ => false,
     };
@@ -144,6 +145,14 @@ public sealed unsafe class OpWorkload : IDisposable
                 yield return (Field.B, s.N * s.M, false);
                 yield return (Field.C, s.N * s.M, true);
                 yield return (Field.D, s.N * s.M, true);
+                break;
+            case OpKind.DncLinkTemporal:
+                yield return (Field.A, s.M * s.M, true);
+                yield return (Field.B, s.M, false);
+                yield return (Field.C, s.M, true);
+                yield return (Field.D, s.N * s.M, false);
+                yield return (Field.E, s.N * s.M, true);
+                yield return (Field.F, s.N * s.M, true);
                 break;
             case OpKind.DncReadWeighting:
                 yield return (Field.A, s.N * s.M, false);

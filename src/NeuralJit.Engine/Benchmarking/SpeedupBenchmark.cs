@@ -58,7 +58,7 @@ public static class SpeedupBenchmark
 
     /// <summary>Matrix products, whose figure of merit is GFLOP/s; the rest stream their operands (GB/s).</summary>
     public static bool IsComputeOp(OpKind op) => op is OpKind.Gemm or OpKind.Gemv or OpKind.Dense or OpKind.LstmGates or OpKind.CosineSimilarity or OpKind.DncContent
-        or OpKind.DncTemporal or OpKind.DncRead;
+        or OpKind.DncTemporal or OpKind.DncRead or OpKind.DncLinkTemporal;
 
     /// <summary>
     /// fp32 flops (a multiply-add is 2) and operand bytes of one call. Transcendentals count as one flop
@@ -89,6 +89,7 @@ public static class SpeedupBenchmark
             OpKind.DncWrite => (5 * m * n, 4 * (2 * m * n + m + 2 * n)),
             OpKind.DncLinkUpdate => (4 * m * m, 4 * (2 * m * m + 4 * m)),
             OpKind.DncTemporal => (4 * n * m * m, 4 * (m * m + 3 * n * m)),
+            OpKind.DncLinkTemporal => (4 * m * m + 4 * n * m * m, 4 * (2 * m * m + 4 * m + 3 * n * m)),
             OpKind.DncReadWeighting => (5 * n * m, 4 * (4 * n * m + 3 * n)),
             OpKind.DncRead => (2 * m * n * k, 4 * (m * n + k * m + k * n)),
             _ => (m, 8 * m),

@@ -10,7 +10,7 @@ internal static unsafe class DncKernels
     /// <summary>Floats of KernelArgs.Scratch a DncAllocation kernel over <paramref name="slots"/> slots may use (see <see cref="OpKind.DncAllocation"/>).</summary>
     public static int AllocationScratchFloats(int slots) => checked(3 * slots + 1024);
 
-    public static bool Handles(OpKind op) => op is >= OpKind.DncInterface and <= OpKind.DncRead;
+    public static bool Handles(OpKind op) => op is >= OpKind.DncInterface and <= OpKind.DncRead or OpKind.DncLinkTemporal;
 
     public static delegate*<in OpShape, KernelArgs*, void> Get(OpKind op, KernelTier tier) => tier switch
     {
@@ -32,6 +32,7 @@ internal static unsafe class DncKernels
             OpKind.DncTemporal => &Temporal,
             OpKind.DncReadWeighting => &ReadWeighting,
             OpKind.DncRead => &Read,
+            OpKind.DncLinkTemporal => &LinkTemporal,
             _ => throw new ArgumentOutOfRangeException(nameof(op), op, "Not a DNC op."),
         };
 
@@ -65,6 +66,15 @@ internal static unsafe class DncKernels
         {
             int rn = checked(s.N * s.M);
             T.DncTemporal(s.M, s.N, R(a->A, checked(s.M * s.M)), R(a->B, rn), W(a->C, rn), W(a->D, rn));
+        }
+
+        /// <summary>The fused op on the managed tiers is the two ops in order (the fusion is the JIT's: one pass over L).</summary>
+        private static void LinkTemporal(in OpShape s, KernelArgs* a)
+        {
+            int rn = checked(s.N * s.M);
+            var link = W(a->A, checked(s.M * s.M));
+            T.DncLinkUpdate(s.M, link, R(a->B, s.M), W(a->C, s.M));
+            T.DncTemporal(s.M, s.N, link, R(a->D, rn), W(a->E, rn), W(a->F, rn));
         }
 
         private static void ReadWeighting(in OpShape s, KernelArgs* a)

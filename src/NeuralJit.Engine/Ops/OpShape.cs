@@ -37,6 +37,7 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
         OpKind.DncUsage or OpKind.DncWrite or OpKind.DncReadWeighting => (long)Shape.M * Shape.N,
         OpKind.DncLinkUpdate => (long)Shape.M * Shape.M,
         OpKind.DncTemporal => (long)Shape.M * Shape.M * Shape.N,
+        OpKind.DncLinkTemporal => (long)Shape.M * Shape.M * (Shape.N + 1),
         OpKind.DncRead => (long)Shape.M * Shape.N * Shape.K,
         _ => Shape.M,
     };
@@ -56,7 +57,7 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
         LengthOrMatrix,
         /// <summary>"MxM": DncLinkUpdate (the N×N link matrix).</summary>
         Square,
-        /// <summary>"MxMxN": DncTemporal (the N×N link matrix × R heads).</summary>
+        /// <summary>"MxMxN": DncTemporal and DncLinkTemporal (the N×N link matrix × R heads).</summary>
         SquareByN,
     }
 
@@ -68,7 +69,7 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
             or OpKind.DncInterface or OpKind.DncUsage or OpKind.DncWrite or OpKind.DncReadWeighting => DimsForm.Matrix,
         OpKind.EwcPenalty => DimsForm.LengthOrMatrix,
         OpKind.DncLinkUpdate => DimsForm.Square,
-        OpKind.DncTemporal => DimsForm.SquareByN,
+        OpKind.DncTemporal or OpKind.DncLinkTemporal => DimsForm.SquareByN,
         _ => DimsForm.Length,
     };
 

@@ -62,6 +62,7 @@ public static unsafe class JitConformance
             OpKind.DncWrite => new[] { new Operand("A", Mat(s.M, s.N, lda), true, true), new Operand("B", s.M, true, false), new Operand("C", s.N, true, false), new Operand("D", s.N, true, false) },
             OpKind.DncLinkUpdate => new[] { new Operand("A", s.M * s.M, true, true), new Operand("B", s.M, true, false), new Operand("C", s.M, true, true) },
             OpKind.DncTemporal => new[] { new Operand("A", s.M * s.M, true, false), new Operand("B", s.N * s.M, true, false), new Operand("C", s.N * s.M, false, true), new Operand("D", s.N * s.M, false, true) },
+            OpKind.DncLinkTemporal => new[] { new Operand("A", s.M * s.M, true, true), new Operand("B", s.M, true, false), new Operand("C", s.M, true, true), new Operand("D", s.N * s.M, true, false), new Operand("E", s.N * s.M, false, true), new Operand("F", s.N * s.M, false, true) },
             OpKind.DncReadWeighting => new[] { new Operand("A", s.N * s.M, true, false), new Operand("B", s.N * s.M, true, false), new Operand("C", s.N * s.M, true, false), new Operand("D", 3 * s.N, true, false), new Operand("E", s.N * s.M, false, true) },
             OpKind.DncRead => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.K * s.M, true, false), new Operand("C", s.K * s.N, false, true) },
             _ => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true) },

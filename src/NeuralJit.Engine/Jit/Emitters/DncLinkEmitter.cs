@@ -6,7 +6,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace NeuralJit.Jit.Emitters;
 
 /// <summary>
-/// The two DNC ops over the N×N temporal link matrix L.
+/// The DNC ops over the N×N temporal link matrix L.
 /// <para><b>DncTemporal</b> (f_h = L·w_h, b_h = Lᵀ·w_h for every read head h) reads L once: a group of Rb rows is
 /// loaded a vector at a time and serves both products, the forward dot products in Rb·R register accumulators
 /// (reduced once per row group) and the backward sums as b_h[j] += Σ_r w_h[n+r]·L[n+r, j] against the L1-resident
@@ -16,19 +16,23 @@ namespace NeuralJit.Jit.Emitters;
 /// up over the chunks.</para>
 /// <para><b>DncLinkUpdate</b> is one streaming pass over L with the reference's operations in its order (no FMA),
 /// so it matches bit for bit: (1 − w_i − w_j)·L + w_i·p_j, the diagonal zeroed after its row, Σw summed in double
-/// in row order inside the same loop (its latency hides under the row's vector work), then p updated.</para>
+/// in row order inside the same loop (a stack cell; its latency hides under the row's vector work), then p updated.</para>
+/// <para><b>DncLinkTemporal</b> is the two in one pass over L: each row group is updated (the LinkUpdate row, exact)
+/// and stored, then read back from L1 by the Temporal group, so L comes from L2/L3 once and is written once instead
+/// of being streamed twice; p is updated after the last row.</para>
 /// </summary>
 public sealed class DncLinkEmitter : IKernelEmitter
 {
-    public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncLinkUpdate, OpKind.DncTemporal };
+    public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncLinkUpdate, OpKind.DncTemporal, OpKind.DncLinkTemporal };
 
     /// <summary>b (R·N floats) kept whole while it fits this many bytes; above, the columns are chunked to <see cref="ChunkBytes"/>.</summary>
     private const int WholeBackwardBytes = 24 * 1024, ChunkBytes = 16 * 1024;
 
     public void Emit(KernelAssembler k, OpKey key)
     {
-        if (key.Op == OpKind.DncLinkUpdate) EmitLinkUpdate(k, key.Shape.M);
-        else EmitTemporal(k, key.Shape.M, key.Shape.N);
+        int n = key.Shape.M, heads = key.Shape.N;
+        if (key.Op == OpKind.DncLinkUpdate || key.Op == OpKind.DncLinkTemporal && heads == 0) EmitLinkUpdate(k, n);
+        else EmitTemporal(k, n, heads, fused: key.Op == OpKind.DncLinkTemporal);
     }
 
     // ---- DncTemporal -----------------------------------------------------------------------------------
@@ -43,7 +47,10 @@ public sealed class DncLinkEmitter : IKernelEmitter
         return (rows, h);
     }
 
-    private static void EmitTemporal(KernelAssembler k, int n, int heads)
+    /// <summary>Registers of the fused kernel: w, p and the current row (the Temporal part keeps rsi, rdx, rcx, r8–r11).</summary>
+    private static readonly AssemblerRegister64 WriteWeights = rbx, Precedence = r12, LinkRowPtr = r13;
+
+    private static void EmitTemporal(KernelAssembler k, int n, int heads, bool fused)
     {
         if (n == 0 || heads == 0) return;
         int L = k.Lanes, vb = k.VectorBytes, nb = n * 4;
@@ -51,11 +58,25 @@ public sealed class DncLinkEmitter : IKernelEmitter
         var maskVec = new Vec(k.VectorRegisters - 1);
         int budget = k.VectorRegisters - (!k.IsAvx512 && tail > 0 ? 1 : 0);
         var (rb, hb) = Blocking(budget, heads);
+        var sum = fused ? SumOnStack(k) : default;
 
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);   // L
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);   // w (R×N)
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);   // forward
-        k.LoadPointer(r8, KernelArgs.Offsets.D);    // backward
+        if (fused)
+        {
+            k.LoadPointer(rsi, KernelArgs.Offsets.A);   // L, updated in place
+            k.LoadPointer(WriteWeights, KernelArgs.Offsets.B);
+            k.LoadPointer(Precedence, KernelArgs.Offsets.C);
+            k.LoadPointer(rdx, KernelArgs.Offsets.D);   // read weightings (R×N)
+            k.LoadPointer(rcx, KernelArgs.Offsets.E);   // forward
+            k.LoadPointer(r8, KernelArgs.Offsets.F);    // backward
+            foreach (var r in new[] { WriteWeights, Precedence, LinkRowPtr }) k.UseCalleeSaved(r);
+        }
+        else
+        {
+            k.LoadPointer(rsi, KernelArgs.Offsets.A);   // L
+            k.LoadPointer(rdx, KernelArgs.Offsets.B);   // read weightings (R×N)
+            k.LoadPointer(rcx, KernelArgs.Offsets.C);   // forward
+            k.LoadPointer(r8, KernelArgs.Offsets.D);    // backward
+        }
 
         // b = 0, then accumulated row by row.
         var zero = new Vec(0);
@@ -70,14 +91,19 @@ public sealed class DncLinkEmitter : IKernelEmitter
             int cols = Math.Min(chunkVecs, full - col0);
             bool last = col0 + cols >= full;
             for (int h0 = 0; h0 < heads; h0 += hb)
-                TemporalPass(k, n, Math.Min(hb, heads - h0), h0, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0);
+                TemporalPass(k, n, Math.Min(hb, heads - h0), h0, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0,
+                    updateLinks: fused && col0 == 0 && h0 == 0 ? sum : null);
             col0 += cols;
         }
         while (col0 < full);
+        if (fused) UpdatePrecedence(k, n, WriteWeights, Precedence, sum);
     }
 
-    /// <summary>One pass over the rows for heads h0..h0+hc−1 and column vectors col0..col0+cols−1 (plus the tail).</summary>
-    private static void TemporalPass(KernelAssembler k, int n, int hc, int h0, int rb, int col0, int cols, TailMask? tail, bool accumulateForward)
+    /// <summary>
+    /// One pass over the rows for heads h0..h0+hc−1 and column vectors col0..col0+cols−1 (plus the tail). With
+    /// <paramref name="updateLinks"/> (the Σw cell), each row group is first link-updated in place.
+    /// </summary>
+    private static void TemporalPass(KernelAssembler k, int n, int hc, int h0, int rb, int col0, int cols, TailMask? tail, bool accumulateForward, AssemblerMemoryOperand? updateLinks)
     {
         var a = k.Asm;
         int vb = k.VectorBytes, nb = n * 4;
@@ -89,6 +115,12 @@ public sealed class DncLinkEmitter : IKernelEmitter
 
         void Group(int rows)
         {
+            if (updateLinks is { } sum)
+                for (int r = 0; r < rows; r++)
+                {
+                    a.lea(LinkRowPtr, __[rax + r * nb]);
+                    LinkRow(k, n, LinkRowPtr, __dword_ptr[WriteWeights + r9 + r * 4], __dword_ptr[LinkRowPtr + r9 + r * 4], WriteWeights, Precedence, sum);
+                }
             for (int r = 0; r < rows; r++)
                 for (int h = 0; h < hc; h++)
                 {
@@ -156,60 +188,83 @@ public sealed class DncLinkEmitter : IKernelEmitter
     {
         if (n == 0) return;
         var a = k.Asm;
-        int nb = n * 4;
-        var maskVec = new Vec(k.VectorRegisters - 1);
-        Vec keep = new(0), wi = new(1), sum = new(2), scalar = new(3);
-        Vec T(int slot) => new(4 + 2 * slot);
-        Vec U(int slot) => new(5 + 2 * slot);
-        int unroll = k.IsAvx512 ? 4 : 2;
-
+        var sum = SumOnStack(k);
         k.LoadPointer(rsi, KernelArgs.Offsets.A);   // L, updated in place
         k.LoadPointer(rdx, KernelArgs.Offsets.B);   // w
         k.LoadPointer(rcx, KernelArgs.Offsets.C);   // p, read here, updated after L
-        a.vxorpd(k.X(sum), k.X(sum), k.X(sum));
         a.mov(r9, rsi);
         a.xor(eax, eax);
         var row = a.CreateLabel();
         a.Label(ref row);
-        a.vmovss(k.X(scalar), __dword_ptr[rdx + rax * 4]);
-        k.BroadcastLane0(wi, scalar);
-        a.vcvtss2sd(k.X(keep), k.X(keep), k.X(scalar));
-        a.vaddsd(k.X(sum), k.X(sum), k.X(keep));          // Σw in double, in row order like the reference
-        k.LoadConst(keep, 1f);
-        k.Sub(keep, keep, wi);                             // 1 − w_i, then − w_j: the reference's left-to-right order
-        k.ForEachVector(n, unroll, r10, maskVec, c =>
-        {
-            var t = T(c.Slot);
-            var u = U(c.Slot);
-            k.LoadPart(u, c.At(rdx), c.Count, c.Tail);
-            k.Sub(t, keep, u);
-            k.LoadPart(u, c.At(r9), c.Count, c.Tail);
-            k.Mul(t, t, u);
-            k.LoadPart(u, c.At(rcx), c.Count, c.Tail);
-            k.Mul(u, wi, u);
-            k.Add(t, t, u);
-            k.StorePart(c.At(r9), t, c.Count, c.Tail);
-        });
-        a.mov(__dword_ptr[r9 + rax * 4], 0);               // L[i, i] = 0
-        a.add(r9, nb);
+        LinkRow(k, n, r9, __dword_ptr[rdx + rax * 4], __dword_ptr[r9 + rax * 4], rdx, rcx, sum);
+        a.add(r9, n * 4);
         a.inc(rax);
         a.cmp(rax, n);
         a.jb(row);
+        UpdatePrecedence(k, n, rdx, rcx, sum);
+    }
 
-        // p = (1 − Σw)·p + w, with 1 − Σw in double rounded to float once.
-        a.vmovsd(k.X(scalar), k.ConstDouble(1.0));
-        a.vsubsd(k.X(scalar), k.X(scalar), k.X(sum));
-        a.vcvtsd2ss(k.X(scalar), k.X(scalar), k.X(scalar));
-        k.BroadcastLane0(keep, scalar);
-        k.ForEachVector(n, unroll, r10, maskVec, c =>
+    /// <summary>Σw lives in a stack qword (0.0): the fused kernel's Temporal part may need every vector register.</summary>
+    private static AssemblerMemoryOperand SumOnStack(KernelAssembler k)
+    {
+        var sum = __qword_ptr[rsp + k.AllocateStack(8)];
+        k.Asm.mov(sum, 0);
+        return sum;
+    }
+
+    /// <summary>
+    /// One row i of the link update, in place at <paramref name="row"/>: L[i, j] = (1 − w_i − w_j)·L[i, j] + w_i·p_j with
+    /// the reference's operations, then L[i, i] = 0 (<paramref name="diagonal"/>), and Σw += w_i in double. Uses v0–v1,
+    /// v3 and v4.. (two per unrolled slot), the index r10, and the tail mask register.
+    /// </summary>
+    private static void LinkRow(KernelAssembler k, int n, AssemblerRegister64 row, AssemblerMemoryOperand wi, AssemblerMemoryOperand diagonal,
+        AssemblerRegister64 w, AssemblerRegister64 p, AssemblerMemoryOperand sum)
+    {
+        var a = k.Asm;
+        Vec keep = new(0), wiv = new(1), scalar = new(3);
+        Vec T(int slot) => new(4 + 2 * slot);
+        Vec U(int slot) => new(5 + 2 * slot);
+        a.vmovss(k.X(scalar), wi);
+        k.BroadcastLane0(wiv, scalar);
+        a.vcvtss2sd(k.X(keep), k.X(keep), k.X(scalar));
+        a.vaddsd(k.X(keep), k.X(keep), sum);               // Σw in double, in row order like the reference
+        a.vmovsd(sum, k.X(keep));
+        k.LoadConst(keep, 1f);
+        k.Sub(keep, keep, wiv);                            // 1 − w_i, then − w_j: the reference's left-to-right order
+        k.ForEachVector(n, k.IsAvx512 ? 4 : 2, r10, new Vec(k.VectorRegisters - 1), c =>
         {
             var t = T(c.Slot);
             var u = U(c.Slot);
-            k.LoadPart(t, c.At(rcx), c.Count, c.Tail);
-            k.Mul(t, keep, t);
-            k.LoadPart(u, c.At(rdx), c.Count, c.Tail);
+            k.LoadPart(u, c.At(w), c.Count, c.Tail);
+            k.Sub(t, keep, u);
+            k.LoadPart(u, c.At(row), c.Count, c.Tail);
+            k.Mul(t, t, u);
+            k.LoadPart(u, c.At(p), c.Count, c.Tail);
+            k.Mul(u, wiv, u);
             k.Add(t, t, u);
-            k.StorePart(c.At(rcx), t, c.Count, c.Tail);
+            k.StorePart(c.At(row), t, c.Count, c.Tail);
+        });
+        a.mov(diagonal, 0);
+    }
+
+    /// <summary>p = (1 − Σw)·p + w, with 1 − Σw in double rounded to float once.</summary>
+    private static void UpdatePrecedence(KernelAssembler k, int n, AssemblerRegister64 w, AssemblerRegister64 p, AssemblerMemoryOperand sum)
+    {
+        var a = k.Asm;
+        Vec keep = new(0), scalar = new(3);
+        a.vmovsd(k.X(scalar), k.ConstDouble(1.0));
+        a.vsubsd(k.X(scalar), k.X(scalar), sum);
+        a.vcvtsd2ss(k.X(scalar), k.X(scalar), k.X(scalar));
+        k.BroadcastLane0(keep, scalar);
+        k.ForEachVector(n, k.IsAvx512 ? 4 : 2, r10, new Vec(k.VectorRegisters - 1), c =>
+        {
+            var t = new Vec(4 + 2 * c.Slot);
+            var u = new Vec(5 + 2 * c.Slot);
+            k.LoadPart(t, c.At(p), c.Count, c.Tail);
+            k.Mul(t, keep, t);
+            k.LoadPart(u, c.At(w), c.Count, c.Tail);
+            k.Add(t, t, u);
+            k.StorePart(c.At(p), t, c.Count, c.Tail);
         });
     }
 }
