@@ -111,7 +111,8 @@ internal static unsafe class Program
         Console.WriteLine();
         Console.WriteLine("Legend: Base/JIT ns = medians (ns per call) of interleaved batches; Ratio = Base/JIT (for GEMM vs LIBXSMM: JIT GFLOP/s ÷ LIBXSMM GFLOP/s);");
         Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else read bandwidth of the level the operands fit in);");
-        Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs.");
+        Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs (DNC step rows: over the outputs of 200 steps from a fresh state);");
+        Console.WriteLine("  DNC step bound = Σ over the step's ops of max(flops at the ISA's FMA peak, bytes at the bandwidth of the level the whole step's operands fit in), from the step's profile.");
         return 0;
     }
 
@@ -141,12 +142,43 @@ internal static unsafe class Program
                 foreach (var isa in isas)
                     Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "≥ 1x", res => res.Speedup >= 1, "dnc op");
         }
+        foreach (int n in new[] { 64, 256, 1024 })
+            foreach (var isa in isas)
+                LinkFusion(n, 4, isa, jit, roof);
         foreach (var (name, sizes, target) in DncNetworks)
             foreach (var isa in isas)
             {
                 double goal = isa == JitIsa.Avx512 && sizes.MemorySlots == 256 ? 20_000 : target;
                 DncStep($"DNC step {name} {isa} vs ManagedSimd", sizes, isa, roof, goal);
             }
+    }
+
+    /// <summary>The fused DncLinkTemporal kernel against the JIT's DncLinkUpdate then DncTemporal kernels on the same operands.</summary>
+    private static void LinkFusion(int n, int heads, JitIsa isa, JitSource jit, RooflineResult roof)
+    {
+        var key = new OpKey(OpKind.DncLinkTemporal, new OpShape(n, heads));
+        string name = $"{key} {isa} vs JIT LinkUpdate+Temporal";
+        if (!Selected(name) && !Selected("dnc op")) return;
+        var fused = jit.Compile(key, isa);
+        var link = jit.Compile(new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), isa);
+        var temporal = jit.Compile(new OpKey(OpKind.DncTemporal, new OpShape(n, heads)), isa);
+        if (fused is null || link is null || temporal is null) { Add(name, isa, "JIT", "—", "—", "—", "—", "—", "—", "—", "faster", "NO JIT KERNEL"); return; }
+        using var w = new OpWorkload(key);
+        var separate = w.CreateCustom((side, calls) =>
+        {
+            KernelArgs l = default, t = default;
+            l.A = side.Pointer(OpWorkload.Field.A); l.B = side.Pointer(OpWorkload.Field.B); l.C = side.Pointer(OpWorkload.Field.C);
+            t.A = l.A; t.B = side.Pointer(OpWorkload.Field.D); t.C = side.Pointer(OpWorkload.Field.E); t.D = side.Pointer(OpWorkload.Field.F);
+            var fl = (delegate* unmanaged<KernelArgs*, void>)link.Entry;
+            var ft = (delegate* unmanaged<KernelArgs*, void>)temporal.Entry;
+            for (long i = 0; i < calls; i++) { fl(&l); ft(&t); }
+        });
+        var one = w.CreateNative(fused.Entry, fused.SuppressGcTransition);
+        double err = w.MaxAbsDifference(separate, one);
+        var m = SideBySideRunner.Measure(separate, one, s_budget);
+        var r = SpeedupBenchmark.ToResult(key, isa, "JIT LinkUpdate+Temporal", m, err, w.WorkingSetBytes, roof);
+        Add(name, isa, "JIT", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
+            $"±{m.Candidate.Error999:N0}", $"{r.GFlops:N1} GFLOP/s", $"{r.PercentOfBound:N0}% {r.Bound}", $"{err:G2}", "faster", m.Speedup > 1 ? "PASS" : "SHORT");
     }
 
     private static void DncStep(string name, NetworkSizes sizes, JitIsa isa, RooflineResult roof, double targetNs)
