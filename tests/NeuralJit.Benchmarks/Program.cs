@@ -110,9 +110,9 @@ internal static unsafe class Program
         Print();
         Console.WriteLine();
         Console.WriteLine("Legend: Base/JIT ns = medians (ns per call) of interleaved batches; Ratio = Base/JIT (for GEMM vs LIBXSMM: JIT GFLOP/s ÷ LIBXSMM GFLOP/s);");
-        Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else read bandwidth of the level the operands fit in);");
+        Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else the read bandwidth ceiling of the working set: its cache level or the curve at its size, whichever is faster);");
         Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs (DNC step rows: over the outputs of 200 steps from a fresh state);");
-        Console.WriteLine("  DNC step bound = Σ over the step's ops of max(flops at the ISA's FMA peak, bytes at the bandwidth of the level the whole step's operands fit in), from the step's profile.");
+        Console.WriteLine("  DNC step bound = Σ over the step's ops of max(flops at the ISA's FMA peak, bytes at the read ceiling of the whole step's working set), from the step's profile.");
         return 0;
     }
 

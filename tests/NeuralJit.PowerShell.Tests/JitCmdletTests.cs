@@ -123,18 +123,27 @@ public class JitCmdletTests
     [Fact]
     public void SetNeuralJitOptionRefusesAnotherIsaOnceKernelsExistAndHonoursWhatIf()
     {
+        // BestIsa is the module's effective view of the CPU (NEURALJIT_MAX_ISA included).
         var (output, errors) = Run(@"
+            (Get-NeuralEngine).BestIsa
             Invoke-NeuralJitCompile Relu 5 | Out-Null
             $before = (Get-NeuralEngine).CallThreshold
             Set-NeuralJitOption -CallThreshold 7 -WhatIf
             (Get-NeuralEngine).CallThreshold -eq $before
-            $other = if ((Get-NeuralEngine).JitIsa -eq 'Avx2') { 'Avx512' } else { 'Avx2' }
-            Set-NeuralJitOption -Isa $other
+            Set-NeuralJitOption -Isa None
+            if ((Get-NeuralEngine).BestIsa -eq 'Avx512') { Set-NeuralJitOption -Isa Avx2 } else { Set-NeuralJitOption -Isa Avx512 }
+            (Get-NeuralEngine).JitIsa
             Set-NeuralJitOption -ShareThreshold (Get-NeuralEngine).ShareThreshold -PassThru | ForEach-Object JitKernels");
-        Assert.True((bool)output[0].BaseObject);
-        Assert.True((int)output[1].BaseObject >= 1);
-        var e = Assert.Single(errors);
-        Assert.StartsWith("SetNeuralJitOptionIsaFixed", e.FullyQualifiedErrorId);
+        bool avx512 = (string)output[0].BaseObject == "Avx512";
+        Assert.Contains((string)output[0].BaseObject, new[] { "Avx2", "Avx512" });
+        Assert.True((bool)output[1].BaseObject);
+        Assert.Equal(output[0].BaseObject, output[2].BaseObject);
+        Assert.True((int)output[3].BaseObject >= 1);
+        Assert.Equal(2, errors.Count);
+        Assert.StartsWith("SetNeuralJitOptionIsaFixed", errors[0].FullyQualifiedErrorId);
+        // Narrowing a fixed AVX-512 engine is refused; asking an AVX2-only CPU for AVX-512 says the CPU lacks it.
+        Assert.StartsWith(avx512 ? "SetNeuralJitOptionIsaFixed" : "SetNeuralJitOptionIsaUnavailable", errors[1].FullyQualifiedErrorId);
+        if (!avx512) Assert.Equal(ErrorCategory.NotEnabled, errors[1].CategoryInfo.Category);
     }
 
     [Fact]

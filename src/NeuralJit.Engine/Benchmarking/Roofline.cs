@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Iced.Intel;
@@ -19,6 +20,8 @@ namespace NeuralJit.Benchmarking;
 public static unsafe class Roofline
 {
     public const int Runs = 7;
+    /// <summary>The smallest buffer of the bandwidth curve: below it the loop's own overhead, not the cache, sets the rate.</summary>
+    public const long CurveStartBytes = 4096;
     private static readonly Lazy<RooflineResult> s_cached = new(() => Measure());
 
     /// <summary>The process-wide measurement (taken on first use, ~0.3 s).</summary>
@@ -45,6 +48,10 @@ public static unsafe class Roofline
         long mem = Math.Min(Math.Max(4 * caches.L3Bytes, 64L << 20), 256L << 20);
         double bw1 = code.ReadBandwidth(l1, cancellation), bw2 = code.ReadBandwidth(l2, cancellation);
         double bw3 = code.ReadBandwidth(l3, cancellation), bwm = code.ReadBandwidth(mem, cancellation);
+        // The curve where the levels blur (a working set a little over L1 still hits L1 mostly): every √2 from 4 KiB to 2×L2.
+        var curveBytes = new List<long>();
+        for (double size = CurveStartBytes; size <= 2.0 * caches.L2Bytes; size *= Math.Sqrt(2)) curveBytes.Add((long)size / 512 * 512);
+        var curveRates = curveBytes.Select(b => code.ReadBandwidth(b, cancellation)).ToArray();
         double tsc = CycleClock.Frequency;
         return new RooflineResult
         {
@@ -55,6 +62,8 @@ public static unsafe class Roofline
             L1BytesPerTick = bw1 * 1e9 / tsc, L2BytesPerTick = bw2 * 1e9 / tsc, L3BytesPerTick = bw3 * 1e9 / tsc, MemoryBytesPerTick = bwm * 1e9 / tsc,
             L1DataBytes = caches.L1DataBytes, L2Bytes = caches.L2Bytes, L3Bytes = caches.L3Bytes, CacheSizeSource = caches.Source,
             TestBufferBytes = [l1, l2, l3, mem],
+            ReadCurveBytes = curveBytes.ToArray(),
+            ReadCurveGBps = curveRates,
             BandwidthIsa = code.LoadIsa.ToString(),
             TscGHz = tsc / 1e9,
             MeasurementMilliseconds = sw.Elapsed.TotalMilliseconds,
@@ -71,14 +80,17 @@ public static unsafe class Roofline
     {
         private const int Accumulators = 12, FmaUnroll = 2, LoadUnroll = 8;
         private readonly CodeCache _cache = new(64 * 1024);
-        private readonly nint _fmaAvx2, _fmaAvx512, _read;
+        /// <summary>The read loop with 1 stream and with 4 (the buffer's quarters read side by side), so prefetchers that follow several streams are credited too.</summary>
+        private static readonly int[] Streams = [1, 4];
+        private readonly nint _fmaAvx2, _fmaAvx512;
+        private readonly nint[] _read;
         public JitIsa LoadIsa { get; } = CpuFeatures.Best;
 
         public RooflineCode()
         {
             _fmaAvx2 = Install(EmitFma(JitIsa.Avx2));
             _fmaAvx512 = CpuFeatures.Best == JitIsa.Avx512 ? Install(EmitFma(JitIsa.Avx512)) : 0;
-            _read = Install(EmitRead(LoadIsa));
+            _read = Streams.Select(s => Install(EmitRead(LoadIsa, s))).ToArray();
         }
 
         private nint Install(KernelAssembler k)
@@ -103,22 +115,33 @@ public static unsafe class Roofline
             return k;
         }
 
-        /// <summary>Read loop: A = buffer, B = bytes (a multiple of LoadUnroll vectors), C = repetitions; full-width loads only.</summary>
-        private static KernelAssembler EmitRead(JitIsa isa)
+        /// <summary>
+        /// Read loop: A = buffer, B = bytes (a multiple of LoadUnroll vectors), C = repetitions; full-width loads only.
+        /// With <paramref name="streams"/> &gt; 1 the buffer is read as that many equal parts side by side (r8 holds the part size).
+        /// </summary>
+        private static KernelAssembler EmitRead(JitIsa isa, int streams)
         {
             var k = new KernelAssembler(isa);
             var a = k.Asm;
+            int perStream = LoadUnroll / streams;
             k.LoadPointer(r10, KernelArgs.Offsets.A);
             a.mov(r11, __qword_ptr[k.Args + KernelArgs.Offsets.B]);
             a.mov(rax, __qword_ptr[k.Args + KernelArgs.Offsets.C]);
+            a.mov(rdx, r11);
+            if (streams > 1) a.shr(rdx, (byte)BitOperations.Log2((uint)streams)); // one part's bytes
             var outer = a.CreateLabel();
             var inner = a.CreateLabel();
             a.Label(ref outer);
             a.mov(r9, r10);
-            a.lea(r8, __[r10 + r11]);
+            a.lea(r8, __[r10 + rdx]);
             a.Label(ref inner);
-            for (int u = 0; u < LoadUnroll; u++) k.Load(new Vec(u), __[r9 + u * k.VectorBytes]);
-            a.add(r9, LoadUnroll * k.VectorBytes);
+            a.mov(rcx, r9);
+            for (int s = 0; s < streams; s++)
+            {
+                for (int u = 0; u < perStream; u++) k.Load(new Vec(s * perStream + u), __[rcx + u * k.VectorBytes]);
+                if (s + 1 < streams) a.add(rcx, rdx);
+            }
+            a.add(r9, perStream * k.VectorBytes);
             a.cmp(r9, r8);
             a.jb(inner);
             a.dec(rax);
@@ -160,8 +183,10 @@ public static unsafe class Roofline
             return rates.Max();
         }
 
-        /// <summary>GB/s reading a buffer of <paramref name="bytes"/> repeatedly: best of Runs runs of ~3 ms.</summary>
-        public double ReadBandwidth(long bytes, CancellationToken ct)
+        /// <summary>GB/s reading a buffer of <paramref name="bytes"/> repeatedly: the best of Runs runs of ~3 ms, over 1 and 4 streams.</summary>
+        public double ReadBandwidth(long bytes, CancellationToken ct) => _read.Max(entry => ReadBandwidth(entry, bytes, ct));
+
+        private double ReadBandwidth(nint entry, long bytes, CancellationToken ct)
         {
             int step = (LoadIsa == JitIsa.Avx512 ? 64 : 32) * LoadUnroll;
             bytes = Math.Max(step, bytes / step * step);
@@ -170,7 +195,6 @@ public static unsafe class Roofline
             {
                 new Span<byte>(p, (int)Math.Min(bytes, int.MaxValue)).Fill(1);
                 if (bytes > int.MaxValue) NativeMemory.Fill((byte*)p + int.MaxValue, (nuint)(bytes - int.MaxValue), 1);
-                nint entry = _read;
                 Call(entry, p, bytes, 2);
                 long reps = Calibrate(n => Call(entry, p, bytes, n), 1);
                 var rates = new double[Runs];

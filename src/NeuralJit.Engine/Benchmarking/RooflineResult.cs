@@ -26,6 +26,10 @@ public sealed class RooflineResult
     public string CacheSizeSource { get; init; } = "";
     /// <summary>Buffer sizes the L1/L2/L3/memory loops read (half the level or more, never more than the level).</summary>
     public long[] TestBufferBytes { get; init; } = [];
+    /// <summary>Buffer sizes of the read-bandwidth curve, every √2 from 4 KiB to twice L2, where the cache levels blur.</summary>
+    public long[] ReadCurveBytes { get; init; } = [];
+    /// <summary>The read bandwidth measured with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
+    public double[] ReadCurveGBps { get; init; } = [];
     /// <summary>The ISA of the read loops (widest available: one load = one vector).</summary>
     public string BandwidthIsa { get; init; } = "";
     public double TscGHz { get; init; }
@@ -35,12 +39,22 @@ public sealed class RooflineResult
     public double PeakGFlops(string isa) =>
         (isa == "Avx512" ? Avx512PeakGFlops ?? Avx2PeakGFlops : Avx2PeakGFlops) ?? 0;
 
-    /// <summary>Read bandwidth of the smallest level that holds <paramref name="bytes"/>, and its name.</summary>
-    public (string Level, double GBps) BandwidthFor(long bytes) =>
-        bytes <= L1DataBytes ? ("L1", L1ReadGBps)
-        : bytes <= L2Bytes ? ("L2", L2ReadGBps)
-        : bytes <= L3Bytes ? ("L3", L3ReadGBps)
-        : ("Memory", MemoryReadGBps);
+    /// <summary>
+    /// The fastest a working set of <paramref name="bytes"/> can be read, and the level it fits in: the larger of that
+    /// level's rate and the curve's rate at the largest measured buffer not above <paramref name="bytes"/> (the rate only
+    /// falls as buffers grow, so this is a ceiling, never an estimate: a kernel cannot beat it).
+    /// </summary>
+    public (string Level, double GBps) BandwidthFor(long bytes)
+    {
+        var (level, rate) = bytes <= L1DataBytes ? ("L1", L1ReadGBps)
+            : bytes <= L2Bytes ? ("L2", L2ReadGBps)
+            : bytes <= L3Bytes ? ("L3", L3ReadGBps)
+            : ("Memory", MemoryReadGBps);
+        // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there.
+        int at = Array.FindLastIndex(ReadCurveBytes, b => b <= bytes);
+        double curve = ReadCurveGBps.Length == 0 ? 0 : ReadCurveGBps[Math.Max(at, 0)];
+        return (level, Math.Max(rate, curve));
+    }
 
     public override string ToString() =>
         $"FMA AVX2 {Avx2PeakGFlops:N1} / AVX-512 {Avx512PeakGFlops:N1} GFLOP/s; read L1 {L1ReadGBps:N0}, L2 {L2ReadGBps:N0}, L3 {L3ReadGBps:N0}, memory {MemoryReadGBps:N0} GB/s";

@@ -144,7 +144,7 @@ public sealed class JitCompiler : IDisposable
         kernel = null;
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (isa == JitIsa.None) return CpuFeatures.Best == JitIsa.None ? "this CPU has no AVX2+FMA: the JIT is off" : "the JIT ISA is capped at None";
-        if (isa > CpuFeatures.Best) return $"this CPU does not support {isa} (best: {CpuFeatures.Best})";
+        if (!CpuFeatures.CanRun(isa)) return $"this CPU does not support {isa} (it has: {CpuFeatures.Describe()})";
         var emitter = KernelEmitters.For(key.Op);
         if (emitter is null) return $"no JIT emitter for {key.Op} yet";
         try { NeuralEngine.ValidateShape(key.Op, key.Shape); }

@@ -9,8 +9,8 @@ namespace NeuralJit.Profiling;
 /// The profiler's clock: fenced <c>rdtsc</c> from two tiny stubs emitted with Iced and called through
 /// <c>delegate* unmanaged[SuppressGCTransition]</c> (the stubs never block), with a <see cref="Stopwatch"/>
 /// fallback where executable memory or x86-64 is not available. The TSC frequency is calibrated against the
-/// wall clock once, at first use. The TSC counts reference ticks at a constant rate, not core cycles: on this
-/// machine ~2.1 GHz while the core boosts higher, and in this VM it advances in steps of ~21 ticks (10 ns).
+/// wall clock once, at first use. The TSC counts reference ticks at a constant rate, not core cycles (the rate
+/// depends on the CPU model: ~2.1 GHz on a Zen 5 whose cores boost higher), and in some VMs it advances in steps of ~20 ticks.
 /// The stubs' page lives as long as the process (one page; the clock is hardware, not engine state).
 /// </summary>
 /// <remarks>

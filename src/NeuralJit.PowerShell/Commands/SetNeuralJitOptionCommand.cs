@@ -43,7 +43,13 @@ public sealed class SetNeuralJitOptionCommand : PSCmdlet
         if (Bound(nameof(CallThreshold)) && ShouldProcess("JIT", $"Set CallThreshold to {CallThreshold}")) o.CallThreshold = CallThreshold;
         if (Bound(nameof(ShareThreshold)) && ShouldProcess("JIT", $"Set ShareThreshold to {ShareThreshold}")) o.ShareThreshold = ShareThreshold;
         if (Bound(nameof(Enabled)) && ShouldProcess("JIT", Enabled ? "Enable automatic compilation" : "Disable automatic compilation")) o.JitEnabled = Enabled;
-        if (Bound(nameof(Isa)) && ShouldProcess("JIT", $"Cap the ISA at {Isa}") && !engine.Jit.TrySetIsaCap(Isa, out var why))
+        if (Bound(nameof(Isa)) && Isa != JitIsa.None && !CpuFeatures.CanRun(Isa))
+        {
+            WriteError(NeuralErrors.Create(new PlatformNotSupportedException($"This CPU does not support {Isa} (it has: {CpuFeatures.Describe()}); the JIT keeps {engine.Jit.Isa}."),
+                "SetNeuralJitOptionIsaUnavailable", ErrorCategory.NotEnabled, Isa,
+                $"Use -Isa {CpuFeatures.Best} or lower (Get-NeuralEngine shows BestIsa); AVX-512 kernels need a CPU with AVX-512 F/BW/VL/DQ and no NEURALJIT_MAX_ISA below Avx512."));
+        }
+        else if (Bound(nameof(Isa)) && ShouldProcess("JIT", $"Cap the ISA at {Isa}") && !engine.Jit.TrySetIsaCap(Isa, out var why))
         {
             WriteError(NeuralErrors.InvalidOperation(why!, "SetNeuralJitOptionIsaFixed", Isa,
                 "Start a new session (or set NEURALJIT_MAX_ISA) before the first compile, or compare ISAs with Invoke-NeuralJitCompile -Isa."));

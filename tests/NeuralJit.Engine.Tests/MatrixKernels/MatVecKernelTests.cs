@@ -60,7 +60,7 @@ public class MatVecKernelTests
     }
 
     /// <summary>LSTM shapes: (input, hidden, extra row stride).</summary>
-    private static IEnumerable<OpShape> LstmShapes(int count, int seed)
+    internal static IEnumerable<OpShape> LstmShapes(int count, int seed)
     {
         var rng = new Random(seed);
         var fixedShapes = new (int I, int H, int Extra)[] { (64, 128, 0), (1, 1, 0), (3, 5, 0), (16, 16, 0), (17, 33, 3), (128, 64, 0), (7, 100, 9), (300, 3, 0), (2, 257, 0) };

@@ -1,0 +1,71 @@
+using NeuralJit.Benchmarking;
+using NeuralJit.Engine.Tests.Support;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+using Xunit.Abstractions;
+
+namespace NeuralJit.Engine.Tests.Benchmarking;
+
+/// <summary>
+/// A bound is a bound: no kernel, JIT or managed, runs faster than the roofline says it can. The keys are the
+/// seed table and the rows that once printed more than 100% (a working set just over L1, an L2-resident EWC).
+/// </summary>
+public class RooflineBoundTests(ITestOutputHelper output)
+{
+    /// <summary>
+    /// Medians of short side-by-side runs on a shared 2-core VM move by a few percent between runs, and each ceiling
+    /// is the best of 7 runs, so a kernel at its true bound may read up to this much over 100%.
+    /// </summary>
+    private const double TolerancePercent = 10;
+
+    private static readonly OpKey[] Keys =
+    [
+        new(OpKind.LstmGates, new OpShape(512, 64, 128)),
+        new(OpKind.DncContent, OpShape.Matrix(256, 64)),
+        new(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
+        new(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
+        new(OpKind.CosineSimilarity, OpShape.Matrix(256, 64)),
+        new(OpKind.EwcPenalty, OpShape.Matrix(128, 128)),
+        new(OpKind.Dense, OpShape.Matrix(128, 64)),
+        new(OpKind.Dense, OpShape.Matrix(64, 128)),
+        new(OpKind.Gemv, OpShape.Matrix(1024, 192)),
+        new(OpKind.Add, OpShape.Vector(4096)),
+        new(OpKind.Relu, OpShape.Vector(8)),
+        new(OpKind.Softmax, OpShape.Vector(256)),
+    ];
+
+    [Fact]
+    public void NoRowExceedsItsRooflineBound()
+    {
+        var roofline = Roofline.Cached;
+        using var engine = JitTestEngine.Create();
+        var rows = new List<string>();
+        foreach (var key in Keys)
+        {
+            var kernel = engine.Jit.Compile(key, CpuFeatures.Best);
+            var r = SpeedupBenchmark.Compare(kernel, KernelTier.ManagedSimd, new BenchmarkBudget(TimeSpan.FromMilliseconds(60)), roofline);
+            double managedPercent = 100 * r.BoundNanoseconds / r.BaselineNanoseconds;
+            rows.Add($"{key,-24} {r.Isa,-7} bound {r.BoundNanoseconds,9:N1} ns ({r.Bound,-7}) JIT {r.JitNanoseconds,9:N1} ns = {r.PercentOfBound,5:N1}%  managed {r.BaselineNanoseconds,9:N1} ns = {managedPercent,5:N1}%");
+            Assert.True(r.BoundNanoseconds > 0, $"{key}: no bound");
+            Assert.True(r.PercentOfBound <= 100 + TolerancePercent, $"{key} JIT at {r.PercentOfBound:N1}% of its {r.Bound} bound: the bound is wrong.\n{string.Join('\n', rows)}");
+            Assert.True(managedPercent <= 100 + TolerancePercent, $"{key} managed at {managedPercent:N1}% of its {r.Bound} bound: the bound is wrong.\n{string.Join('\n', rows)}");
+        }
+        output.WriteLine(string.Join('\n', rows));
+    }
+
+    [Fact]
+    public void TheBandwidthCeilingNeverFallsBelowTheLevelItsWorkingSetFitsIn()
+    {
+        var r = Roofline.Cached;
+        Assert.NotEmpty(r.ReadCurveBytes);
+        Assert.Equal(r.ReadCurveBytes.Length, r.ReadCurveGBps.Length);
+        foreach (long bytes in new long[] { 1, 4096, 20_000, r.L1DataBytes, r.L1DataBytes + 1, 100_000, r.L2Bytes, r.L2Bytes + 1, r.L3Bytes * 2 })
+        {
+            var (level, gbps) = r.BandwidthFor(bytes);
+            double levelRate = level switch { "L1" => r.L1ReadGBps, "L2" => r.L2ReadGBps, "L3" => r.L3ReadGBps, _ => r.MemoryReadGBps };
+            Assert.True(gbps >= levelRate, $"{bytes} B: {gbps} GB/s below its level {level} ({levelRate})");
+            int at = Array.FindLastIndex(r.ReadCurveBytes, b => b <= bytes);
+            if (at >= 0) Assert.True(gbps >= r.ReadCurveGBps[at], $"{bytes} B: {gbps} GB/s below the curve at {r.ReadCurveBytes[at]} B");
+        }
+    }
+}
