@@ -53,7 +53,8 @@ public class EmittedCodeInspectionTests
             foreach (float beta in new[] { 0.75f, 0f })
             {
                 var report = KernelInspector.Inspect($"{key} on {isa}", assembled.Bytes, assembled.EntryOffset, isa, operands, beta: beta);
-                Assert.True(report.Problems.Count == 0, report.ToString());
+                var problems = report.Problems.Where(p => !DataDependentByDesign(op, p)).ToList();
+                Assert.True(problems.Count == 0, report.ToString());
                 if (beta != 0) masked += report.MaskedAccesses;
             }
             kernels++;
@@ -62,12 +63,22 @@ public class EmittedCodeInspectionTests
         if (isa == JitIsa.Avx512) Assert.True(masked > 0, $"{op}: no k-masked access in {kernels} AVX-512 kernels, though the sweep has tails");
     }
 
+    /// <summary>
+    /// DncAllocation's radix sort addresses its histograms and permutations by key bytes and skips a pass by a count: the
+    /// walk does not model data, so it checks the vector key pass (the ISA-specific part) and stops at the first such
+    /// branch; the sort itself runs in JitDncTests on fenced buffers, its scratch included.
+    /// </summary>
+    private static bool DataDependentByDesign(OpKind op, string problem) =>
+        op == OpKind.DncAllocation && (problem.Contains("depends on data the walk does not model") || problem.Contains("a branch on flags the walk does not know"));
+
     /// <summary>The operands the conformance harness binds, with the elements each output must store (not the row padding of a strided C).</summary>
     internal static IReadOnlyList<KernelInspector.OperandExtent> Extents(OpKey key, bool fusesCell)
     {
         var s = key.Shape;
         return JitConformance.Operands(key, fusesCell).Select(o => new KernelInspector.OperandExtent(o.Field, o.Length, o.Input, o.Output,
-            key.Op == OpKind.Gemm && o.Field == "C" ? i => i % s.StrideC < s.N : null)).ToList();
+            key.Op == OpKind.Gemm && o.Field == "C" ? i => i % s.StrideC < s.N
+            : key.Op == OpKind.DncWrite && o.Field == "A" ? i => i % s.StrideA(key.Op) < s.N
+            : null)).ToList();
     }
 
     // ---- the inspector itself: each kind of fault it exists to find, planted in a hand-written kernel ----

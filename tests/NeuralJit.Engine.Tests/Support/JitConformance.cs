@@ -234,6 +234,19 @@ public static unsafe class JitConformance
         for (int i = 0; i < count; i++)
         {
             int Size() => i < special.Length * 2 && rng.Next(2) == 0 ? special[rng.Next(special.Length)] : rng.Next(0, max + 1);
+            // DNC: slots N × heads R (1..9, past one pass of registers) or width W; N² ops capped at 160 slots.
+            int Slots() => Math.Min(Size(), 160);
+            int Heads() => 1 + rng.Next(9);
+            if (op is OpKind.DncUsage or OpKind.DncReadWeighting or OpKind.DncTemporal or OpKind.DncLinkTemporal) { yield return new OpShape(Slots(), Heads()); continue; }
+            if (op is OpKind.DncLinkUpdate) { yield return OpShape.Vector(Slots()); continue; }
+            if (op is OpKind.DncInterface) { yield return new OpShape(Heads(), Math.Max(1, Size() % 100)); continue; }
+            if (op is OpKind.DncRead or OpKind.DncWrite)
+            {
+                int n = Slots(), w = Math.Max(1, Size() % 100);
+                int ld = rng.Next(3) == 0 ? w + rng.Next(1, 9) : 0;
+                yield return op == OpKind.DncRead ? new OpShape(n, w, Heads(), ld) : new OpShape(n, w, 0, ld);
+                continue;
+            }
             if (matrix)
             {
                 int rows = Size(), width = Size();
