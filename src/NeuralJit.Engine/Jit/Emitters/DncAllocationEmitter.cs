@@ -22,12 +22,100 @@ public sealed class DncAllocationEmitter : IKernelEmitter
 
     private const int Bins = 256, Passes = 4; // Passes·Bins + 3·N = DncKernels.AllocationScratchFloats
 
+    /// <summary>
+    /// Up to this many slots the order comes from counting ranks with vector compares (O(N²/lanes), no histograms):
+    /// the radix sort's fixed cost (4 × 256-bin prefix sums) made N = 64 take ~5,700 TSC ticks, 22% of a whole step.
+    /// </summary>
+    private const int SmallSlots = 128;
+
+    /// <summary>
+    /// φ by ranks: rank_i = #{j : key_j &lt; key_i} + #{j &lt; i : key_j = key_i} (usage ascending, ties by index), then
+    /// φ[rank_i] = i, at scratch + 4N. Keys are signed ints here. Rows i are emitted per block of one vector: for key
+    /// vectors below i's block every key with j &lt; i counts when ≤ key_i, above it when &lt; key_i, and only the block's own
+    /// vector compares indices. The tail vector is filled with int.MaxValue, which is never below a key.
+    /// </summary>
+    private static void RankByCounting(KernelAssembler k, int n)
+    {
+        var a = k.Asm;
+        int L = k.Lanes, vb = k.VectorBytes, nb = n * 4, vectors = (n + L - 1) / L, tail = n % L;
+        Vec ki = new(0), acc = new(1), kj = new(2), t = new(3), eq = new(4), lane = new(5), iota = new(6), one = new(7);
+        var maskVec = new Vec(k.VectorRegisters - 1);
+        TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
+        var lanes = new uint[L];
+        for (int i = 0; i < L; i++) lanes[i] = (uint)i;
+        k.Load(iota, k.ConstVector(lanes));
+        if (k.IsAvx512) { a.mov(eax, 1); a.vpbroadcastd(k.Z(one), eax); }
+        float fill = BitConverter.Int32BitsToSingle(int.MaxValue);
+
+        void LoadKeys(int v)
+        {
+            if (v == vectors - 1 && mask is { } m) k.LoadTail(kj, __[rdx + v * vb], m, fill);
+            else k.Load(kj, __[rdx + v * vb]);
+        }
+        // acc −= m for a mask of −1 lanes (AVX2) or acc += 1 under k (AVX-512): one count per set lane; subtract = the opposite.
+        void Count(int km, Vec m, bool subtract)
+        {
+            if (k.IsAvx512)
+            {
+                if (subtract) a.vpsubd(k.ZK(acc, km), k.Z(acc), k.Z(one)); else a.vpaddd(k.ZK(acc, km), k.Z(acc), k.Z(one));
+            }
+            else if (subtract) a.vpaddd(k.Y(acc), k.Y(acc), k.Y(m)); else a.vpsubd(k.Y(acc), k.Y(acc), k.Y(m));
+        }
+        void Greater(int km, Vec m, Vec x, Vec y) { if (k.IsAvx512) a.vpcmpgtd(KernelAssembler.K(km), k.Z(x), k.Z(y)); else a.vpcmpgtd(k.Y(m), k.Y(x), k.Y(y)); }
+
+        for (int b = 0; b < vectors; b++)
+        {
+            int first = b * L, end = Math.Min(n, first + L);
+            var row = a.CreateLabel();
+            a.mov(eax, first);                                   // i
+            a.xor(r10d, r10d);                                  // i − first
+            a.Label(ref row);
+            k.Broadcast(ki, __dword_ptr[rdx + rax * 4]);
+            a.vmovd(k.X(lane), r10d);
+            if (k.IsAvx512) a.vpbroadcastd(k.Z(lane), k.X(lane)); else a.vpbroadcastd(k.Y(lane), k.X(lane));
+            k.Zero(acc);
+            for (int v = 0; v < vectors; v++)
+            {
+                LoadKeys(v);
+                if (v < b) { Greater(2, t, kj, ki); Count(2, t, subtract: true); }   // j < i: counts unless key_j > key_i
+                else
+                {
+                    Greater(2, t, ki, kj); Count(2, t, subtract: false);            // key_j < key_i
+                    if (v == b)
+                    {
+                        // key_j = key_i with j < i
+                        Greater(3, eq, lane, iota);
+                        if (k.IsAvx512) { a.vpcmpeqd(KernelAssembler.K(4), k.Z(ki), k.Z(kj)); a.kandw(KernelAssembler.K(4), KernelAssembler.K(4), KernelAssembler.K(3)); }
+                        else { a.vpcmpeqd(k.Y(t), k.Y(ki), k.Y(kj)); a.vpand(k.Y(t), k.Y(t), k.Y(eq)); }
+                        Count(4, t, subtract: false);
+                    }
+                }
+            }
+            // rank = first + Σ lanes (the keys below i's block each counted as L − #greater).
+            if (k.IsAvx512) { a.vextracti64x4(k.Y(t), k.Z(acc), 1); a.vpaddd(k.Y(acc), k.Y(acc), k.Y(t)); }
+            a.vextracti128(k.X(t), k.Y(acc), 1);
+            a.vpaddd(k.X(acc), k.X(acc), k.X(t));
+            a.vpshufd(k.X(t), k.X(acc), 0x4E);
+            a.vpaddd(k.X(acc), k.X(acc), k.X(t));
+            a.vpshufd(k.X(t), k.X(acc), 0xB1);
+            a.vpaddd(k.X(acc), k.X(acc), k.X(t));
+            a.vmovd(r9d, k.X(acc));
+            a.add(r9d, first);
+            a.mov(__dword_ptr[rdx + r9 * 4 + nb], eax);         // φ[rank_i] = i
+            a.inc(eax);
+            a.inc(r10d);
+            a.cmp(eax, end);
+            a.jb(row);
+        }
+    }
+
     public void Emit(KernelAssembler k, OpKey key)
     {
         int n = key.Shape.M;
         if (n == 0) return;
         var a = k.Asm;
         int nb = n * 4;
+        bool small = n <= SmallSlots;
         var maskVec = new Vec(k.VectorRegisters - 1);
         k.LoadPointer(rsi, KernelArgs.Offsets.A);          // usage
         k.LoadPointer(rdx, KernelArgs.Offsets.Scratch);    // keys[N] | perm[N] | perm[N] | hist[4][256]
@@ -48,8 +136,16 @@ public sealed class DncAllocationEmitter : IKernelEmitter
             k.Compare(nan, x, x, 3 /* UNORD_Q */);
             k.Xor(x, x, s);
             k.Blend(x, x, ones, nan);
+            if (small) k.Xor(x, x, k.ConstBits(0x80000000));   // as signed ints: vpcmpgtd compares them in the same order
             k.StorePart(c.At(rdx), x, c.Count, c.Tail);
         });
+        if (small)
+        {
+            RankByCounting(k, n);
+            a.lea(r11, __[rdx + nb]);
+            Products(k, n);
+            return;
+        }
         k.ForEachVector(Passes * Bins, 4, r10, maskVec, c => k.Store(c.At(r8), zero));
 
         // Identity permutation, then the four byte histograms in one pass over the keys.
@@ -115,13 +211,19 @@ public sealed class DncAllocationEmitter : IKernelEmitter
             a.Label(ref skip);
         }
 
-        // a[φ_j] = (1 − u[φ_j])·Π_{i<j} u[φ_i], in float and in sorted order like the reference.
+        Products(k, n);
+    }
+
+    /// <summary>a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i], in float and in sorted order like the reference; φ at r11.</summary>
+    private static void Products(KernelAssembler k, int n)
+    {
+        var a = k.Asm;
         Vec product = new(0), one = new(1), u = new(2), t = new(3);
         k.LoadPointer(rsi, KernelArgs.Offsets.A);
         k.LoadPointer(r10, KernelArgs.Offsets.C);
         k.LoadConst(one, 1f);
         k.Move(product, one);
-        loop = a.CreateLabel();
+        var loop = a.CreateLabel();
         a.xor(r9d, r9d);
         a.Label(ref loop);
         a.mov(eax, __dword_ptr[r11 + r9 * 4]);
