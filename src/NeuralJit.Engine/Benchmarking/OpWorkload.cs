@@ -16,7 +16,7 @@ public sealed unsafe class OpWorkload : IDisposable
     private readonly List<Side> _sides = new();
 
     /// <summary>The KernelArgs fields, in <see cref="KernelArgs"/> order.</summary>
-    public enum Field { A, B, C, D, E, F, G, Scratch }
+    public enum Field { A, B, C, D, E, F, G }
 
     public OpWorkload(OpKey key, int seed = 12345)
     {
@@ -122,7 +122,6 @@ public sealed unsafe class OpWorkload : IDisposable
             case OpKind.DncAllocation:
                 yield return (Field.A, s.M, false);
                 yield return (Field.C, s.M, true);
-                yield return (Field.Scratch, DncKernels.AllocationScratchFloats(s.M), true);
                 break;
             case OpKind.DncWriteWeighting:
                 yield return (Field.A, s.M, false);
@@ -174,7 +173,7 @@ public sealed unsafe class OpWorkload : IDisposable
     }
 
     /// <summary>Fields the op writes (compared between sides), plus <see cref="KernelArgs.Result"/> for scalar ops.</summary>
-    public IReadOnlyCollection<Field> Outputs => _initialMutable.Keys.Where(f => f != Field.Scratch).ToArray();
+    public IReadOnlyCollection<Field> Outputs => _initialMutable.Keys;
     public bool HasScalarResult => Key.Op is OpKind.EwcPenalty or OpKind.Dot;
 
     /// <summary>Bytes of operands one call touches at least once (read-only inputs + outputs).</summary>
@@ -267,7 +266,6 @@ public sealed unsafe class OpWorkload : IDisposable
                 case Field.E: _args->E = p; break;
                 case Field.F: _args->F = p; break;
                 case Field.G: _args->G = p; break;
-                case Field.Scratch: _args->Scratch = p; break;
             }
         }
 

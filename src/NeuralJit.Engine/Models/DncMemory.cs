@@ -23,7 +23,7 @@ public sealed unsafe class DncMemory : IDisposable
     private readonly DenseLayer _interface;
     private readonly DncInterfaceLayout _layout;
     private readonly AlignedBuffer _xi, _memory, _usage, _allocation, _writeContent, _writeWeights, _link, _precedence,
-        _readWeights, _forward, _backward, _readContent, _readVectors, _sortScratch;
+        _readWeights, _forward, _backward, _readContent, _readVectors;
     private readonly OpSlot _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeSlot,
         _linkTemporalSlot, _readWeightingSlot, _readSlot;
 
@@ -54,7 +54,6 @@ public sealed unsafe class DncMemory : IDisposable
         _backward = new AlignedBuffer(checked(readHeads * slots));
         _readContent = new AlignedBuffer(checked(readHeads * slots));
         _readVectors = new AlignedBuffer(checked(readHeads * width));
-        _sortScratch = new AlignedBuffer(DncKernels.AllocationScratchFloats(slots));
 
         _squashSlot = engine.Resolve(OpKind.DncInterface, new OpShape(readHeads, width));
         _usageSlot = engine.Resolve(OpKind.DncUsage, new OpShape(slots, readHeads));
@@ -128,7 +127,7 @@ public sealed unsafe class DncMemory : IDisposable
         _usageSlot.Invoke(&a);
 
         a = default;
-        a.A = _usage.Pointer; a.C = _allocation.Pointer; a.Scratch = _sortScratch.Pointer;
+        a.A = _usage.Pointer; a.C = _allocation.Pointer;
         _allocationSlot.Invoke(&a);
 
         a = default;
@@ -175,7 +174,7 @@ public sealed unsafe class DncMemory : IDisposable
     public void Dispose()
     {
         _interface.Dispose();
-        foreach (var b in new[] { _xi, _memory, _usage, _allocation, _writeContent, _writeWeights, _link, _precedence, _readWeights, _forward, _backward, _readContent, _readVectors, _sortScratch })
+        foreach (var b in new[] { _xi, _memory, _usage, _allocation, _writeContent, _writeWeights, _link, _precedence, _readWeights, _forward, _backward, _readContent, _readVectors })
             b.Dispose();
     }
 }

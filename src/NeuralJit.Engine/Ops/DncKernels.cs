@@ -7,9 +7,6 @@ namespace NeuralJit.Ops;
 /// </summary>
 internal static unsafe class DncKernels
 {
-    /// <summary>Floats of KernelArgs.Scratch a DncAllocation kernel over <paramref name="slots"/> slots may use (see <see cref="OpKind.DncAllocation"/>).</summary>
-    public static int AllocationScratchFloats(int slots) => checked(3 * slots + 1024);
-
     public static bool Handles(OpKind op) => op is >= OpKind.DncInterface and <= OpKind.DncRead or OpKind.DncLinkTemporal;
 
     public static delegate*<in OpShape, KernelArgs*, void> Get(OpKind op, KernelTier tier) => tier switch

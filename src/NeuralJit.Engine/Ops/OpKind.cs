@@ -91,8 +91,7 @@ public enum OpKind
     /// <summary>
     /// Allocation weighting: M = N slots. A = usage u[N], C = a[N]. φ = slots sorted by usage ascending
     /// (ties by the lower slot index first); a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i] (products in float,
-    /// in sorted order). Scratch = 3·N + 1024 floats of workspace for the JIT kernel (the sort's keys, permutations and
-    /// histograms); the managed tiers ignore it. Elements = M.
+    /// in sorted order). Elements = M.
     /// </summary>
     DncAllocation,
 

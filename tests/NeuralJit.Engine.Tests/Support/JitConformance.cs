@@ -57,7 +57,7 @@ public static unsafe class JitConformance
             // DNC: M = slots, N = heads (width for Write/Read, K = heads for Read); Interface M = heads, N = width.
             OpKind.DncInterface => new[] { new Operand("A", DncInterfaceLayout.SizeOf(s.M, s.N), true, false), new Operand("C", DncInterfaceLayout.SizeOf(s.M, s.N), false, true) },
             OpKind.DncUsage => new[] { new Operand("A", s.N, true, false), new Operand("B", s.N * s.M, true, false), new Operand("D", s.M, true, false), new Operand("C", s.M, true, true) },
-            OpKind.DncAllocation => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true), new Operand(ScratchField, DncKernels.AllocationScratchFloats(s.M), false, false) },
+            OpKind.DncAllocation => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true) },
             OpKind.DncWriteWeighting => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false), new Operand("C", s.M, false, true) },
             OpKind.DncWrite => new[] { new Operand("A", Mat(s.M, s.N, lda), true, true), new Operand("B", s.M, true, false), new Operand("C", s.N, true, false), new Operand("D", s.N, true, false) },
             OpKind.DncLinkUpdate => new[] { new Operand("A", s.M * s.M, true, true), new Operand("B", s.M, true, false), new Operand("C", s.M, true, true) },
@@ -68,9 +68,6 @@ public static unsafe class JitConformance
             _ => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true) },
         };
     }
-
-    /// <summary>The operand bound to KernelArgs.Scratch: kernel workspace, neither compared nor checked for writes.</summary>
-    public const string ScratchField = "Scratch";
 
     /// <summary>Does the op write KernelArgs.Result?</summary>
     public static bool WritesResult(OpKind op) => op is OpKind.Dot or OpKind.EwcPenalty;
@@ -127,7 +124,6 @@ public static unsafe class JitConformance
             ConformanceResult worst = new("-", -1, 0, 0, 0);
             foreach (var o in ops)
             {
-                if (o.Field == ScratchField) continue;
                 var act = fenced[o.Field].Span;
                 var exp = expected[o.Field];
                 if (!o.Output)
@@ -191,7 +187,6 @@ public static unsafe class JitConformance
     {
         float* P(string f) => p.TryGetValue(f, out var v) ? (float*)v : null;
         args.A = P("A"); args.B = P("B"); args.C = P("C"); args.D = P("D"); args.E = P("E"); args.F = P("F"); args.G = P("G");
-        args.Scratch = P(ScratchField);
     }
 
     /// <summary>Runs the Scalar tier on <paramref name="d"/> in place; returns KernelArgs.Result.</summary>

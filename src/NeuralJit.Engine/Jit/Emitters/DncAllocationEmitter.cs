@@ -13,14 +13,15 @@ namespace NeuralJit.Jit.Emitters;
 /// same for every key is skipped: usages in (0, 1) share their top byte). The products run in float in sorted
 /// order exactly as the reference's, so the result matches it bit for bit. The sort is scalar GPR code (the
 /// histogram increments and scatters are dependent loads and stores that vectors do not speed up here).
-/// Scratch (KernelArgs.Scratch) holds keys[N], two permutations[N] and four 256-bin histograms:
-/// <see cref="DncKernels.AllocationScratchFloats"/>.
+/// The kernel's stack holds keys[N], two permutations[N] and four 256-bin histograms (12·N + 4 KiB, probed a page at a
+/// time from the top so a Windows guard page is never skipped); up to <see cref="SmallSlots"/> slots, keys and one
+/// permutation.
 /// </summary>
 public sealed class DncAllocationEmitter : IKernelEmitter
 {
     public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncAllocation };
 
-    private const int Bins = 256, Passes = 4; // Passes·Bins + 3·N = DncKernels.AllocationScratchFloats
+    private const int Bins = 256, Passes = 4, PageBytes = 4096;
 
     /// <summary>
     /// Up to this many slots the order comes from counting ranks with vector compares (O(N²/lanes), no histograms):
@@ -118,7 +119,10 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         bool small = n <= SmallSlots;
         var maskVec = new Vec(k.VectorRegisters - 1);
         k.LoadPointer(rsi, KernelArgs.Offsets.A);          // usage
-        k.LoadPointer(rdx, KernelArgs.Offsets.Scratch);    // keys[N] | perm[N] | perm[N] | hist[4][256]
+        int bytes = small ? 2 * nb : 3 * nb + Passes * Bins * 4;
+        int at = k.AllocateStack(bytes);
+        for (int touch = bytes - PageBytes; touch > 0; touch -= PageBytes) a.mov(eax, __dword_ptr[rsp + (at + touch)]);
+        a.lea(rdx, __[rsp + at]);                          // keys[N] | perm[N] | perm[N] | hist[4][256]
         a.lea(r8, __[rdx + 3 * nb]);                       // histograms
 
         // Keys: the float's bits made monotonic as unsigned (negative: ~b, else b | 2^31); −0 → +0; NaN → 0xFFFFFFFF.
