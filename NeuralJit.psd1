@@ -34,8 +34,16 @@
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('JIT', 'Profiling', 'NeuralNetwork', 'LSTM', 'AVX512', 'Performance')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            Tags         = @('PSEdition_Core', 'Linux', 'Windows', 'JIT', 'Profiling', 'NeuralNetwork', 'LSTM', 'AVX512', 'AVX2', 'Performance')
+            # The full text ships in the package as LICENSE (with THIRD-PARTY-NOTICES.txt). A manifest's LicenseUri must
+            # be absolute and the project has no web address: this is the one NuGet itself writes for the MIT
+            # expression (as Iced's and System.Numerics.Tensors' own packages do).
+            LicenseUri   = 'https://licenses.nuget.org/MIT'
+            ReleaseNotes = @'
+0.1.0: first package. Managed SIMD tier for every (op, shape), TSC-cycle profile of every call,
+background JIT of hot keys into AVX2+FMA or AVX-512 code (Iced), Compare-JitSpeedup, traces,
+PyTorch safetensors models (LSTM, DNC memory, dense, EWC).
+'@
         }
     }
 }

@@ -8,8 +8,7 @@
     on stderr with the operation, the shape (Dims) and the ISA, and the script exits with 1. It exits with
     2 when it cannot run the comparison at all, and with 0 when every kernel passes.
 
-    When the Utility cmdlets are there (pwsh), the results are written to -OutDir as ci-gate.csv
-    (Export-Csv) and ci-gate.json (ConvertTo-Json); otherwise the script says which artifact it skipped.
+    The results are written to -OutDir as ci-gate.csv (Export-Csv) and ci-gate.json (ConvertTo-Json).
     Under GitHub Actions the failures are also printed as ::error:: annotations.
 
 .PARAMETER MinSpeedup
@@ -21,21 +20,40 @@
 .PARAMETER OutDir
     Where the CSV and JSON artifacts go (created if needed). Relative to the current location.
 
-.PARAMETER CompareParameters
-    Extra parameters splatted to Compare-JitSpeedup (for example @{ Operation = 'Gemm' }).
+.PARAMETER Operation
+    Only these operations (each passed to Compare-JitSpeedup -Operation); every built-in target when omitted.
+    From -File, separate them with commas: -Operation Gemm,LstmGates.
+
+.PARAMETER Dims
+    Only this shape (passed to Compare-JitSpeedup -Dims), for example 512x192.
+
+.PARAMETER Baseline
+    What the JIT kernel is measured against: ManagedSimd, Scalar or All (Compare-JitSpeedup -Baseline).
+
+.PARAMETER Seconds
+    Measuring time per target (Compare-JitSpeedup -Seconds); longer is steadier on a loaded machine.
+
+.PARAMETER ModulePath
+    The NeuralJit module to import (a .psd1 or its folder). Without it the script uses the module already
+    imported, else the build beside the script (artifacts/module/NeuralJit in a clone), else NeuralJit by name.
 
 .EXAMPLE
-    dotnet run -c Release --project src/NeuralJit.Host -- -File docs/examples/ci-gate.ps1 -MinSpeedup 1.2 -MaxError 1e-4 -OutDir artifacts/ci-gate
+    dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.2 -MaxError 1e-4 -OutDir artifacts/ci-gate
 
 .EXAMPLE
-    pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5
+    dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5 -Operation Gemm, LstmGates -Baseline ManagedSimd
 #>
 [CmdletBinding()]
 param(
     [double] $MinSpeedup = 1.0,
     [double] $MaxError = 1e-4,
     [string] $OutDir = 'artifacts/ci-gate',
-    [hashtable] $CompareParameters = @{}
+    [string[]] $Operation,
+    [string] $Dims,
+    [ValidateSet('ManagedSimd', 'Scalar', 'All')]
+    [string] $Baseline = 'All',
+    [double] $Seconds,
+    [string] $ModulePath
 )
 
 $ErrorActionPreference = 'Stop'
@@ -45,13 +63,33 @@ function Write-GateError([string] $Message) {
     else { $Host.UI.WriteErrorLine($Message) }
 }
 
+# From -File nothing is imported: the build beside the script (in a clone), else the module installed by name.
+# A Compare-JitSpeedup already there (the module, or a stand-in function in a test) is used as it is.
+try {
+    if ($ModulePath) { Import-Module $ModulePath }
+    elseif (-not (Get-Module NeuralJit) -and -not (Get-Command Compare-JitSpeedup -CommandType Function -ErrorAction SilentlyContinue)) {
+        $built = Join-Path $PSScriptRoot '../../artifacts/module/NeuralJit/NeuralJit.psd1'
+        if (Test-Path $built) { Import-Module $built } else { Import-Module NeuralJit }
+    }
+}
+catch {
+    Write-GateError "ci-gate: the NeuralJit module did not import: $($_.Exception.Message)"
+    exit 2
+}
 if (-not (Get-Command Compare-JitSpeedup -ErrorAction SilentlyContinue)) {
-    Write-GateError 'ci-gate: Compare-JitSpeedup was not found. Import the NeuralJit module first, or run this script through NeuralJit.Host.'
+    Write-GateError 'ci-gate: Compare-JitSpeedup was not found: install NeuralJit (Install-PSResource NeuralJit), build it (dotnet pwsh ./build.ps1), or pass -ModulePath.'
     exit 2
 }
 
+# From -File a list arrives as one word ("Gemm,LstmGates").
+$Operation = @($Operation -split ',' | ForEach-Object Trim | Where-Object { $_ })
+$compare = @{ Baseline = $Baseline }
+if ($Dims) { $compare.Dims = $Dims }
+if ($Seconds) { $compare.Seconds = $Seconds }
 try {
-    $results = @(Compare-JitSpeedup @CompareParameters)
+    # Compare-JitSpeedup takes one -Operation at a time; none means every built-in target.
+    $results = @(if ($Operation) { foreach ($op in $Operation) { Compare-JitSpeedup -Operation $op @compare } }
+                 else { Compare-JitSpeedup @compare })
 }
 catch {
     Write-GateError "ci-gate: Compare-JitSpeedup failed: $($_.Exception.Message)"
@@ -79,19 +117,13 @@ foreach ($r in $results) {
 }
 
 $dir = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($OutDir)
-[void][System.IO.Directory]::CreateDirectory($dir)
-if (Get-Command Export-Csv -ErrorAction SilentlyContinue) {
-    $csv = [System.IO.Path]::Combine($dir, 'ci-gate.csv')
-    $results | Export-Csv -Path $csv -NoTypeInformation
-    "Wrote $csv"
-}
-else { 'Skipped the CSV artifact: Export-Csv is not available in this host.' }
-if (Get-Command ConvertTo-Json -ErrorAction SilentlyContinue) {
-    $json = [System.IO.Path]::Combine($dir, 'ci-gate.json')
-    [System.IO.File]::WriteAllText($json, ($results | ConvertTo-Json -Depth 4))
-    "Wrote $json"
-}
-else { 'Skipped the JSON artifact: ConvertTo-Json is not available in this host.' }
+$null = New-Item -ItemType Directory -Force -Path $dir
+$csv = Join-Path $dir 'ci-gate.csv'
+$results | Export-Csv -Path $csv -NoTypeInformation
+"Wrote $csv"
+$json = Join-Path $dir 'ci-gate.json'
+$results | ConvertTo-Json -Depth 4 -AsArray | Set-Content -Path $json
+"Wrote $json"
 
 if ($failures.Count -gt 0) {
     foreach ($f in $failures) { Write-GateError "ci-gate: FAIL $f" }

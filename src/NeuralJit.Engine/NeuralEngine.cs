@@ -116,12 +116,7 @@ public sealed class NeuralEngine : IDisposable
     /// <summary>Throws <see cref="ArgumentException"/> for sizes no kernel can run (negative, ld smaller than a row).</summary>
     public static void ValidateShape(OpKind op, OpShape s)
     {
-        if (s.M < 0 || s.N < 0 || s.K < 0) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: sizes must not be negative.");
-        int rowLength = op switch { OpKind.Gemm => s.K, OpKind.LstmGates => s.N + s.K, _ => s.N };
-        if (s.Lda != 0 && s.Lda < rowLength) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: lda {s.Lda} is smaller than the row length {rowLength}.");
-        if (s.Ldb != 0 && s.Ldb < s.N) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: ldb {s.Ldb} is smaller than N {s.N}.");
-        if (s.Ldc != 0 && s.Ldc < s.N) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: ldc {s.Ldc} is smaller than N {s.N}.");
-        if (op == OpKind.LstmGates && s.M != 4 * s.K) throw new ArgumentOutOfRangeException(nameof(s), s, $"LstmGates: M ({s.M}) must be 4 × hidden ({s.K}).");
+        if (OpSpecs.For(op).Invalid(s) is { } why) throw new ArgumentOutOfRangeException(nameof(s), s, why);
     }
 
     /// <summary>
@@ -177,7 +172,23 @@ public sealed class NeuralEngine : IDisposable
         foreach (var s in Profile.Slots) total += s.Snapshot().TotalCycles;
         if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
         if (!slot.TryMarkPromotionRequested()) return;
+        RaiseTiering(new TieringEvent(TieringEventKind.Promoted, slot.Key,
+            $"{slot.Key}: promoted after {mine.Calls:N0} calls with {100 * mine.TotalCycles / total:N1}% of the profiled cycles."));
         OnCandidate(slot);
+    }
+
+    /// <summary>
+    /// Each tiering step (promotion, compile, install, refusal, warning) as it happens, on the thread it happens on
+    /// (background compiles included). Handlers must be quick and must not throw; cmdlets queue the events and write
+    /// them to their verbose and warning streams on the pipeline thread.
+    /// </summary>
+    public event Action<TieringEvent>? Tiering;
+
+    internal void RaiseTiering(TieringEvent e)
+    {
+        // A faulty subscriber must not stop a compile or a promotion.
+        try { Tiering?.Invoke(e); }
+        catch (Exception ex) { System.Diagnostics.Trace.WriteLine($"NeuralJit: a Tiering handler threw: {ex.Message}"); }
     }
 
     /// <summary>A key became a JIT candidate: hand it to the JIT tier, with the slots that run beside it in each step.</summary>

@@ -56,12 +56,12 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
     {
         var slots = _engine.Profile.Slots.Select(s => (s.Key, Calls: s.Snapshot().Calls)).Where(s => s.Calls > 0).ToList();
         double perStep(long calls) => (double)calls / stepsRun;
-        long workingSet = (long)slots.Sum(s => SpeedupBenchmark.Cost(s.Key).Bytes * Math.Min(1, perStep(s.Calls)));
+        long workingSet = (long)slots.Sum(s => s.Key.Spec.Bytes(s.Key.Shape) * Math.Min(1, perStep(s.Calls)));
         var (_, gbps) = roof.BandwidthFor(workingSet);
         double peak = roof.PeakGFlops(isa.ToString());
         return slots.Sum(s =>
         {
-            var (flops, bytes) = SpeedupBenchmark.Cost(s.Key);
+            double flops = s.Key.Spec.Flops(s.Key.Shape), bytes = s.Key.Spec.Bytes(s.Key.Shape);
             return perStep(s.Calls) * Math.Max(flops / peak, bytes / gbps);
         });
     }

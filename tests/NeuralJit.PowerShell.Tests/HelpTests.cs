@@ -5,7 +5,7 @@ namespace NeuralJit.PowerShell.Tests;
 
 /// <summary>
 /// Help comes from docs/*.md (platyPS markdown) compiled to MAML at build. Every exported cmdlet has
-/// complete help, the docs name only cmdlets and parameters that exist, and every example runs.
+/// complete help and the docs name only cmdlets and parameters that exist (the examples run in Pester).
 /// </summary>
 public sealed class HelpTests : IDisposable
 {
@@ -114,37 +114,5 @@ public sealed class HelpTests : IDisposable
             Assert.True(text.Contains(phrase, StringComparison.OrdinalIgnoreCase), $"about_NeuralJit does not mention '{phrase}'.");
     }
 
-    /// <summary>Examples start and stop traces: none may leak into the next.</summary>
-
-    public static IEnumerable<object[]> Examples()
-    {
-        using var session = new ModuleSession();
-        foreach (var c in ModuleSurface.Cmdlets)
-        {
-            var help = session.Run($"Get-Help {c.Name} -Examples").Single();
-            var examples = Items(((PSObject?)help.Properties["examples"]?.Value)?.Properties["example"]?.Value).ToList();
-            for (int i = 0; i < examples.Count; i++) yield return [c.Name, i + 1];
-        }
-    }
-
-    /// <summary>
-    /// Runs every example's code in a fresh runspace with the module, in a temporary location (examples may
-    /// write files). Only the Core cmdlets are there, as in NeuralJit.Host: examples must not need Utility cmdlets.
-    /// </summary>
-    [Theory]
-    [MemberData(nameof(Examples))]
-    public void EveryExampleRuns(string name, int number)
-    {
-        var help = _s.Run($"Get-Help {name} -Examples").Single();
-        var example = Items(((PSObject?)help.Properties["examples"]?.Value)?.Properties["example"]?.Value).ElementAt(number - 1);
-        var code = Text(example.Properties["code"]?.Value);
-        // platyPS examples may show a prompt ("PS C:\> "): strip it.
-        code = Regex.Replace(code, @"^PS [^>]*> ?", "", RegexOptions.Multiline);
-        using var session = ModuleSession.InScratchFolder("neuraljit-example-");
-        using var ps = session.NewPowerShell();
-        ps.AddScript(code).AddCommand("Out-Default");
-        try { ps.Invoke(); }
-        catch (RuntimeException e) { Assert.Fail($"{name} example {number} threw {e.ErrorRecord.FullyQualifiedErrorId}: {e.Message}\n{code}"); }
-        Assert.True(ps.Streams.Error.Count == 0, $"{name} example {number} wrote errors:\n{string.Join("\n", ps.Streams.Error.Select(e => $"{e.FullyQualifiedErrorId}: {e}"))}\n---\n{code}");
-    }
+    // Every example runs in the real pwsh, where Utility cmdlets exist: tests/pester/HelpExamples.Tests.ps1.
 }

@@ -30,7 +30,7 @@ public class ModuleImportTests
     [Fact]
     public void RemovingTheLastImportFreesTheCodeCacheAndAReimportStartsAFreshEngine()
     {
-        // In a process of its own (the host): this test process keeps the module imported in other runspaces.
+        // In a pwsh process of its own: this test process keeps the module imported in other runspaces.
         const string script = """
             $null = Invoke-NeuralInference -InputSize 16 -HiddenSize 8 -Steps 3000
             $path = (Get-Module NeuralJit).Path
@@ -41,7 +41,7 @@ public class ModuleImportTests
             Import-Module $path
             'after keys={0} kernels={1}' -f (Get-NeuralEngine).ProfiledKeys, @(Get-NeuralJitKernel).Count
             """;
-        var r = HostProcess.Run(null, "-Command", script);
+        var r = PwshProcess.Run(null, "-Command", script);
         Assert.True(r.ExitCode == 0, r.ToString());
         var before = System.Text.RegularExpressions.Regex.Match(r.StdOut, @"before keys=(\d+) kernels=(\d+) maps=(\d+)");
         Assert.True(before.Success, r.ToString());

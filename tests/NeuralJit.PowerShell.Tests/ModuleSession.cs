@@ -13,7 +13,7 @@ using System.Text;
 
 namespace NeuralJit.PowerShell.Tests;
 
-/// <summary>Where things are: the staged manifest, the repository, its docs, the host.</summary>
+/// <summary>Where things are: the staged manifest, the repository, its docs.</summary>
 public static class Paths
 {
     public static string Manifest => ModuleImportTests.ManifestPath();
@@ -30,9 +30,6 @@ public static class Paths
     }
 
     public static string Docs => Path.Combine(RepoRoot, "docs");
-
-    public static string HostDll => typeof(Paths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "NeuralJitHostDll").Value!;
 }
 
 /// <summary>
@@ -181,7 +178,7 @@ public sealed class CapturingHost : PSHost
         private readonly RawUI _raw = new();
         public override PSHostRawUserInterface RawUI => _raw;
         // The engine decorates table headers with $PSStyle even with OutputRendering PlainText in a hosted
-        // runspace; like NeuralJit.Host with redirected output, keep the text a file would get.
+        // runspace; like pwsh with redirected output, keep the text a file would get.
         private static readonly System.Text.RegularExpressions.Regex s_ansi = new(@"\u001b\[[0-?]*[ -/]*[@-~]");
         private static string Plain(string s) => s_ansi.Replace(s, "");
         public override void Write(string value) { lock (Gate) Out.Append(Plain(value)); }

@@ -76,6 +76,10 @@ public sealed class NeuralModel
     /// <summary>A fresh network (own state) over these parameters, on <paramref name="engine"/>'s slots.</summary>
     public NeuralNetwork CreateNetwork(NeuralEngine engine) => new(engine, Sizes, _parameters);
 
+    /// <summary>The tensors holding NaN or ±∞, with how many such values each: any of them makes the outputs NaN.</summary>
+    public IReadOnlyList<(string Tensor, int Count)> NonFiniteTensors() =>
+        _names.Select(n => (Tensor: n, Count: _parameters[n].Count(v => !float.IsFinite(v)))).Where(x => x.Count > 0).ToList();
+
     /// <summary>A copy of one parameter (row-major), or null if the model has no such tensor.</summary>
     public float[]? GetParameter(string name) => _parameters.TryGetValue(name, out var p) ? (float[])p.Clone() : null;
 

@@ -9,6 +9,9 @@ namespace NeuralJit.PowerShell.Commands;
 [OutputType(typeof(JitKernelInfo))]
 public sealed class GetNeuralJitKernelCommand : PSCmdlet
 {
+    /// <summary>The type name the -Disassemble output carries first (NeuralJit.format.ps1xml has its view).</summary>
+    public const string DisassemblyTypeName = "NeuralJit.JitKernelInfo#Disassembly";
+
     /// <summary>Only kernels of these operations.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(OperationCompleter))]
@@ -24,7 +27,12 @@ public sealed class GetNeuralJitKernelCommand : PSCmdlet
         foreach (var kernel in engine.Jit.Kernels)
         {
             if (Operation is { Length: > 0 } && Array.IndexOf(Operation, kernel.Key.Op) < 0) continue;
-            WriteObject(JitKernelInfo.From(engine, kernel, Disassemble.IsPresent));
+            var info = JitKernelInfo.From(engine, kernel, Disassemble.IsPresent);
+            if (!Disassemble) { WriteObject(info); continue; }
+            // A type name of its own selects the listing view: the code shows without Format-List or Select-Object.
+            var o = PSObject.AsPSObject(info);
+            o.TypeNames.Insert(0, DisassemblyTypeName);
+            WriteObject(o);
         }
     }
 }

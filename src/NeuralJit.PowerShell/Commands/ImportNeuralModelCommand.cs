@@ -25,8 +25,10 @@ public sealed class ImportNeuralModelCommand : PSCmdlet
             foreach (var file in files)
             {
                 var (model, readError) = ModelFiles.Read(this, file, NeuralModel.Load);
-                if (readError is not null) WriteError(readError);
-                else WriteObject(model);
+                if (readError is not null) { WriteError(readError); continue; }
+                foreach (var (tensor, count) in model!.NonFiniteTensors())
+                    WriteWarning($"{file}: tensor '{tensor}' holds {count:N0} NaN or infinite value(s); the model's outputs will be NaN.");
+                WriteObject(model);
             }
         }
     }

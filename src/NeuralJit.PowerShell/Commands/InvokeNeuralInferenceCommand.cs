@@ -13,7 +13,7 @@ namespace NeuralJit.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "NeuralInference", DefaultParameterSetName = StepsSet)]
 [OutputType(typeof(InferenceResult))]
-public sealed class InvokeNeuralInferenceCommand : PSCmdlet
+public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
 {
     private const string StepsSet = "Steps";
     private const string SequenceSet = "Sequence";
@@ -53,12 +53,14 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     private string _description = "";
     private long _step;
     private volatile bool _stopping;
+    private TieringNarrator? _narrator;
 
     private bool UsesModel => ParameterSetName is ModelStepsSet or ModelSequenceSet or ModelPipelineSet;
 
     protected override void BeginProcessing()
     {
         CheckRange(nameof(Steps), Steps, long.MaxValue);
+        _narrator = new TieringNarrator(this, NeuralEngine.Default);
         if (UsesModel) return; // the model may arrive from the pipeline; its sizes come from its tensors
         CheckRange(nameof(InputSize), InputSize, 1 << 20);
         CheckRange(nameof(HiddenSize), HiddenSize, 1 << 16);
@@ -102,6 +104,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         try
         {
             if (ParameterSetName == StepsSet) RunTimed();
+            _narrator?.Finish();
         }
         finally
         {
@@ -111,6 +114,9 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => _stopping = true;
+
+    // PowerShell disposes the cmdlet when its pipeline ends, stopped or not: the engine must not keep the narrator.
+    public void Dispose() => _narrator?.Dispose();
 
     /// <summary>A network for the current model: a new one (fresh state) whenever a different model arrives.</summary>
     private bool EnsureModelNetwork()
@@ -160,6 +166,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
         var y = _network!.Step(x).ToArray();
         long ns = (long)((Stopwatch.GetTimestamp() - t0) * 1e9 / Stopwatch.Frequency);
         WriteObject(Result(_step++, 1, ns, y));
+        _narrator?.Flush();
     }
 
     private void RunTimed()
@@ -181,6 +188,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet
             last = net.Step(input).ToArray(); // one copy per chunk keeps the last step's output
             ticks += Stopwatch.GetTimestamp() - t0;
             done += n;
+            _narrator?.Flush();
             if (Steps >= 1000)
             {
                 int percent = (int)(100.0 * done / Steps);

@@ -32,45 +32,14 @@ public sealed record ConformanceResult(string Field, int WorstIndex, double Expe
 /// </summary>
 public static unsafe class JitConformance
 {
-    /// <summary>Operand layout of each op (from the contract on <see cref="OpKind"/>).</summary>
-    public sealed record Operand(string Field, int Length, bool Input, bool Output);
+    /// <summary>One operand as the op's <see cref="OpSpec"/> lays it out: Input is read (random data), Output is compared.</summary>
+    public sealed record Operand(string Field, int Length, bool Input, bool Output, OperandRole Role);
 
-    public static IReadOnlyList<Operand> Operands(OpKey key, bool fusesCell = false)
-    {
-        var s = key.Shape;
-        int lda = s.StrideA(key.Op);
-        int Mat(int rows, int cols, int ld) => ManagedKernels.MatrixSpan(rows, cols, ld);
-        return key.Op switch
-        {
-            OpKind.Gemm => new[] { new Operand("A", Mat(s.M, s.K, lda), true, false), new Operand("B", Mat(s.K, s.N, s.StrideB), true, false), new Operand("C", Mat(s.M, s.N, s.StrideC), true, true) },
-            OpKind.Gemv => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.M, true, true) },
-            OpKind.Dense => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("D", s.M, true, false), new Operand("C", s.M, false, true) },
-            OpKind.LstmGates => fusesCell
-                ? new[] { new Operand("A", Mat(s.M, s.N + s.K, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.K, true, false), new Operand("D", s.M, true, false), new Operand("E", s.M, false, false), new Operand("F", s.K, true, true), new Operand("G", s.K, false, true) }
-                : new[] { new Operand("A", Mat(s.M, s.N + s.K, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.K, true, false), new Operand("D", s.M, true, false), new Operand("E", s.M, false, true) },
-            OpKind.LstmCell => new[] { new Operand("A", 4 * s.M, true, false), new Operand("B", s.M, true, true), new Operand("C", s.M, false, true) },
-            OpKind.CosineSimilarity or OpKind.DncContent => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.M, false, true) },
-            OpKind.EwcPenalty => new[] { new Operand("A", s.M * Math.Max(1, s.N), true, false), new Operand("B", s.M * Math.Max(1, s.N), true, false), new Operand("C", s.M * Math.Max(1, s.N), true, false) },
-            OpKind.Add or OpKind.Mul => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false), new Operand("C", s.M, false, true) },
-            OpKind.Axpy => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, true, true) },
-            OpKind.Dot => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false) },
-            // DNC: M = slots, N = heads (width for Write/Read, K = heads for Read); Interface M = heads, N = width.
-            OpKind.DncInterface => new[] { new Operand("A", DncInterfaceLayout.SizeOf(s.M, s.N), true, false), new Operand("C", DncInterfaceLayout.SizeOf(s.M, s.N), false, true) },
-            OpKind.DncUsage => new[] { new Operand("A", s.N, true, false), new Operand("B", s.N * s.M, true, false), new Operand("D", s.M, true, false), new Operand("C", s.M, true, true) },
-            OpKind.DncAllocation => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true) },
-            OpKind.DncWriteWeighting => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false), new Operand("C", s.M, false, true) },
-            OpKind.DncWrite => new[] { new Operand("A", Mat(s.M, s.N, lda), true, true), new Operand("B", s.M, true, false), new Operand("C", s.N, true, false), new Operand("D", s.N, true, false) },
-            OpKind.DncLinkUpdate => new[] { new Operand("A", s.M * s.M, true, true), new Operand("B", s.M, true, false), new Operand("C", s.M, true, true) },
-            OpKind.DncTemporal => new[] { new Operand("A", s.M * s.M, true, false), new Operand("B", s.N * s.M, true, false), new Operand("C", s.N * s.M, false, true), new Operand("D", s.N * s.M, false, true) },
-            OpKind.DncLinkTemporal => new[] { new Operand("A", s.M * s.M, true, true), new Operand("B", s.M, true, false), new Operand("C", s.M, true, true), new Operand("D", s.N * s.M, true, false), new Operand("E", s.N * s.M, false, true), new Operand("F", s.N * s.M, false, true) },
-            OpKind.DncReadWeighting => new[] { new Operand("A", s.N * s.M, true, false), new Operand("B", s.N * s.M, true, false), new Operand("C", s.N * s.M, true, false), new Operand("D", 3 * s.N, true, false), new Operand("E", s.N * s.M, false, true) },
-            OpKind.DncRead => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.K * s.M, true, false), new Operand("C", s.K * s.N, false, true) },
-            _ => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true) },
-        };
-    }
+    public static IReadOnlyList<Operand> Operands(OpKey key) =>
+        key.Spec.Operands.Select(o => new Operand(o.Field.ToString(), o.Extent(key.Shape).Floats, o.IsRead, o.IsWritten, o.Role)).ToList();
 
     /// <summary>Does the op write KernelArgs.Result?</summary>
-    public static bool WritesResult(OpKind op) => op is OpKind.Dot or OpKind.EwcPenalty;
+    public static bool WritesResult(OpKind op) => OpSpecs.For(op).WritesResult;
 
     /// <summary>
     /// Checks <paramref name="kernel"/> against the reference. <paramref name="fill"/> overrides the input
@@ -83,7 +52,7 @@ public static unsafe class JitConformance
     {
         var key = kernel.Key;
         var rng = new Random(seed);
-        var ops = Operands(key, kernel.FusesCell);
+        var ops = Operands(key);
         string where = $"{key.Op} shape {key.Shape} (dims {key.Dims}) on {kernel.Isa}, {placement}, {inputs}, seed {seed}";
 
         float Gen(string field)
@@ -100,13 +69,13 @@ public static unsafe class JitConformance
 
         // Reference on plain pinned copies.
         var expected = data.ToDictionary(p => p.Key, p => (float[])p.Value.Clone());
-        double expectedResult = RunReference(key, kernel.FusesCell, expected, a, b);
+        double expectedResult = RunReference(key, expected, a, b);
         // For sums of signed terms the error is relative to Σ|terms|: the reference run on |inputs|.
         Dictionary<string, float[]>? magnitude = null;
         if (scaleByMagnitude)
         {
             magnitude = data.ToDictionary(p => p.Key, p => p.Value.Select(MathF.Abs).ToArray());
-            RunReference(key, kernel.FusesCell, magnitude, MathF.Abs(a), MathF.Abs(b));
+            RunReference(key, magnitude, MathF.Abs(a), MathF.Abs(b));
         }
 
         // JIT on fenced buffers.
@@ -126,6 +95,7 @@ public static unsafe class JitConformance
             {
                 var act = fenced[o.Field].Span;
                 var exp = expected[o.Field];
+                if (o.Role == OperandRole.Scratch) continue; // the JIT may keep it in registers, the reference writes it
                 if (!o.Output)
                 {
                     for (int i = 0; i < exp.Length; i++)
@@ -190,7 +160,7 @@ public static unsafe class JitConformance
     }
 
     /// <summary>Runs the Scalar tier on <paramref name="d"/> in place; returns KernelArgs.Result.</summary>
-    public static double RunReference(OpKey key, bool fusesCell, Dictionary<string, float[]> d, float alpha, float beta)
+    public static double RunReference(OpKey key, Dictionary<string, float[]> d, float alpha, float beta)
     {
         var handles = d.ToDictionary(p => p.Key, p => GCHandle.Alloc(p.Value, GCHandleType.Pinned));
         try
@@ -200,14 +170,6 @@ public static unsafe class JitConformance
             args.Alpha = alpha; args.Beta = beta;
             var shape = key.Shape;
             ManagedKernels.Get(key.Op, KernelTier.Scalar)(in shape, &args);
-            if (key.Op == OpKind.LstmGates && fusesCell)
-            {
-                // The fused kernel's contract: gates → cell, c (F) in place, h′ into G.
-                KernelArgs cell = default;
-                cell.A = args.E; cell.B = args.F; cell.C = args.G;
-                var cellShape = OpShape.Vector(shape.K);
-                ManagedKernels.Get(OpKind.LstmCell, KernelTier.Scalar)(in cellShape, &cell);
-            }
             return args.Result;
         }
         finally
