@@ -13,6 +13,8 @@
     TypesToProcess       = @('NeuralJit.types.ps1xml')
     CmdletsToExport      = @(
         'Compare-JitSpeedup'
+        'Export-NeuralReport'
+        'Export-NeuralRoofline'
         'Export-NeuralTrace'
         'Get-NeuralEngine'
         'Get-NeuralHotspot'

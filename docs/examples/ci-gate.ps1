@@ -37,11 +37,18 @@
     The NeuralJit module to import (a .psd1 or its folder). Without it the script uses the module already
     imported, else the build beside the script (artifacts/module/NeuralJit in a clone), else NeuralJit by name.
 
+.PARAMETER Report
+    Also write ci-gate.html to -OutDir: a self-contained HTML report (Export-NeuralReport) with the machine, the
+    roofline chart and the results, to attach to the CI run.
+
 .EXAMPLE
     dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.2 -MaxError 1e-4 -OutDir artifacts/ci-gate
 
 .EXAMPLE
     dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5 -Operation Gemm, LstmGates -Baseline ManagedSimd
+
+.EXAMPLE
+    dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5 -Report
 #>
 [CmdletBinding()]
 param(
@@ -53,7 +60,8 @@ param(
     [ValidateSet('ManagedSimd', 'Scalar', 'All')]
     [string] $Baseline = 'All',
     [double] $Seconds,
-    [string] $ModulePath
+    [string] $ModulePath,
+    [switch] $Report
 )
 
 $ErrorActionPreference = 'Stop'
@@ -124,6 +132,11 @@ $results | Export-Csv -Path $csv -NoTypeInformation
 $json = Join-Path $dir 'ci-gate.json'
 $results | ConvertTo-Json -Depth 4 -AsArray | Set-Content -Path $json
 "Wrote $json"
+if ($Report) {
+    $html = Join-Path $dir 'ci-gate.html'
+    $results | Export-NeuralReport -Path $html -Title 'NeuralJit CI gate'
+    "Wrote $html"
+}
 
 if ($failures.Count -gt 0) {
     foreach ($f in $failures) { Write-GateError "ci-gate: FAIL $f" }

@@ -21,7 +21,8 @@ public sealed class NeuralEngine : IDisposable
         Options = options ?? new EngineOptions();
         Profile = table ?? new ProfileTable();
         Counters = counters ?? DefaultCounters.Value;
-        Jit = new JitCompiler(this);
+        Jit = new JitCompiler(Options, RaiseTiering);
+        Promotion = new TierPromotion(Options, Profile, Jit, RaiseTiering, () => ActiveTrace);
         // Iced costs ~50 ms on its first use in a process: pay it on a pool thread, not on a hot path.
         if (Options.JitEnabled) JitCompiler.WarmUpInBackground();
         // The managed kernels' optimised code likewise, once per process, so a fresh session's first step does not compile it.
@@ -64,8 +65,10 @@ public sealed class NeuralEngine : IDisposable
     public IHardwareCounterSource Counters { get; }
     public bool ProfilingEnabled => Options.ProfilingEnabled;
 
-    /// <summary>The JIT tier: compiler, kernel cache and code cache (list kernels, compile on demand).</summary>
+    /// <summary>The JIT compiler: kernel cache and code cache (list kernels, compile on demand).</summary>
     public JitCompiler Jit { get; }
+    /// <summary>Tier-up: which keys get compiled, and installing kernels into slots.</summary>
+    public TierPromotion Promotion { get; }
     private int _nextSlotId;
     internal int NextSlotId() => Interlocked.Increment(ref _nextSlotId);
 
@@ -104,8 +107,36 @@ public sealed class NeuralEngine : IDisposable
         }
     }
 
-    /// <summary>The events of <see cref="Trace"/> with their keys resolved, oldest first.</summary>
-    public IReadOnlyList<TraceEvent> TraceEvents(TraceRecorder trace) => trace.Snapshot(Profile.Slots);
+    /// <summary>The events of <paramref name="trace"/> with their keys and span names resolved, oldest first (a copy).</summary>
+    public IReadOnlyList<TraceEvent> TraceEvents(TraceRecorder trace) => ReadTrace(trace).ToList();
+
+    /// <summary>The events of <paramref name="trace"/>, oldest first, read lazily from its ring buffer (what an export streams).</summary>
+    public IEnumerable<TraceEvent> ReadTrace(TraceRecorder trace)
+    {
+        var keys = new Dictionary<int, OpKey>();
+        foreach (var s in Profile.Slots) keys[s.TraceId] = s.Key;
+        string[] labels;
+        lock (_traceLabels) labels = _traceLabels.ToArray();
+        return trace.Read(keys, labels);
+    }
+
+    private readonly List<string> _traceLabels = [];
+    private readonly Dictionary<string, int> _traceLabelIds = new(StringComparer.Ordinal);
+
+    /// <summary>The id of a span label ("step", "LSTM layer 0 64→128"): models resolve theirs once, at construction.</summary>
+    public int TraceLabel(string name)
+    {
+        lock (_traceLabels)
+        {
+            if (_traceLabelIds.TryGetValue(name, out int id)) return id;
+            _traceLabelIds[name] = id = _traceLabels.Count;
+            _traceLabels.Add(name);
+            return id;
+        }
+    }
+
+    /// <summary>Opens a span of label <paramref name="labelId"/> when a trace records (dispose to close); otherwise a no-op value.</summary>
+    public TraceSpan BeginSpan(int labelId) => ActiveTrace is { } t ? new TraceSpan(t, t.BeginSpan(labelId)) : default;
 
     /// <summary>The slot for (op, shape): created on first use, shared by every model of this engine.</summary>
     public OpSlot Resolve(OpKind op, OpShape shape)
@@ -135,7 +166,7 @@ public sealed class NeuralEngine : IDisposable
             {
                 double share = total == 0 ? 0 : s.TotalCycles / total;
                 var status = s.Tier == KernelTier.Jit ? HotspotStatus.Jit
-                    : IsCandidate(s.Calls, share) ? HotspotStatus.Candidate
+                    : Promotion.IsCandidate(s.Calls, share) ? HotspotStatus.Candidate
                     : HotspotStatus.Managed;
                 var kernel = status == HotspotStatus.Jit ? Profile.Find(s.Key)?.JitKernel : null;
                 return new HotspotRecord
@@ -163,22 +194,6 @@ public sealed class NeuralEngine : IDisposable
             .ToList();
     }
 
-    private bool IsCandidate(long calls, double share) => calls >= Options.CallThreshold && share >= Options.ShareThreshold;
-
-    /// <summary>Called from a slot's measured path once it has passed CallThreshold calls.</summary>
-    internal void ConsiderPromotion(OpSlot slot)
-    {
-        if (!Options.JitEnabled) return;
-        var mine = slot.Snapshot();
-        double total = 0;
-        foreach (var s in Profile.Slots) total += s.Snapshot().TotalCycles;
-        if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
-        if (!slot.TryMarkPromotionRequested()) return;
-        RaiseTiering(new TieringEvent(TieringEventKind.Promoted, slot.Key,
-            $"{slot.Key}: promoted after {mine.Calls:N0} calls with {100 * mine.TotalCycles / total:N1}% of the profiled cycles."));
-        OnCandidate(slot);
-    }
-
     /// <summary>
     /// Each tiering step (promotion, compile, install, refusal, warning) as it happens, on the thread it happens on
     /// (background compiles included). Handlers must be quick and must not throw; cmdlets queue the events and write
@@ -193,17 +208,9 @@ public sealed class NeuralEngine : IDisposable
         catch (Exception ex) { System.Diagnostics.Trace.WriteLine($"NeuralJit: a Tiering handler threw: {ex.Message}"); }
     }
 
-    /// <summary>A key became a JIT candidate: hand it to the JIT tier, with the slots that run beside it in each step.</summary>
-    private void OnCandidate(OpSlot slot)
-    {
-        Jit.Promote(slot);
-        foreach (var c in slot.Companions)
-            if (c.JitKernel is null && c.TryMarkPromotionRequested()) Jit.Promote(c);
-    }
-
     /// <summary>
-    /// Declares slots that run together once per step of one model layer (a DNC step's ten ops): when the profile
-    /// promotes any of them, the JIT compiles the others too. The cheap ones (usage, gates, weightings: well under
+    /// Declares slots that run together once per step of one model layer (a DNC step's nine ops): when the profile
+    /// promotes any of them, <see cref="TierPromotion"/> compiles the others too. The cheap ones (usage, gates, weightings: well under
     /// 1% each) never reach ShareThreshold alone, yet each is a managed call in every step; once the step's hot op
     /// is compiled, compiling them costs tens of µs once.
     /// </summary>
@@ -224,6 +231,7 @@ public sealed class NeuralEngine : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        Promotion.UninstallAll();
         Jit.Dispose();
     }
 }

@@ -38,7 +38,7 @@ internal sealed class TieringNarrator : IDisposable
     public void Finish()
     {
         Flush();
-        long pending = _engine.Jit.Pending;
+        long pending = _engine.Promotion.Pending;
         if (pending > 0)
             _cmdlet.WriteVerbose($"{pending:N0} compile(s) still running in the background: Get-NeuralJitKernel lists them when they finish.");
     }

@@ -22,7 +22,7 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
         _net = NeuralNetwork.CreateRandom(_engine, sizes, seed: 7);
         if (isa is not null)
             foreach (var slot in _engine.Profile.Slots)
-                if (KernelEmitters.For(slot.Key.Op) is not null && _engine.Jit.CompileAndInstall(slot) is null)
+                if (KernelEmitters.For(slot.Key.Op) is not null && _engine.Promotion.CompileAndInstall(slot) is null)
                     throw new InvalidOperationException($"{slot.Key} did not compile for {isa}: {_engine.Jit.WhyManaged(slot.Key)}");
         var rng = new Random(3);
         _x = Enumerable.Range(0, sizes.InputSize).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();

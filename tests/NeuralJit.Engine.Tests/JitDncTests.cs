@@ -259,7 +259,7 @@ public class JitDncTests
         foreach (var slot in jitEngine.Profile.Slots.ToList())
             if (KernelEmitters.For(slot.Key.Op) is not null)
             {
-                var kernel = jitEngine.Jit.CompileAndInstall(slot);
+                var kernel = jitEngine.Promotion.CompileAndInstall(slot);
                 Assert.True(kernel is not null, $"{slot.Key} did not compile: {jitEngine.Jit.WhyManaged(slot.Key)}");
                 Assert.Equal(isa, kernel!.Isa);
                 if (slot.Key.Op.ToString().StartsWith("Dnc")) dncOps.Add(slot.Key.Op);

@@ -95,7 +95,7 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         Assert.Equal(JitFailureKind.CacheFull, engine.Jit.WhyManaged(new OpKey(OpKind.Tanh, OpShape.Vector(compiled.Count + 1)))?.Kind);
         // A slot promoted now stays managed, and still computes the right answer.
         var slot = engine.Resolve(OpKind.Tanh, OpShape.Vector(compiled.Count + 1));
-        Assert.Null(engine.Jit.CompileAndInstall(slot));
+        Assert.Null(engine.Promotion.CompileAndInstall(slot));
         Assert.Null(slot.JitKernel);
         // Kernels compiled earlier still run.
         var first = compiled[0];
@@ -160,7 +160,8 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         else
         {
             Assert.False(engine.Jit.TryCompile(key, JitIsa.Avx512, out _, out var reason));
-            Assert.Contains("does not support Avx512", reason!.Message);
+            Assert.Equal(JitFailureKind.IsaUnavailable, reason!.Kind);
+            Assert.Contains("does not support Avx512", reason.Message);
             Assert.Equal((2L, 1L), (engine.Jit.Builds, engine.Jit.Failures));
         }
         Assert.Equal(engine.Jit.Builds, engine.Jit.Kernels.Count);
@@ -301,7 +302,7 @@ public class JitInfrastructureTests(ITestOutputHelper output)
     {
         var engine = JitTestEngine.Create();
         var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(16));
-        Assert.NotNull(engine.Jit.CompileAndInstall(slot));
+        Assert.NotNull(engine.Promotion.CompileAndInstall(slot));
         Assert.NotNull(slot.JitKernel);
         engine.Dispose();
         Assert.Null(slot.JitKernel);

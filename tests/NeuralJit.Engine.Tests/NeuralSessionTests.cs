@@ -89,7 +89,7 @@ public class NeuralSessionTests
         var model = NeuralModel.Create(Lstm2, 5);
         using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false, SynchronousCompilation = true, CodeCacheBytes = 1 << 20 });
         foreach (var (op, shape) in new[] { (OpKind.LstmStep, new OpShape(52, 7, 13)), (OpKind.LstmStep, new OpShape(52, 13, 13)), (OpKind.Dense, OpShape.Matrix(5, 13)) })
-            Assert.NotNull(engine.Jit.CompileAndInstall(engine.Resolve(op, shape)));
+            Assert.NotNull(engine.Promotion.CompileAndInstall(engine.Resolve(op, shape)));
         var inputs = Inputs(30, model.InputSize, 4);
         var whole = FreshRun(model, engine, inputs);
         var session = new NeuralSession(model, engine, Guid.Empty, 0);

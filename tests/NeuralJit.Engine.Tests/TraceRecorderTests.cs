@@ -1,4 +1,7 @@
 using System.Text.Json;
+using NeuralJit.Engine.Tests.Support;
+using NeuralJit.Jit;
+using NeuralJit.Models;
 using NeuralJit.Ops;
 using NeuralJit.Profiling;
 
@@ -36,7 +39,7 @@ public unsafe class TraceRecorderTests
         Call(slot, 5);
         Assert.Same(trace, engine.StopTrace());
         Call(slot, 7);
-        var events = engine.TraceEvents(trace);
+        var events = engine.TraceEvents(trace).Where(e => e.Kind == TraceEventKind.Call).ToList();
         Assert.Equal(5, events.Count);
         Assert.All(events, e => Assert.Equal(new OpKey(OpKind.Relu, OpShape.Vector(8)), e.Key));
         Assert.All(events, e => Assert.Equal("Managed", e.Tier));
@@ -48,7 +51,7 @@ public unsafe class TraceRecorderTests
     [Fact]
     public void WraparoundKeepsTheNewestEventsInOrderFromManyThreads()
     {
-        using var engine = new NeuralEngine();
+        using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false }); // a background swap would add its events to the count
         var early = engine.Resolve(OpKind.Relu, OpShape.Vector(3));
         var late = engine.Resolve(OpKind.Relu, OpShape.Vector(5));
         var trace = engine.StartTrace(256);
@@ -73,7 +76,7 @@ public unsafe class TraceRecorderTests
         Call(slot, 3);
         engine.StopTrace();
         using var ms = new MemoryStream();
-        trace.WriteChromeTrace(ms, engine.TraceEvents(trace), "a \"quoted\" \\ name\n");
+        Assert.Equal(3, trace.WriteChromeTrace(ms, engine.ReadTrace(trace), "a \"quoted\" \\ name\n"));
         using var doc = JsonDocument.Parse(ms.ToArray());
         var all = doc.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
         Assert.Equal("a \"quoted\" \\ name\n", all.Single(e => e.GetProperty("name").GetString() == "process_name").GetProperty("args").GetProperty("name").GetString());
@@ -85,5 +88,80 @@ public unsafe class TraceRecorderTests
             Assert.Equal("8", e.GetProperty("args").GetProperty("dims").GetString());
             Assert.True(e.GetProperty("dur").GetDouble() >= 0);
         });
+    }
+
+    [Fact]
+    public void ModelStepsNestLayersAndCallsAndKernelSwapsAreInstantEventsWithTheCodeCacheCounter()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { SynchronousCompilation = true, CallThreshold = 50, CodeCacheBytes = 1 << 20 });
+        using var net = NeuralNetwork.CreateRandom(engine, new NetworkSizes(5, 8, 3, Layers: 2), seed: 1);
+        var trace = engine.StartTrace(1 << 14);
+        var x = new float[5];
+        for (int i = 0; i < 200; i++) net.Step(x);
+        engine.StopTrace();
+
+        var events = engine.TraceEvents(trace);
+        Assert.Equal(200, events.Count(e => e.Kind == TraceEventKind.Span && e.Name == "step"));
+        Assert.Equal(200, events.Count(e => e.Kind == TraceEventKind.Span && e.Name == "LSTM layer 1 8→8"));
+        var swaps = events.Where(e => e.Kind == TraceEventKind.KernelSwap).ToList();
+        if (CpuFeatures.Best >= JitIsa.Avx2)
+        {
+            Assert.NotEmpty(swaps);
+            Assert.All(swaps, s => Assert.Contains(s.Tier, new[] { "Avx2", "Avx512" }));
+            Assert.All(swaps, s => Assert.Equal(engine.Jit.Find(s.Key)!.CompileMicroseconds * 1000, s.Value, 1.0));
+            var counters = events.Where(e => e.Kind == TraceEventKind.CodeCacheBytes).Select(e => e.Value).ToList();
+            Assert.Equal(swaps.Count, counters.Count);         // one per swap (the cache was mapped by the first)
+            Assert.True(counters.Zip(counters.Skip(1)).All(p => p.First < p.Second), "each swap adds code: " + string.Join(", ", counters));
+            Assert.Equal(engine.Jit.Cache!.UsedBytes, counters[^1]);
+        }
+
+        using var ms = new MemoryStream();
+        trace.WriteChromeTrace(ms, engine.ReadTrace(trace));
+        using var doc = JsonDocument.Parse(ms.ToArray());
+        var depth = ChromeTraceChecker.CheckStructure(doc);
+        Assert.Equal(0, depth["step"]);
+        Assert.Equal(1, depth["LSTM layer 0 5→8"]);
+        Assert.Equal(1, depth["Dense head 8→3"]);
+        Assert.Equal(2, depth["LstmStep 32x13"]);
+        Assert.Equal(2, depth["Dense 3x8"]);
+        var all = doc.RootElement.GetProperty("traceEvents").EnumerateArray().ToList();
+        if (swaps.Count > 0)
+        {
+            var swap = all.First(e => e.GetProperty("ph").GetString() == "i");
+            Assert.Equal("p", swap.GetProperty("s").GetString());
+            Assert.StartsWith("JIT ", swap.GetProperty("name").GetString());
+            Assert.True(swap.GetProperty("args").GetProperty("compileMicroseconds").GetDouble() > 0);
+            Assert.Contains(all, e => e.GetProperty("ph").GetString() == "C" && e.GetProperty("args").GetProperty("bytes in use").GetInt64() > 0);
+        }
+    }
+
+    [Fact]
+    public void ASpanLappedByTheRingBufferIsDroppedNotWrittenOverANewerEvent()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(4));
+        var trace = engine.StartTrace(64);
+        var outer = engine.BeginSpan(engine.TraceLabel("outer"));
+        Call(slot, 500);
+        outer.Dispose();
+        engine.StopTrace();
+        var events = engine.TraceEvents(trace);
+        Assert.DoesNotContain(events, e => e.Kind == TraceEventKind.Span);
+        Assert.Equal(64, events.Count(e => e.Kind == TraceEventKind.Call));
+    }
+
+    [Fact]
+    public void ExportStopsWhenCancelled()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(4));
+        var trace = engine.StartTrace(1 << 14);
+        Call(slot, 10_000);
+        engine.StopTrace();
+        using var cts = new CancellationTokenSource();
+        long seen = 0;
+        Assert.Throws<OperationCanceledException>(() => trace.WriteChromeTrace(Stream.Null, engine.ReadTrace(trace), "x", cts.Token,
+            done => { seen = done; cts.Cancel(); }));
+        Assert.Equal(4096, seen);
     }
 }

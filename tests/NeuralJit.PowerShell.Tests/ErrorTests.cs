@@ -70,6 +70,43 @@ public sealed class ErrorTests : IDisposable
     }
 
     [Theory]
+    [InlineData("Export-NeuralRoofline", "svg")]
+    [InlineData("Export-NeuralReport", "html")]
+    public void ExportPicturesCheckTheirPathAndWriteNothingOnError(string cmdlet, string ext)
+    {
+        string id = cmdlet.Replace("-", "");
+        Directory.CreateDirectory(Path.Combine(_s.Scratch.FullName, "adir"));
+        AssertError($"{cmdlet} -Path adir", id + "IsDirectory", ErrorCategory.InvalidArgument, t => t is "adir");
+        AssertError($"{cmdlet} -Path ./no/such/dir/x.{ext}", id + "DirectoryNotFound", ErrorCategory.ObjectNotFound, t => Equals(t, $"./no/such/dir/x.{ext}"));
+        AssertError($"{cmdlet} -Path Env:NEURALJIT_PICTURE", id + "NotFileSystemPath", ErrorCategory.InvalidArgument, t => t is "Env:NEURALJIT_PICTURE");
+        File.WriteAllText(Path.Combine(_s.Scratch.FullName, $"exists.{ext}"), "old");
+        AssertError($"{cmdlet} -Path exists.{ext} -NoClobber", id + "FileExists", ErrorCategory.ResourceExists, t => Equals(t, $"exists.{ext}"));
+        Assert.Equal("old", File.ReadAllText(Path.Combine(_s.Scratch.FullName, $"exists.{ext}")));
+        Assert.Equal([$"exists.{ext}"], Directory.EnumerateFiles(_s.Scratch.FullName).Select(Path.GetFileName));
+    }
+
+    [Theory]
+    [InlineData("Export-NeuralRoofline", "svg")]
+    [InlineData("Export-NeuralReport", "html")]
+    public void ExportPicturesReportABadRowAndDrawTheOthers(string cmdlet, string ext)
+    {
+        var errors = _s.Errors($$"""
+            @([pscustomobject]@{ Operation = 'Relu'; Dims = '1024'; BaselineNanoseconds = 300; JitNanoseconds = 100 },
+              [pscustomobject]@{ Operation = 'Nope'; Dims = '8'; BaselineNanoseconds = 3; JitNanoseconds = 1 },
+              [pscustomobject]@{ Operation = 'Gemm'; Dims = '8x8'; BaselineNanoseconds = 3; JitNanoseconds = 1 },
+              [pscustomobject]@{ Operation = 'Sigmoid'; Dims = '64'; BaselineNanoseconds = 90; JitNanoseconds = 30 }) | {{cmdlet}} -Path out.{{ext}}
+            """);
+        string id = cmdlet.Replace("-", "") + "InvalidKernel";
+        Assert.Equal(2, errors.Count);
+        Assert.All(errors, e => Assert.StartsWith(id + ",", e.FullyQualifiedErrorId));
+        Assert.Equal(["Nope 8", "Gemm 8x8"], errors.Select(e => (string)e.TargetObject));
+        string text = File.ReadAllText(Path.Combine(_s.Scratch.FullName, $"out.{ext}"));
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(text, "class=\"mark jit\"").Count);
+        Assert.Contains("data-key=\"Relu 1024\"", text);
+        Assert.Contains("data-key=\"Sigmoid 64\"", text);
+    }
+
+    [Theory]
     [InlineData("-InputSize 0", "InvokeNeuralInferenceInvalidInputSize", 0L)]
     [InlineData("-InputSize -3", "InvokeNeuralInferenceInvalidInputSize", -3L)]
     [InlineData("-HiddenSize 0", "InvokeNeuralInferenceInvalidHiddenSize", 0L)]

@@ -6,8 +6,8 @@ BeforeAll {
     # gate's logic is tested on known numbers, independently of the benchmark's timing.
     $script:standIn = @'
 function Compare-JitSpeedup {
-    [pscustomobject]@{ Operation = 'Gemm'; Dims = '64x64x64'; Isa = 'Avx2'; Baseline = 'ManagedSimd'; Speedup = 2.31; MaxAbsError = 1e-6 }
-    [pscustomobject]@{ Operation = 'LstmGates'; Dims = '512x192'; Isa = 'Avx512'; Baseline = 'ManagedSimd'; Speedup = 1.40; MaxAbsError = 3e-5 }
+    [pscustomobject]@{ Operation = 'Gemm'; Dims = '64x64x64'; Isa = 'Avx2'; Baseline = 'ManagedSimd'; Speedup = 2.31; MaxAbsError = 1e-6; BaselineNanoseconds = 23100; JitNanoseconds = 10000 }
+    [pscustomobject]@{ Operation = 'LstmGates'; Dims = '512x192'; Isa = 'Avx512'; Baseline = 'ManagedSimd'; Speedup = 1.40; MaxAbsError = 3e-5; BaselineNanoseconds = 3500; JitNanoseconds = 2500 }
 }
 '@
     function Invoke-StandInGate([string] $Arguments, [string] $OutDir) {
@@ -43,6 +43,20 @@ Describe 'ci-gate.ps1 on known numbers' {
         $json.Count | Should -Be 2
         $json[1].Speedup | Should -BeOfType [double]
         $json[1].MaxAbsError | Should -Be 3e-5
+    }
+
+    It '-Report writes the HTML report beside the artifacts, one speedup row and one JIT mark per result' {
+        $out = Join-Path $TestDrive 'report'
+        $r = Invoke-StandInGate "-MinSpeedup 1e-9 -MaxError 1 -Report -ModulePath '$ModuleManifest'" $out
+        $r.ExitCode | Should -Be 0 -Because $r.ToString()
+        $html = Join-Path $out 'ci-gate.html'
+        $r.StdOut | Should -Match ([regex]::Escape("Wrote $html"))
+        $text = Get-Content -Raw $html
+        $table = [regex]::Match($text, '(?s)<table id="speedups">.*?<tbody>(.*?)</tbody>').Groups[1].Value
+        ([regex]::Matches($table, '<tr><td>')).Count | Should -Be 2
+        $table | Should -Match ([regex]::Escape('<td>LstmGates</td><td>512x192</td><td>Avx512</td><td>ManagedSimd</td>'))
+        $table | Should -Match '1\.40x'
+        ([regex]::Matches($text, 'class="mark jit"')).Count | Should -Be 2
     }
 
     It 'prints ::error:: annotations under GitHub Actions' {

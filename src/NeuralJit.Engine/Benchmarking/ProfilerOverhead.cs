@@ -31,7 +31,7 @@ public static unsafe class ProfilerOverhead
         using var net = NeuralNetwork.CreateRandom(engine, sz, seed);
         if (tier == KernelTier.Jit)
             foreach (var slot in engine.Profile.Slots)
-                if (engine.Jit.CompileAndInstall(slot) is null)
+                if (engine.Promotion.CompileAndInstall(slot) is null)
                     throw new InvalidOperationException($"{slot.Key} could not be compiled: {engine.Jit.WhyManaged(slot.Key)?.Message}");
         var rng = new Random(seed ^ 0x0FEE);
         var input = new float[sz.InputSize];

@@ -1,16 +1,14 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using NeuralJit.Ops;
-using NeuralJit.Profiling;
 
 namespace NeuralJit.Jit;
 
 /// <summary>
-/// An engine's JIT tier: (op, shape, ISA) → <see cref="JitKernel"/>, through the op's emitter
-/// (<see cref="KernelEmitters"/>), Iced, and the engine's <see cref="CodeCache"/>. Kernels are cached
-/// by (op, shape, ISA) with hit/miss/build counters (LIBXSMM's dispatch in miniature). Promoted slots
-/// are compiled in the background (or on the calling thread with
-/// <see cref="EngineOptions.SynchronousCompilation"/>) and installed atomically. The ISA is fixed at the
+/// An engine's JIT compiler, a service: (op, shape, ISA) → <see cref="JitKernel"/> or a <see cref="JitFailure"/>, through
+/// the op's emitter (<see cref="KernelEmitters"/>), Iced, and the engine's <see cref="CodeCache"/>. Kernels are cached
+/// by (op, shape, ISA) with hit/miss/build counters (LIBXSMM's dispatch in miniature). It knows no slot: promotion
+/// and installing are <see cref="TierPromotion"/>'s. The ISA is fixed at the
 /// first compile (oneDNN's max-ISA rule): later cap changes are refused, explicit per-call ISAs are not.
 /// Anything that cannot be compiled — no emitter, unsupported shape, full cache, no executable memory —
 /// leaves the key on the managed tier with a typed <see cref="JitFailure"/> (<see cref="WhyManaged"/>; resource failures also in <see cref="Warnings"/>).
@@ -19,7 +17,8 @@ public sealed class JitCompiler : IDisposable
 {
     private static readonly Lazy<Task> s_warmUp = new(() => Task.Run(WarmUpNow));
 
-    private readonly NeuralEngine _engine;
+    private readonly EngineOptions _options;
+    private readonly Action<TieringEvent> _raise;
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<(OpKey, JitIsa), JitKernel> _kernels = new();
     private readonly ConcurrentDictionary<OpKey, JitFailure> _managedReasons = new();
@@ -28,11 +27,12 @@ public sealed class JitCompiler : IDisposable
     private JitFailure? _cacheUnavailable;
     private JitIsa? _fixedIsa;
     private bool _disposed;
-    private long _hits, _misses, _builds, _failures, _pending;
+    private long _hits, _misses, _builds, _failures;
 
-    internal JitCompiler(NeuralEngine engine)
+    internal JitCompiler(EngineOptions options, Action<TieringEvent> raise)
     {
-        _engine = engine;
+        _options = options;
+        _raise = raise;
     }
 
     /// <summary>Maps the code cache (tests substitute one that fails like an OS that refuses executable memory).</summary>
@@ -45,7 +45,7 @@ public sealed class JitCompiler : IDisposable
     /// </summary>
     public const long SuppressGcTransitionMaxElements = 1 << 16;
 
-    private EngineOptions Options => _engine.Options;
+    private EngineOptions Options => _options;
 
     /// <summary>The ISA promotions compile for: fixed at the first compile, until then what the cap allows.</summary>
     public JitIsa Isa => _fixedIsa ?? CpuFeatures.Effective(Options.IsaCap);
@@ -58,9 +58,6 @@ public sealed class JitCompiler : IDisposable
     public long Misses => Interlocked.Read(ref _misses);
     public long Builds => Interlocked.Read(ref _builds);
     public long Failures => Interlocked.Read(ref _failures);
-    /// <summary>Background compilations queued or running.</summary>
-    public long Pending => Interlocked.Read(ref _pending);
-
     /// <summary>Every kernel this engine compiled (all ISAs).</summary>
     public IReadOnlyList<JitKernel> Kernels => _kernels.Values.OrderBy(k => k.Key.Op).ThenBy(k => k.Key.Dims, StringComparer.Ordinal).ThenBy(k => k.Isa).ToList();
 
@@ -184,63 +181,7 @@ public sealed class JitCompiler : IDisposable
     {
         _warnings.Enqueue(message);
         while (_warnings.Count > 64) _warnings.TryDequeue(out _);
-        _engine.RaiseTiering(new TieringEvent(TieringEventKind.Warning, key, message));
-    }
-
-    /// <summary>Compiles <paramref name="slot"/>'s key and installs it, in the background unless SynchronousCompilation.</summary>
-    internal void Promote(OpSlot slot)
-    {
-        WarmUpInBackground();
-        if (Options.SynchronousCompilation) { CompileAndInstall(slot); return; }
-        Interlocked.Increment(ref _pending);
-        ThreadPool.UnsafeQueueUserWorkItem(static s =>
-        {
-            var (compiler, slot) = s;
-            try { compiler.CompileAndInstall(slot); }
-            finally { Interlocked.Decrement(ref compiler._pending); }
-        }, (this, slot), preferLocal: false);
-    }
-
-    /// <summary>Compiles the slot's key for the engine ISA and swaps it in. Returns the kernel, or null (reason in <see cref="WhyManaged"/>).</summary>
-    public JitKernel? CompileAndInstall(OpSlot slot)
-    {
-        if (_disposed) return null;
-        JitKernel? kernel;
-        JitFailure? reason;
-        var where = Options.SynchronousCompilation ? "on the calling thread" : "in the background";
-        _engine.RaiseTiering(new TieringEvent(TieringEventKind.CompileStarted, slot.Key, $"{slot.Key}: compiling for {Isa} {where}.") { Isa = Isa });
-        try
-        {
-            if (!TryCompile(slot.Key, null, out kernel, out reason))
-            {
-                _engine.RaiseTiering(new TieringEvent(TieringEventKind.Refused, slot.Key, $"{slot.Key}: stays on the managed tier: {reason}"));
-                return null;
-            }
-        }
-        catch (ObjectDisposedException) { return null; }
-        _engine.RaiseTiering(new TieringEvent(TieringEventKind.Compiled, slot.Key,
-            $"{slot.Key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.")
-            { Isa = kernel.Isa, CompileMicroseconds = kernel.CompileMicroseconds, CodeBytes = kernel.Code.Length });
-        lock (_gate)
-        {
-            if (_disposed) return null;
-            slot.Install(kernel);
-        }
-        _engine.RaiseTiering(new TieringEvent(TieringEventKind.Installed, slot.Key,
-            $"{slot.Key}: installed; its calls now run the {kernel.Isa} kernel at 0x{(long)kernel.Entry:X}.") { Isa = kernel.Isa });
-        return kernel;
-    }
-
-    /// <summary>Installs an already compiled kernel into a slot of this engine (false after dispose or for another key).</summary>
-    public bool Install(OpSlot slot, JitKernel kernel)
-    {
-        if (slot.Key != kernel.Key || !ReferenceEquals(slot.Engine, _engine)) return false;
-        lock (_gate)
-        {
-            if (_disposed) return false;
-            slot.Install(kernel);
-            return true;
-        }
+        _raise(new TieringEvent(TieringEventKind.Warning, key, message));
     }
 
     /// <summary>Starts the one-per-process warm-up of Iced (its first use costs ~50 ms of .NET JIT) on a pool thread.</summary>
@@ -287,14 +228,13 @@ public sealed class JitCompiler : IDisposable
         }
     }
 
-    /// <summary>Uninstalls every kernel from the engine's slots, then unmaps the code cache.</summary>
+    /// <summary>Unmaps the code cache: the engine has put every slot back on the managed tier first.</summary>
     public void Dispose()
     {
         lock (_gate)
         {
             if (_disposed) return;
             _disposed = true;
-            foreach (var slot in _engine.Profile.Slots) slot.Install(null);
             _cache?.Dispose();
         }
     }

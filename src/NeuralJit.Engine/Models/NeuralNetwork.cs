@@ -24,6 +24,9 @@ public sealed unsafe class NeuralNetwork : IDisposable
     private readonly AlignedBuffer? _headInput;
     private readonly NetworkWeights _weights;
     private readonly bool _ownsWeights;
+    // Trace span labels, resolved once: a step is a span, and so is each layer, the memory and the head inside it.
+    private readonly int _stepLabel, _memoryLabel, _headLabel;
+    private readonly int[] _layerLabels;
 
     /// <summary>A network that lays out its own copy of <paramref name="parameters"/> (freed with it).</summary>
     public NeuralNetwork(NeuralEngine engine, NetworkSizes sizes, IReadOnlyDictionary<string, float[]> parameters)
@@ -55,6 +58,12 @@ public sealed unsafe class NeuralNetwork : IDisposable
         }
         _head = new DenseLayer(engine, weights.Head, ownsWeights: false);
         _input = new AlignedBuffer(sizes.ControllerInputSize);
+        _stepLabel = engine.TraceLabel("step");
+        _layerLabels = new int[sizes.Layers];
+        for (int k = 0; k < sizes.Layers; k++)
+            _layerLabels[k] = engine.TraceLabel($"LSTM layer {k} {(k == 0 ? sizes.ControllerInputSize : sizes.HiddenSize)}→{sizes.HiddenSize}");
+        _memoryLabel = !sizes.HasMemory ? -1 : engine.TraceLabel($"DNC memory {sizes.MemorySlots}x{sizes.MemoryWidth}, {sizes.ReadHeads} read heads");
+        _headLabel = engine.TraceLabel($"Dense head {sizes.HeadInputSize}→{sizes.OutputSize}");
     }
 
     /// <summary>
@@ -129,17 +138,24 @@ public sealed unsafe class NeuralNetwork : IDisposable
     {
         if (x.Length != Sizes.InputSize)
             throw new ArgumentException($"The input has {x.Length} values; this network takes {Sizes.InputSize}.", nameof(x));
+        using var step = Engine.BeginSpan(_stepLabel);
         x.CopyTo(_input.Span);
         if (_memory is not null) _memory.ReadVectors.CopyTo(_input.Span[Sizes.InputSize..]); // r_{t−1}
         float* h = _input.Pointer;
-        foreach (var layer in _layers) h = layer.Step(h);
+        for (int k = 0; k < _layers.Length; k++)
+        {
+            using var layer = Engine.BeginSpan(_layerLabels[k]);
+            h = _layers[k].Step(h);
+        }
         if (_memory is null)
         {
+            using var head = Engine.BeginSpan(_headLabel);
             _head.Forward(h);
         }
         else
         {
-            _memory.Step(h);
+            using (Engine.BeginSpan(_memoryLabel)) _memory.Step(h);
+            using var head = Engine.BeginSpan(_headLabel);
             var headIn = _headInput!.Span;
             new ReadOnlySpan<float>(h, Sizes.HiddenSize).CopyTo(headIn);
             _memory.ReadVectors.CopyTo(headIn[Sizes.HiddenSize..]);

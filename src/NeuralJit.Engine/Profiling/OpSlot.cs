@@ -227,7 +227,7 @@ public sealed unsafe class OpSlot
         long threshold = _engine.Options.CallThreshold;
         if (n < threshold || n < Volatile.Read(ref _nextPromotionCheck) || installed is not null || Volatile.Read(ref _promotionState) != 0) return;
         Volatile.Write(ref _nextPromotionCheck, n + Math.Max(threshold, n / 4));
-        _engine.ConsiderPromotion(this);
+        _engine.Promotion.Consider(this);
     }
 
     /// <summary>Slots that run beside this one in every step of a model layer (<see cref="NeuralEngine.PromoteTogether"/>).</summary>

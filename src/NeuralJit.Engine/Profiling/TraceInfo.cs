@@ -16,7 +16,7 @@ public sealed class TraceInfo
     public int EventBytes { get; init; }
     /// <summary>Bytes of the whole ring buffer (Capacity × EventBytes), allocated at start.</summary>
     public long BufferBytes { get; init; }
-    /// <summary>Calls recorded since start, including those overwritten.</summary>
+    /// <summary>Events (calls, model spans, kernel swaps, code-cache counters) recorded since start, including those overwritten.</summary>
     public long Recorded { get; init; }
     /// <summary>Events still in the buffer (the newest ones).</summary>
     public long Kept { get; init; }

@@ -4,7 +4,9 @@ namespace NeuralJit.PowerShell.Commands;
 
 /// <summary>
 /// Writes the recorded calls of the current or last trace as a Chrome trace event file (JSON, "ph":"X",
-/// microseconds) that Perfetto and chrome://tracing open.
+/// microseconds) that Perfetto and chrome://tracing open, with model spans, kernel swaps and code-cache counters.
+/// The file is streamed (bounded memory) to a temporary file in the target directory and renamed into place
+/// only when complete: a failed or stopped export leaves no file behind.
 /// </summary>
 [Cmdlet(VerbsData.Export, "NeuralTrace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(TraceInfo))]
@@ -27,6 +29,10 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    private readonly CancellationTokenSource _stop = new();
+
+    protected override void StopProcessing() => _stop.Cancel();
+
     protected override void ProcessRecord()
     {
         var engine = NeuralEngine.Default;
@@ -39,54 +45,33 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
             return;
         }
 
-        string file;
-        ProviderInfo provider;
+        if (OutputFile.Resolve(this, Path, NoClobber, "./trace.json") is not { } file) return;
+        long kept = Math.Min(trace.Recorded, trace.Capacity);
+        if (!ShouldProcess(file, $"Write up to {kept:N0} trace events")) return;
+        long written;
+        var progress = new ProgressRecord(1, "Export-NeuralTrace", $"Writing {kept:N0} events to {file}");
         try
         {
-            file = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path, out provider, out _);
+            written = StagedFile.Write(file, overwrite: !NoClobber, stream => trace.WriteChromeTrace(stream, engine.ReadTrace(trace), ProcessName, _stop.Token,
+                done =>
+                {
+                    int percent = (int)Math.Min(100, 100 * done / Math.Max(1, kept));
+                    if (percent != progress.PercentComplete) { progress.PercentComplete = percent; WriteProgress(progress); }
+                }));
         }
-        catch (Exception e) when (e is SessionStateException or NotSupportedException or ArgumentException)
+        catch (OperationCanceledException)
         {
-            WriteError(NeuralErrors.Create(e, "ExportNeuralTraceInvalidPath", ErrorCategory.InvalidArgument, Path,
-                "Give -Path a file system path such as ./trace.json."));
-            return;
-        }
-        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
-        {
-            WriteError(NeuralErrors.InvalidArgument(
-                $"'{Path}' is a {provider.Name} path; a trace can only be written to the file system.", "ExportNeuralTraceNotFileSystemPath", Path,
-                "Give -Path a file system path such as ./trace.json."));
-            return;
-        }
-        var dir = System.IO.Path.GetDirectoryName(file);
-        if (!string.IsNullOrEmpty(dir) && !Directory.Exists(dir))
-        {
-            WriteError(NeuralErrors.Create(new DirectoryNotFoundException($"The directory '{dir}' does not exist."),
-                "ExportNeuralTraceDirectoryNotFound", ErrorCategory.ObjectNotFound, Path,
-                "Create the directory first, or choose a path in an existing directory."));
-            return;
-        }
-        if (NoClobber && File.Exists(file))
-        {
-            WriteError(NeuralErrors.Create(new IOException($"The file '{file}' already exists and -NoClobber was given."),
-                "ExportNeuralTraceFileExists", ErrorCategory.ResourceExists, Path,
-                "Choose another path, or leave out -NoClobber to overwrite the file."));
-            return;
-        }
-        var events = engine.TraceEvents(trace);
-        if (!ShouldProcess(file, $"Write {events.Count:N0} trace events")) return;
-        try
-        {
-            using (var stream = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None))
-                trace.WriteChromeTrace(stream, events, ProcessName);
+            throw new PipelineStoppedException();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            WriteError(NeuralErrors.Create(e, "ExportNeuralTraceWriteFailed",
-                e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.WriteError, Path,
-                "Check that the file is writable and not open in another program, or choose another path."));
+            WriteError(OutputFile.WriteFailed(this, e, Path));
             return;
         }
-        if (PassThru) WriteObject(TraceInfo.From(trace, engine.TraceRecording ? "Recording" : "Exported", file, events.Count));
+        finally
+        {
+            if (kept >= 4096) { progress.RecordType = ProgressRecordType.Completed; WriteProgress(progress); }
+        }
+        if (PassThru) WriteObject(TraceInfo.From(trace, engine.TraceRecording ? "Recording" : "Exported", file, written));
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using NeuralJit.Models;
+using NeuralJit.Profiling;
 
 namespace NeuralJit.PowerShell.Commands;
 
@@ -69,6 +70,8 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
     private string _description = "";
     private long _step;
     private volatile bool _stopping;
+    /// <summary>The invocation's span in a recording trace: the parent of every step it runs.</summary>
+    private TraceSpan _inference;
     private TieringNarrator? _narrator;
     private readonly HashSet<NeuralSession> _reset = new(ReferenceEqualityComparer.Instance); // -Reset: each session once per call
     private NeuralSession? _session; // the session being stepped, while ProcessSession holds its claim
@@ -79,6 +82,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
     protected override void BeginProcessing()
     {
         CheckRange(nameof(Steps), Steps, long.MaxValue);
+        _inference = NeuralEngine.Default.BeginSpan(NeuralEngine.Default.TraceLabel("Invoke-NeuralInference"));
         _narrator = new TieringNarrator(this, NeuralEngine.Default);
         if (UsesModel || UsesSession) return; // the model may arrive from the pipeline; its sizes come from its tensors
         CheckRange(nameof(InputSize), InputSize, 1 << 20);
@@ -134,6 +138,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
         {
             // Also when Ctrl+C stops the pipeline (WriteProgress then throws PipelineStoppedException).
             DisposeNetwork();
+            _inference.Dispose();
         }
     }
 

@@ -55,7 +55,7 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
             return;
         }
         WriteVerbose($"{key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.");
-        if (kernel.Isa == engine.Jit.Isa && engine.Profile.Find(key) is { } slot && engine.Jit.Install(slot, kernel))
+        if (kernel.Isa == engine.Jit.Isa && engine.Profile.Find(key) is { } slot && engine.Promotion.Install(slot, kernel))
             WriteVerbose($"{key}: installed; its calls now run the {kernel.Isa} kernel at 0x{(long)kernel.Entry:X}.");
         WriteObject(JitKernelInfo.From(engine, kernel));
     }

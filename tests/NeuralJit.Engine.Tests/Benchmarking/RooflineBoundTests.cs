@@ -26,6 +26,7 @@ public class RooflineBoundTests(ITestOutputHelper output)
 
     private static readonly OpKey[] Keys =
     [
+        new(OpKind.LstmStep, new OpShape(512, 64, 128)),
         new(OpKind.LstmGates, new OpShape(512, 64, 128)),
         new(OpKind.DncContent, OpShape.Matrix(256, 64)),
         new(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),

@@ -29,7 +29,7 @@ public class JitNetworkTests
         foreach (var key in new[] { new OpKey(OpKind.LstmStep, new OpShape(512, 64, 128)), new OpKey(OpKind.LstmStep, new OpShape(512, 128, 128)), new OpKey(OpKind.Dense, OpShape.Matrix(10, 128)) })
         {
             var slot = jitEngine.Resolve(key.Op, key.Shape);
-            var kernel = jitEngine.Jit.CompileAndInstall(slot);
+            var kernel = jitEngine.Promotion.CompileAndInstall(slot);
             Assert.NotNull(kernel);
             Assert.Equal(isa, kernel!.Isa);
             Assert.Equal(KernelTier.Jit, slot.Tier);
