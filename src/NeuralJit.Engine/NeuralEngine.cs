@@ -208,6 +208,25 @@ public sealed class NeuralEngine : IDisposable
         catch (Exception ex) { System.Diagnostics.Trace.WriteLine($"NeuralJit: a Tiering handler threw: {ex.Message}"); }
     }
 
+    /// <summary>
+    /// Declares slots that run together once per step of one model layer (a DNC step's nine ops): when the profile
+    /// promotes any of them, <see cref="TierPromotion"/> compiles the others too. The cheap ones (usage, gates, weightings: well under
+    /// 1% each) never reach ShareThreshold alone, yet each is a managed call in every step; once the step's hot op
+    /// is compiled, compiling them costs tens of µs once.
+    /// </summary>
+    public void PromoteTogether(IReadOnlyList<OpSlot> slots)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_groupGate)
+            foreach (var slot in slots)
+            {
+                if (slot.Engine != this) throw new ArgumentException($"{slot.Key} belongs to another engine.", nameof(slots));
+                slot.Companions = slot.Companions.Concat(slots).Where(s => s != slot).Distinct().ToArray();
+            }
+    }
+
+    private readonly object _groupGate = new();
+
     public void Dispose()
     {
         if (_disposed) return;

@@ -44,8 +44,17 @@ public sealed class TierPromotion
         foreach (var s in _profile.Slots) total += s.Snapshot().TotalCycles;
         if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
         if (!slot.TryMarkPromotionRequested()) return;
-        _raise(new TieringEvent(TieringEventKind.Promoted, slot.Key,
-            $"{slot.Key}: promoted after {mine.Calls:N0} calls with {100 * mine.TotalCycles / total:N1}% of the profiled cycles."));
+        Request(slot, $"{slot.Key}: promoted after {mine.Calls:N0} calls with {100 * mine.TotalCycles / total:N1}% of the profiled cycles.");
+        // The slots that run beside it in each step of its layer (NeuralEngine.PromoteTogether) follow it.
+        foreach (var c in slot.Companions)
+            if (c.JitKernel is null && c.TryMarkPromotionRequested())
+                Request(c, $"{c.Key}: promoted with {slot.Key}, which runs beside it in every step.");
+    }
+
+    /// <summary>Compiles a slot whose promotion was just marked: at once with SynchronousCompilation, else in the background.</summary>
+    private void Request(OpSlot slot, string why)
+    {
+        _raise(new TieringEvent(TieringEventKind.Promoted, slot.Key, why));
         JitCompiler.WarmUpInBackground();
         if (_options.SynchronousCompilation) { CompileAndInstall(slot); return; }
         Interlocked.Increment(ref _pending);

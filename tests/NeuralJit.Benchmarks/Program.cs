@@ -2,6 +2,7 @@ using System.Globalization;
 using NeuralJit;
 using NeuralJit.Benchmarking;
 using NeuralJit.Jit;
+using NeuralJit.Models;
 using NeuralJit.Ops;
 
 namespace NeuralJit.Benchmarks;
@@ -105,12 +106,100 @@ internal static unsafe class Program
                 Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "≥ 1x", r => r.Speedup >= 1, "seed table");
             }
 
+        DncRows(isas, jit, roof);
+
         Print();
         Console.WriteLine();
         Console.WriteLine("Legend: Base/JIT ns = medians (ns per call) of interleaved batches; Ratio = Base/JIT (for GEMM vs LIBXSMM: JIT GFLOP/s ÷ LIBXSMM GFLOP/s);");
         Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else the read bandwidth ceiling of the working set: its cache level or the curve at its size, whichever is faster);");
-        Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs.");
+        Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs (DNC step rows: over the outputs of 200 steps from a fresh state);");
+        Console.WriteLine("  DNC step bound = Σ over the step's ops of max(flops at the ISA's FMA peak, bytes at the read ceiling of the whole step's working set), from the step's profile.");
         return 0;
+    }
+
+    /// <summary>The three LSTM + DNC networks (output 10): sizes and the steady-step targets (ns) on Zen 3 AVX2.</summary>
+    private static readonly (string Name, NetworkSizes Sizes, double TargetNs)[] DncNetworks =
+    {
+        ("N=64 W=16 R=2 H=64 I=32", new NetworkSizes(32, 64, 10) { MemorySlots = 64, MemoryWidth = 16, ReadHeads = 2 }, 4_000),
+        ("N=256 W=64 R=4 H=128 I=64", new NetworkSizes(64, 128, 10) { MemorySlots = 256, MemoryWidth = 64, ReadHeads = 4 }, 40_000),
+        ("N=1024 W=64 R=4 H=128 I=64", new NetworkSizes(64, 128, 10) { MemorySlots = 1024, MemoryWidth = 64, ReadHeads = 4 }, 300_000),
+    };
+
+    /// <summary>Each DNC op of the N=256 and N=1024 networks, JIT vs managed, then the whole step of each network.</summary>
+    private static void DncRows(JitIsa[] isas, JitSource jit, RooflineResult roof)
+    {
+        foreach (var (n, w, r) in new[] { (256, 64, 4), (1024, 64, 4) })
+        {
+            var keys = new[]
+            {
+                new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)),
+                new OpKey(OpKind.DncTemporal, new OpShape(n, r)), new OpKey(OpKind.DncRead, new OpShape(n, w, r)),
+                new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), new OpKey(OpKind.DncWrite, new OpShape(n, w)),
+                new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), new OpKey(OpKind.DncReadWeighting, new OpShape(n, r)),
+                new OpKey(OpKind.DncWriteWeighting, OpShape.Vector(n)), new OpKey(OpKind.DncUsage, new OpShape(n, r)),
+                new OpKey(OpKind.DncInterface, new OpShape(r, w)),
+            };
+            foreach (var key in keys)
+                foreach (var isa in isas)
+                    Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "≥ 1x", res => res.Speedup >= 1, "dnc op");
+        }
+        foreach (int n in new[] { 64, 256, 1024 })
+            foreach (var isa in isas)
+                LinkFusion(n, 4, isa, jit, roof);
+        foreach (var (name, sizes, target) in DncNetworks)
+            foreach (var isa in isas)
+            {
+                double goal = isa == JitIsa.Avx512 && sizes.MemorySlots == 256 ? 20_000 : target;
+                DncStep($"DNC step {name} {isa} vs ManagedSimd", sizes, isa, roof, goal);
+            }
+    }
+
+    /// <summary>The fused DncLinkTemporal kernel against the JIT's DncLinkUpdate then DncTemporal kernels on the same operands.</summary>
+    private static void LinkFusion(int n, int heads, JitIsa isa, JitSource jit, RooflineResult roof)
+    {
+        var key = new OpKey(OpKind.DncLinkTemporal, new OpShape(n, heads));
+        string name = $"{key} {isa} vs JIT LinkUpdate+Temporal";
+        if (!Selected(name) && !Selected("dnc op")) return;
+        var fused = jit.Compile(key, isa);
+        var link = jit.Compile(new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), isa);
+        var temporal = jit.Compile(new OpKey(OpKind.DncTemporal, new OpShape(n, heads)), isa);
+        if (fused is null || link is null || temporal is null) { Add(name, isa, "JIT", "—", "—", "—", "—", "—", "—", "—", "faster", "NO JIT KERNEL"); return; }
+        using var w = new OpWorkload(key);
+        var separate = w.CreateCustom((side, calls) =>
+        {
+            KernelArgs l = default, t = default;
+            l.A = side.Pointer(OperandField.A); l.B = side.Pointer(OperandField.B); l.C = side.Pointer(OperandField.C);
+            t.A = l.A; t.B = side.Pointer(OperandField.D); t.C = side.Pointer(OperandField.E); t.D = side.Pointer(OperandField.F);
+            var fl = (delegate* unmanaged<KernelArgs*, void>)link.Entry;
+            var ft = (delegate* unmanaged<KernelArgs*, void>)temporal.Entry;
+            for (long i = 0; i < calls; i++) { fl(&l); ft(&t); }
+        });
+        var one = w.CreateNative(fused.Entry, fused.SuppressGcTransition);
+        double err = w.MaxAbsDifference(separate, one);
+        var m = SideBySideRunner.Measure(separate, one, s_budget);
+        var r = SpeedupBenchmark.ToResult(key, isa, "JIT LinkUpdate+Temporal", m, err, w.WorkingSetBytes, roof);
+        Add(name, isa, "JIT", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
+            $"±{m.Candidate.Error999:N0}", $"{r.GFlops:N1} GFLOP/s", $"{r.PercentOfBound:N0}% {r.Bound}", $"{err:G2}", "faster", m.Speedup > 1 ? "PASS" : "SHORT");
+    }
+
+    private static void DncStep(string name, NetworkSizes sizes, JitIsa isa, RooflineResult roof, double targetNs)
+    {
+        if (!Selected(name) && !Selected("dnc step")) return;
+        using var managed = new NetworkStep(sizes, null);
+        using var jitted = new NetworkStep(sizes, isa);
+        const int traceSteps = 200;
+        var a = managed.Trace(traceSteps);
+        var b = jitted.Trace(traceSteps);
+        double err = 0;
+        for (int s = 0; s < traceSteps; s++)
+            for (int i = 0; i < a[s].Length; i++) err = Math.Max(err, float.IsNaN(a[s][i]) != float.IsNaN(b[s][i]) ? double.PositiveInfinity : Math.Abs(a[s][i] - b[s][i]));
+        jitted.ResetProfile();
+        jitted.Run(100);
+        double boundNs = jitted.BoundNanoseconds(isa, roof, 100);
+        var m = SideBySideRunner.Measure(managed, jitted, s_budget);
+        Add(name, isa, "ManagedSimd", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
+            $"±{m.Candidate.Error999:N0}", $"bound {boundNs:N0} ns", $"{100 * boundNs / m.Candidate.Median:N0}%", $"{err:G2}",
+            $"≤ {targetNs:N0} ns", m.Candidate.Median <= targetNs ? "PASS" : "SHORT");
     }
 
     private static bool Selected(string name) => s_filter.Length == 0 || name.Contains(s_filter, StringComparison.OrdinalIgnoreCase);

@@ -192,8 +192,8 @@ public class DncMemoryTests
         Assert.Equal(30, rows[("DncContent", "16x8")]); // one write head + two read heads
         Assert.Equal(10, rows[("DncWriteWeighting", "16")]);
         Assert.Equal(10, rows[("DncWrite", "16x8")]);
-        Assert.Equal(10, rows[("DncLinkUpdate", "16x16")]);
-        Assert.Equal(10, rows[("DncTemporal", "16x16x2")]);
+        Assert.Equal(10, rows[("DncLinkTemporal", "16x16x2")]); // link update fused with the temporal weightings
+        Assert.False(rows.ContainsKey(("DncLinkUpdate", "16x16")));
         Assert.Equal(10, rows[("DncReadWeighting", "16x2")]);
         Assert.Equal(10, rows[("DncRead", "16x8x2")]);
         Assert.Equal(10, rows[("Dense", $"{sizes.InterfaceSize}x12")]); // interface projection

@@ -20,6 +20,7 @@ public unsafe class DncOpsTests
             if (bufs.Length > 2) a.C = bufs[2].Pointer;
             if (bufs.Length > 3) a.D = bufs[3].Pointer;
             if (bufs.Length > 4) a.E = bufs[4].Pointer;
+            if (bufs.Length > 5) a.F = bufs[5].Pointer;
             a.Alpha = alpha; a.Beta = beta;
             ManagedKernels.Get(op, tier)(in shape, &a);
             return bufs.Select(b => b.ToArray()).ToArray();
@@ -181,8 +182,23 @@ public unsafe class DncOpsTests
         Both("link precedence", OpKind.DncLinkUpdate, OpShape.Vector(n), 0, 0, 2, 1e-6f, U(n * n), Simplex(1, n), Simplex(1, n));
         Both("forward", OpKind.DncTemporal, new OpShape(n, r), 0, 0, 2, 1e-5f, U(n * n), Simplex(r, n), new float[r * n], new float[r * n]);
         Both("backward", OpKind.DncTemporal, new OpShape(n, r), 0, 0, 3, 1e-5f, U(n * n), Simplex(r, n), new float[r * n], new float[r * n]);
+        var (l0, w0, p0, r0) = (U(n * n), Simplex(1, n), Simplex(1, n), Simplex(r, n));
+        Both("fused link", OpKind.DncLinkTemporal, new OpShape(n, r), 0, 0, 0, 1e-6f, l0, w0, p0, r0, new float[r * n], new float[r * n]);
+        Both("fused forward", OpKind.DncLinkTemporal, new OpShape(n, r), 0, 0, 4, 1e-5f, l0, w0, p0, r0, new float[r * n], new float[r * n]);
+        Both("fused backward", OpKind.DncLinkTemporal, new OpShape(n, r), 0, 0, 5, 1e-5f, l0, w0, p0, r0, new float[r * n], new float[r * n]);
         Both("read weighting", OpKind.DncReadWeighting, new OpShape(n, r), 0, 0, 4, 1e-6f, Simplex(r, n), Simplex(r, n), Simplex(r, n), Simplex(r, 3), new float[r * n]);
         Both("read", OpKind.DncRead, new OpShape(n, w, r), 0, 0, 2, 1e-5f, U(n * w, -1, 1), Simplex(r, n), new float[r * w]);
+    }
+
+    [Theory, MemberData(nameof(Tiers))]
+    public void LinkTemporalIsTheLinkUpdateThenTheWeightingsOfTheUpdatedLinks(KernelTier tier)
+    {
+        // The write order 0 → 1 is recorded by this step's update (L[1,0] = 1): head 0 reading slot 0 moves forward to 1.
+        var r = Run(OpKind.DncLinkTemporal, tier, new OpShape(3, 1), 0, 0, new float[9], [0, 1, 0], [1, 0, 0], [1, 0, 0], new float[3], new float[3]);
+        Near([0, 0, 0, 1, 0, 0, 0, 0, 0], r[0], what: "link");
+        Near([0, 1, 0], r[2], what: "precedence");
+        Near([0, 1, 0], r[4], what: "forward");
+        Near([0, 0, 0], r[5], what: "backward");
     }
 
     [Fact]

@@ -64,30 +64,27 @@ public class JitCmdletTests
     }
 
     /// <summary>
-    /// The DNC memory ops have no emitter: their hotspot rows parse (Dims is Parse's inverse) and each becomes a
-    /// NotImplemented error naming the key, not InvalidDims; -WhatIf reports it too instead of announcing a compile.
+    /// Every DNC op has an emitter: the model's DNC hotspot rows (Dims is Parse's inverse) pipe into the compiler and
+    /// each becomes a kernel; -WhatIf compiles none of them.
     /// </summary>
     [Fact]
-    public void DncHotspotsWithoutAnEmitterAreNoEmitterErrors()
+    public void DncHotspotsPipeIntoTheCompiler()
     {
         var (output, errors) = Run("""
             Reset-NeuralProfile -Confirm:$false
             New-NeuralModel -InputSize 3 -HiddenSize 4 -MemorySlots 5 -MemoryWidth 2 -ReadHeads 1 | Invoke-NeuralInference -Steps 2 | Out-Null
-            $dnc = @(Get-NeuralHotspot -Operation Dnc* | Where-Object Operation -ne DncContent)
+            $dnc = @(Get-NeuralHotspot -Operation Dnc*)
             $dnc.Count
+            @($dnc | Invoke-NeuralJitCompile -WhatIf).Count
             $dnc | Invoke-NeuralJitCompile
-            $dnc | Invoke-NeuralJitCompile -WhatIf
             """);
-        int rows = (int)Assert.Single(output).BaseObject;
-        Assert.Equal(9, rows);                                   // DncInterface … DncRead, DncContent excluded (it has an emitter)
-        Assert.Equal(2 * rows, errors.Count);
-        foreach (var e in errors)
-        {
-            Assert.StartsWith("InvokeNeuralJitCompileNoEmitter,", e.FullyQualifiedErrorId);
-            Assert.Equal(ErrorCategory.NotImplemented, e.CategoryInfo.Category);
-            Assert.StartsWith("Dnc", e.TargetObject.ToString());
-            Assert.False(string.IsNullOrEmpty(e.ErrorDetails.RecommendedAction));
-        }
+        Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => e.ToString())));
+        int rows = (int)output[0].BaseObject;
+        Assert.Equal(9, rows);                                   // DncInterface … DncRead, with DncLinkTemporal for the link update and temporal weightings
+        Assert.Equal(0, (int)output[1].BaseObject);
+        var kernels = output.Skip(2).ToList();
+        Assert.Equal(rows, kernels.Count);
+        Assert.All(kernels, k => Assert.StartsWith("Dnc", k.Properties["Operation"].Value.ToString()));
     }
 
     [Fact]

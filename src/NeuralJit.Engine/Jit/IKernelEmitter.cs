@@ -28,6 +28,11 @@ public static class KernelEmitters
         new Emitters.CosineEmitter(),
         new Emitters.GemmEmitter(),
         new Emitters.MatVecEmitter(),
+        new Emitters.DncInterfaceEmitter(),
+        new Emitters.DncWeightingEmitter(),
+        new Emitters.DncAllocationEmitter(),
+        new Emitters.DncMemoryEmitter(),
+        new Emitters.DncLinkEmitter(),
     };
 
     private static readonly IKernelEmitter?[] s_byOp = Build();

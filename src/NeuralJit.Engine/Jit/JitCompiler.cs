@@ -207,6 +207,11 @@ public sealed class JitCompiler : IDisposable
                 new OpKey(OpKind.Dense, OpShape.Matrix(6, 11)), new OpKey(OpKind.LstmCell, OpShape.Vector(5)),
                 new OpKey(OpKind.LstmGates, new OpShape(16, 3, 4)), new OpKey(OpKind.LstmStep, new OpShape(16, 3, 4)),
                 new OpKey(OpKind.LstmStep, new OpShape(16, 210, 4)),
+                // The DNC step's emitters, which its slots promote together.
+                new OpKey(OpKind.DncInterface, new OpShape(2, 9)), new OpKey(OpKind.DncUsage, new OpShape(19, 2)),
+                new OpKey(OpKind.DncAllocation, OpShape.Vector(19)), new OpKey(OpKind.DncWriteWeighting, OpShape.Vector(19)),
+                new OpKey(OpKind.DncWrite, new OpShape(19, 9)), new OpKey(OpKind.DncLinkTemporal, new OpShape(19, 2)),
+                new OpKey(OpKind.DncReadWeighting, new OpShape(19, 2)), new OpKey(OpKind.DncRead, new OpShape(19, 9, 2)),
             };
             for (int round = 0; round < 3; round++)
                 foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })

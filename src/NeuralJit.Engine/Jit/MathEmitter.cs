@@ -35,10 +35,14 @@ public static class MathEmitter
     private static readonly float[] TanhPoly = { -5.70498872745E-3f, 2.06390887954E-2f, -5.37397155531E-2f, 1.33314422036E-1f, -3.33332819422E-1f };
     private const float TanhSmall = 0.625f;
 
+    // Cephes logf, log(1 + t) = t − t²/2 + t³·P(t) for t in [√½ − 1, √2 − 1].
+    private static readonly float[] LogPoly = { 7.0376836292E-2f, -1.1514610310E-1f, 1.1676998740E-1f, -1.2420140846E-1f, 1.4249322787E-1f, -1.6668057665E-1f, 2.0000714765E-1f, -2.4999993993E-1f, 3.3333331174E-1f };
+    private const float Sqrt2 = 1.41421356f;
+
     public const uint SignMask = 0x80000000, AbsMask = 0x7FFFFFFF;
 
     /// <summary>Temporaries each routine needs besides its in/out register.</summary>
-    public const int ExpTemps = 2, SigmoidTemps = 2, TanhTemps = 4;
+    public const int ExpTemps = 2, SigmoidTemps = 2, TanhTemps = 4, SoftplusTemps = 4;
 
     /// <summary>x = e^x. Clobbers t1, t2.</summary>
     public static void Exp(KernelAssembler k, Vec x, Vec t1, Vec t2)
@@ -106,6 +110,40 @@ public static class MathEmitter
         var mask = new MaskReg(maskK, t4);
         k.CompareLess(mask, t3, k.Const(TanhSmall));
         k.Blend(x, t1, t2, mask);
+    }
+
+    /// <summary>
+    /// x = softplus(x) = log(1 + eˣ), as max(x, 0) + log(1 + e^−|x|) so large |x| neither overflows nor loses x:
+    /// the log's argument z = 1 + e^−|x| is in [1, 2], split as m·2^e (e = 1 when z &gt; √2) and log(m) taken by
+    /// Cephes' logf polynomial. NaN → NaN, +∞ → +∞, −∞ → 0. Clobbers t1..t4 and, on AVX-512, k<paramref name="maskK"/>.
+    /// </summary>
+    public static void Softplus(KernelAssembler k, Vec x, Vec t1, Vec t2, Vec t3, Vec t4, int maskK = 7)
+    {
+        Distinct(x, t1, t2, t3, t4);
+        k.And(t1, x, k.ConstBits(AbsMask));
+        k.Xor(t1, t1, k.ConstBits(SignMask));              // −|x|
+        Exp(k, t1, t2, t3);
+        k.Add(t1, t1, k.Const(1f));                         // z ∈ [1, 2]
+        var big = new MaskReg(maskK, t4);
+        k.LoadConst(t2, Sqrt2);
+        k.CompareLess(big, t2, t1);                         // z > √2 (false for NaN)
+        k.Mul(t3, t1, k.Const(0.5f));
+        k.Blend(t1, t1, t3, big);                           // m = z or z/2, exact
+        k.Zero(t2);
+        k.LoadConst(t3, 1f);
+        k.Blend(t2, t2, t3, big);                           // e
+        k.Sub(t1, t1, k.Const(1f));                         // t = m − 1 ∈ (−0.29, 0.414], exact
+        k.Mul(t3, t1, t1);
+        Horner(k, t4, t1, LogPoly, 1f);
+        k.Mul(t4, t4, t1);
+        k.Mul(t4, t4, t3);                                  // t³·P(t)
+        k.FmaAcc(t4, t2, k.Const(Ln2Lo));
+        k.FmaAcc(t4, t3, k.Const(-0.5f));
+        k.Add(t1, t1, t4);
+        k.FmaAcc(t1, t2, k.Const(Ln2Hi));                   // log z
+        k.Zero(t2);
+        k.Max(x, t2, x);                                    // max(x, 0); NaN stays (second source)
+        k.Add(x, x, t1);
     }
 
     /// <summary>acc = polynomial(x) with coefficients highest degree first, all scaled by <paramref name="scale"/> (exact for powers of two).</summary>

@@ -13,8 +13,9 @@ namespace NeuralJit.Models;
 /// usage u; allocation weighting a from u sorted ascending; write content weighting; write weighting;
 /// erase-then-add memory update; temporal link matrix and precedence; forward and backward weightings;
 /// read content weightings; read weightings; read vectors. Every step runs through a slot resolved here
-/// (Dense, DncInterface, DncUsage, DncAllocation, DncContent, DncWriteWeighting, DncWrite, DncLinkUpdate,
-/// DncTemporal, DncReadWeighting, DncRead), so each shows in the hotspot table with its shape.
+/// (Dense, DncInterface, DncUsage, DncAllocation, DncContent, DncWriteWeighting, DncWrite, DncLinkTemporal — the link
+/// update fused with the forward and backward weightings, one pass over the N×N links —, DncReadWeighting, DncRead),
+/// so each shows in the hotspot table with its shape. The step's slots are promoted together (<see cref="NeuralEngine.PromoteTogether"/>).
 /// State starts at zero (memory, usage, link, precedence, weightings, read vectors), as in the paper.
 /// One instance is one sequence's state: not thread-safe.
 /// </summary>
@@ -25,7 +26,7 @@ public sealed unsafe class DncMemory : IDisposable
     private readonly AlignedBuffer _xi, _memory, _usage, _allocation, _writeContent, _writeWeights, _link, _precedence,
         _readWeights, _forward, _backward, _readContent, _readVectors;
     private readonly OpSlot _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeSlot,
-        _linkSlot, _temporalSlot, _readWeightingSlot, _readSlot;
+        _linkTemporalSlot, _readWeightingSlot, _readSlot;
 
     /// <param name="controllerSize">H, the size of the controller's hidden state.</param>
     /// <param name="interfaceWeight">Ξ × H, row-major (PyTorch nn.Linear layout).</param>
@@ -80,10 +81,11 @@ public sealed unsafe class DncMemory : IDisposable
         _contentSlot = engine.Resolve(OpKind.DncContent, OpShape.Matrix(slots, width));
         _writeWeightingSlot = engine.Resolve(OpKind.DncWriteWeighting, OpShape.Vector(slots));
         _writeSlot = engine.Resolve(OpKind.DncWrite, new OpShape(slots, width));
-        _linkSlot = engine.Resolve(OpKind.DncLinkUpdate, OpShape.Vector(slots));
-        _temporalSlot = engine.Resolve(OpKind.DncTemporal, new OpShape(slots, readHeads));
+        _linkTemporalSlot = engine.Resolve(OpKind.DncLinkTemporal, new OpShape(slots, readHeads));
         _readWeightingSlot = engine.Resolve(OpKind.DncReadWeighting, new OpShape(slots, readHeads));
         _readSlot = engine.Resolve(OpKind.DncRead, new OpShape(slots, width, readHeads));
+        engine.PromoteTogether(new[] { _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeSlot,
+            _linkTemporalSlot, _readWeightingSlot, _readSlot });
     }
 
     public int Slots { get; }
@@ -168,11 +170,8 @@ public sealed unsafe class DncMemory : IDisposable
 
         a = default;
         a.A = _link.Pointer; a.B = _writeWeights.Pointer; a.C = _precedence.Pointer;
-        _linkSlot.Invoke(&a);
-
-        a = default;
-        a.A = _link.Pointer; a.B = _readWeights.Pointer; a.C = _forward.Pointer; a.D = _backward.Pointer;
-        _temporalSlot.Invoke(&a);
+        a.D = _readWeights.Pointer; a.E = _forward.Pointer; a.F = _backward.Pointer;
+        _linkTemporalSlot.Invoke(&a);
 
         for (int i = 0; i < ReadHeads; i++)
         {

@@ -152,6 +152,16 @@ internal static unsafe class DncEntry<T> where T : IDncOpSet
         T.DncTemporal(s.M, s.N, R(a->A, checked(s.M * s.M)), R(a->B, rn), W(a->C, rn), W(a->D, rn));
     }
 
+    /// <summary>The fused op on the managed tiers is the two ops in order (the fusion is the JIT's: one pass over L).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LinkTemporal(in OpShape s, KernelArgs* a)
+    {
+        int rn = checked(s.N * s.M);
+        var link = W(a->A, checked(s.M * s.M));
+        T.DncLinkUpdate(s.M, link, R(a->B, s.M), W(a->C, s.M));
+        T.DncTemporal(s.M, s.N, link, R(a->D, rn), W(a->E, rn), W(a->F, rn));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReadWeighting(in OpShape s, KernelArgs* a)
     {

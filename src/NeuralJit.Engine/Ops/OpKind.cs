@@ -96,7 +96,7 @@ public enum OpKind
     /// <summary>
     /// Allocation weighting: M = N slots. A = usage u[N], C = a[N]. φ = slots sorted by usage ascending
     /// (ties by the lower slot index first); a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i] (products in float,
-    /// in sorted order). Scratch is unused by the managed tiers. Elements = M.
+    /// in sorted order). Elements = M.
     /// </summary>
     DncAllocation,
 
@@ -140,4 +140,12 @@ public enum OpKind
     /// w^r[R×N], C = read vectors r[R×W] with r_i = Mᵀ·w^r_i (r_i[j] = Σ_n w^r_i[n]·M[n,j]). Elements = M·N·K.
     /// </summary>
     DncRead,
+
+    /// <summary>
+    /// Fused <see cref="DncLinkUpdate"/> then <see cref="DncTemporal"/> on the updated links, for one pass over the N×N
+    /// link matrix: M = N slots, N = R heads. A = link L[N×N] updated in place, B = write weighting w[N], C = precedence
+    /// p[N] updated in place (after L, as in DncLinkUpdate), D = previous read weightings w^r[R×N], E = forward f[R×N]
+    /// = L′·w^r_i, F = backward b[R×N] = L′ᵀ·w^r_i. Elements = M·M·(N + 1).
+    /// </summary>
+    DncLinkTemporal,
 }

@@ -157,6 +157,13 @@ public static unsafe class OpSpecs
             &DncEntry<DncReferenceOps>.Temporal, &DncEntry<DncManagedOps>.Temporal)
         { ComputeBound = true });
 
+        Add(new(OpKind.DncLinkTemporal, DimsForm.SquareByN, "slotsxslotsxheads (e.g. 16x16x2)",
+            [InOut(A, "link", s => Vec((long)s.M * s.M)), In(B, "write weighting", s => Vec(s.M)), InOut(C, "precedence", s => Vec(s.M)),
+             In(D, "read weightings", s => Vec((long)s.N * s.M)), Out(E, "forward", s => Vec((long)s.N * s.M)), Out(F, "backward", s => Vec((long)s.N * s.M))],
+            s => (long)s.M * s.M * (s.N + 1), s => 5.0 * s.M * s.M + 3.0 * s.M + 4.0 * s.M * s.M * s.N,
+            &DncEntry<DncReferenceOps>.LinkTemporal, &DncEntry<DncManagedOps>.LinkTemporal)
+        { ComputeBound = true });
+
         Add(new(OpKind.DncReadWeighting, DimsForm.Matrix, "slotsxheads (e.g. 16x2)",
             [In(A, "backward", s => Vec((long)s.N * s.M)), In(B, "content", s => Vec((long)s.N * s.M)), In(C, "forward", s => Vec((long)s.N * s.M)),
              In(D, "read modes", s => Vec(3L * s.N)), Out(E, "read weightings", s => Vec((long)s.N * s.M))],

@@ -230,6 +230,9 @@ public sealed unsafe class OpSlot
         _engine.Promotion.Consider(this);
     }
 
+    /// <summary>Slots that run beside this one in every step of a model layer (<see cref="NeuralEngine.PromoteTogether"/>).</summary>
+    internal OpSlot[] Companions = Array.Empty<OpSlot>();
+
     internal bool TryMarkPromotionRequested() => Interlocked.CompareExchange(ref _promotionState, 1, 0) == 0;
     internal void ClearPromotionRequest() => Volatile.Write(ref _promotionState, 0);
 

@@ -47,7 +47,8 @@ public static unsafe class JitConformance
     /// (Alpha in [0.5, 8] for DncContent and EwcPenalty).
     /// </summary>
     public static ConformanceResult Check(JitKernel kernel, JitTolerance tol, int seed, Placement placement,
-        InputKind inputs = InputKind.Random, float range = 1f, Func<string, Random, float>? fill = null, float? alpha = null, float? beta = null)
+        InputKind inputs = InputKind.Random, float range = 1f, Func<string, Random, float>? fill = null, float? alpha = null, float? beta = null,
+        bool scaleByMagnitude = false)
     {
         var key = kernel.Key;
         var rng = new Random(seed);
@@ -69,6 +70,13 @@ public static unsafe class JitConformance
         // Reference on plain pinned copies.
         var expected = data.ToDictionary(p => p.Key, p => (float[])p.Value.Clone());
         double expectedResult = RunReference(key, expected, a, b);
+        // For sums of signed terms the error is relative to Σ|terms|: the reference run on |inputs|.
+        Dictionary<string, float[]>? magnitude = null;
+        if (scaleByMagnitude)
+        {
+            magnitude = data.ToDictionary(p => p.Key, p => p.Value.Select(MathF.Abs).ToArray());
+            RunReference(key, magnitude, MathF.Abs(a), MathF.Abs(b));
+        }
 
         // JIT on fenced buffers.
         var fenced = data.ToDictionary(p => p.Key, p => new FencedBuffer(p.Value.Length, placement));
@@ -97,7 +105,7 @@ public static unsafe class JitConformance
                 }
                 for (int i = 0; i < exp.Length; i++)
                 {
-                    var r = Compare(where, $"{o.Field}", i, exp[i], act[i], Math.Abs(exp[i]), tol);
+                    var r = Compare(where, $"{o.Field}", i, exp[i], act[i], Math.Abs(magnitude is null ? exp[i] : magnitude[o.Field][i]), tol);
                     if (r.MaxAbsError > worst.MaxAbsError || worst.WorstIndex < 0) worst = r;
                 }
             }
@@ -183,6 +191,19 @@ public static unsafe class JitConformance
         for (int i = 0; i < count; i++)
         {
             int Size() => i < special.Length * 2 && rng.Next(2) == 0 ? special[rng.Next(special.Length)] : rng.Next(0, max + 1);
+            // DNC: slots N × heads R (1..9, past one pass of registers) or width W; N² ops capped at 160 slots.
+            int Slots() => Math.Min(Size(), 160);
+            int Heads() => 1 + rng.Next(9);
+            if (op is OpKind.DncUsage or OpKind.DncReadWeighting or OpKind.DncTemporal or OpKind.DncLinkTemporal) { yield return new OpShape(Slots(), Heads()); continue; }
+            if (op is OpKind.DncLinkUpdate) { yield return OpShape.Vector(Slots()); continue; }
+            if (op is OpKind.DncInterface) { yield return new OpShape(Heads(), Math.Max(1, Size() % 100)); continue; }
+            if (op is OpKind.DncRead or OpKind.DncWrite)
+            {
+                int n = Slots(), w = Math.Max(1, Size() % 100);
+                int ld = rng.Next(3) == 0 ? w + rng.Next(1, 9) : 0;
+                yield return op == OpKind.DncRead ? new OpShape(n, w, Heads(), ld) : new OpShape(n, w, 0, ld);
+                continue;
+            }
             if (matrix)
             {
                 int rows = Size(), width = Size();

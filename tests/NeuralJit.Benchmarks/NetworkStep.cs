@@ -1,0 +1,76 @@
+using NeuralJit.Benchmarking;
+using NeuralJit.Jit;
+using NeuralJit.Models;
+using NeuralJit.Ops;
+
+namespace NeuralJit.Benchmarks;
+
+/// <summary>
+/// One whole network step (LSTM controller + DNC + output layer) as a benchmark subject: an engine of its own
+/// (profiling on, as users run it; no background promotion), a random network from a fixed seed, and a fixed input.
+/// With an ISA, every slot that has an emitter is compiled for it and installed before the first step.
+/// </summary>
+internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
+{
+    private readonly NeuralEngine _engine;
+    private readonly NeuralNetwork _net;
+    private readonly float[] _x;
+
+    public NetworkStep(NetworkSizes sizes, JitIsa? isa)
+    {
+        _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, IsaCap = isa, SynchronousCompilation = true, CodeCacheBytes = 4 << 20 });
+        _net = NeuralNetwork.CreateRandom(_engine, sizes, seed: 7);
+        if (isa is not null)
+            foreach (var slot in _engine.Profile.Slots)
+                if (KernelEmitters.For(slot.Key.Op) is not null && _engine.Promotion.CompileAndInstall(slot) is null)
+                    throw new InvalidOperationException($"{slot.Key} did not compile for {isa}: {_engine.Jit.WhyManaged(slot.Key)}");
+        var rng = new Random(3);
+        _x = Enumerable.Range(0, sizes.InputSize).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    public void Run(long calls)
+    {
+        for (long i = 0; i < calls; i++) _net.Step(_x);
+    }
+
+    /// <summary>Outputs of <paramref name="steps"/> steps from a fresh state, each step's input drawn from one seed.</summary>
+    public float[][] Trace(int steps)
+    {
+        _net.ResetState();
+        var rng = new Random(5);
+        var x = new float[_x.Length];
+        var outputs = new float[steps][];
+        for (int s = 0; s < steps; s++)
+        {
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+            outputs[s] = _net.Step(x).ToArray();
+        }
+        return outputs;
+    }
+
+    /// <summary>
+    /// The step's roofline bound (ns): each op's calls per step at the larger of its compute time (FMA peak of the
+    /// ISA) and its bytes at the bandwidth of the level the whole step's operands fit in. Read from this engine's profile.
+    /// </summary>
+    public double BoundNanoseconds(JitIsa isa, RooflineResult roof, int stepsRun)
+    {
+        var slots = _engine.Profile.Slots.Select(s => (s.Key, Calls: s.Snapshot().Calls)).Where(s => s.Calls > 0).ToList();
+        double perStep(long calls) => (double)calls / stepsRun;
+        long workingSet = (long)slots.Sum(s => s.Key.Spec.Bytes(s.Key.Shape) * Math.Min(1, perStep(s.Calls)));
+        var (_, gbps) = roof.BandwidthFor(workingSet);
+        double peak = roof.PeakGFlops(isa.ToString());
+        return slots.Sum(s =>
+        {
+            double flops = s.Key.Spec.Flops(s.Key.Shape), bytes = s.Key.Spec.Bytes(s.Key.Shape);
+            return perStep(s.Calls) * Math.Max(flops / peak, bytes / gbps);
+        });
+    }
+
+    public void ResetProfile() => _engine.Profile.Reset();
+
+    public void Dispose()
+    {
+        _net.Dispose();
+        _engine.Dispose();
+    }
+}

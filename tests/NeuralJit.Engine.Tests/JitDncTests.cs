@@ -1,0 +1,313 @@
+using Iced.Intel;
+using NeuralJit.Engine.Tests.Support;
+using NeuralJit.Jit;
+using NeuralJit.Models;
+using NeuralJit.Ops;
+using OpKind = NeuralJit.Ops.OpKind;
+
+namespace NeuralJit.Engine.Tests;
+
+/// <summary>
+/// The DNC ops' JIT kernels against the reference: many (N, W, R) including 0, 1 and sizes that are not multiples of
+/// the vector width, every operand fenced (Tight/Aligned/Unaligned), random and special inputs (NaN, ±∞, huge, tiny,
+/// subnormal, −0), both ISAs where the CPU runs them; every kernel of both ISAs is also emitted and decoded.
+/// </summary>
+public class JitDncTests
+{
+    public static TheoryData<JitIsa> Isas => JitTestEngine.Isas;
+
+    private static readonly JitTolerance Exact = new(0, 0);
+    // Interface: oneplus (softplus), sigmoid and the 3-way softmax by the vectorised exp/log (≤ a few ulp);
+    // absolute 1e-37 where the reference's result is subnormal and AVX2's exp flushes to 0.
+    private static readonly JitTolerance InterfaceTol = new(1e-37, 1e-6);
+
+    /// <summary>2·γ_N relative to Σ|terms| (the reference on |inputs|): an N-term float sum in another order, with FMA.</summary>
+    private static JitTolerance SumTol(int terms) => new(1e-37, 2 * OpTestData.FloatEps * 2 * Math.Max(1, terms) / (1 - Math.Max(1, terms) * OpTestData.FloatEps));
+
+    private static readonly int[] Slots = { 0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 47, 64, 65, 97, 128, 129, 256, 257, 300 };
+    private static readonly int[] Widths = { 1, 3, 7, 8, 9, 16, 17, 24, 33, 64, 65, 100 };
+    private static readonly int[] HeadCounts = { 1, 2, 3, 4, 5, 7, 9 };
+
+    /// <summary>
+    /// Weightings, gates and usages live in [0, 1] (fields <paramref name="signed"/> in [−1, 1]); in Special mode one in
+    /// eight is NaN, ±∞, ±huge, tiny, subnormal or ±0. Fields in <paramref name="weights"/> (the sums' weights) get only
+    /// non-negative specials and no huge values: FMA does not round a product that overflows (1e30·1e30 − ∞ = −∞,
+    /// the reference's ∞ − ∞ = NaN), and DNC weightings are in [0, 1].
+    /// </summary>
+    private static Func<string, Random, float> Fill(InputKind inputs, Func<string, bool>? signed = null, Func<string, bool>? weights = null) => (field, rng) =>
+    {
+        if (inputs == InputKind.Special && rng.Next(8) == 0)
+            return weights is not null && weights(field)
+                ? rng.Next(5) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => 1e-30f, 3 => 1e-40f, _ => 0f }
+                : rng.Next(9) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => float.NegativeInfinity, 3 => 1e30f, 4 => -1e30f, 5 => 1e-30f, 6 => 1e-40f, 7 => -0f, _ => 0f };
+        float u = (float)rng.NextDouble();
+        return signed is not null && signed(field) ? 2 * u - 1 : u;
+    };
+
+    private static void Run(JitIsa isa, OpKey key, JitTolerance tol, int seed, InputKind inputs, Func<string, Random, float> fill, bool magnitude = false, float? alpha = null, float? beta = null)
+    {
+        using var engine = JitTestEngine.Create(4 << 20);
+        var kernel = engine.Jit.Compile(key, isa);
+        JitConformance.Check(kernel, tol, seed, JitConformance.PlacementFor(seed), inputs, fill: fill, alpha: alpha, beta: beta, scaleByMagnitude: magnitude);
+    }
+
+    private static IEnumerable<(int N, int R, int Seed)> SlotsByHeads(int seed, int random = 12)
+    {
+        var rng = new Random(seed);
+        int i = 0;
+        foreach (int n in Slots) yield return (n, HeadCounts[i % HeadCounts.Length], seed + i++);
+        for (int j = 0; j < random; j++) yield return (rng.Next(1, 400), rng.Next(1, 10), seed + i++);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void TemporalMatchesTheReferenceForAllHeadsInOnePass(JitIsa isa)
+    {
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (var (n, r, seed) in SlotsByHeads(inputs == InputKind.Random ? 1000 : 2000))
+                Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, Fill(inputs, weights: f => f == "B"), magnitude: true);
+        // More heads than one pass holds, and a backward (R·N·4 > 24 KiB) cut in column chunks.
+        foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16) })
+            Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), 3000 + n, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
+    }
+
+    /// <summary>The fused link update + temporal weightings: L and p bit-exact, the weightings within the Temporal sums' bound.</summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void LinkTemporalMatchesTheUpdateThenTheWeightingsOfTheReference(JitIsa isa)
+    {
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (var (n, r, seed) in SlotsByHeads(inputs == InputKind.Random ? 1500 : 2500, random: 8))
+            {
+                float scale = n == 0 ? 1 : 2f / n;
+                var fill = Fill(inputs, weights: f => f is "B" or "D");
+                Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng), magnitude: true);
+            }
+        foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16), (33, 0) })
+            Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3500 + n, InputKind.Random, Fill(InputKind.Random), magnitude: true);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void ReadMatchesTheReferenceWithStridesAndManyHeads(JitIsa isa)
+    {
+        var rng = new Random(4000);
+        int i = 0;
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (int w in Widths)
+            {
+                int n = Slots[rng.Next(Slots.Length)], r = HeadCounts[i % HeadCounts.Length];
+                int lda = i % 3 == 0 ? w + rng.Next(1, 9) : 0;
+                Run(isa, new OpKey(OpKind.DncRead, new OpShape(n, w, r, lda)), SumTol(n), 4000 + i++, inputs, Fill(inputs, f => f == "A", f => f == "B"), magnitude: true);
+            }
+        Run(isa, new OpKey(OpKind.DncRead, new OpShape(256, 64, 4)), SumTol(256), 4100, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
+        Run(isa, new OpKey(OpKind.DncRead, new OpShape(50, 64, 16)), SumTol(50), 4101, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void WriteIsBitExactWithStrides(JitIsa isa)
+    {
+        var rng = new Random(5000);
+        int i = 0;
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (int w in Widths)
+            {
+                int n = Slots[rng.Next(Slots.Length)];
+                int lda = i % 3 == 0 ? w + rng.Next(1, 9) : 0;
+                Run(isa, new OpKey(OpKind.DncWrite, new OpShape(n, w, 0, lda)), Exact, 5000 + i++, inputs, Fill(inputs, f => f is "A" or "D"));
+            }
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void LinkUpdateIsBitExact(JitIsa isa)
+    {
+        int i = 0;
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (int n in Slots)
+            {
+                // Write weightings that sum to about 1, as the model's do, so 1 − Σw cancels.
+                float scale = n == 0 ? 1 : 2f / n;
+                var fill = Fill(inputs);
+                Run(isa, new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), Exact, 6000 + i++, inputs, (f, r) => f == "B" ? fill(f, r) * scale : fill(f, r));
+            }
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void UsageWriteWeightingAndReadWeightingAreBitExact(JitIsa isa)
+    {
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (var (n, r, seed) in SlotsByHeads(inputs == InputKind.Random ? 7000 : 7500, random: 6))
+            {
+                var fill = Fill(inputs);
+                Run(isa, new OpKey(OpKind.DncUsage, new OpShape(n, r)), Exact, seed, inputs, fill);
+                Run(isa, new OpKey(OpKind.DncReadWeighting, new OpShape(n, r)), Exact, seed + 1, inputs, fill);
+                Run(isa, new OpKey(OpKind.DncWriteWeighting, OpShape.Vector(n)), Exact, seed + 2, inputs, fill, alpha: 0.3f, beta: 0.9f);
+            }
+        Run(isa, new OpKey(OpKind.DncWriteWeighting, OpShape.Vector(33)), Exact, 7900, InputKind.Random, Fill(InputKind.Random), alpha: float.NaN, beta: 1e30f);
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void InterfaceSquashesLikeTheReference(JitIsa isa)
+    {
+        int i = 0;
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (int r in HeadCounts)
+                foreach (int w in new[] { 1, 5, 8, 16, 17, 64 })
+                {
+                    // Raw interface values in [−30, 30]: strengths, gates and modes across the squashing functions' ranges.
+                    var fill = Fill(inputs);
+                    Run(isa, new OpKey(OpKind.DncInterface, new OpShape(r, w)), InterfaceTol, 8000 + i++, inputs, (f, rng) => fill(f, rng) is var v && float.IsFinite(v) && Math.Abs(v) <= 1 ? 60 * v - 30 : v);
+                }
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public unsafe void InterfaceSquashesInPlace(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        var kernel = engine.Jit.Compile(new OpKey(OpKind.DncInterface, new OpShape(4, 64)), isa);
+        int size = DncInterfaceLayout.SizeOf(4, 64);
+        var rng = new Random(9);
+        var raw = Enumerable.Range(0, size).Select(_ => (float)(rng.NextDouble() * 20 - 10)).ToArray();
+        var expected = new float[size];
+        DncReferenceOps.DncInterface(4, 64, raw, expected);
+        fixed (float* p = raw)
+        {
+            KernelArgs a = default;
+            a.A = p; a.C = p;
+            ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+        }
+        for (int i = 0; i < size; i++)
+            Assert.True(Math.Abs(raw[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]), $"{isa} in place [{i}]: {raw[i]} vs {expected[i]}");
+    }
+
+    [Theory, MemberData(nameof(Isas))]
+    public void AllocationSortsUsagesWithTheReferenceTieOrder(JitIsa isa)
+    {
+        int i = 0;
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (int n in Slots.Concat(new[] { 511, 1024, 4096 }))
+            {
+                // A few distinct values so most usages tie, or distinct ones; Special adds NaN, ±∞, ±0 and subnormals.
+                bool ties = i % 2 == 0;
+                var fill = Fill(inputs);
+                Run(isa, new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), Exact, 9000 + i++, inputs,
+                    (f, rng) => ties && rng.Next(8) != 0 ? rng.Next(4) / 4f : fill(f, rng));
+            }
+    }
+
+    /// <summary>Every DNC kernel of both ISAs assembles and decodes, whether or not this CPU can run it.</summary>
+    [Fact]
+    public void EveryDncKernelOfBothIsasDecodes()
+    {
+        var keys = new[]
+        {
+            new OpKey(OpKind.DncInterface, new OpShape(4, 64)), new OpKey(OpKind.DncUsage, new OpShape(257, 3)),
+            new OpKey(OpKind.DncAllocation, OpShape.Vector(100)), new OpKey(OpKind.DncWriteWeighting, OpShape.Vector(33)),
+            new OpKey(OpKind.DncWrite, new OpShape(65, 17, 0, 20)), new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(129)),
+            new OpKey(OpKind.DncTemporal, new OpShape(257, 4)), new OpKey(OpKind.DncTemporal, new OpShape(1601, 9)),
+            new OpKey(OpKind.DncLinkTemporal, new OpShape(256, 4)), new OpKey(OpKind.DncLinkTemporal, new OpShape(1601, 9)),
+            new OpKey(OpKind.DncReadWeighting, new OpShape(100, 5)), new OpKey(OpKind.DncRead, new OpShape(256, 65, 4)),
+        };
+        foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
+            foreach (var key in keys)
+            {
+                var k = new KernelAssembler(isa);
+                KernelEmitters.For(key.Op)!.Emit(k, key);
+                var assembled = k.Finish();
+                var code = assembled.Bytes.AsSpan(assembled.EntryOffset).ToArray();
+                var decoder = Decoder.Create(64, new ByteArrayCodeReader(code));
+                Instruction last = default;
+                bool zmm = false;
+                while (decoder.IP < (ulong)code.Length)
+                {
+                    decoder.Decode(out last);
+                    Assert.False(last.IsInvalid, $"{key.Op} {key.Dims} {isa}: invalid instruction at +{last.IP}");
+                    for (int o = 0; o < last.OpCount; o++)
+                        if (last.GetOpKind(o) == OpKind_Register && last.GetOpRegister(o).IsZMM()) zmm = true;
+                }
+                Assert.Equal((ulong)code.Length, decoder.IP);
+                Assert.Equal(Mnemonic.Ret, last.Mnemonic);
+                Assert.True(zmm == (isa == JitIsa.Avx512), $"{key.Op} {key.Dims} {isa}: zmm registers {(zmm ? "used" : "not used")}");
+            }
+    }
+
+    public static TheoryData<JitIsa, int, int, int, int, int> NetworkCases()
+    {
+        var d = new TheoryData<JitIsa, int, int, int, int, int>();
+        foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 }.Where(i => CpuFeatures.Best >= i))
+        {
+            d.Add(isa, 32, 64, 64, 16, 2);     // the issue's small network
+            d.Add(isa, 13, 37, 61, 19, 3);     // nothing a multiple of the vector width
+            d.Add(isa, 64, 128, 256, 64, 4);   // the issue's main network
+        }
+        return d;
+    }
+
+    /// <summary>
+    /// An LSTM + DNC network with every kernel that has an emitter on the JIT tier (all nine DNC slots, the LSTM step,
+    /// the dense layers) gives the managed network's outputs within 1e-5 over 1,000 steps: the DNC's bit-exact ops keep
+    /// the allocation order, and the summation-order differences of the sums stay bounded through the recurrence.
+    /// </summary>
+    [Theory, MemberData(nameof(NetworkCases))]
+    public void LstmDncNetworkOnJitKernelsMatchesTheManagedNetwork(JitIsa isa, int input, int hidden, int slots, int width, int heads)
+    {
+        const double tolerance = 1e-5;
+        int steps = slots >= 256 ? 300 : 1000;
+        var sizes = new NetworkSizes(input, hidden, 10) { MemorySlots = slots, MemoryWidth = width, ReadHeads = heads };
+        using var managedEngine = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        using var jitEngine = new NeuralEngine(new EngineOptions { JitEnabled = false, IsaCap = isa, SynchronousCompilation = true, CodeCacheBytes = 1 << 20 });
+        using var managed = NeuralNetwork.CreateRandom(managedEngine, sizes, seed: 3);
+        using var jit = NeuralNetwork.CreateRandom(jitEngine, sizes, seed: 3);
+        var dncOps = new HashSet<OpKind>();
+        foreach (var slot in jitEngine.Profile.Slots.ToList())
+            if (KernelEmitters.For(slot.Key.Op) is not null)
+            {
+                var kernel = jitEngine.Promotion.CompileAndInstall(slot);
+                Assert.True(kernel is not null, $"{slot.Key} did not compile: {jitEngine.Jit.WhyManaged(slot.Key)}");
+                Assert.Equal(isa, kernel!.Isa);
+                if (slot.Key.Op.ToString().StartsWith("Dnc")) dncOps.Add(slot.Key.Op);
+            }
+        Assert.Equal(9, dncOps.Count); // the link update and the temporal weightings run as one fused op
+
+        var rng = new Random(17);
+        var x = new float[input];
+        double worst = 0;
+        int worstStep = -1;
+        for (int s = 0; s < steps; s++)
+        {
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+            var a = managed.Step(x).ToArray();
+            var b = jit.Step(x).ToArray();
+            for (int i = 0; i < a.Length; i++)
+            {
+                Assert.False(float.IsNaN(b[i]), $"{isa}: output {i} is NaN at step {s}");
+                double d = Math.Abs(a[i] - b[i]);
+                if (d > worst) { worst = d; worstStep = s; }
+            }
+        }
+        Assert.True(worst <= tolerance, $"{isa} {sizes}: JIT and managed networks differ by {worst:G3} at step {worstStep} (tolerance {tolerance})");
+    }
+
+    /// <summary>
+    /// With the default thresholds the profile promotes the DNC step's hot ops, and the step's other ops (each well
+    /// under ShareThreshold alone) follow them (<see cref="NeuralEngine.PromoteTogether"/>): every DNC op is Jit.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void AfterDefaultPromotionEveryDncOpIsJit(JitIsa isa)
+    {
+        var sizes = new NetworkSizes(32, 64, 10) { MemorySlots = 64, MemoryWidth = 16, ReadHeads = 2 };
+        using var engine = new NeuralEngine(new EngineOptions { IsaCap = isa, SynchronousCompilation = true });
+        using var net = NeuralNetwork.CreateRandom(engine, sizes, seed: 1);
+        var x = new float[sizes.InputSize];
+        var rng = new Random(2);
+        for (int s = 0; s < 2500; s++)
+        {
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+            net.Step(x);
+        }
+        var dnc = engine.GetHotspots().Where(h => h.Operation.StartsWith("Dnc")).ToList();
+        Assert.Equal(9, dnc.Count);
+        foreach (var h in dnc)
+            Assert.True(h.Status == "Jit", $"{h.Operation} {h.Dims}: {h.Status} ({h.Share:P2} of cycles, {h.Calls} calls; {engine.Jit.WhyManaged(OpKey.Parse(Enum.Parse<OpKind>(h.Operation), h.Dims))})");
+        Assert.All(dnc, h => Assert.Equal(isa.ToString(), h.Tier));
+    }
+
+    private const Iced.Intel.OpKind OpKind_Register = Iced.Intel.OpKind.Register;
+}
