@@ -210,6 +210,7 @@ public sealed class JitCompiler : IDisposable
         JitKernel? kernel;
         string? reason;
         var where = Options.SynchronousCompilation ? "on the calling thread" : "in the background";
+        bool cached = Find(slot.Key) is not null;
         _engine.RaiseTiering(new TieringEvent(TieringEventKind.CompileStarted, slot.Key, $"{slot.Key}: compiling for {Isa} {where}.") { Isa = Isa });
         try
         {
@@ -220,8 +221,9 @@ public sealed class JitCompiler : IDisposable
             }
         }
         catch (ObjectDisposedException) { return null; }
-        _engine.RaiseTiering(new TieringEvent(TieringEventKind.Compiled, slot.Key,
-            $"{slot.Key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.")
+        _engine.RaiseTiering(new TieringEvent(TieringEventKind.Compiled, slot.Key, cached
+            ? $"{slot.Key}: found in the kernel cache ({kernel!.Isa}, {kernel.Code.Length:N0} code bytes, compiled earlier in {kernel.CompileMicroseconds:N1} µs)."
+            : $"{slot.Key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.")
             { Isa = kernel.Isa, CompileMicroseconds = kernel.CompileMicroseconds, CodeBytes = kernel.Code.Length });
         lock (_gate)
         {
