@@ -42,8 +42,8 @@ public sealed class EngineInfo
 
     public static EngineInfo From(NeuralEngine engine) => new()
     {
-        CpuFeatures = Jit.CpuFeatures.Describe(),
-        BestIsa = Jit.CpuFeatures.Best.ToString(),
+        CpuFeatures = Platform.CpuFeatures.Describe(),
+        BestIsa = Platform.CpuFeatures.Best.ToString(),
         JitIsa = engine.Jit.Isa.ToString(),
         JitEnabled = engine.Options.JitEnabled,
         ClockSource = CycleClock.Source,

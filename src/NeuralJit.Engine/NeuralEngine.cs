@@ -116,12 +116,7 @@ public sealed class NeuralEngine : IDisposable
     /// <summary>Throws <see cref="ArgumentException"/> for sizes no kernel can run (negative, ld smaller than a row).</summary>
     public static void ValidateShape(OpKind op, OpShape s)
     {
-        if (s.M < 0 || s.N < 0 || s.K < 0) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: sizes must not be negative.");
-        int rowLength = op switch { OpKind.Gemm => s.K, OpKind.LstmGates => s.N + s.K, _ => s.N };
-        if (s.Lda != 0 && s.Lda < rowLength) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: lda {s.Lda} is smaller than the row length {rowLength}.");
-        if (s.Ldb != 0 && s.Ldb < s.N) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: ldb {s.Ldb} is smaller than N {s.N}.");
-        if (s.Ldc != 0 && s.Ldc < s.N) throw new ArgumentOutOfRangeException(nameof(s), s, $"{op}: ldc {s.Ldc} is smaller than N {s.N}.");
-        if (op == OpKind.LstmGates && s.M != 4 * s.K) throw new ArgumentOutOfRangeException(nameof(s), s, $"LstmGates: M ({s.M}) must be 4 × hidden ({s.K}).");
+        if (OpSpecs.For(op).Invalid(s) is { } why) throw new ArgumentOutOfRangeException(nameof(s), s, why);
     }
 
     /// <summary>

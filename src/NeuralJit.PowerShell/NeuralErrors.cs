@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
 
 namespace NeuralJit.PowerShell;
 
@@ -17,6 +19,27 @@ internal static class NeuralErrors
 
     public static ErrorRecord InvalidArgument(string message, string errorId, object? target, string recommendedAction) =>
         Create(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, target, recommendedAction);
+
+    /// <summary>
+    /// The error for a key the JIT did not compile: id &lt;VerbNoun of <paramref name="cmdlet"/>&gt;&lt;failure kind&gt;, the key as
+    /// target, and per kind the one category and recommended action every cmdlet uses.
+    /// </summary>
+    public static ErrorRecord JitFailed(PSCmdlet cmdlet, OpKey key, JitIsa isa, JitFailure failure)
+    {
+        string cmdletNoun = cmdlet.MyInvocation.MyCommand.Name.Replace("-", "", StringComparison.Ordinal);
+        var (category, action) = failure.Kind switch
+        {
+            JitFailureKind.NoEmitter => (ErrorCategory.NotImplemented, "This operation runs on the managed tier only (no emitter yet); pick one the JIT compiles, e.g. Get-NeuralHotspot -Operation Lstm*, Dense | Invoke-NeuralJitCompile."),
+            JitFailureKind.IsaUnavailable => (ErrorCategory.NotEnabled, "Pick an ISA this CPU has (Get-NeuralEngine shows BestIsa) or lift the cap with Set-NeuralJitOption -Isa."),
+            JitFailureKind.InvalidDims => (ErrorCategory.InvalidArgument, "Pass dims that satisfy the operation's contract, as Get-NeuralHotspot shows them."),
+            JitFailureKind.UnsupportedShape => (ErrorCategory.InvalidArgument, "The JIT declines this shape (its strides or size exceed what the emitter encodes); it runs on the managed tier."),
+            JitFailureKind.CacheFull => (ErrorCategory.LimitsExceeded, "Raise the cache with Set-NeuralJitOption -CodeCacheBytes in a new session, or compile fewer shapes."),
+            JitFailureKind.NoExecutableMemory => (ErrorCategory.ResourceUnavailable, "The OS refuses executable memory (SELinux execmem, PaX): the managed tier stays in use."),
+            _ => throw new ArgumentOutOfRangeException(nameof(failure), failure.Kind, "No error mapping for this failure kind."),
+        };
+        return Create(new JitCompilationException(key, isa, failure), cmdletNoun + failure.Kind, category, key, action,
+            details: $"{key} was not compiled for {isa}: {failure.Message}");
+    }
 
     public static ErrorRecord InvalidOperation(string message, string errorId, object? target, string recommendedAction) =>
         Create(new InvalidOperationException(message), errorId, ErrorCategory.InvalidOperation, target, recommendedAction);

@@ -17,7 +17,7 @@ internal static class CompileTime
         var heavy = new (string Name, OpKey Key)[]
         {
             ("DncContent 256x64", new OpKey(OpKind.DncContent, OpShape.Matrix(256, 64))),
-            ("LstmGates 512x192 (fused)", new OpKey(OpKind.LstmGates, new OpShape(512, 64, 128))),
+            ("LstmStep 512x192", new OpKey(OpKind.LstmStep, new OpShape(512, 64, 128))),
             ("Gemm 64x64x64", new OpKey(OpKind.Gemm, OpShape.ForGemm(64, 64, 64))),
         };
         // Let tiered compilation finish with Iced and every emitter measured, as a long-running session would

@@ -26,7 +26,7 @@ internal static unsafe class Program
             if (args[i] == "--seconds" && i + 1 < args.Length) s_budget = new(TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture)));
             else if (args[i] == "--key" && i + 1 < args.Length)
             {
-                // --key Op:Dims (e.g. LstmGates:128x48): measure only this key, against ManagedSimd, under both ISAs.
+                // --key Op:Dims (e.g. LstmStep:128x48): measure only this key, against ManagedSimd, under both ISAs.
                 var parts = args[++i].Split(':');
                 var op = Enum.Parse<OpKind>(parts[0], ignoreCase: true);
                 if (!OpKey.TryParse(op, parts[1], out var key, out string? why)) { Console.Error.WriteLine(why); return 2; }
@@ -77,7 +77,7 @@ internal static unsafe class Program
         var best = isas[0];
         var targets = new (OpKey Key, double TargetNs, string Note)[]
         {
-            (new OpKey(OpKind.LstmGates, new OpShape(512, 64, 128)), 2400, "LSTM step 64→128, batch 1 (fused gates+cell)"),
+            (new OpKey(OpKind.LstmStep, new OpShape(512, 64, 128)), 2400, "LSTM step 64→128, batch 1 (gates+cell)"),
             (new OpKey(OpKind.Dense, OpShape.Matrix(128, 64)), 100, "Dense 64→128, batch 1"),
             (new OpKey(OpKind.DncContent, OpShape.Matrix(256, 64)), 600, "DNC content 256×64"),
             (new OpKey(OpKind.EwcPenalty, OpShape.Matrix(128, 128)), 1100, "EWC 128×128"),
@@ -90,7 +90,7 @@ internal static unsafe class Program
         // The seed's table: every op ≥ 6× Scalar and never slower than ManagedSimd.
         var seed = new[]
         {
-            new OpKey(OpKind.LstmGates, new OpShape(512, 64, 128)),
+            new OpKey(OpKind.LstmStep, new OpShape(512, 64, 128)),
             new OpKey(OpKind.DncContent, OpShape.Matrix(256, 64)),
             new OpKey(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
             new OpKey(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
@@ -124,10 +124,10 @@ internal static unsafe class Program
         var s = key.Shape;
         nint lk = Libxsmm.DispatchRowMajor(s.M, s.N, s.K, s.StrideA(OpKind.Gemm), s.StrideB, s.StrideC);
         if (lk == 0) { Add(name, isa, "LIBXSMM", "—", "—", "—", "—", "—", "—", "—", "≥ LIBXSMM", "LIBXSMM declined"); return; }
-        using var w = new OpWorkload(key);
+        using var w = new OpWorkload(key, alpha: 1f, beta: 1f); // what LIBXSMM's kernels compute: C += A·B
         var b = w.CreateCustom((side, calls) =>
         {
-            float* a = side.Pointer(OpWorkload.Field.A), bb = side.Pointer(OpWorkload.Field.B), c = side.Pointer(OpWorkload.Field.C);
+            float* a = side.Pointer(OperandField.A), bb = side.Pointer(OperandField.B), c = side.Pointer(OperandField.C);
             for (long i = 0; i < calls; i++) Libxsmm.Call(lk, a, bb, c);
         });
         var c = w.CreateNative(kernel.Entry, kernel.SuppressGcTransition);

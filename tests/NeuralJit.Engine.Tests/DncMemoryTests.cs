@@ -198,6 +198,6 @@ public class DncMemoryTests
         Assert.Equal(10, rows[("DncRead", "16x8x2")]);
         Assert.Equal(10, rows[("Dense", $"{sizes.InterfaceSize}x12")]); // interface projection
         Assert.Equal(10, rows[("Dense", "3x28")]);                        // head sees [h; r]
-        Assert.Equal(10, rows[("LstmGates", $"48x{5 + 16 + 12}")]);       // controller sees [x; r]
+        Assert.Equal(10, rows[("LstmStep", $"48x{5 + 16 + 12}")]);       // controller sees [x; r]
     }
 }

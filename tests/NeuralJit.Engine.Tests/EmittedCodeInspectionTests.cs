@@ -29,7 +29,7 @@ public class EmittedCodeInspectionTests
     private static IEnumerable<OpShape> ConformanceShapes(OpKind op, int seed) => op switch
     {
         OpKind.Gemm => GemmKernelTests.Shapes(24, seed).Where(s => (long)s.M * s.N * s.K <= 1_500_000),
-        OpKind.LstmGates => MatVecKernelTests.LstmShapes(12, seed),
+        OpKind.LstmGates or OpKind.LstmStep => MatVecKernelTests.LstmShapes(12, seed),
         OpKind.Gemv or OpKind.Dense => JitConformance.Shapes(op, 40, seed).Append(OpShape.Matrix(301, 150, 157)),
         _ => JitConformance.Shapes(op, 40, seed),
     };
@@ -48,7 +48,7 @@ public class EmittedCodeInspectionTests
             var k = new KernelAssembler(isa);
             emitter.Emit(k, key);
             var assembled = k.Finish();
-            var operands = Extents(key, emitter.FusesCell(key));
+            var operands = Extents(key);
             // β ≠ 0 and β = 0 take different paths in the matrix kernels (C read or not).
             foreach (float beta in new[] { 0.75f, 0f })
             {
@@ -62,13 +62,13 @@ public class EmittedCodeInspectionTests
         if (isa == JitIsa.Avx512) Assert.True(masked > 0, $"{op}: no k-masked access in {kernels} AVX-512 kernels, though the sweep has tails");
     }
 
-    /// <summary>The operands the conformance harness binds, with the elements each output must store (not the row padding of a strided C).</summary>
-    internal static IReadOnlyList<KernelInspector.OperandExtent> Extents(OpKey key, bool fusesCell)
-    {
-        var s = key.Shape;
-        return JitConformance.Operands(key, fusesCell).Select(o => new KernelInspector.OperandExtent(o.Field, o.Length, o.Input, o.Output,
-            key.Op == OpKind.Gemm && o.Field == "C" ? i => i % s.StrideC < s.N : null)).ToList();
-    }
+    /// <summary>The op's operands as its descriptor states them, with the elements each output must store (its rows, not their padding).</summary>
+    internal static IReadOnlyList<KernelInspector.OperandExtent> Extents(OpKey key) =>
+        key.Spec.Operands.Select(o =>
+        {
+            var extent = o.Extent(key.Shape);
+            return new KernelInspector.OperandExtent(o.Field.ToString(), extent.Floats, o.IsRead, o.IsWritten, i => i % extent.Stride < extent.Cols);
+        }).ToList();
 
     // ---- the inspector itself: each kind of fault it exists to find, planted in a hand-written kernel ----
 

@@ -61,7 +61,7 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         var y = new float[5];
         for (int i = 0; i < 3; i++)
         {
-            Assert.True(cache.TryInstall(Assemble(JitIsa.Avx2, OpKind.Relu, 5), out nint entry, out string? failure), failure);
+            Assert.True(cache.TryInstall(Assemble(JitIsa.Avx2, OpKind.Relu, 5), out nint entry, out var failure), failure?.Message);
             Assert.Equal(0, (long)entry % 64);
             Assert.True(cache.Contains(entry));
             fixed (float* px = x, py = y)
@@ -80,18 +80,19 @@ public class JitInfrastructureTests(ITestOutputHelper output)
     {
         using var engine = new NeuralEngine(new EngineOptions { CodeCacheBytes = 4096, SynchronousCompilation = true, IsaCap = JitIsa.Avx2 });
         var compiled = new List<JitKernel>();
-        string? reason = null;
+        JitFailure? reason = null;
         for (int n = 1; n < 200 && reason is null; n++)
         {
             if (engine.Jit.TryCompile(new OpKey(OpKind.Tanh, OpShape.Vector(n)), JitIsa.Avx2, out var k, out reason)) compiled.Add(k!);
         }
         Assert.NotNull(reason);
-        Assert.Contains("code cache full", reason);
+        Assert.Equal(JitFailureKind.CacheFull, reason.Kind);
+        Assert.Contains("code cache full", reason.Message);
         Assert.True(compiled.Count >= 2, $"only {compiled.Count} kernels fit in 4 KiB");
         Assert.Contains(engine.Jit.Warnings, w => w.Contains("code cache full"));
         Assert.Equal(1, engine.Jit.Failures);
         Assert.True(engine.Jit.Cache!.UsedBytes <= engine.Jit.Cache.CapacityBytes);
-        Assert.NotNull(engine.Jit.WhyManaged(new OpKey(OpKind.Tanh, OpShape.Vector(compiled.Count + 1))));
+        Assert.Equal(JitFailureKind.CacheFull, engine.Jit.WhyManaged(new OpKey(OpKind.Tanh, OpShape.Vector(compiled.Count + 1)))?.Kind);
         // A slot promoted now stays managed, and still computes the right answer.
         var slot = engine.Resolve(OpKind.Tanh, OpShape.Vector(compiled.Count + 1));
         Assert.Null(engine.Jit.CompileAndInstall(slot));
@@ -120,7 +121,8 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         Assert.Null(slot.JitKernel);
         Assert.Equal(ReferenceOps.Logistic(2), y[3], 6);
         Assert.Contains(engine.Jit.Warnings, w => w.Contains("no executable memory"));
-        Assert.Contains("no executable memory", engine.Jit.WhyManaged(slot.Key));
+        Assert.Equal(JitFailureKind.NoExecutableMemory, engine.Jit.WhyManaged(slot.Key)?.Kind);
+        Assert.Contains("no executable memory", engine.Jit.WhyManaged(slot.Key)!.Message);
         Assert.Null(engine.Jit.Cache);
         Assert.Single(engine.Jit.Warnings);   // said once, not once per promotion attempt
         Assert.False(engine.Jit.TryCompile(new OpKey(OpKind.Relu, OpShape.Vector(4)), JitIsa.Avx2, out _, out _));
@@ -158,7 +160,7 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         else
         {
             Assert.False(engine.Jit.TryCompile(key, JitIsa.Avx512, out _, out var reason));
-            Assert.Contains("does not support Avx512", reason);
+            Assert.Contains("does not support Avx512", reason!.Message);
             Assert.Equal((2L, 1L), (engine.Jit.Builds, engine.Jit.Failures));
         }
         Assert.Equal(engine.Jit.Builds, engine.Jit.Kernels.Count);
@@ -170,10 +172,20 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         using var engine = new NeuralEngine(new EngineOptions { IsaCap = JitIsa.None, SynchronousCompilation = true });
         var key = new OpKey(OpKind.Relu, OpShape.Vector(8));
         Assert.False(engine.Jit.TryCompile(key, null, out _, out var reason));
-        Assert.Contains("None", reason);
+        Assert.Equal(JitFailureKind.IsaUnavailable, reason!.Kind);
+        Assert.Contains("None", reason.Message);
         Assert.Equal(reason, engine.Jit.WhyManaged(key));
         var ex = Assert.Throws<JitCompilationException>(() => engine.Jit.Compile(new OpKey((OpKind)999, OpShape.Vector(8)), JitIsa.Avx2));
-        Assert.Contains("no JIT emitter", ex.Reason);
+        Assert.Equal(JitFailureKind.NoEmitter, ex.Failure.Kind);
+        Assert.Contains("not an op", ex.Reason);
+        foreach (var op in Enum.GetValues<OpKind>().Where(op => KernelEmitters.For(op) is null))
+        {
+            var none = Assert.Throws<JitCompilationException>(() => engine.Jit.Compile(new OpKey(op, OpShape.Vector(8)), JitIsa.Avx2));
+            Assert.Equal(JitFailureKind.NoEmitter, none.Failure.Kind);
+            Assert.Contains("no JIT emitter", none.Reason);
+        }
+        var bad = Assert.Throws<JitCompilationException>(() => engine.Jit.Compile(new OpKey(OpKind.LstmStep, new OpShape(12, 5, 4)), JitIsa.Avx2));
+        Assert.Equal(JitFailureKind.InvalidDims, bad.Failure.Kind);
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public class JitMathAccuracyTests(ITestOutputHelper output)
             }
             k.StorePart(c.At(rcx), v, c.Count, c.Tail);
         });
-        Assert.True(cache.TryInstall(k.Finish(), out nint entry, out string? failure), failure);
+        Assert.True(cache.TryInstall(k.Finish(), out nint entry, out var failure), failure?.Message);
         var y = new float[x.Length];
         fixed (float* px = x, py = y)
         {

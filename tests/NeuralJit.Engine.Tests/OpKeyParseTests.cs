@@ -9,6 +9,7 @@ public class OpKeyParseTests
         { OpKind.Gemm, OpShape.ForGemm(64, 32, 16) },
         { OpKind.Gemm, OpShape.ForGemm(5, 7, 9, 12, 10, 11) },
         { OpKind.LstmGates, new OpShape(512, 64, 128) },
+        { OpKind.LstmStep, new OpShape(512, 64, 128) },
         { OpKind.DncContent, OpShape.Matrix(256, 64) },
         { OpKind.CosineSimilarity, OpShape.Matrix(7, 3, 5) },
         { OpKind.Dense, OpShape.Matrix(128, 64) },
@@ -31,17 +32,7 @@ public class OpKeyParseTests
         var data = new TheoryData<OpKind, OpShape>();
         foreach (var op in Enum.GetValues<OpKind>())
         {
-            OpShape[] shapes = op switch
-            {
-                OpKind.Gemm => [OpShape.ForGemm(64, 32, 16), OpShape.ForGemm(1, 1, 1)],
-                OpKind.LstmGates => [new OpShape(512, 64, 128), new OpShape(4, 0, 1)],
-                OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent or OpKind.DncWrite => [OpShape.Matrix(256, 64), OpShape.Matrix(3, 1)],
-                OpKind.DncInterface => [OpShape.Matrix(2, 8), OpShape.Matrix(1, 4)],
-                OpKind.DncUsage or OpKind.DncReadWeighting or OpKind.DncTemporal => [OpShape.Matrix(16, 2), OpShape.Matrix(9, 1)],
-                OpKind.DncRead => [new OpShape(16, 8, 2), new OpShape(23, 7, 3)],
-                OpKind.EwcPenalty => [OpShape.Matrix(128, 128), OpShape.Matrix(44, 1), OpShape.Vector(1000000)],
-                _ => [OpShape.Vector(128), OpShape.Vector(1)],
-            };
+            var shapes = Support.SampleShapes.Of(OpSpecs.For(op));
             foreach (var s in shapes)
             {
                 data.Add(op, s);

@@ -18,8 +18,8 @@ public sealed class CompletionTests : IDisposable
     [Fact]
     public void OperationCompletesOpKindsByPrefix()
     {
-        Assert.Equal(["LstmCell", "LstmGates"], Complete("Get-NeuralHotspot -Operation Lstm"));
-        Assert.Equal(["LstmCell", "LstmGates"], Complete("Get-NeuralHotspot -Operation lstm"));
+        Assert.Equal(["LstmCell", "LstmGates", "LstmStep"], Complete("Get-NeuralHotspot -Operation Lstm"));
+        Assert.Equal(["LstmCell", "LstmGates", "LstmStep"], Complete("Get-NeuralHotspot -Operation lstm"));
     }
 
     [Fact]
@@ -49,16 +49,16 @@ public sealed class CompletionTests : IDisposable
     {
         // Only this test's shapes: the engine is shared by the test process, and the completer offers shapes with calls.
         _s.Run("Reset-NeuralProfile -Confirm:$false; Invoke-NeuralInference -InputSize 11 -HiddenSize 5 -OutputSize 3 -Steps 3");
-        var gates = Complete("Get-NeuralHotspot -Operation LstmGates -Dims ");
-        Assert.Contains("20x16", gates);                            // 4·5 x (11+5)
-        Assert.DoesNotContain("3x5", gates);                        // the Dense head's shape is not a LstmGates shape
+        var step = Complete("Get-NeuralHotspot -Operation LstmStep -Dims ");
+        Assert.Contains("20x16", step);                             // 4·5 x (11+5)
+        Assert.DoesNotContain("3x5", step);                         // the Dense head's shape is not a LstmStep shape
         Assert.Contains("3x5", Complete("Get-NeuralHotspot -Operation Dense -Dims "));
-        Assert.Equal(["20x16"], Complete("Get-NeuralHotspot -Operation LstmGates -Dims 20x1"));
-        Assert.Equal(["'20x16'"], Complete("Get-NeuralHotspot -Operation LstmGates -Dims '20x1"));
+        Assert.Equal(["20x16"], Complete("Get-NeuralHotspot -Operation LstmStep -Dims 20x1"));
+        Assert.Equal(["'20x16'"], Complete("Get-NeuralHotspot -Operation LstmStep -Dims '20x1"));
         // With a wildcard operation, shapes of every matching op.
-        var lstm = Complete("Get-NeuralHotspot -Operation Lstm* -Dims ");
-        Assert.Contains("20x16", lstm);
-        Assert.Contains("5", lstm);                                 // LstmCell 5
+        var any = Complete("Get-NeuralHotspot -Operation *e* -Dims ");
+        Assert.Contains("20x16", any);                              // LstmStep
+        Assert.Contains("3x5", any);                                // Dense
     }
 
     [Fact]

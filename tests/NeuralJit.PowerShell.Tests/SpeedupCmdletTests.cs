@@ -67,7 +67,7 @@ public class SpeedupCmdletTests
     {
         var (output, errors, _) = Run("Compare-JitSpeedup -Baseline ManagedSimd -Iterations 3");
         Assert.Empty(errors);
-        Assert.Equal(new[] { "LstmGates 512x192", "DncContent 256x64", "Gemm 64x64x64", "Gemm 128x64x64", "CosineSimilarity 256x64", "EwcPenalty 128x128" },
+        Assert.Equal(new[] { "LstmStep 512x192", "DncContent 256x64", "Gemm 64x64x64", "Gemm 128x64x64", "CosineSimilarity 256x64", "EwcPenalty 128x128" },
             output.Select(o => $"{P<string>(o, "Operation")} {P<string>(o, "Dims")}"));
         // The LSTM row compares whole steps (gates + cell): both sides write c′ and h′.
         Assert.InRange(P<double>(output[0], "MaxAbsError"), 0, 1e-4);

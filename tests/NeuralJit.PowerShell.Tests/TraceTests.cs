@@ -21,16 +21,15 @@ public sealed class TraceTests : IDisposable
         Assert.Equal(4096L * 32, start.Properties["BufferBytes"].Value);
         _s.Run("Invoke-NeuralInference -InputSize 7 -HiddenSize 9 -OutputSize 2 -Steps 25");
         var stop = _s.Run("Stop-NeuralTrace").Single();
-        Assert.Equal(75L, stop.Properties["Recorded"].Value);   // 25 steps × (gates, cell, dense)
+        Assert.Equal(50L, stop.Properties["Recorded"].Value);   // 25 steps × (LSTM step, dense)
         var info = _s.Run("Export-NeuralTrace -Path trace.json -PassThru").Single();
         Assert.Equal(Path.Combine(_s.Scratch.FullName, "trace.json"), info.Properties["Path"].Value);
-        Assert.Equal(75L, info.Properties["ExportedEvents"].Value);
+        Assert.Equal(50L, info.Properties["ExportedEvents"].Value);
 
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_s.Scratch.FullName, "trace.json")));
         var events = CallEvents(doc);
-        Assert.Equal(75, events.Length);
-        Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "LstmGates 36x16"));
-        Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "LstmCell 9"));
+        Assert.Equal(50, events.Length);
+        Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "LstmStep 36x16"));
         Assert.Equal(25, events.Count(e => e.GetProperty("name").GetString() == "Dense 2x9"));
         double lastTs = -1;
         foreach (var e in events)
@@ -55,16 +54,16 @@ public sealed class TraceTests : IDisposable
         _s.Run("Start-NeuralTrace -Capacity 16; Invoke-NeuralInference -InputSize 3 -HiddenSize 3 -Steps 40; Invoke-NeuralInference -InputSize 5 -HiddenSize 2 -Steps 8");
         var stop = _s.Run("Stop-NeuralTrace").Single();
         Assert.Equal(16, stop.Properties["Capacity"].Value);
-        Assert.Equal(144L, stop.Properties["Recorded"].Value);
+        Assert.Equal(96L, stop.Properties["Recorded"].Value);
         Assert.Equal(16L, stop.Properties["Kept"].Value);
-        Assert.Equal(128L, stop.Properties["Overwritten"].Value);
+        Assert.Equal(80L, stop.Properties["Overwritten"].Value);
         _s.Run("Export-NeuralTrace wrap.json");
         using var doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(_s.Scratch.FullName, "wrap.json")));
         var names = CallEvents(doc).Select(e => e.GetProperty("name").GetString()).ToList();
         Assert.Equal(16, names.Count);
-        // The last 16 calls all belong to the second run (8 steps × 3 calls = 24 > 16).
-        Assert.All(names, n => Assert.Contains(n, new[] { "LstmGates 8x7", "LstmCell 2", "Dense 10x2" }));
-        Assert.Equal(144L, doc.RootElement.GetProperty("otherData").GetProperty("recorded").GetInt64());
+        // The last 16 calls are exactly the second run (8 steps × 2 calls).
+        Assert.All(names, n => Assert.Contains(n, new[] { "LstmStep 8x7", "Dense 10x2" }));
+        Assert.Equal(96L, doc.RootElement.GetProperty("otherData").GetProperty("recorded").GetInt64());
     }
 
     [Fact]

@@ -18,14 +18,14 @@ public sealed class ViewTests : IDisposable
     public void HotspotTableShowsUnitsInHeadersAndRightAlignedNumbers()
     {
         _s.Run("Reset-NeuralProfile -Confirm:$false; Invoke-NeuralInference -InputSize 20 -HiddenSize 12 -Steps 30");
-        var text = _s.Render("Get-NeuralHotspot -Operation LstmGates -Dims 48x32");
+        var text = _s.Render("Get-NeuralHotspot -Operation LstmStep -Dims 48x32");
         var lines = Lines(text);
         var header = lines[0];
         foreach (var h in new[] { "Operation", "Dims", "Calls", "Total cycles", "Avg cycles", "Avg µs", "Cyc/elem", "Share", "Timed", "Status" })
             Assert.True(header.Contains(h), $"header lacks '{h}':\n{text}");
         Assert.StartsWith("---", lines[1]);
         var row = lines[2];
-        Assert.StartsWith("LstmGates", row);
+        Assert.StartsWith("LstmStep", row);
         Assert.Contains("48x32", row);
         // Calls is right-aligned: "30" ends where the "Calls" header ends.
         int callsEnd = header.IndexOf("Calls", StringComparison.Ordinal) + "Calls".Length;
@@ -39,7 +39,7 @@ public sealed class ViewTests : IDisposable
     public void HotspotViewRendersObjectsThatCameBackFromRemoting()
     {
         _s.Run("Invoke-NeuralInference -InputSize 20 -HiddenSize 12 -Steps 5");
-        var text = _s.Render("[System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize((Get-NeuralHotspot -Operation LstmGates -Dims 48x32)))");
+        var text = _s.Render("[System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize((Get-NeuralHotspot -Operation LstmStep -Dims 48x32)))");
         Assert.Contains("Total cycles", text);
         Assert.Contains("48x32", text);
     }

@@ -9,7 +9,7 @@ Describe 'Start-Job with the module' {
         $job = Start-Job -ScriptBlock {
             Import-Module $using:ModuleManifest
             $null = Invoke-NeuralInference -InputSize 10 -HiddenSize 6 -Steps 40
-            Get-NeuralHotspot -Operation LstmGates
+            Get-NeuralHotspot -Operation LstmStep
             Compare-JitSpeedup -Operation Gemm -Dims 64x64x64 -Baseline ManagedSimd -Seconds 0.02
         }
         $script:received = @($job | Receive-Job -Wait -AutoRemoveJob -ErrorAction Stop)
@@ -30,7 +30,7 @@ Describe 'Start-Job with the module' {
         $hot = $received | Where-Object { $_.PSObject.TypeNames[0] -eq 'Deserialized.NeuralJit.HotspotRecord' }
         $text = $hot | Out-String -Width 120
         $text | Should -Match 'Operation\s+Dims\s+Calls\s+Share\s+Status\s+Avg cycles'
-        $text | Should -Match 'LstmGates\s+24x16\s+40\s'
+        $text | Should -Match 'LstmStep\s+24x16\s+40\s'
         $speed = $received | Where-Object { $_.PSObject.TypeNames[0] -eq 'Deserialized.NeuralJit.SpeedupResult' }
         ($speed | Out-String -Width 80) | Should -Match 'Gemm\s+64x64x64\s+Avx(2|512)\s+ManagedSimd\s+\d+\.\d\dx'
     }
@@ -41,12 +41,12 @@ Describe 'Start-ThreadJob with the module' {
         $job = Start-ThreadJob -ScriptBlock {
             Import-Module $using:ModuleManifest
             $null = Invoke-NeuralInference -InputSize 11 -HiddenSize 6 -Steps 25
-            Get-NeuralHotspot -Operation LstmGates -Dims 24x17
+            Get-NeuralHotspot -Operation LstmStep -Dims 24x17
         }
         $hot = @($job | Receive-Job -Wait -AutoRemoveJob -ErrorAction Stop)
         $hot.Count | Should -Be 1
         $hot[0].PSObject.TypeNames[0] | Should -Be 'NeuralJit.HotspotRecord'
         $hot[0].Calls | Should -BeGreaterOrEqual 25
-        ($hot | Out-String -Width 80) | Should -Match 'LstmGates\s+24x17\s+[\d,]+\s+\d+\.\d%'
+        ($hot | Out-String -Width 80) | Should -Match 'LstmStep\s+24x17\s+[\d,]+\s+\d+\.\d%'
     }
 }

@@ -41,13 +41,13 @@ Describe 'Get-NeuralHotspot | Invoke-NeuralJitCompile' {
         Reset-NeuralProfile -Confirm:$false
         # 9 steps stay under the 1,000-call threshold: nothing is promoted by the profile.
         $null = Invoke-NeuralInference -InputSize 9 -HiddenSize 7 -OutputSize 3 -Steps 9
-        $hot = @(Get-NeuralHotspot -Operation LstmGates, Dense)
+        $hot = @(Get-NeuralHotspot -Operation LstmStep, Dense)
         $hot.Count | Should -Be 2
         $kernels = @($hot | Invoke-NeuralJitCompile)
         $kernels.Count | Should -Be 2
         $kernels | ForEach-Object { $_.PSObject.TypeNames[0] | Should -Be 'NeuralJit.JitKernelInfo' }
-        ($kernels | ForEach-Object { '{0} {1}' -f $_.Operation, $_.Dims } | Sort-Object) | Should -Be @('Dense 3x7', 'LstmGates 28x16')
-        @(Get-NeuralJitKernel -Operation LstmGates | Where-Object Dims -eq '28x16').Count | Should -Be 1
+        ($kernels | ForEach-Object { '{0} {1}' -f $_.Operation, $_.Dims } | Sort-Object) | Should -Be @('Dense 3x7', 'LstmStep 28x16')
+        @(Get-NeuralJitKernel -Operation LstmStep | Where-Object Dims -eq '28x16').Count | Should -Be 1
     }
 }
 
@@ -71,7 +71,7 @@ Describe 'Get-ChildItem | Import-NeuralModel' {
 }
 
 Describe 'The README main job in a fresh pwsh' {
-    It 'prints the hotspot table with LstmGates 512x192 on top, at most 120 columns, no ANSI' {
+    It 'prints the hotspot table with LstmStep 512x192 on top, at most 120 columns, no ANSI' {
         $readme = Get-Content -Raw (Join-Path $RepoRoot 'README.md')
         $m = [regex]::Match($readme, "dotnet pwsh -NoProfile -Command '([^']+)'")
         $m.Success | Should -BeTrue -Because "README.md shows the main job as dotnet pwsh -NoProfile -Command '...'"
@@ -84,7 +84,7 @@ Describe 'The README main job in a fresh pwsh' {
         $header = [array]::FindIndex([string[]]$lines, [Predicate[string]] { param($l) $l -match '^Operation\s+Dims\s+Calls\s+Share\s+Status' })
         $header | Should -BeGreaterOrEqual 0 -Because $r.ToString()
         $lines[$header + 1] | Should -Match '^-{9}'
-        $lines[$header + 2] | Should -Match '^LstmGates\s+512x192\s+10,000\s+\d+\.\d%\s+Jit\b'
+        $lines[$header + 2] | Should -Match '^LstmStep\s+512x192\s+10,000\s+\d+\.\d%\s+Jit\b'
         $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 120 -Because $_ }
     }
 }

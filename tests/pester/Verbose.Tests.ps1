@@ -19,15 +19,15 @@ $records | ForEach-Object { 'VERBOSE ' + $_.Message }
 
     It 'says which key the profile promoted, after how many calls and with what share' {
         $run.ExitCode | Should -Be 0 -Because $run.ToString()
-        $promoted = @($verbose | Where-Object { $_ -match '^LstmGates 512x192: promoted after ([\d,]+) calls with (\d+\.\d)% of the profiled cycles\.$' })
+        $promoted = @($verbose | Where-Object { $_ -match '^LstmStep 512x192: promoted after ([\d,]+) calls with (\d+\.\d)% of the profiled cycles\.$' })
         $promoted.Count | Should -Be 1 -Because ($verbose -join "`n")
         [long]($Matches[1] -replace ',') | Should -BeGreaterOrEqual 1000
     }
 
     It 'says when the background compile starts and what it produced, for the engine''s ISA' {
-        $verbose | Should -Contain "LstmGates 512x192: compiling for $isa in the background."
-        $compiled = @($verbose | Where-Object { $_ -match "^LstmGates 512x192: compiled for ${isa}: [\d,]+ code bytes in [\d,]+\.\d µs\.$" })
-        $installed = @($verbose | Where-Object { $_ -match "^LstmGates 512x192: installed; its calls now run the $isa kernel at 0x[0-9A-F]+\.$" })
+        $verbose | Should -Contain "LstmStep 512x192: compiling for $isa in the background."
+        $compiled = @($verbose | Where-Object { $_ -match "^LstmStep 512x192: compiled for ${isa}: [\d,]+ code bytes in [\d,]+\.\d µs\.$" })
+        $installed = @($verbose | Where-Object { $_ -match "^LstmStep 512x192: installed; its calls now run the $isa kernel at 0x[0-9A-F]+\.$" })
         $pending = @($verbose | Where-Object { $_ -match '^\d+ compile\(s\) still running in the background' })
         # On a loaded machine the compile may outlast the run: then the cmdlet says so instead.
         ($compiled.Count -eq 1 -and $installed.Count -eq 1) -or $pending.Count -eq 1 | Should -BeTrue -Because ($verbose -join "`n")
@@ -38,11 +38,11 @@ Describe 'Invoke-NeuralJitCompile -Verbose' {
     It 'says what it compiled, and that it installed the kernel into the profiled slot' {
         Reset-NeuralProfile -Confirm:$false
         $null = Invoke-NeuralInference -InputSize 7 -HiddenSize 5 -Steps 3
-        $out = @(Invoke-NeuralJitCompile -Operation LstmGates -Dims 20x12 -Verbose 4>&1)
+        $out = @(Invoke-NeuralJitCompile -Operation LstmStep -Dims 20x12 -Verbose 4>&1)
         $kernel = $out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         $verbose = @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
-        $verbose | Should -Contain ('LstmGates 20x12: compiled for {0}: {1:N0} code bytes in {2:N1} µs.' -f $kernel.Isa, $kernel.CodeBytes, $kernel.CompileMicroseconds)
-        $verbose | Should -Contain ('LstmGates 20x12: installed; its calls now run the {0} kernel at {1}.' -f $kernel.Isa, $kernel.Address)
+        $verbose | Should -Contain ('LstmStep 20x12: compiled for {0}: {1:N0} code bytes in {2:N1} µs.' -f $kernel.Isa, $kernel.CodeBytes, $kernel.CompileMicroseconds)
+        $verbose | Should -Contain ('LstmStep 20x12: installed; its calls now run the {0} kernel at {1}.' -f $kernel.Isa, $kernel.Address)
     }
 }
 

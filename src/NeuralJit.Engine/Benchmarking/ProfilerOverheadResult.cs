@@ -27,7 +27,7 @@ public sealed class ProfilerOverheadResult
     public double MeanRatio { get; init; }
     public double MinRatio { get; init; }
     public double MaxRatio { get; init; }
-    /// <summary>Profiled slot calls per step (LstmGates and LstmCell per layer, plus the Dense head).</summary>
+    /// <summary>Profiled slot calls per step (one LstmStep per layer, plus the Dense head).</summary>
     public int CallsPerStep { get; init; }
     /// <summary>Calls the profile counted during the profiled batches.</summary>
     public long ProfiledCalls { get; init; }
@@ -41,7 +41,7 @@ public sealed class ProfilerOverheadResult
     public double InvokeNanosecondsOn { get; init; }
     /// <summary>ns per Invoke of a one-element kernel when every call is timed.</summary>
     public double InvokeNanosecondsMeasured { get; init; }
-    /// <summary>Per key, the share of its calls that were timed, e.g. "LstmGates 512x192: 6.3%; …" (the period adapts per key).</summary>
+    /// <summary>Per key, the share of its calls that were timed, e.g. "LstmStep 512x192: 6.3%; …" (the period adapts per key).</summary>
     public string TimedShareByKey { get; init; } = "";
     /// <summary>What timing one call costs, in clock ticks, as the sampling policy assumes it (measured once per process).</summary>
     public long SampleCostTicks { get; init; }

@@ -95,7 +95,7 @@ public static unsafe class Roofline
 
         private nint Install(KernelAssembler k)
         {
-            if (!_cache.TryInstall(k.Finish(), out nint entry, out string? why)) throw new ExecutableMemoryException($"roofline loops: {why}");
+            if (!_cache.TryInstall(k.Finish(), out nint entry, out JitFailure? why)) throw new ExecutableMemoryException($"roofline loops: {why}");
             return entry;
         }
 

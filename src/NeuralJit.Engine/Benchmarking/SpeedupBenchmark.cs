@@ -16,7 +16,7 @@ public static class SpeedupBenchmark
             throw new ArgumentOutOfRangeException(nameof(baseline), baseline, "The baseline is a managed tier: Scalar or ManagedSimd.");
         using var w = new OpWorkload(kernel.Key);
         var b = w.CreateManaged(baseline);
-        var c = w.CreateNative(kernel.Entry, kernel.SuppressGcTransition, kernel.FusesCell);
+        var c = w.CreateNative(kernel.Entry, kernel.SuppressGcTransition);
         double err = w.MaxAbsDifference(b, c);
         var m = SideBySideRunner.Measure(b, c, budget, cancellation);
         return ToResult(kernel.Key, kernel.Isa, baseline.ToString(), m, err, w.WorkingSetBytes, roofline ?? Roofline.Cached);
@@ -24,10 +24,11 @@ public static class SpeedupBenchmark
 
     public static SpeedupResult ToResult(OpKey key, JitIsa isa, string baseline, PairedMeasurement m, double maxAbsError, long workingSetBytes, RooflineResult roofline)
     {
-        var (flops, bytes) = Cost(key);
+        var spec = key.Spec;
+        double flops = spec.Flops(key.Shape), bytes = spec.Bytes(key.Shape);
         double jitNs = m.Candidate.Median;
         var (bound, boundNs) = BoundOf(flops, bytes, workingSetBytes, isa, roofline);
-        bool compute = IsComputeOp(key.Op);
+        bool compute = spec.ComputeBound;
         return new SpeedupResult
         {
             Operation = key.Op.ToString(),
@@ -53,34 +54,6 @@ public static class SpeedupBenchmark
             Bound = bound,
             BoundNanoseconds = boundNs,
             PercentOfBound = jitNs > 0 ? 100 * boundNs / jitNs : 0,
-        };
-    }
-
-    /// <summary>Matrix products, whose figure of merit is GFLOP/s; the rest stream their operands (GB/s).</summary>
-    public static bool IsComputeOp(OpKind op) => op is OpKind.Gemm or OpKind.Gemv or OpKind.Dense or OpKind.LstmGates or OpKind.CosineSimilarity or OpKind.DncContent;
-
-    /// <summary>
-    /// fp32 flops (a multiply-add is 2) and operand bytes of one call. Transcendentals count as one flop
-    /// per element: their bound is the memory term, which this makes explicit rather than hides.
-    /// For LstmGates this is the whole fused step (gates and cell).
-    /// </summary>
-    public static (double Flops, double Bytes) Cost(OpKey key)
-    {
-        var s = key.Shape;
-        double m = s.M, n = s.N, k = s.K;
-        return key.Op switch
-        {
-            OpKind.Gemm => (2 * m * n * k, 4 * (m * k + k * n + 2 * m * n)),
-            OpKind.Gemv or OpKind.Dense => (2 * m * n, 4 * (m * n + n + 2 * m)),
-            OpKind.LstmGates => (2 * m * (n + k) + 10 * k, 4 * (m * (n + k) + n + k + m + 3 * k)),
-            OpKind.LstmCell => (10 * m, 4 * (4 * m + 3 * m)),
-            OpKind.CosineSimilarity => (4 * m * n, 4 * (m * n + n + m)),
-            OpKind.DncContent => (4 * m * n + 3 * m, 4 * (m * n + n + m)),
-            OpKind.EwcPenalty => (3 * m * Math.Max(1, n), 12 * m * Math.Max(1, n)),
-            OpKind.Add or OpKind.Mul => (m, 12 * m),
-            OpKind.Axpy => (2 * m, 12 * m),
-            OpKind.Dot => (2 * m, 8 * m),
-            _ => (m, 8 * m),
         };
     }
 

@@ -67,7 +67,7 @@ public sealed unsafe class CodeCache : IDisposable
     /// Copies an assembled kernel into the cache and makes it executable. Returns false (with the reason)
     /// when the cache is full or the OS refuses to flip the pages; the cache stays consistent either way.
     /// </summary>
-    public bool TryInstall(AssembledKernel kernel, out nint entry, out string? failure)
+    public bool TryInstall(AssembledKernel kernel, out nint entry, out JitFailure? failure)
     {
         entry = 0;
         var bytes = kernel.Bytes;
@@ -79,7 +79,7 @@ public sealed unsafe class CodeCache : IDisposable
             int end = Mode == CodeCacheMode.PageFlip ? (offset + bytes.Length + granule - 1) / granule * granule : offset + bytes.Length;
             if (end > CapacityBytes)
             {
-                failure = $"code cache full: {bytes.Length} bytes needed, {Math.Max(0, CapacityBytes - offset)} of {CapacityBytes} free ({_kernels} kernels)";
+                failure = new(JitFailureKind.CacheFull, $"code cache full: {bytes.Length} bytes needed, {Math.Max(0, CapacityBytes - offset)} of {CapacityBytes} free ({_kernels} kernels)");
                 return false;
             }
             bytes.CopyTo(new Span<byte>((void*)(_rw + offset), bytes.Length));
@@ -87,7 +87,7 @@ public sealed unsafe class CodeCache : IDisposable
             {
                 // The pages stay read-write and unused; account them so they are never handed out twice.
                 _used = end;
-                failure = $"the OS refused to make JIT code executable ({error})";
+                failure = new(JitFailureKind.NoExecutableMemory, $"the OS refused to make JIT code executable ({error})");
                 return false;
             }
             _used = end;

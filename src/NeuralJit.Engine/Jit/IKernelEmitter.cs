@@ -14,9 +14,6 @@ public interface IKernelEmitter
     /// <summary>Null when <paramref name="key"/> can be compiled for <paramref name="isa"/>, else why not (the key stays managed and the reason is shown).</summary>
     string? CannotEmit(OpKey key, JitIsa isa) => null;
 
-    /// <summary>True when the kernel for <paramref name="key"/> also performs the LSTM cell (LstmGates only; see <see cref="OpKind.LstmGates"/>).</summary>
-    bool FusesCell(OpKey key) => false;
-
     /// <summary>Emits the body for <paramref name="key"/>. The KernelArgs* is in <c>k.Args</c>; do not emit <c>ret</c>.</summary>
     void Emit(KernelAssembler k, OpKey key);
 }

@@ -13,7 +13,7 @@ namespace NeuralJit.Jit;
 /// <see cref="EngineOptions.SynchronousCompilation"/>) and installed atomically. The ISA is fixed at the
 /// first compile (oneDNN's max-ISA rule): later cap changes are refused, explicit per-call ISAs are not.
 /// Anything that cannot be compiled — no emitter, unsupported shape, full cache, no executable memory —
-/// leaves the key on the managed tier with a reason (<see cref="WhyManaged"/>, <see cref="Warnings"/>).
+/// leaves the key on the managed tier with a typed <see cref="JitFailure"/> (<see cref="WhyManaged"/>; resource failures also in <see cref="Warnings"/>).
 /// </summary>
 public sealed class JitCompiler : IDisposable
 {
@@ -22,10 +22,10 @@ public sealed class JitCompiler : IDisposable
     private readonly NeuralEngine _engine;
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<(OpKey, JitIsa), JitKernel> _kernels = new();
-    private readonly ConcurrentDictionary<OpKey, string> _managedReasons = new();
+    private readonly ConcurrentDictionary<OpKey, JitFailure> _managedReasons = new();
     private readonly ConcurrentQueue<string> _warnings = new();
     private CodeCache? _cache;
-    private string? _cacheUnavailable;
+    private JitFailure? _cacheUnavailable;
     private JitIsa? _fixedIsa;
     private bool _disposed;
     private long _hits, _misses, _builds, _failures, _pending;
@@ -68,7 +68,7 @@ public sealed class JitCompiler : IDisposable
     public IReadOnlyList<string> Warnings => _warnings.ToArray();
 
     /// <summary>Why a key stays on the managed tier after a compile was attempted, or null.</summary>
-    public string? WhyManaged(OpKey key) => _managedReasons.TryGetValue(key, out var r) ? r : null;
+    public JitFailure? WhyManaged(OpKey key) => _managedReasons.TryGetValue(key, out var r) ? r : null;
 
     /// <summary>The kernel already compiled for (key, isa), or null. Counts nothing.</summary>
     public JitKernel? Find(OpKey key, JitIsa? isa = null) => _kernels.TryGetValue((key, isa ?? Isa), out var k) ? k : null;
@@ -108,22 +108,22 @@ public sealed class JitCompiler : IDisposable
 
     /// <summary>Compiles (or finds) the kernel; throws <see cref="JitCompilationException"/> with the reason when it cannot.</summary>
     public JitKernel Compile(OpKey key, JitIsa? isa = null) =>
-        TryCompile(key, isa, out var kernel, out var reason) ? kernel! : throw new JitCompilationException(key, isa ?? Isa, reason!);
+        TryCompile(key, isa, out var kernel, out var failure) ? kernel! : throw new JitCompilationException(key, isa ?? Isa, failure!);
 
     /// <summary>Compiles (or finds in the kernel cache) the kernel for (key, isa). Never throws for expected failures.</summary>
-    public bool TryCompile(OpKey key, JitIsa? isa, out JitKernel? kernel, out string? reason)
+    public bool TryCompile(OpKey key, JitIsa? isa, out JitKernel? kernel, out JitFailure? failure)
     {
         var target = isa ?? FixIsa();
-        if (_kernels.TryGetValue((key, target), out kernel)) { Interlocked.Increment(ref _hits); reason = null; return true; }
+        if (_kernels.TryGetValue((key, target), out kernel)) { Interlocked.Increment(ref _hits); failure = null; return true; }
         Interlocked.Increment(ref _misses);
         lock (_gate)
         {
-            if (_kernels.TryGetValue((key, target), out kernel)) { reason = null; return true; }
-            reason = Build(key, target, out kernel);
+            if (_kernels.TryGetValue((key, target), out kernel)) { failure = null; return true; }
+            failure = Build(key, target, out kernel);
             if (kernel is null)
             {
                 Interlocked.Increment(ref _failures);
-                _managedReasons[key] = reason!;
+                _managedReasons[key] = failure!;
                 return false;
             }
             _kernels[(key, target)] = kernel;
@@ -139,25 +139,23 @@ public sealed class JitCompiler : IDisposable
     }
 
     // Called under _gate.
-    private string? Build(OpKey key, JitIsa isa, out JitKernel? kernel)
+    private JitFailure? Build(OpKey key, JitIsa isa, out JitKernel? kernel)
     {
         kernel = null;
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (isa == JitIsa.None) return CpuFeatures.Best == JitIsa.None ? "this CPU has no AVX2+FMA: the JIT is off" : "the JIT ISA is capped at None";
-        if (!CpuFeatures.CanRun(isa)) return $"this CPU does not support {isa} (it has: {CpuFeatures.Describe()})";
-        var emitter = KernelEmitters.For(key.Op);
-        if (emitter is null) return $"no JIT emitter for {key.Op} yet";
-        try { NeuralEngine.ValidateShape(key.Op, key.Shape); }
-        catch (ArgumentException e) { return e.Message; }
-        if (emitter.CannotEmit(key, isa) is { } why) return why;
+        if (!CpuFeatures.CanRun(isa)) return JitFailure.IsaUnavailable(isa);
+        var emitter = Enum.IsDefined(key.Op) ? KernelEmitters.For(key.Op) : null;
+        if (emitter is null) return JitFailure.NoEmitter(key.Op);
+        if (key.Spec.Invalid(key.Shape) is { } invalid) return new(JitFailureKind.InvalidDims, invalid);
+        if (emitter.CannotEmit(key, isa) is { } why) return new(JitFailureKind.UnsupportedShape, why);
         if (_cacheUnavailable is not null) return _cacheUnavailable;
         if (_cache is null)
         {
             try { _cache = CacheFactory(Options.CodeCacheBytes); }
             catch (Exception e) when (e is ExecutableMemoryException or DllNotFoundException or EntryPointNotFoundException)
             {
-                _cacheUnavailable = $"no executable memory, the managed tier stays in use ({e.Message})";
-                Warn(key, _cacheUnavailable);
+                _cacheUnavailable = new(JitFailureKind.NoExecutableMemory, $"no executable memory, the managed tier stays in use ({e.Message})");
+                Warn(key, _cacheUnavailable.Message);
                 return _cacheUnavailable;
             }
         }
@@ -167,14 +165,14 @@ public sealed class JitCompiler : IDisposable
         emitter.Emit(k, key);
         var assembled = k.Finish();
         long t1 = Stopwatch.GetTimestamp();
-        if (!_cache.TryInstall(assembled, out nint entry, out string? failure))
+        if (!_cache.TryInstall(assembled, out nint entry, out var failure))
         {
-            Warn(key, $"{key} ({isa}): {failure}; it stays on the managed tier.");
+            Warn(key, $"{key} ({isa}): {failure!.Message}; it stays on the managed tier.");
             return failure;
         }
         long t2 = Stopwatch.GetTimestamp();
         kernel = new JitKernel(key, isa, entry, assembled.Bytes.AsSpan(assembled.EntryOffset).ToArray(),
-            (t2 - t0) * 1e6 / Stopwatch.Frequency, emitter.FusesCell(key), suppressGcTransition: key.Elements <= SuppressGcTransitionMaxElements)
+            (t2 - t0) * 1e6 / Stopwatch.Frequency, suppressGcTransition: key.Elements <= SuppressGcTransitionMaxElements)
         {
             ConstantPoolBytes = assembled.EntryOffset,
             InstallMicroseconds = (t2 - t1) * 1e6 / Stopwatch.Frequency,
@@ -208,7 +206,7 @@ public sealed class JitCompiler : IDisposable
     {
         if (_disposed) return null;
         JitKernel? kernel;
-        string? reason;
+        JitFailure? reason;
         var where = Options.SynchronousCompilation ? "on the calling thread" : "in the background";
         bool cached = Find(slot.Key) is not null;
         _engine.RaiseTiering(new TieringEvent(TieringEventKind.CompileStarted, slot.Key, $"{slot.Key}: compiling for {Isa} {where}.") { Isa = Isa });
@@ -268,7 +266,8 @@ public sealed class JitCompiler : IDisposable
                 // The matrix emitters too, so a promoted GEMM or LSTM step is not emitted by cold (tier-0) code.
                 new OpKey(OpKind.Gemm, OpShape.ForGemm(5, 7, 9)), new OpKey(OpKind.Gemv, OpShape.Matrix(6, 11)),
                 new OpKey(OpKind.Dense, OpShape.Matrix(6, 11)), new OpKey(OpKind.LstmCell, OpShape.Vector(5)),
-                new OpKey(OpKind.LstmGates, new OpShape(16, 3, 4)), new OpKey(OpKind.LstmGates, new OpShape(16, 210, 4)),
+                new OpKey(OpKind.LstmGates, new OpShape(16, 3, 4)), new OpKey(OpKind.LstmStep, new OpShape(16, 3, 4)),
+                new OpKey(OpKind.LstmStep, new OpShape(16, 210, 4)),
             };
             for (int round = 0; round < 3; round++)
                 foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
@@ -299,10 +298,11 @@ public sealed class JitCompiler : IDisposable
 }
 
 /// <summary>A kernel could not be compiled; the key stays on the managed tier.</summary>
-public sealed class JitCompilationException(OpKey key, JitIsa isa, string reason)
-    : Exception($"{key} ({isa}) was not compiled: {reason}")
+public sealed class JitCompilationException(OpKey key, JitIsa isa, JitFailure failure)
+    : Exception($"{key} ({isa}) was not compiled: {failure.Message}")
 {
     public OpKey Key { get; } = key;
     public JitIsa Isa { get; } = isa;
-    public string Reason { get; } = reason;
+    public JitFailure Failure { get; } = failure;
+    public string Reason => Failure.Message;
 }

@@ -10,14 +10,13 @@ namespace NeuralJit.Jit;
 /// </summary>
 public sealed class JitKernel
 {
-    public JitKernel(OpKey key, JitIsa isa, nint entry, byte[] code, double compileMicroseconds, bool fusesCell = false, bool suppressGcTransition = true)
+    public JitKernel(OpKey key, JitIsa isa, nint entry, byte[] code, double compileMicroseconds, bool suppressGcTransition = true)
     {
         Key = key;
         Isa = isa;
         Entry = entry;
         Code = code;
         CompileMicroseconds = compileMicroseconds;
-        FusesCell = fusesCell;
         SuppressGcTransition = suppressGcTransition;
     }
 
@@ -28,8 +27,6 @@ public sealed class JitKernel
     /// <summary>A copy of the emitted bytes (for disassembly and round-trip tests).</summary>
     public byte[] Code { get; }
     public double CompileMicroseconds { get; }
-    /// <summary>For LstmGates: the kernel also performs the cell update (c, h′).</summary>
-    public bool FusesCell { get; }
     /// <summary>Short kernels skip the GC transition on call (they never block or call back).</summary>
     public bool SuppressGcTransition { get; }
 

@@ -5,14 +5,14 @@ namespace NeuralJit.Models;
 
 /// <summary>
 /// One LSTM layer with PyTorch's semantics and gate order (i, f, g, o). The weights are kept as one
-/// matrix W = [W_ih | W_hh] of 4H × (I + H) and one bias b = b_ih + b_hh, so a step is one fused
-/// gate product (LstmGates) and one cell update (LstmCell), each through a slot resolved here.
+/// matrix W = [W_ih | W_hh] of 4H × (I + H) and one bias b = b_ih + b_hh, so a step is one call of the
+/// LstmStep slot resolved here: gates then cell on the managed tier, one fused kernel on the JIT tier.
 /// </summary>
 public sealed unsafe class LstmLayer : IDisposable
 {
     private readonly AlignedBuffer _w, _bias, _gates, _c;
     private AlignedBuffer _h, _hNext;
-    private readonly OpSlot _gatesSlot, _cellSlot;
+    private readonly OpSlot _step;
 
     /// <param name="weightIh">PyTorch weight_ih_l{k}: 4H × I, row-major.</param>
     /// <param name="weightHh">PyTorch weight_hh_l{k}: 4H × H.</param>
@@ -44,8 +44,7 @@ public sealed unsafe class LstmLayer : IDisposable
         _c = new AlignedBuffer(hiddenSize);
         _h = new AlignedBuffer(hiddenSize);
         _hNext = new AlignedBuffer(hiddenSize);
-        _gatesSlot = engine.Resolve(OpKind.LstmGates, new OpShape(g, inputSize, hiddenSize));
-        _cellSlot = engine.Resolve(OpKind.LstmCell, OpShape.Vector(hiddenSize));
+        _step = engine.Resolve(OpKind.LstmStep, new OpShape(g, inputSize, hiddenSize));
     }
 
     private static void Expect(int actual, int expected, string name)
@@ -68,12 +67,7 @@ public sealed unsafe class LstmLayer : IDisposable
         KernelArgs a = default;
         a.A = _w.Pointer; a.B = x; a.C = _h.Pointer; a.D = _bias.Pointer; a.E = _gates.Pointer;
         a.F = _c.Pointer; a.G = _hNext.Pointer;
-        if (!_gatesSlot.Invoke(&a))
-        {
-            KernelArgs cell = default;
-            cell.A = _gates.Pointer; cell.B = _c.Pointer; cell.C = _hNext.Pointer;
-            _cellSlot.Invoke(&cell);
-        }
+        _step.Invoke(&a);
         (_h, _hNext) = (_hNext, _h);
         return _h.Pointer;
     }

@@ -1,102 +1,140 @@
 namespace NeuralJit.Ops;
 
 /// <summary>
-/// Adapts an <see cref="IOpSet"/> to the kernel calling convention (<see cref="OpShape"/> + <see cref="KernelArgs"/>),
-/// so the scalar and managed SIMD tiers are called exactly like a JIT kernel. Spans are sized from the
-/// shape, so a managed kernel can never read or write past what the shape describes.
+/// The managed tiers in the kernel calling convention (<see cref="OpShape"/> + <see cref="KernelArgs"/>), so the scalar
+/// and managed SIMD tiers are called exactly like a JIT kernel. The entry points are listed in <see cref="OpSpecs"/>.
 /// </summary>
 public static unsafe class ManagedKernels
 {
     /// <summary>The managed entry point of <paramref name="op"/> for <paramref name="tier"/> (Scalar or ManagedSimd).</summary>
-    public static delegate*<in OpShape, KernelArgs*, void> Get(OpKind op, KernelTier tier) => DncKernels.Handles(op) ? DncKernels.Get(op, tier) : tier switch
+    public static delegate*<in OpShape, KernelArgs*, void> Get(OpKind op, KernelTier tier) => tier switch
     {
-        KernelTier.Scalar => Adapter<ReferenceOps>.Get(op),
-        KernelTier.ManagedSimd => Adapter<ManagedSimdOps>.Get(op),
+        KernelTier.Scalar => OpSpecs.For(op).Reference,
+        KernelTier.ManagedSimd => OpSpecs.For(op).Managed,
         _ => throw new ArgumentOutOfRangeException(nameof(tier), tier, "Only the managed tiers have managed kernels."),
     };
 
     /// <summary>Floats spanned by a rows×cols matrix with row stride ld.</summary>
-    public static int MatrixSpan(int rows, int cols, int ld) => rows <= 0 || cols <= 0 ? 0 : checked((rows - 1) * ld + cols);
+    public static int MatrixSpan(int rows, int cols, int ld) => OperandExtent.Matrix(rows, cols, ld).Floats;
+}
 
-    private static class Adapter<T> where T : IOpSet
+/// <summary>
+/// An <see cref="IOpSet"/>'s ops in the kernel calling convention. Spans are sized from the shape as the op's
+/// <see cref="OpSpec.Operands"/> say (a test holds them to it), so a managed kernel never reads or writes past them.
+/// </summary>
+internal static unsafe class OpEntry<T> where T : IOpSet
+{
+    private static ReadOnlySpan<float> R(float* p, int n) => new(p, n);
+    private static Span<float> W(float* p, int n) => new(p, n);
+    private static int Span(int rows, int cols, int ld) => OperandExtent.Matrix(rows, cols, ld).Floats;
+
+    public static void Gemm(in OpShape s, KernelArgs* a)
     {
-        public static delegate*<in OpShape, KernelArgs*, void> Get(OpKind op) => op switch
-        {
-            OpKind.Gemm => &Gemm,
-            OpKind.Gemv => &Gemv,
-            OpKind.Dense => &Dense,
-            OpKind.LstmGates => &LstmGates,
-            OpKind.LstmCell => &LstmCell,
-            OpKind.CosineSimilarity => &CosineSimilarity,
-            OpKind.DncContent => &DncContent,
-            OpKind.EwcPenalty => &EwcPenalty,
-            OpKind.Sigmoid => &Sigmoid,
-            OpKind.Tanh => &Tanh,
-            OpKind.Relu => &Relu,
-            OpKind.Softsign => &Softsign,
-            OpKind.Softmax => &Softmax,
-            OpKind.Add => &Add,
-            OpKind.Mul => &Mul,
-            OpKind.Axpy => &Axpy,
-            OpKind.Dot => &Dot,
-            _ => throw new ArgumentOutOfRangeException(nameof(op), op, "No managed kernel for this op."),
-        };
+        int lda = s.StrideA(OpKind.Gemm), ldb = s.StrideB, ldc = s.StrideC;
+        T.Gemm(s.M, s.N, s.K, a->Alpha, R(a->A, Span(s.M, s.K, lda)), lda, R(a->B, Span(s.K, s.N, ldb)), ldb, a->Beta, W(a->C, Span(s.M, s.N, ldc)), ldc);
+    }
 
-        private static ReadOnlySpan<float> R(float* p, int n) => new(p, n);
-        private static Span<float> W(float* p, int n) => new(p, n);
+    public static void Gemv(in OpShape s, KernelArgs* a)
+    {
+        int lda = s.StrideA(OpKind.Gemv);
+        T.Gemv(s.M, s.N, a->Alpha, R(a->A, Span(s.M, s.N, lda)), lda, R(a->B, s.N), a->Beta, W(a->C, s.M));
+    }
 
-        private static void Gemm(in OpShape s, KernelArgs* a)
-        {
-            int lda = s.StrideA(OpKind.Gemm), ldb = s.StrideB, ldc = s.StrideC;
-            T.Gemm(s.M, s.N, s.K, a->Alpha, R(a->A, MatrixSpan(s.M, s.K, lda)), lda, R(a->B, MatrixSpan(s.K, s.N, ldb)), ldb, a->Beta, W(a->C, MatrixSpan(s.M, s.N, ldc)), ldc);
-        }
+    public static void Dense(in OpShape s, KernelArgs* a)
+    {
+        int lda = s.StrideA(OpKind.Dense);
+        T.Dense(s.M, s.N, R(a->A, Span(s.M, s.N, lda)), lda, R(a->B, s.N), R(a->D, s.M), W(a->C, s.M));
+    }
 
-        private static void Gemv(in OpShape s, KernelArgs* a)
-        {
-            int lda = s.StrideA(OpKind.Gemv);
-            T.Gemv(s.M, s.N, a->Alpha, R(a->A, MatrixSpan(s.M, s.N, lda)), lda, R(a->B, s.N), a->Beta, W(a->C, s.M));
-        }
+    public static void LstmGates(in OpShape s, KernelArgs* a)
+    {
+        int lda = s.StrideA(OpKind.LstmGates);
+        T.LstmGates(s.M, s.N, s.K, R(a->A, Span(s.M, s.N + s.K, lda)), lda, R(a->B, s.N), R(a->C, s.K), R(a->D, s.M), W(a->E, s.M));
+    }
 
-        private static void Dense(in OpShape s, KernelArgs* a)
-        {
-            int lda = s.StrideA(OpKind.Dense);
-            T.Dense(s.M, s.N, R(a->A, MatrixSpan(s.M, s.N, lda)), lda, R(a->B, s.N), R(a->D, s.M), W(a->C, s.M));
-        }
+    /// <summary>The managed step is the two ops in sequence: gates into E, then the cell from E.</summary>
+    public static void LstmStep(in OpShape s, KernelArgs* a)
+    {
+        int lda = s.StrideA(OpKind.LstmStep);
+        T.LstmGates(s.M, s.N, s.K, R(a->A, Span(s.M, s.N + s.K, lda)), lda, R(a->B, s.N), R(a->C, s.K), R(a->D, s.M), W(a->E, s.M));
+        T.LstmCell(s.K, R(a->E, 4 * s.K), W(a->F, s.K), W(a->G, s.K));
+    }
 
-        private static void LstmGates(in OpShape s, KernelArgs* a)
-        {
-            int lda = s.StrideA(OpKind.LstmGates);
-            T.LstmGates(s.M, s.N, s.K, R(a->A, MatrixSpan(s.M, s.N + s.K, lda)), lda, R(a->B, s.N), R(a->C, s.K), R(a->D, s.M), W(a->E, s.M));
-        }
+    public static void LstmCell(in OpShape s, KernelArgs* a) => T.LstmCell(s.M, R(a->A, 4 * s.M), W(a->B, s.M), W(a->C, s.M));
 
-        private static void LstmCell(in OpShape s, KernelArgs* a) => T.LstmCell(s.M, R(a->A, 4 * s.M), W(a->B, s.M), W(a->C, s.M));
+    public static void CosineSimilarity(in OpShape s, KernelArgs* a)
+    {
+        int lda = s.StrideA(OpKind.CosineSimilarity);
+        T.CosineSimilarity(s.M, s.N, R(a->A, Span(s.M, s.N, lda)), lda, R(a->B, s.N), W(a->C, s.M));
+    }
 
-        private static void CosineSimilarity(in OpShape s, KernelArgs* a)
-        {
-            int lda = s.StrideA(OpKind.CosineSimilarity);
-            T.CosineSimilarity(s.M, s.N, R(a->A, MatrixSpan(s.M, s.N, lda)), lda, R(a->B, s.N), W(a->C, s.M));
-        }
+    public static void DncContent(in OpShape s, KernelArgs* a)
+    {
+        int lda = s.StrideA(OpKind.DncContent);
+        T.DncContent(s.M, s.N, R(a->A, Span(s.M, s.N, lda)), lda, R(a->B, s.N), a->Alpha, W(a->C, s.M));
+    }
 
-        private static void DncContent(in OpShape s, KernelArgs* a)
-        {
-            int lda = s.StrideA(OpKind.DncContent);
-            T.DncContent(s.M, s.N, R(a->A, MatrixSpan(s.M, s.N, lda)), lda, R(a->B, s.N), a->Alpha, W(a->C, s.M));
-        }
+    public static void EwcPenalty(in OpShape s, KernelArgs* a)
+    {
+        int n = checked(s.M * Math.Max(1, s.N));
+        a->Result = T.EwcPenalty(R(a->A, n), R(a->B, n), R(a->C, n), a->Alpha);
+    }
 
-        private static void EwcPenalty(in OpShape s, KernelArgs* a)
-        {
-            int n = checked(s.M * Math.Max(1, s.N));
-            a->Result = T.EwcPenalty(R(a->A, n), R(a->B, n), R(a->C, n), a->Alpha);
-        }
+    public static void Sigmoid(in OpShape s, KernelArgs* a) => T.Sigmoid(R(a->A, s.M), W(a->C, s.M));
+    public static void Tanh(in OpShape s, KernelArgs* a) => T.Tanh(R(a->A, s.M), W(a->C, s.M));
+    public static void Relu(in OpShape s, KernelArgs* a) => T.Relu(R(a->A, s.M), W(a->C, s.M));
+    public static void Softsign(in OpShape s, KernelArgs* a) => T.Softsign(R(a->A, s.M), W(a->C, s.M));
+    public static void Softmax(in OpShape s, KernelArgs* a) => T.Softmax(R(a->A, s.M), W(a->C, s.M));
+    public static void Add(in OpShape s, KernelArgs* a) => T.Add(R(a->A, s.M), R(a->B, s.M), W(a->C, s.M));
+    public static void Mul(in OpShape s, KernelArgs* a) => T.Mul(R(a->A, s.M), R(a->B, s.M), W(a->C, s.M));
+    public static void Axpy(in OpShape s, KernelArgs* a) => T.Axpy(a->Alpha, R(a->A, s.M), W(a->C, s.M));
+    public static void Dot(in OpShape s, KernelArgs* a) => a->Result = T.Dot(R(a->A, s.M), R(a->B, s.M));
+}
 
-        private static void Sigmoid(in OpShape s, KernelArgs* a) => T.Sigmoid(R(a->A, s.M), W(a->C, s.M));
-        private static void Tanh(in OpShape s, KernelArgs* a) => T.Tanh(R(a->A, s.M), W(a->C, s.M));
-        private static void Relu(in OpShape s, KernelArgs* a) => T.Relu(R(a->A, s.M), W(a->C, s.M));
-        private static void Softsign(in OpShape s, KernelArgs* a) => T.Softsign(R(a->A, s.M), W(a->C, s.M));
-        private static void Softmax(in OpShape s, KernelArgs* a) => T.Softmax(R(a->A, s.M), W(a->C, s.M));
-        private static void Add(in OpShape s, KernelArgs* a) => T.Add(R(a->A, s.M), R(a->B, s.M), W(a->C, s.M));
-        private static void Mul(in OpShape s, KernelArgs* a) => T.Mul(R(a->A, s.M), R(a->B, s.M), W(a->C, s.M));
-        private static void Axpy(in OpShape s, KernelArgs* a) => T.Axpy(a->Alpha, R(a->A, s.M), W(a->C, s.M));
-        private static void Dot(in OpShape s, KernelArgs* a) => a->Result = T.Dot(R(a->A, s.M), R(a->B, s.M));
+/// <summary>An <see cref="IDncOpSet"/>'s DNC steps in the kernel calling convention, spans sized as in <see cref="OpEntry{T}"/>.</summary>
+internal static unsafe class DncEntry<T> where T : IDncOpSet
+{
+    private static ReadOnlySpan<float> R(float* p, int n) => new(p, n);
+    private static Span<float> W(float* p, int n) => new(p, n);
+
+    public static void Interface(in OpShape s, KernelArgs* a)
+    {
+        int n = DncInterfaceLayout.SizeOf(s.M, s.N);
+        T.DncInterface(s.M, s.N, R(a->A, n), W(a->C, n));
+    }
+
+    public static void Usage(in OpShape s, KernelArgs* a) =>
+        T.DncUsage(s.M, s.N, R(a->A, s.N), R(a->B, checked(s.N * s.M)), R(a->D, s.M), W(a->C, s.M));
+
+    public static void Allocation(in OpShape s, KernelArgs* a) => T.DncAllocation(s.M, R(a->A, s.M), W(a->C, s.M));
+
+    public static void WriteWeighting(in OpShape s, KernelArgs* a) =>
+        T.DncWriteWeighting(s.M, R(a->A, s.M), R(a->B, s.M), a->Alpha, a->Beta, W(a->C, s.M));
+
+    public static void Write(in OpShape s, KernelArgs* a)
+    {
+        int ld = s.StrideA(OpKind.DncWrite);
+        T.DncWrite(s.M, s.N, W(a->A, ManagedKernels.MatrixSpan(s.M, s.N, ld)), ld, R(a->B, s.M), R(a->C, s.N), R(a->D, s.N));
+    }
+
+    public static void LinkUpdate(in OpShape s, KernelArgs* a) =>
+        T.DncLinkUpdate(s.M, W(a->A, checked(s.M * s.M)), R(a->B, s.M), W(a->C, s.M));
+
+    public static void Temporal(in OpShape s, KernelArgs* a)
+    {
+        int rn = checked(s.N * s.M);
+        T.DncTemporal(s.M, s.N, R(a->A, checked(s.M * s.M)), R(a->B, rn), W(a->C, rn), W(a->D, rn));
+    }
+
+    public static void ReadWeighting(in OpShape s, KernelArgs* a)
+    {
+        int rn = checked(s.N * s.M);
+        T.DncReadWeighting(s.M, s.N, R(a->A, rn), R(a->B, rn), R(a->C, rn), R(a->D, 3 * s.N), W(a->E, rn));
+    }
+
+    public static void Read(in OpShape s, KernelArgs* a)
+    {
+        int ld = s.StrideA(OpKind.DncRead);
+        T.DncRead(s.M, s.N, s.K, R(a->A, ManagedKernels.MatrixSpan(s.M, s.N, ld)), ld, R(a->B, checked(s.K * s.M)), W(a->C, checked(s.K * s.N)));
     }
 }

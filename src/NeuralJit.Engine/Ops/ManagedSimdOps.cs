@@ -25,7 +25,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// True when the kernels use Vector512. NEURALJIT_MAX_ISA=Avx2 (read once, at first use) narrows the managed tier
     /// to Vector256 as it caps the JIT, so AVX2 JIT code can be compared with AVX2 managed code on an AVX-512 machine.
     /// </summary>
-    private static readonly bool s_use512 = Vector512.IsHardwareAccelerated && Jit.CpuFeatures.Best >= Jit.JitIsa.Avx512;
+    private static readonly bool s_use512 = Vector512.IsHardwareAccelerated && CpuFeatures.Best >= JitIsa.Avx512;
 
     /// <summary>The vector width the matrix kernels use here: 512, 256, or 0 (scalar reference loops).</summary>
     public static int VectorBits => s_use512 ? 512 : Vector256.IsHardwareAccelerated ? 256 : 0;

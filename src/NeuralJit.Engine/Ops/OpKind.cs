@@ -1,9 +1,9 @@
 namespace NeuralJit.Ops;
 
 /// <summary>
-/// Every kernel the engine runs. The comment on each member is the contract shared by the
-/// reference, the managed SIMD tier and the JIT: which <see cref="KernelArgs"/> fields it reads
-/// and writes, and which <see cref="OpShape"/> fields size it. All matrices are row-major fp32.
+/// Every kernel the engine runs. The comment on each member states its equation; the rest of its contract (which
+/// <see cref="KernelArgs"/> fields it reads and writes, their extents for an <see cref="OpShape"/>, its cost and entry
+/// points) is its <see cref="OpSpec"/> in <see cref="OpSpecs"/>. All matrices are row-major fp32.
 /// </summary>
 public enum OpKind
 {
@@ -14,11 +14,9 @@ public enum OpKind
     Gemv,
 
     /// <summary>
-    /// Fused LSTM pre-activation for all four gates (PyTorch order i, f, g, o):
+    /// LSTM pre-activation for all four gates (PyTorch order i, f, g, o):
     /// E[M] = A[M×(N+K)] · [B[N]; C[K]] + D[M], where M = 4·hidden, N = input, K = hidden,
     /// A = [W_ih | W_hh] with row stride Lda ≥ N+K and D = b_ih + b_hh.
-    /// A JIT kernel may fuse the cell (see <see cref="LstmCell"/>): then it also updates F = c[K] in place
-    /// and writes G = h′[K] (G never aliases C), and the slot reports <c>FusesCell</c>.
     /// </summary>
     LstmGates,
 
@@ -27,6 +25,13 @@ public enum OpKind
     /// B = c[M] updated in place to c′ = f·c + i·g; C[M] = h′ = o·tanh(c′). M = hidden.
     /// </summary>
     LstmCell,
+
+    /// <summary>
+    /// One LSTM time step, gates and cell as one op: the operands of <see cref="LstmGates"/> (same shape), then
+    /// F = c[K] updated in place and G = h′[K] written (G never aliases C). E is scratch: the managed tiers write the
+    /// gate pre-activations there between their two halves; the JIT kernel keeps them in registers and never touches it.
+    /// </summary>
+    LstmStep,
 
     /// <summary>C[M] = (A_i · B) / (‖A_i‖·‖B‖ + 1e-6) for each row A_i of A[M×N] (lda). M = slots, N = width.</summary>
     CosineSimilarity,

@@ -11,13 +11,8 @@ public readonly record struct OpShape(int M, int N = 0, int K = 0, int Lda = 0, 
     public static OpShape Matrix(int rows, int cols, int lda = 0) => new(rows, cols, 0, lda);
     public static OpShape ForGemm(int m, int n, int k, int lda = 0, int ldb = 0, int ldc = 0) => new(m, n, k, lda, ldb, ldc);
 
-    /// <summary>Row stride of A for ops that read a matrix A.</summary>
-    public int StrideA(OpKind op) => Lda != 0 ? Lda : op switch
-    {
-        OpKind.Gemm => K,
-        OpKind.LstmGates => N + K,
-        _ => N,
-    };
+    /// <summary>Row stride of A for ops that read a matrix A: Lda, or the op's row length when Lda is 0.</summary>
+    public int StrideA(OpKind op) => Lda != 0 ? Lda : OpSpecs.For(op).RowLengthA(this);
 
     public int StrideB => Ldb != 0 ? Ldb : N;
     public int StrideC => Ldc != 0 ? Ldc : N;
@@ -26,51 +21,11 @@ public readonly record struct OpShape(int M, int N = 0, int K = 0, int Lda = 0, 
 /// <summary>An (op, shape) pair: the unit the profiler counts and the JIT compiles.</summary>
 public readonly record struct OpKey(OpKind Op, OpShape Shape)
 {
+    /// <summary>The op's descriptor.</summary>
+    public OpSpec Spec => OpSpecs.For(Op);
+
     /// <summary>Work units of one call, for cycles-per-element: multiply-adds for matrix ops, elements otherwise.</summary>
-    public long Elements => Op switch
-    {
-        OpKind.Gemm => (long)Shape.M * Shape.N * Shape.K,
-        OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent => (long)Shape.M * Shape.N,
-        OpKind.LstmGates => (long)Shape.M * (Shape.N + Shape.K),
-        OpKind.EwcPenalty => (long)Shape.M * Math.Max(1, Shape.N),
-        OpKind.DncInterface => (long)Shape.M * Shape.N + 3L * Shape.N + 5L * Shape.M + 3,
-        OpKind.DncUsage or OpKind.DncWrite or OpKind.DncReadWeighting => (long)Shape.M * Shape.N,
-        OpKind.DncLinkUpdate => (long)Shape.M * Shape.M,
-        OpKind.DncTemporal => (long)Shape.M * Shape.M * Shape.N,
-        OpKind.DncRead => (long)Shape.M * Shape.N * Shape.K,
-        _ => Shape.M,
-    };
-
-    /// <summary>How an op's shape is written as dims; <see cref="Dims"/> and <see cref="TryParse"/> both go through it.</summary>
-    private enum DimsForm
-    {
-        /// <summary>"M": vectors (N and K unused).</summary>
-        Length,
-        /// <summary>"MxN": matrix ops (rows × cols, or slots × heads/width for the DNC ops).</summary>
-        Matrix,
-        /// <summary>"MxNxK": GEMM (M×N×K) and DncRead (slots × width × heads).</summary>
-        Triple,
-        /// <summary>"(4·hidden)x(input+hidden)": LstmGates (M = 4K, N = input, K = hidden).</summary>
-        Lstm,
-        /// <summary>"M", or "MxN" when N ≠ 0: EwcPenalty over M parameters or an M×N tensor.</summary>
-        LengthOrMatrix,
-        /// <summary>"MxM": DncLinkUpdate (the N×N link matrix).</summary>
-        Square,
-        /// <summary>"MxMxN": DncTemporal (the N×N link matrix × R heads).</summary>
-        SquareByN,
-    }
-
-    private static DimsForm FormOf(OpKind op) => op switch
-    {
-        OpKind.Gemm or OpKind.DncRead => DimsForm.Triple,
-        OpKind.LstmGates => DimsForm.Lstm,
-        OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent
-            or OpKind.DncInterface or OpKind.DncUsage or OpKind.DncWrite or OpKind.DncReadWeighting => DimsForm.Matrix,
-        OpKind.EwcPenalty => DimsForm.LengthOrMatrix,
-        OpKind.DncLinkUpdate => DimsForm.Square,
-        OpKind.DncTemporal => DimsForm.SquareByN,
-        _ => DimsForm.Length,
-    };
+    public long Elements => Spec.Elements(Shape);
 
     /// <summary>
     /// Human dims as users read them: "64x64x64" for GEMM, "512x192" for LSTM gates, "256x64" for matrix ops,
@@ -81,16 +36,7 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
         get
         {
             var s = Shape;
-            string core = FormOf(Op) switch
-            {
-                DimsForm.Triple => $"{s.M}x{s.N}x{s.K}",
-                DimsForm.Lstm => $"{s.M}x{s.N + s.K}",
-                DimsForm.Matrix => $"{s.M}x{s.N}",
-                DimsForm.LengthOrMatrix when s.N != 0 => $"{s.M}x{s.N}",
-                DimsForm.Square => $"{s.M}x{s.M}",
-                DimsForm.SquareByN => $"{s.M}x{s.M}x{s.N}",
-                _ => $"{s.M}",
-            };
+            string core = Spec.FormatDims(s);
             bool customLd = s.Lda != 0 || s.Ldb != 0 || s.Ldc != 0;
             return customLd ? $"{core}/ld{s.Lda},{s.Ldb},{s.Ldc}" : core;
         }
@@ -110,22 +56,8 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
     public static bool TryParse(OpKind op, string? dims, out OpKey key, out string? error)
     {
         key = default;
-        var form = FormOf(op);
-        string expected = form switch
-        {
-            DimsForm.Triple when op == OpKind.Gemm => "MxNxK (e.g. 64x64x64)",
-            DimsForm.Triple => "slotsxwidthxheads (e.g. 16x8x2)",
-            DimsForm.Lstm => "(4·hidden)x(input+hidden) (e.g. 512x192)",
-            DimsForm.Matrix when op is OpKind.DncInterface => "headsxwidth (e.g. 2x8)",
-            DimsForm.Matrix when op is OpKind.DncUsage or OpKind.DncReadWeighting => "slotsxheads (e.g. 16x2)",
-            DimsForm.Matrix when op is OpKind.DncWrite => "slotsxwidth (e.g. 16x8)",
-            DimsForm.Matrix => "rowsxcols (e.g. 256x64)",
-            DimsForm.LengthOrMatrix => "rowsxcols or a parameter count (e.g. 128x128 or 1000000)",
-            DimsForm.Square => "slotsxslots (e.g. 16x16)",
-            DimsForm.SquareByN => "slotsxslotsxheads (e.g. 16x16x2)",
-            _ => "a length (e.g. 128)",
-        };
-        error = $"'{dims}' is not dims for {op}: expected {expected}, optionally followed by /ldA,B,C.";
+        var spec = OpSpecs.For(op);
+        error = $"'{dims}' is not dims for {op}: expected {spec.DimsHint}, optionally followed by /ldA,B,C.";
         if (string.IsNullOrWhiteSpace(dims)) return false;
         var text = dims.Trim();
         int lda = 0, ldb = 0, ldc = 0;
@@ -142,27 +74,12 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
         var v = new int[nums.Length];
         for (int i = 0; i < nums.Length; i++)
             if (!Number(nums[i], out v[i])) return false;
-        OpShape shape;
-        switch (form)
+        if (!spec.TryShapeOf(v, out var shape, out string? why))
         {
-            case DimsForm.Triple when v.Length == 3: shape = new OpShape(v[0], v[1], v[2], lda, ldb, ldc); break;
-            case DimsForm.Lstm when v.Length == 2:
-                if (v[0] % 4 != 0 || v[1] < v[0] / 4) { error = $"'{dims}': LstmGates rows must be 4·hidden and columns input+hidden ≥ hidden."; return false; }
-                shape = new OpShape(v[0], v[1] - v[0] / 4, v[0] / 4, lda, ldb, ldc); break;
-            case DimsForm.Matrix when v.Length == 2: shape = new OpShape(v[0], v[1], 0, lda, ldb, ldc); break;
-            case DimsForm.LengthOrMatrix when v.Length is 1 or 2:
-                if (v.Length == 2 && v[1] == 0) return false; // "Mx0" is written "M"
-                shape = new OpShape(v[0], v.Length == 2 ? v[1] : 0, 0, lda, ldb, ldc); break;
-            case DimsForm.Square when v.Length == 2:
-                if (v[0] != v[1]) { error = $"'{dims}': the {op} link matrix is square: expected slotsxslots (e.g. 16x16)."; return false; }
-                shape = new OpShape(v[0], 0, 0, lda, ldb, ldc); break;
-            case DimsForm.SquareByN when v.Length == 3:
-                if (v[0] != v[1]) { error = $"'{dims}': the {op} link matrix is square: expected slotsxslotsxheads (e.g. 16x16x2)."; return false; }
-                shape = new OpShape(v[0], v[2], 0, lda, ldb, ldc); break;
-            case DimsForm.Length when v.Length == 1: shape = new OpShape(v[0], 0, 0, lda, ldb, ldc); break;
-            default: return false;
+            if (why is not null) error = $"'{dims}': {why}";
+            return false;
         }
-        key = new OpKey(op, shape);
+        key = new OpKey(op, shape with { Lda = lda, Ldb = ldb, Ldc = ldc });
         error = null;
         return true;
     }
@@ -190,5 +107,5 @@ public readonly record struct OpKey(OpKind Op, OpShape Shape)
         return h;
     }
 
-    public override string ToString() => $"{Op} {Dims}";
+    public override string ToString() => Enum.IsDefined(Op) ? $"{Op} {Dims}" : $"{Op} {Shape}";
 }

@@ -102,24 +102,18 @@ public sealed unsafe class OpSlot
     /// <summary>The JIT kernel running this slot, or null on the managed tier.</summary>
     public JitKernel? JitKernel => Volatile.Read(ref _jit);
     public KernelTier Tier => JitKernel is null ? KernelTier.ManagedSimd : KernelTier.Jit;
-    /// <summary>True when the installed kernel also performs the LSTM cell update (see <see cref="OpKind.LstmGates"/>).</summary>
-    public bool FusesCell => JitKernel?.FusesCell == true;
     /// <summary>True once the profile asked the JIT for this key.</summary>
     public bool PromotionRequested => Volatile.Read(ref _promotionState) != 0;
 
-    /// <summary>
-    /// Runs the current kernel for this slot's shape, profiling the call. Returns true when the kernel
-    /// that ran also performed the LSTM cell (<see cref="FusesCell"/>): callers decide from this
-    /// return value, never from a separate read, because the kernel may be swapped between two reads.
-    /// </summary>
+    /// <summary>Runs the current kernel for this slot's shape, profiling the call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Invoke(KernelArgs* args)
+    public void Invoke(KernelArgs* args)
     {
-        if (_engine.ActiveTrace is { } trace) return InvokeTraced(trace, args); // null unless Start-NeuralTrace: one predictable branch
-        if (!_engine.ProfilingEnabled) return Run(args);
+        if (_engine.ActiveTrace is { } trace) { InvokeTraced(trace, args); return; } // null unless Start-NeuralTrace: one predictable branch
+        if (!_engine.ProfilingEnabled) { Run(args); return; }
         long n = CountCall();
-        if ((n & Volatile.Read(ref _sampleMask)) != 0) return Run(args);
-        return InvokeMeasured(args, n);
+        if ((n & Volatile.Read(ref _sampleMask)) != 0) { Run(args); return; }
+        InvokeMeasured(args, n);
     }
 
     /// <summary>Counts one call exactly: a plain add on the owner thread, an interlocked add on any other.</summary>
@@ -135,27 +129,26 @@ public sealed unsafe class OpSlot
         return Interlocked.Increment(ref _sharedCalls);
     }
 
-    /// <summary>Runs the current kernel without touching the profile; returns what <see cref="Invoke"/> returns.</summary>
+    /// <summary>Runs the current kernel without touching the profile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Run(KernelArgs* args) => RunWith(Volatile.Read(ref _jit), args);
+    public void Run(KernelArgs* args) => RunWith(Volatile.Read(ref _jit), args);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool RunWith(JitKernel? jit, KernelArgs* args)
+    private void RunWith(JitKernel? jit, KernelArgs* args)
     {
-        if (jit is null) { _managed(in _shape, args); return false; }
-        if (jit.SuppressGcTransition) ((delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void>)jit.Entry)(args);
+        if (jit is null) _managed(in _shape, args);
+        else if (jit.SuppressGcTransition) ((delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void>)jit.Entry)(args);
         else ((delegate* unmanaged<KernelArgs*, void>)jit.Entry)(args);
-        return jit.FusesCell;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool InvokeMeasured(KernelArgs* args, long n)
+    private void InvokeMeasured(KernelArgs* args, long n)
     {
         var counters = _engine.Counters;
         ulong c0 = 0, t0miss = 0;
         bool haveCounters = counters.IsAvailable && counters.TryRead(out c0, out t0miss);
         long t0 = CycleClock.Read();
-        bool fused = Run(args);
+        Run(args);
         long t1 = CycleClock.ReadEnd();
         if (haveCounters && counters.TryRead(out ulong c1, out ulong t1miss))
         {
@@ -166,7 +159,6 @@ public sealed unsafe class OpSlot
         long ticks = Math.Max(0, t1 - t0 - CycleClock.ReadOverheadTicks);
         Record(ticks);
         MaybePromote(n, _jit);
-        return fused;
     }
 
     /// <summary>A timed call this many times slower than the key's fastest (and over <see cref="OutlierFloorTicks"/>) was interrupted, not slow.</summary>
@@ -175,11 +167,11 @@ public sealed unsafe class OpSlot
     internal static readonly long OutlierFloorTicks = (long)(50e-6 * CycleClock.Frequency);
     /// <summary>While a trace records: time every call, record it in the trace, and count it in the profile as a measured call.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool InvokeTraced(TraceRecorder trace, KernelArgs* args)
+    private void InvokeTraced(TraceRecorder trace, KernelArgs* args)
     {
         var jit = Volatile.Read(ref _jit); // one read: the trace names the tier that really ran
         long t0 = CycleClock.Read();
-        bool fused = RunWith(jit, args);
+        RunWith(jit, args);
         long t1 = CycleClock.ReadEnd();
         long ticks = Math.Max(0, t1 - t0 - CycleClock.ReadOverheadTicks);
         trace.Record(TraceId, jit, t0, ticks);
@@ -189,7 +181,6 @@ public sealed unsafe class OpSlot
             Record(ticks);
             MaybePromote(n, jit);
         }
-        return fused;
     }
 
     private void Record(long ticks)

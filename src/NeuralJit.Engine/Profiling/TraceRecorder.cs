@@ -173,6 +173,6 @@ public sealed class TraceRecorder
 /// <param name="StartTicks">Ticks since the start of recording.</param>
 public readonly record struct TraceEvent(OpKey Key, string Tier, long StartTicks, long DurationTicks, int ThreadId)
 {
-    /// <summary>"LstmGates 512x192": the event name in the trace.</summary>
+    /// <summary>"LstmStep 512x192": the event name in the trace.</summary>
     public string Name => Key.ToString();
 }

@@ -30,7 +30,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     /// <summary>The seed's table: LSTM step 64→128 (fused), DNC content 256×64, GEMM 64³ and 128×64×64, cosine 256×64, EWC 128×128.</summary>
     internal static readonly OpKey[] SeedTable =
     [
-        new(OpKind.LstmGates, new OpShape(512, 64, 128)),
+        new(OpKind.LstmStep, new OpShape(512, 64, 128)),
         new(OpKind.DncContent, OpShape.Matrix(256, 64)),
         new(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
         new(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
@@ -184,13 +184,9 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     /// <summary>The kernel for (key, isa), or null after writing an error saying why there is none.</summary>
     private JitKernel? Compile(OpKey key, JitIsa isa)
     {
-        var kernel = KernelSource.Compile(_engine!, key, isa, out string? reason);
+        var kernel = KernelSource.Compile(_engine!, key, isa, out var failure);
         if (kernel is not null) return kernel;
-        bool noEmitter = KernelEmitters.For(key.Op) is null;
-        WriteError(NeuralErrors.Create(new NotSupportedException($"{key} cannot be JIT-compiled for {isa}: {reason}."),
-            noEmitter ? "CompareJitSpeedupNoEmitter" : "CompareJitSpeedupCompileFailed",
-            noEmitter ? ErrorCategory.NotImplemented : ErrorCategory.ResourceUnavailable, key.ToString(),
-            noEmitter ? "Compare an op the JIT compiles (Get-NeuralJitKernel lists compiled kernels)." : "Try smaller dims, or raise the code cache with Set-NeuralJitOption -CodeCacheBytes."));
+        WriteError(NeuralErrors.JitFailed(this, key, isa, failure!));
         return null;
     }
 }

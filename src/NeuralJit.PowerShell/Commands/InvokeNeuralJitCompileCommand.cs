@@ -44,14 +44,14 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
         // Said before ShouldProcess: -WhatIf must not announce a compile that cannot happen.
         if (KernelEmitters.For(key.Op) is null)
         {
-            WriteCompileError(key, isa, $"no JIT emitter for {key.Op} yet");
+            WriteError(NeuralErrors.JitFailed(this, key, isa, JitFailure.NoEmitter(key.Op)));
             return;
         }
         if (!ShouldProcess($"{key.Op} {key.Dims}", $"Compile for {isa}")) return;
 
-        if (!engine.Jit.TryCompile(key, requested, out var kernel, out var reason))
+        if (!engine.Jit.TryCompile(key, requested, out var kernel, out var failure))
         {
-            WriteCompileError(key, isa, reason!);
+            WriteError(NeuralErrors.JitFailed(this, key, isa, failure!));
             return;
         }
         WriteVerbose($"{key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.");
@@ -59,21 +59,4 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
             WriteVerbose($"{key}: installed; its calls now run the {kernel.Isa} kernel at 0x{(long)kernel.Entry:X}.");
         WriteObject(JitKernelInfo.From(engine, kernel));
     }
-
-    /// <summary>A non-terminating error for a key the JIT does not compile: the key stays on the managed tier, the pipeline goes on.</summary>
-    private void WriteCompileError(OpKey key, JitIsa isa, string reason)
-    {
-        var (id, category, action) = Classify(reason);
-        WriteError(NeuralErrors.Create(new JitCompilationException(key, isa, reason), id, category, key, action,
-            details: $"{key} was not compiled for {isa}: {reason}"));
-    }
-
-    private static (string Id, ErrorCategory Category, string Action) Classify(string reason) => reason switch
-    {
-        _ when reason.Contains("no JIT emitter") => ("InvokeNeuralJitCompileNoEmitter", ErrorCategory.NotImplemented, "This operation runs on the managed tier only (no emitter yet); pipe only the operations the JIT compiles, e.g. Get-NeuralHotspot -Operation Lstm*, Dense | Invoke-NeuralJitCompile."),
-        _ when reason.Contains("code cache full") => ("InvokeNeuralJitCompileCacheFull", ErrorCategory.LimitsExceeded, "Raise the cache with Set-NeuralJitOption -CodeCacheBytes in a new session, or compile fewer shapes."),
-        _ when reason.Contains("executable memory") => ("InvokeNeuralJitCompileNoExecutableMemory", ErrorCategory.ResourceUnavailable, "The OS refuses executable memory (SELinux execmem, PaX): the managed tier stays in use."),
-        _ when reason.Contains("does not support") || reason.Contains("capped") => ("InvokeNeuralJitCompileIsaUnavailable", ErrorCategory.NotEnabled, "Pick an ISA this CPU has (Get-NeuralEngine shows BestIsa) or lift the cap with Set-NeuralJitOption -Isa."),
-        _ => ("InvokeNeuralJitCompileUnsupportedShape", ErrorCategory.InvalidArgument, "Check the dims against the operation's contract (Get-Help about the operation)."),
-    };
 }

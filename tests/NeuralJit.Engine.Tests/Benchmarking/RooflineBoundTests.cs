@@ -18,6 +18,12 @@ public class RooflineBoundTests(ITestOutputHelper output)
     /// </summary>
     private const double TolerancePercent = 10;
 
+    /// <summary>
+    /// A wrong bound is exceeded every time; a neighbour that slowed one ceiling's measurement is not. So a row fails
+    /// only when it exceeds its bound in this many independent attempts, each against a freshly measured roofline.
+    /// </summary>
+    private const int Attempts = 3;
+
     private static readonly OpKey[] Keys =
     [
         new(OpKind.LstmGates, new OpShape(512, 64, 128)),
@@ -37,18 +43,23 @@ public class RooflineBoundTests(ITestOutputHelper output)
     [Fact]
     public void NoRowExceedsItsRooflineBound()
     {
-        var roofline = Roofline.Cached;
         using var engine = JitTestEngine.Create();
         var rows = new List<string>();
+        var rooflines = new List<RooflineResult> { Roofline.Cached };
         foreach (var key in Keys)
         {
             var kernel = engine.Jit.Compile(key, CpuFeatures.Best);
-            var r = SpeedupBenchmark.Compare(kernel, KernelTier.ManagedSimd, new BenchmarkBudget(TimeSpan.FromMilliseconds(60)), roofline);
-            double managedPercent = 100 * r.BoundNanoseconds / r.BaselineNanoseconds;
-            rows.Add($"{key,-24} {r.Isa,-7} bound {r.BoundNanoseconds,9:N1} ns ({r.Bound,-7}) JIT {r.JitNanoseconds,9:N1} ns = {r.PercentOfBound,5:N1}%  managed {r.BaselineNanoseconds,9:N1} ns = {managedPercent,5:N1}%");
-            Assert.True(r.BoundNanoseconds > 0, $"{key}: no bound");
-            Assert.True(r.PercentOfBound <= 100 + TolerancePercent, $"{key} JIT at {r.PercentOfBound:N1}% of its {r.Bound} bound: the bound is wrong.\n{string.Join('\n', rows)}");
-            Assert.True(managedPercent <= 100 + TolerancePercent, $"{key} managed at {managedPercent:N1}% of its {r.Bound} bound: the bound is wrong.\n{string.Join('\n', rows)}");
+            for (int attempt = 0; ; attempt++)
+            {
+                if (attempt == rooflines.Count) rooflines.Add(Roofline.Measure());
+                var r = SpeedupBenchmark.Compare(kernel, KernelTier.ManagedSimd, new BenchmarkBudget(TimeSpan.FromMilliseconds(60)), rooflines[attempt]);
+                double managedPercent = 100 * r.BoundNanoseconds / r.BaselineNanoseconds;
+                rows.Add($"{key,-24} {r.Isa,-7} bound {r.BoundNanoseconds,9:N1} ns ({r.Bound,-7}) JIT {r.JitNanoseconds,9:N1} ns = {r.PercentOfBound,5:N1}%  managed {r.BaselineNanoseconds,9:N1} ns = {managedPercent,5:N1}%");
+                Assert.True(r.BoundNanoseconds > 0, $"{key}: no bound");
+                if (r.PercentOfBound <= 100 + TolerancePercent && managedPercent <= 100 + TolerancePercent) break;
+                Assert.True(attempt + 1 < Attempts,
+                    $"{key} ran at {Math.Max(r.PercentOfBound, managedPercent):N1}% of its {r.Bound} bound in {Attempts} attempts: the bound is wrong.\n{string.Join('\n', rows)}");
+            }
         }
         output.WriteLine(string.Join('\n', rows));
     }

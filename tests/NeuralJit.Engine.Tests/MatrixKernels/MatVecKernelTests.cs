@@ -76,8 +76,7 @@ public class MatVecKernelTests
         int i = 0;
         foreach (var shape in LstmShapes(40, 99 + (int)isa))
         {
-            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmGates, shape), isa);
-            Assert.True(kernel.FusesCell, $"{kernel.Name}: the LSTM kernel must fuse the cell");
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmStep, shape), isa);
             // Weights ×3 drive the gates deep into σ/tanh saturation as well as through their middle.
             JitConformance.Check(kernel, Dot(shape.N + shape.K), 300 + i, JitConformance.PlacementFor(i), range: i % 2 == 0 ? 1f : 3f);
             if (i % 8 == 0) JitTestEngine.AssertDecodes(kernel);
@@ -87,14 +86,30 @@ public class MatVecKernelTests
 
     [Theory]
     [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
-    public void FusedLstmStepPropagatesNaNAndInfinity(JitIsa isa)
+    public void LstmKernelsPropagateNaNAndInfinity(JitIsa isa)
     {
         using var engine = JitTestEngine.Create();
         int i = 0;
-        foreach (var shape in new[] { new OpShape(512, 64, 128), new OpShape(20, 3, 5), new OpShape(68, 9, 17, 40) })
+        foreach (var op in new[] { OpKind.LstmStep, OpKind.LstmGates })
+            foreach (var shape in new[] { new OpShape(512, 64, 128), new OpShape(20, 3, 5), new OpShape(68, 9, 17, 40) })
+            {
+                var kernel = engine.Jit.Compile(new OpKey(op, shape), isa);
+                JitConformance.Check(kernel, Dot(shape.N + shape.K), 60 + i, JitConformance.PlacementFor(i++), fill: NonFinite);
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public void LstmGatesKernelMatchesReference(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(8 << 20);
+        int i = 0;
+        foreach (var shape in LstmShapes(40, 17 + (int)isa))
         {
             var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmGates, shape), isa);
-            JitConformance.Check(kernel, Dot(shape.N + shape.K), 60 + i, JitConformance.PlacementFor(i++), fill: NonFinite);
+            JitConformance.Check(kernel, Dot(shape.N + shape.K), 700 + i, JitConformance.PlacementFor(i), range: i % 2 == 0 ? 1f : 3f);
+            if (i % 8 == 0) JitTestEngine.AssertDecodes(kernel);
+            i++;
         }
     }
 

@@ -94,10 +94,10 @@ public class NeuralNetworkReferenceTests
         var x = new float[5];
         for (int i = 0; i < 25; i++) net.Step(x);
         var hot = engine.GetHotspots();
-        // Layer 0 gates 28x12, layer 1 gates 28x14, one LstmCell slot shared by both layers, the Dense head.
-        Assert.Equal(25, hot.Single(h => h.Operation == "LstmGates" && h.Dims == "28x12").Calls);
-        Assert.Equal(25, hot.Single(h => h.Operation == "LstmGates" && h.Dims == "28x14").Calls);
-        Assert.Equal(50, hot.Single(h => h.Operation == "LstmCell").Calls);
+        // One LstmStep per layer (28x12, 28x14) and the Dense head: nothing else is called.
+        Assert.Equal(25, hot.Single(h => h.Operation == "LstmStep" && h.Dims == "28x12").Calls);
+        Assert.Equal(25, hot.Single(h => h.Operation == "LstmStep" && h.Dims == "28x14").Calls);
         Assert.Equal(25, hot.Single(h => h.Operation == "Dense").Calls);
+        Assert.Equal(3, hot.Count);
     }
 }

@@ -28,9 +28,12 @@ public class ManagedSimdOpsTests
             yield return S(op, 5, 17, lda: 20);
             yield return S(op, 9, 40, lda: 41);
         }
-        foreach (var (input, hidden) in new[] { (1, 1), (5, 3), (13, 7), (17, 33), (64, 128), (0, 4) })
-            yield return S(OpKind.LstmGates, 4 * hidden, input, hidden);
-        yield return S(OpKind.LstmGates, 20, 3, 5, lda: 11);
+        foreach (var op in new[] { OpKind.LstmGates, OpKind.LstmStep })
+        {
+            foreach (var (input, hidden) in new[] { (1, 1), (5, 3), (13, 7), (17, 33), (64, 128), (0, 4) })
+                yield return S(op, 4 * hidden, input, hidden);
+            yield return S(op, 20, 3, 5, lda: 11);
+        }
         foreach (int h in new[] { 0, 1, 7, 16, 17, 128, 130, 300 })
             yield return S(OpKind.LstmCell, h);
         foreach (var (m, n) in new[] { (0, 0), (1, 0), (15, 0), (17, 1), (100, 7), (1000, 10) })
@@ -65,7 +68,7 @@ public class ManagedSimdOpsTests
         var shapes = new (OpKind, OpShape)[]
         {
             (OpKind.Gemm, OpShape.ForGemm(6, 37, 11)), (OpKind.Gemv, OpShape.Matrix(9, 37)), (OpKind.Dense, OpShape.Matrix(9, 37)),
-            (OpKind.LstmGates, new OpShape(4 * 9, 13, 9)), (OpKind.LstmCell, OpShape.Vector(37)),
+            (OpKind.LstmGates, new OpShape(4 * 9, 13, 9)), (OpKind.LstmStep, new OpShape(4 * 9, 13, 9)), (OpKind.LstmCell, OpShape.Vector(37)),
             (OpKind.CosineSimilarity, OpShape.Matrix(9, 37)), (OpKind.DncContent, OpShape.Matrix(9, 37)),
             (OpKind.EwcPenalty, OpShape.Matrix(9, 37)), (OpKind.Sigmoid, OpShape.Vector(37)), (OpKind.Tanh, OpShape.Vector(37)),
             (OpKind.Relu, OpShape.Vector(37)), (OpKind.Softsign, OpShape.Vector(37)), (OpKind.Softmax, OpShape.Vector(37)),
@@ -195,7 +198,7 @@ public class ManagedSimdOpsTests
     {
         var shape = op == OpKind.Gemm ? OpShape.ForGemm(m, n, k, lda: k + 2, ldb: n + 1, ldc: n + 3)
             : op is OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity or OpKind.DncContent ? OpShape.Matrix(m, n, lda: n + 5)
-            : op == OpKind.LstmGates ? new OpShape(m, n, k, Lda: n + k + 4) : new OpShape(m, n, k);
+            : op is OpKind.LstmGates or OpKind.LstmStep ? new OpShape(m, n, k, Lda: n + k + 4) : new OpShape(m, n, k);
         foreach (var tier in new[] { KernelTier.Scalar, KernelTier.ManagedSimd })
         {
             using var viaAdapter = OpTestData.Create(op, shape, seed: 9, unaligned: true);
@@ -222,6 +225,10 @@ public class ManagedSimdOpsTests
                 case OpKind.Dense: T.Dense(s.M, s.N, R('A'), s.StrideA(op), R('B'), R('D'), W('C')); break;
                 case OpKind.LstmGates: T.LstmGates(s.M, s.N, s.K, R('A'), s.StrideA(op), R('B'), R('C'), R('D'), W('E')); break;
                 case OpKind.LstmCell: T.LstmCell(s.M, R('A'), W('B'), W('C')); break;
+                case OpKind.LstmStep:
+                    T.LstmGates(s.M, s.N, s.K, R('A'), s.StrideA(op), R('B'), R('C'), R('D'), W('E'));
+                    T.LstmCell(s.K, R('E'), W('F'), W('G'));
+                    break;
                 case OpKind.CosineSimilarity: T.CosineSimilarity(s.M, s.N, R('A'), s.StrideA(op), R('B'), W('C')); break;
                 case OpKind.DncContent: T.DncContent(s.M, s.N, R('A'), s.StrideA(op), R('B'), d.Alpha, W('C')); break;
                 case OpKind.EwcPenalty: d.Result = T.EwcPenalty(R('A'), R('B'), R('C'), d.Alpha); break;

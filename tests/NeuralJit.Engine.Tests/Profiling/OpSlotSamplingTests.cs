@@ -66,24 +66,6 @@ public unsafe class OpSlotSamplingTests
     }
 
     [Fact]
-    public void InvokeReturnsWhetherTheKernelThatRanFusedTheCell()
-    {
-        using var engine = new NeuralEngine(NoJit());
-        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(2));
-        float* x = stackalloc float[2];
-        KernelArgs a = default;
-        a.A = x; a.C = x;
-        Assert.False(slot.Invoke(&a));
-        using var fused = SpinKernel(slot.Key, iterations: 1, fusesCell: true);
-        slot.Install(fused.Kernel);
-        Assert.True(slot.Invoke(&a));
-        Assert.True(slot.FusesCell);
-        slot.Install(null);
-        Assert.False(slot.Invoke(&a));
-        Assert.Equal(3, slot.Snapshot().Calls);
-    }
-
-    [Fact]
     public void WithProfilingOffCallsRunButAreNotCounted()
     {
         var options = NoJit();
@@ -120,7 +102,7 @@ public unsafe class OpSlotSamplingTests
     }
 
     /// <summary>A native kernel that only spins <paramref name="iterations"/> times: a stand-in for a long JIT kernel.</summary>
-    internal static NativeKernel SpinKernel(OpKey key, int iterations, bool fusesCell = false)
+    internal static NativeKernel SpinKernel(OpKey key, int iterations)
     {
         var asm = new Assembler(64);
         var loop = asm.CreateLabel();
@@ -135,7 +117,7 @@ public unsafe class OpSlotSamplingTests
         var code = ms.ToArray();
         code.CopyTo(mem.WritableSpan);
         mem.Seal();
-        return new NativeKernel(mem, new JitKernel(key, JitIsa.Avx2, mem.Address, code, 0, fusesCell));
+        return new NativeKernel(mem, new JitKernel(key, JitIsa.Avx2, mem.Address, code, 0));
     }
 }
 

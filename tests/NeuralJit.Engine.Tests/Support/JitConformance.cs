@@ -32,34 +32,14 @@ public sealed record ConformanceResult(string Field, int WorstIndex, double Expe
 /// </summary>
 public static unsafe class JitConformance
 {
-    /// <summary>Operand layout of each op (from the contract on <see cref="OpKind"/>).</summary>
-    public sealed record Operand(string Field, int Length, bool Input, bool Output);
+    /// <summary>One operand as the op's <see cref="OpSpec"/> lays it out: Input is read (random data), Output is compared.</summary>
+    public sealed record Operand(string Field, int Length, bool Input, bool Output, OperandRole Role);
 
-    public static IReadOnlyList<Operand> Operands(OpKey key, bool fusesCell = false)
-    {
-        var s = key.Shape;
-        int lda = s.StrideA(key.Op);
-        int Mat(int rows, int cols, int ld) => ManagedKernels.MatrixSpan(rows, cols, ld);
-        return key.Op switch
-        {
-            OpKind.Gemm => new[] { new Operand("A", Mat(s.M, s.K, lda), true, false), new Operand("B", Mat(s.K, s.N, s.StrideB), true, false), new Operand("C", Mat(s.M, s.N, s.StrideC), true, true) },
-            OpKind.Gemv => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.M, true, true) },
-            OpKind.Dense => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("D", s.M, true, false), new Operand("C", s.M, false, true) },
-            OpKind.LstmGates => fusesCell
-                ? new[] { new Operand("A", Mat(s.M, s.N + s.K, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.K, true, false), new Operand("D", s.M, true, false), new Operand("E", s.M, false, false), new Operand("F", s.K, true, true), new Operand("G", s.K, false, true) }
-                : new[] { new Operand("A", Mat(s.M, s.N + s.K, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.K, true, false), new Operand("D", s.M, true, false), new Operand("E", s.M, false, true) },
-            OpKind.LstmCell => new[] { new Operand("A", 4 * s.M, true, false), new Operand("B", s.M, true, true), new Operand("C", s.M, false, true) },
-            OpKind.CosineSimilarity or OpKind.DncContent => new[] { new Operand("A", Mat(s.M, s.N, lda), true, false), new Operand("B", s.N, true, false), new Operand("C", s.M, false, true) },
-            OpKind.EwcPenalty => new[] { new Operand("A", s.M * Math.Max(1, s.N), true, false), new Operand("B", s.M * Math.Max(1, s.N), true, false), new Operand("C", s.M * Math.Max(1, s.N), true, false) },
-            OpKind.Add or OpKind.Mul => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false), new Operand("C", s.M, false, true) },
-            OpKind.Axpy => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, true, true) },
-            OpKind.Dot => new[] { new Operand("A", s.M, true, false), new Operand("B", s.M, true, false) },
-            _ => new[] { new Operand("A", s.M, true, false), new Operand("C", s.M, false, true) },
-        };
-    }
+    public static IReadOnlyList<Operand> Operands(OpKey key) =>
+        key.Spec.Operands.Select(o => new Operand(o.Field.ToString(), o.Extent(key.Shape).Floats, o.IsRead, o.IsWritten, o.Role)).ToList();
 
     /// <summary>Does the op write KernelArgs.Result?</summary>
-    public static bool WritesResult(OpKind op) => op is OpKind.Dot or OpKind.EwcPenalty;
+    public static bool WritesResult(OpKind op) => OpSpecs.For(op).WritesResult;
 
     /// <summary>
     /// Checks <paramref name="kernel"/> against the reference. <paramref name="fill"/> overrides the input
@@ -71,7 +51,7 @@ public static unsafe class JitConformance
     {
         var key = kernel.Key;
         var rng = new Random(seed);
-        var ops = Operands(key, kernel.FusesCell);
+        var ops = Operands(key);
         string where = $"{key.Op} shape {key.Shape} (dims {key.Dims}) on {kernel.Isa}, {placement}, {inputs}, seed {seed}";
 
         float Gen(string field)
@@ -88,7 +68,7 @@ public static unsafe class JitConformance
 
         // Reference on plain pinned copies.
         var expected = data.ToDictionary(p => p.Key, p => (float[])p.Value.Clone());
-        double expectedResult = RunReference(key, kernel.FusesCell, expected, a, b);
+        double expectedResult = RunReference(key, expected, a, b);
 
         // JIT on fenced buffers.
         var fenced = data.ToDictionary(p => p.Key, p => new FencedBuffer(p.Value.Length, placement));
@@ -107,6 +87,7 @@ public static unsafe class JitConformance
             {
                 var act = fenced[o.Field].Span;
                 var exp = expected[o.Field];
+                if (o.Role == OperandRole.Scratch) continue; // the JIT may keep it in registers, the reference writes it
                 if (!o.Output)
                 {
                     for (int i = 0; i < exp.Length; i++)
@@ -171,7 +152,7 @@ public static unsafe class JitConformance
     }
 
     /// <summary>Runs the Scalar tier on <paramref name="d"/> in place; returns KernelArgs.Result.</summary>
-    public static double RunReference(OpKey key, bool fusesCell, Dictionary<string, float[]> d, float alpha, float beta)
+    public static double RunReference(OpKey key, Dictionary<string, float[]> d, float alpha, float beta)
     {
         var handles = d.ToDictionary(p => p.Key, p => GCHandle.Alloc(p.Value, GCHandleType.Pinned));
         try
@@ -181,14 +162,6 @@ public static unsafe class JitConformance
             args.Alpha = alpha; args.Beta = beta;
             var shape = key.Shape;
             ManagedKernels.Get(key.Op, KernelTier.Scalar)(in shape, &args);
-            if (key.Op == OpKind.LstmGates && fusesCell)
-            {
-                // The fused kernel's contract: gates → cell, c (F) in place, h′ into G.
-                KernelArgs cell = default;
-                cell.A = args.E; cell.B = args.F; cell.C = args.G;
-                var cellShape = OpShape.Vector(shape.K);
-                ManagedKernels.Get(OpKind.LstmCell, KernelTier.Scalar)(in cellShape, &cell);
-            }
             return args.Result;
         }
         finally

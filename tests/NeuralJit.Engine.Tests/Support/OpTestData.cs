@@ -55,6 +55,8 @@ public sealed unsafe class Operand : IDisposable
     public bool IsInput { get; }
     /// <summary>The kernel writes it (compared by <see cref="OpTestData.Compare"/>).</summary>
     public bool IsOutput { get; }
+    /// <summary>Generated as |x| (a Fisher diagonal).</summary>
+    public bool NonNegative { get; init; }
     public bool Unaligned => _offset != 0;
     public float* Pointer => _buffer.Pointer + _offset;
     public Span<float> Span => new(Pointer, Length);
@@ -145,13 +147,12 @@ public sealed unsafe class OpOperands : IDisposable
         Result = a.Result;
     }
 
-    /// <summary>Runs through a profiled slot (whatever tier it has installed); returns what Invoke returns.</summary>
-    public bool Run(OpSlot slot)
+    /// <summary>Runs through a profiled slot (whatever tier it has installed).</summary>
+    public void Run(OpSlot slot)
     {
         var a = Args;
-        bool fused = slot.Invoke(&a);
+        slot.Invoke(&a);
         Result = a.Result;
-        return fused;
     }
 
     /// <summary>An identical copy (same data, scalars, alignment) in fresh buffers.</summary>
@@ -160,7 +161,7 @@ public sealed unsafe class OpOperands : IDisposable
         var c = new OpOperands(Op, Shape, Unaligned) { Alpha = Alpha, Beta = Beta, Result = Result };
         foreach (var o in All)
         {
-            var copy = new Operand(o.Name, o.Length, o.IsInput, o.IsOutput, o.Unaligned);
+            var copy = new Operand(o.Name, o.Length, o.IsInput, o.IsOutput, o.Unaligned) { NonNegative = o.NonNegative };
             o.Span.CopyTo(copy.Span);
             c.Set(o.Name, copy);
         }
@@ -235,93 +236,27 @@ public static class OpTestData
     /// <summary>
     /// Allocates the operands <paramref name="op"/> reads and writes for <paramref name="shape"/> (strides included)
     /// and fills the inputs with uniform values in [−scale, scale] from <paramref name="seed"/>. Outputs that the op
-    /// overwrites start as NaN garbage, so a kernel that reads them (or skips an element) is caught. EwcPenalty's
-    /// Fisher diagonal is in [0, scale] (it is a variance). Alpha/Beta get the op's natural values
-    /// (Gemm/Gemv: α = 1.5, β = 0.5; DncContent: key strength 3; EwcPenalty: λ = 0.7; Axpy: α = −1.25).
+    /// overwrites start as NaN garbage, so a kernel that reads them (or skips an element) is caught. Operands the spec
+    /// marks non-negative (EwcPenalty's Fisher diagonal) are in [0, scale]. Alpha/Beta are the spec's sample values.
     /// </summary>
     public static OpOperands Create(OpKind op, OpShape shape, int seed, bool unaligned = false, float scale = 1f)
     {
         var r = new OpOperands(op, shape, unaligned);
-        var s = shape;
-        void Add(char name, int length, bool input, bool output) => r.Set(name, new Operand(name, length, input, output, unaligned));
-        int M = s.M, N = s.N, K = s.K;
-        switch (op)
+        var spec = OpSpecs.For(op);
+        foreach (var o in spec.Operands)
         {
-            case OpKind.Gemm:
-                Add('A', ManagedKernels.MatrixSpan(M, K, s.StrideA(op)), true, false);
-                Add('B', ManagedKernels.MatrixSpan(K, N, s.StrideB), true, false);
-                Add('C', ManagedKernels.MatrixSpan(M, N, s.StrideC), true, true);
-                r.Alpha = 1.5f; r.Beta = 0.5f;
-                break;
-            case OpKind.Gemv:
-                Add('A', ManagedKernels.MatrixSpan(M, N, s.StrideA(op)), true, false);
-                Add('B', N, true, false);
-                Add('C', M, true, true);
-                r.Alpha = 1.5f; r.Beta = 0.5f;
-                break;
-            case OpKind.Dense:
-                Add('A', ManagedKernels.MatrixSpan(M, N, s.StrideA(op)), true, false);
-                Add('B', N, true, false);
-                Add('D', M, true, false);
-                Add('C', M, false, true);
-                break;
-            case OpKind.LstmGates:
-                Add('A', ManagedKernels.MatrixSpan(M, N + K, s.StrideA(op)), true, false);
-                Add('B', N, true, false);
-                Add('C', K, true, false);
-                Add('D', M, true, false);
-                Add('E', M, false, true);
-                // A kernel that fuses the cell also updates F = c in place and writes G = h′.
-                Add('F', K, true, true);
-                Add('G', K, false, true);
-                break;
-            case OpKind.LstmCell:
-                Add('A', 4 * M, true, false);
-                Add('B', M, true, true);
-                Add('C', M, false, true);
-                break;
-            case OpKind.CosineSimilarity:
-            case OpKind.DncContent:
-                Add('A', ManagedKernels.MatrixSpan(M, N, s.StrideA(op)), true, false);
-                Add('B', N, true, false);
-                Add('C', M, false, true);
-                if (op == OpKind.DncContent) r.Alpha = 3f;
-                break;
-            case OpKind.EwcPenalty:
-                int n = M * Math.Max(1, N);
-                Add('A', n, true, false);
-                Add('B', n, true, false);
-                Add('C', n, true, false);
-                r.Alpha = 0.7f;
-                break;
-            case OpKind.Sigmoid or OpKind.Tanh or OpKind.Relu or OpKind.Softsign or OpKind.Softmax:
-                Add('A', M, true, false);
-                Add('C', M, false, true);
-                break;
-            case OpKind.Add or OpKind.Mul:
-                Add('A', M, true, false);
-                Add('B', M, true, false);
-                Add('C', M, false, true);
-                break;
-            case OpKind.Axpy:
-                Add('A', M, true, false);
-                Add('C', M, true, true);
-                r.Alpha = -1.25f;
-                break;
-            case OpKind.Dot:
-                Add('A', M, true, false);
-                Add('B', M, true, false);
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(op), op, "OpTestData does not know this op yet: add its operands.");
+            char name = (char)('A' + (int)o.Field);
+            r.Set(name, new Operand(name, o.Extent(shape).Floats, o.IsRead, o.IsWritten, unaligned) { NonNegative = o.NonNegative });
         }
+        r.Alpha = spec.SampleAlpha;
+        r.Beta = spec.SampleBeta;
 
         var rng = new Random(HashCode.Combine(seed, (int)op, shape.GetHashCode()) ^ seed);
         foreach (var o in r.All)
         {
             var span = o.Span;
             if (!o.IsInput) { span.Fill(float.NaN); continue; }
-            bool nonNegative = op == OpKind.EwcPenalty && o.Name == 'C';
+            bool nonNegative = o.NonNegative;
             for (int i = 0; i < span.Length; i++)
             {
                 float u = (float)rng.NextDouble();
@@ -349,6 +284,8 @@ public static class OpTestData
             OpKind.Gemv => new(Underflow, 0, "N-term sums in another order/FMA, then α·sum + β·y: 2·γ_(N+2)·(|α|Σ|a||x| + |β||y|)", Gamma(N + 2)),
             OpKind.Dense => new(Underflow, 0, "N-term sums in another order/FMA, plus the bias: 2·γ_(N+1)·(Σ|w||x| + |b|)", Gamma(N + 1)),
             OpKind.LstmGates => new(Underflow, 0, "(N+K)-term sums in another order/FMA, plus the bias: 2·γ_(N+K+1)·(Σ|w||[x;h]| + |b|)", Gamma(N + K + 1)),
+            // The gates' sum error δ ≤ 2γ·Σ|terms| passes through σ (slope ≤ ¼) and tanh (slope ≤ 1): see Magnitude.
+            OpKind.LstmStep => new(2e-6, 1e-5, "the cell's tolerance plus each gate's sum error 2·γ_(N+K+1)·Σ|terms| carried through σ′ ≤ ¼ and tanh′ ≤ 1 into c′ and h′", Gamma(N + K + 1)),
             OpKind.Dot => new(Underflow, 0, "M-term float sum in another order/FMA: 2·γ_M·Σ|a||b|", Gamma(M)),
             OpKind.EwcPenalty => new(0, 4 * 1.1102230246251565e-16, "terms computed in double, summed in another order: 2·γ_L(double)·λ/2·Σ|F|(θ−θ*)²", Gamma(M * Math.Max(1, N), 1.1102230246251565e-16)),
             // σ and tanh are computed by vectorised exp approximations (≤ a few ulp) and combined by 2–3 operations.
@@ -375,6 +312,7 @@ public static class OpTestData
     /// </summary>
     public static OpOperands? Magnitude(OpOperands inputs)
     {
+        if (inputs.Op == OpKind.LstmStep) return StepMagnitude(inputs);
         if (inputs.Op is not (OpKind.Gemm or OpKind.Gemv or OpKind.Dense or OpKind.LstmGates or OpKind.Dot or OpKind.EwcPenalty)) return null;
         var m = inputs.Clone();
         foreach (var o in m.All)
@@ -395,6 +333,32 @@ public static class OpTestData
     }
 
     /// <summary>
+    /// For LstmStep: per hidden unit j, m_j = the largest Σ|terms| of its four gates (the gates' reference on |inputs|);
+    /// c′ moves by ≤ (|c|/4 + ¼ + 1)·δ and h′ by ≤ ¼·δ + that, so F_j and G_j get (|c_j|/4 + 1.5)·m_j.
+    /// </summary>
+    private static unsafe OpOperands StepMagnitude(OpOperands inputs)
+    {
+        var m = inputs.Clone();
+        foreach (var o in m.All)
+        {
+            var s = o.Span;
+            for (int i = 0; i < s.Length; i++) s[i] = MathF.Abs(s[i]);
+        }
+        m.Run(ManagedKernels.Get(OpKind.LstmGates, KernelTier.Scalar)); // same shape and fields: E = Σ|terms| per gate
+        int hidden = inputs.Shape.K;
+        var e = m['E']!.Span;
+        var c = inputs['F']!.Span;
+        for (int j = 0; j < hidden; j++)
+        {
+            float mj = MathF.Max(MathF.Max(e[j], e[hidden + j]), MathF.Max(e[2 * hidden + j], e[3 * hidden + j]));
+            float bound = (MathF.Abs(c[j]) / 4 + 1.5f) * mj;
+            m['F']!.Span[j] = bound;
+            m['G']!.Span[j] = bound;
+        }
+        return m;
+    }
+
+    /// <summary>
     /// Compares every output operand (and the scalar result of Dot/EwcPenalty) of <paramref name="actual"/> with
     /// <paramref name="expected"/>. The message names the op, shape, operand, worst element index, expected vs
     /// actual, and any element where one side is NaN and the other is not.
@@ -411,9 +375,8 @@ public static class OpTestData
 
         static double[] D(Operand? o) => o is null ? [] : o.ToArray().Select(v => (double)v).ToArray();
         IEnumerable<(string Name, double[] E, double[] A, double[] Mag)> outputs = expected.All.Where(o => o.IsOutput)
-            .Where(o => !(expected.Op == OpKind.LstmGates && o.Name is 'F' or 'G')) // only a fused kernel writes them: compare those separately
             .Select(o => (o.Name.ToString(), D(o), D(actual[o.Name]), D(magnitude?[o.Name])));
-        if (expected.Op is OpKind.Dot or OpKind.EwcPenalty)
+        if (OpSpecs.For(expected.Op).WritesResult)
             outputs = outputs.Append(("Result", new[] { expected.Result }, new[] { actual.Result }, magnitude is null ? [] : new[] { magnitude.Result }));
 
         foreach (var (name, e, a, mag) in outputs)

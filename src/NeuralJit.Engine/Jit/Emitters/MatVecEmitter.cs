@@ -6,9 +6,9 @@ using OpKind = NeuralJit.Ops.OpKind;
 namespace NeuralJit.Jit.Emitters;
 
 /// <summary>
-/// Matrix–vector kernels over row-major A: <c>Gemv</c> (y = αAx + βy), <c>Dense</c> (y = Wx + b) and the
-/// LSTM step — <c>LstmGates</c> with the cell fused in (see <see cref="OpKind.LstmGates"/>) — plus the
-/// standalone <c>LstmCell</c>.
+/// Matrix–vector kernels over row-major A: <c>Gemv</c> (y = αAx + βy), <c>Dense</c> (y = Wx + b), the LSTM
+/// <c>LstmGates</c> (Dense over [x; h]), the fused <c>LstmStep</c> (gates and cell, see <see cref="OpKind.LstmStep"/>)
+/// and the standalone <c>LstmCell</c>.
 /// <para>
 /// Rows are taken a group at a time, one row per lane of the output vector (8 with ymm, 16 with zmm): each
 /// row accumulates in its own register over the columns (x is loaded once per chunk and reused by every row
@@ -27,15 +27,13 @@ namespace NeuralJit.Jit.Emitters;
 /// </summary>
 public sealed class MatVecEmitter : IKernelEmitter
 {
-    public IReadOnlyList<OpKind> Ops { get; } = [OpKind.Gemv, OpKind.Dense, OpKind.LstmGates, OpKind.LstmCell];
-
-    public bool FusesCell(OpKey key) => key.Op == OpKind.LstmGates;
+    public IReadOnlyList<OpKind> Ops { get; } = [OpKind.Gemv, OpKind.Dense, OpKind.LstmGates, OpKind.LstmStep, OpKind.LstmCell];
 
     public string? CannotEmit(OpKey key, JitIsa isa)
     {
         var s = key.Shape;
         long lda = s.StrideA(key.Op);
-        if (key.Op == OpKind.LstmGates && (long)s.M * lda * 4 > int.MaxValue) return "weights larger than 2 GiB";
+        if ((long)s.M * lda * 4 > int.MaxValue && key.Op is OpKind.LstmGates or OpKind.LstmStep) return "weights larger than 2 GiB";
         if (lda * 4 * 16 > int.MaxValue) return "leading dimension too large for 32-bit displacements";
         return null;
     }
@@ -47,7 +45,8 @@ public sealed class MatVecEmitter : IKernelEmitter
         {
             case OpKind.Gemv: b.Gemv(); break;
             case OpKind.Dense: b.Dense(); break;
-            case OpKind.LstmGates: b.LstmStep(); break;
+            case OpKind.LstmGates: b.LstmGates(); break;
+            case OpKind.LstmStep: b.LstmStep(); break;
             case OpKind.LstmCell: b.LstmCell(); break;
             default: throw new ArgumentOutOfRangeException(nameof(key), key, "Not a matrix–vector op.");
         }
@@ -256,7 +255,25 @@ public sealed class MatVecEmitter : IKernelEmitter
             _k.LoadPointer(rdx, KernelArgs.Offsets.B);
             _k.LoadPointer(r9, KernelArgs.Offsets.C);
             _k.LoadPointer(r10, KernelArgs.Offsets.D);
-            var segs = new[] { new Segment(rdx, 0, _s.N) };
+            Affine([new Segment(rdx, 0, _s.N)]);
+        }
+
+        /// <summary>The gates alone: E = W·[x; h] + bias, the Dense kernel over two column segments.</summary>
+        public void LstmGates()
+        {
+            if (_s.M == 0) return;
+            _k.UseCalleeSaved(rbx);
+            _k.LoadPointer(r8, KernelArgs.Offsets.A);
+            _k.LoadPointer(rdx, KernelArgs.Offsets.B);  // x
+            _k.LoadPointer(rbx, KernelArgs.Offsets.C);  // h
+            _k.LoadPointer(r10, KernelArgs.Offsets.D);  // bias
+            _k.LoadPointer(r9, KernelArgs.Offsets.E);   // gates
+            Affine([new Segment(rdx, 0, _s.N), new Segment(rbx, _s.N, _s.K)]);
+        }
+
+        /// <summary>y (r9) = W (r8) · segments + bias (r10), a row group at a time.</summary>
+        private void Affine(Segment[] segs)
+        {
             Vec y = new(_lanes + 2);
             var resident = _splitLoads ? StreamChunks(segs) : null;
             if (resident != null) LoadResident(resident);

@@ -1,4 +1,4 @@
-namespace NeuralJit.Jit;
+namespace NeuralJit.Platform;
 
 /// <summary>
 /// Page-granular memory that is never writable and executable at once (W^X): it is mapped

@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics.X86;
 
-namespace NeuralJit.Jit;
+namespace NeuralJit.Platform;
 
 /// <summary>The instruction sets the JIT can target, from narrowest to widest.</summary>
 public enum JitIsa

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace NeuralJit.Jit;
+namespace NeuralJit.Platform;
 
 /// <summary>
 /// The OS calls behind executable memory, in one place (asmjit's virtmem): map read-write, flip

@@ -1,0 +1,185 @@
+namespace NeuralJit.Ops;
+
+/// <summary>The pointer fields of <see cref="KernelArgs"/> an operand can sit in, in struct order.</summary>
+public enum OperandField { A, B, C, D, E, F, G }
+
+/// <summary>What a kernel does with an operand.</summary>
+public enum OperandRole
+{
+    /// <summary>Read, never written.</summary>
+    Input,
+    /// <summary>Every element written, none read.</summary>
+    Output,
+    /// <summary>Read, then updated in place.</summary>
+    InOut,
+    /// <summary>Working memory a tier may write (the managed LSTM step's gate buffer); its contents after a call are unspecified.</summary>
+    Scratch,
+}
+
+/// <summary>
+/// The floats an operand spans: <see cref="Rows"/> rows of <see cref="Cols"/> floats, <see cref="Stride"/> apart
+/// (a vector is one row). <see cref="Floats"/> is what a kernel may touch; <see cref="Touched"/> what it moves.
+/// </summary>
+public readonly record struct OperandExtent(int Rows, int Cols, int Stride)
+{
+    public static OperandExtent Vector(int length) => new(1, length, length);
+    public static OperandExtent Matrix(int rows, int cols, int stride) => new(rows, cols, stride);
+
+    public int Floats => Rows <= 0 || Cols <= 0 ? 0 : checked((Rows - 1) * Stride + Cols);
+    public long Touched => Rows <= 0 || Cols <= 0 ? 0 : (long)Rows * Cols;
+}
+
+/// <summary>One operand of an op: where it is passed, a name from the op's domain, its role and its extent for a shape.</summary>
+public sealed record OperandSpec(OperandField Field, string Name, OperandRole Role, Func<OpShape, OperandExtent> Extent)
+{
+    /// <summary>Inputs that must be ≥ 0 to mean anything (a Fisher diagonal): generators draw |x|.</summary>
+    public bool NonNegative { get; init; }
+    public bool IsRead => Role is OperandRole.Input or OperandRole.InOut;
+    public bool IsWritten => Role is OperandRole.Output or OperandRole.InOut;
+}
+
+/// <summary>How an op's shape is written as dims ("64x64x64", "512x192", "128"): both printing and parsing read it.</summary>
+public enum DimsForm
+{
+    /// <summary>"M": vectors (N and K unused).</summary>
+    Length,
+    /// <summary>"MxN": rows × cols, or slots × heads/width for the DNC ops.</summary>
+    Matrix,
+    /// <summary>"MxNxK".</summary>
+    Triple,
+    /// <summary>"(4·hidden)x(input+hidden)": M = 4K, N = input, K = hidden.</summary>
+    Lstm,
+    /// <summary>"M", or "MxN" when N ≠ 0.</summary>
+    LengthOrMatrix,
+    /// <summary>"MxM" (N and K unused).</summary>
+    Square,
+    /// <summary>"MxMxN".</summary>
+    SquareByN,
+}
+
+/// <summary>
+/// The contract of one <see cref="OpKind"/> as data, read by every tier, the profiler, the benchmark and the tests:
+/// how its dims are written, its operands with their extents, the row length of A, its work units, its cost per call,
+/// and its managed entry points. <see cref="OpSpecs"/> holds one per op and checks them at startup.
+/// </summary>
+public sealed unsafe class OpSpec
+{
+    private readonly Func<OpShape, int> _rowLengthA;
+    private readonly Func<OpShape, string?>? _constraint;
+    private readonly Func<OpShape, long> _elements;
+    private readonly Func<OpShape, double> _flops;
+    private readonly delegate*<in OpShape, KernelArgs*, void> _reference, _managed;
+
+    internal OpSpec(OpKind kind, DimsForm form, string dimsHint, OperandSpec[] operands,
+        Func<OpShape, long> elements, Func<OpShape, double> flops,
+        delegate*<in OpShape, KernelArgs*, void> reference, delegate*<in OpShape, KernelArgs*, void> managed,
+        Func<OpShape, int>? rowLengthA = null, Func<OpShape, string?>? constraint = null)
+    {
+        Kind = kind;
+        Form = form;
+        DimsHint = dimsHint;
+        Operands = operands;
+        _elements = elements;
+        _flops = flops;
+        _reference = reference;
+        _managed = managed;
+        _rowLengthA = rowLengthA ?? (s => s.N);
+        _constraint = constraint;
+    }
+
+    public OpKind Kind { get; }
+    public DimsForm Form { get; }
+    /// <summary>What dims look like for this op, for messages: "MxNxK (e.g. 64x64x64)".</summary>
+    public string DimsHint { get; }
+    public IReadOnlyList<OperandSpec> Operands { get; }
+    /// <summary>The op writes <see cref="KernelArgs.Result"/> (a scalar reduction).</summary>
+    public bool WritesResult { get; init; }
+    /// <summary>A matrix product: its figure of merit is GFLOP/s; other ops stream their operands (GB/s).</summary>
+    public bool ComputeBound { get; init; }
+    /// <summary>Alpha and Beta that exercise the op (a key strength, λ, the gates…), for tests and benchmarks.</summary>
+    public float SampleAlpha { get; init; } = 1f;
+    public float SampleBeta { get; init; }
+
+    /// <summary>Row length of A (the default row stride when Lda is 0).</summary>
+    public int RowLengthA(in OpShape s) => _rowLengthA(s);
+
+    /// <summary>Work units of one call, for cycles-per-element: multiply-adds for matrix ops, elements otherwise.</summary>
+    public long Elements(in OpShape s) => _elements(s);
+
+    /// <summary>fp32 flops of one call (a multiply-add is 2; a transcendental counts 1, so its bound is the memory term).</summary>
+    public double Flops(in OpShape s) => _flops(s);
+
+    /// <summary>Bytes one call moves: every operand read once and written once (in-out both); scratch is not counted.</summary>
+    public double Bytes(in OpShape s)
+    {
+        double bytes = 0;
+        foreach (var o in Operands)
+        {
+            long n = o.Extent(s).Touched;
+            bytes += o.Role switch { OperandRole.InOut => 8.0 * n, OperandRole.Scratch => 0, _ => 4.0 * n };
+        }
+        return bytes;
+    }
+
+    /// <summary>The operand in <paramref name="field"/>, or null when the op does not use it.</summary>
+    public OperandSpec? Operand(OperandField field)
+    {
+        foreach (var o in Operands) if (o.Field == field) return o;
+        return null;
+    }
+
+    /// <summary>The scalar reference (the oracle) in the kernel calling convention.</summary>
+    public delegate*<in OpShape, KernelArgs*, void> Reference => _reference;
+    /// <summary>The managed SIMD tier (the default tier) in the kernel calling convention.</summary>
+    public delegate*<in OpShape, KernelArgs*, void> Managed => _managed;
+
+    /// <summary>Null when <paramref name="s"/> is a shape this op can run, else why not.</summary>
+    public string? Invalid(in OpShape s)
+    {
+        if (s.M < 0 || s.N < 0 || s.K < 0) return $"{Kind}: sizes must not be negative.";
+        int row = _rowLengthA(s);
+        if (s.Lda != 0 && s.Lda < row) return $"{Kind}: lda {s.Lda} is smaller than the row length {row}.";
+        if (s.Ldb != 0 && s.Ldb < s.N) return $"{Kind}: ldb {s.Ldb} is smaller than N {s.N}.";
+        if (s.Ldc != 0 && s.Ldc < s.N) return $"{Kind}: ldc {s.Ldc} is smaller than N {s.N}.";
+        return _constraint?.Invoke(s);
+    }
+
+    /// <summary>The dims text of <paramref name="s"/> without leading dimensions.</summary>
+    public string FormatDims(in OpShape s) => Form switch
+    {
+        DimsForm.Triple => $"{s.M}x{s.N}x{s.K}",
+        DimsForm.Lstm => $"{s.M}x{s.N + s.K}",
+        DimsForm.Matrix => $"{s.M}x{s.N}",
+        DimsForm.LengthOrMatrix when s.N != 0 => $"{s.M}x{s.N}",
+        DimsForm.Square => $"{s.M}x{s.M}",
+        DimsForm.SquareByN => $"{s.M}x{s.M}x{s.N}",
+        _ => $"{s.M}",
+    };
+
+    /// <summary>The shape whose dims are the numbers <paramref name="v"/> (leading dimensions apart), or an error.</summary>
+    public bool TryShapeOf(ReadOnlySpan<int> v, out OpShape shape, out string? error)
+    {
+        shape = default;
+        error = null;
+        switch (Form)
+        {
+            case DimsForm.Triple when v.Length == 3: shape = new OpShape(v[0], v[1], v[2]); return true;
+            case DimsForm.Lstm when v.Length == 2:
+                if (v[0] % 4 != 0 || v[1] < v[0] / 4) { error = $"{Kind} rows must be 4·hidden and columns input+hidden ≥ hidden."; return false; }
+                shape = new OpShape(v[0], v[1] - v[0] / 4, v[0] / 4); return true;
+            case DimsForm.Matrix when v.Length == 2: shape = new OpShape(v[0], v[1]); return true;
+            case DimsForm.LengthOrMatrix when v.Length == 1: shape = new OpShape(v[0]); return true;
+            case DimsForm.LengthOrMatrix when v.Length == 2 && v[1] != 0: shape = new OpShape(v[0], v[1]); return true; // "Mx0" is written "M"
+            case DimsForm.Square when v.Length == 2:
+                if (v[0] != v[1]) { error = $"the {Kind} link matrix is square: expected {DimsHint}."; return false; }
+                shape = new OpShape(v[0]); return true;
+            case DimsForm.SquareByN when v.Length == 3:
+                if (v[0] != v[1]) { error = $"the {Kind} link matrix is square: expected {DimsHint}."; return false; }
+                shape = new OpShape(v[0], v[2]); return true;
+            case DimsForm.Length when v.Length == 1: shape = new OpShape(v[0]); return true;
+            default: return false;
+        }
+    }
+
+    public override string ToString() => Kind.ToString();
+}
