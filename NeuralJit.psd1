@@ -24,6 +24,7 @@
         'Measure-NeuralEwcPenalty'
         'Measure-NeuralProfilerOverhead'
         'New-NeuralModel'
+        'New-NeuralSession'
         'Reset-NeuralProfile'
         'Set-NeuralJitOption'
         'Start-NeuralTrace'

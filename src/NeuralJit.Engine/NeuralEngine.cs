@@ -24,6 +24,8 @@ public sealed class NeuralEngine : IDisposable
         Jit = new JitCompiler(this);
         // Iced costs ~50 ms on its first use in a process: pay it on a pool thread, not on a hot path.
         if (Options.JitEnabled) JitCompiler.WarmUpInBackground();
+        // The managed kernels' optimised code likewise, once per process, so a fresh session's first step does not compile it.
+        Models.ManagedTierWarmUp.StartInBackground();
     }
 
     /// <summary>The process-wide engine the cmdlets use.</summary>

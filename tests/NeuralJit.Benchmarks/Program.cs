@@ -10,7 +10,7 @@ namespace NeuralJit.Benchmarks;
 /// Prints issue 3's benchmark table: every figure is a median measured side by side, interleaved, in
 /// this run (see <see cref="SideBySideRunner"/>), with the ratio and the target it is held to.
 /// Usage: <c>dotnet run -c Release --project tests/NeuralJit.Benchmarks -- [filter] [--seconds S]</c>;
-/// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>).
+/// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>; <c>session</c>: a call's network setup).
 /// </summary>
 internal static unsafe class Program
 {
@@ -64,6 +64,7 @@ internal static unsafe class Program
         }
 
         if (Selected("compile")) CompileTime.Print(isas[0]);
+        if (Selected("session")) NetworkSetup.Print();
 
         // GEMM against LIBXSMM, under both ISAs (AVX2 against the AVX2 peak and LIBXSMM capped at AVX2).
         foreach (var isa in isas)

@@ -246,6 +246,7 @@ public static class ModuleSurface
     private static readonly Dictionary<string, string> s_sampleScripts = new(StringComparer.Ordinal)
     {
         ["NeuralJit.NeuralModel"] = "New-NeuralModel -InputSize 2 -HiddenSize 3",
+        ["NeuralJit.NeuralSession"] = "New-NeuralModel -InputSize 2 -HiddenSize 3 | New-NeuralSession",
     };
 
     /// <summary>

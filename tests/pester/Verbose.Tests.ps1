@@ -51,17 +51,22 @@ Describe 'Warnings a user must see' {
         $script = @'
 Import-Module NeuralJit
 Set-NeuralJitOption -CodeCacheBytes 4096
-$null = Invoke-NeuralInference -InputSize 64 -HiddenSize 128 -Steps 6000 -WarningVariable w -WarningAction SilentlyContinue
+# Two layers: an AVX2 LSTM step kernel (about 3 KB) fits in 4 KiB, the second layer's does not.
+$null = Invoke-NeuralInference -InputSize 64 -HiddenSize 128 -Layers 2 -Steps 6000 -WarningVariable w -WarningAction SilentlyContinue
 # Background compiles may finish after the run: a second run reports what they hit.
 Start-Sleep -Milliseconds 500
-$null = Invoke-NeuralInference -InputSize 64 -HiddenSize 128 -Steps 10 -WarningVariable +w -WarningAction SilentlyContinue
+$null = Invoke-NeuralInference -InputSize 64 -HiddenSize 128 -Layers 2 -Steps 10 -WarningVariable +w -WarningAction SilentlyContinue
 $w | ForEach-Object { 'WARNING ' + $_.Message }
 '@
         $modules = Split-Path (Split-Path $ModuleManifest)
         $r = Invoke-Pwsh -ArgumentList '-Command', $script -Environment @{ PSModulePath = $modules }
         $r.ExitCode | Should -Be 0 -Because $r.ToString()
+<<<<<<< HEAD
         # Which key finds the cache full depends on the order the background compiles finish in and on the ISA's code sizes.
         $r.StdOut | Should -Match '(?m)^WARNING \w+ \S+ \(Avx(2|512)\): code cache full: \d+ bytes needed, \d+ of 4096 free \(\d+ kernels\); it stays on the managed tier\.$'
+=======
+        $r.StdOut | Should -Match '(?m)^WARNING LstmStep 512x(192|256) \(Avx(2|512)\): .*full.*; it stays on the managed tier\.$'
+>>>>>>> main
     }
 
     It 'Import-NeuralModel warns about NaN or infinite weights, naming the file and the tensor' {

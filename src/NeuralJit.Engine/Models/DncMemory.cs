@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NeuralJit.Ops;
 using NeuralJit.Profiling;
 
@@ -31,15 +32,34 @@ public sealed unsafe class DncMemory : IDisposable
     /// <param name="interfaceBias">Ξ, or empty for none.</param>
     public DncMemory(NeuralEngine engine, int controllerSize, int slots, int width, int readHeads,
         ReadOnlySpan<float> interfaceWeight, ReadOnlySpan<float> interfaceBias)
+        : this(engine, slots, width, readHeads, InterfaceWeights(controllerSize, slots, width, readHeads, interfaceWeight, interfaceBias), ownsWeights: true)
+    {
+    }
+
+    private static DenseWeights InterfaceWeights(int controllerSize, int slots, int width, int readHeads, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias)
+    {
+        CheckSizes(slots, width, readHeads);
+        return new DenseWeights(controllerSize, DncInterfaceLayout.SizeOf(readHeads, width), weight, bias);
+    }
+
+    private static void CheckSizes(int slots, int width, int readHeads)
     {
         if (slots <= 0) throw new ArgumentOutOfRangeException(nameof(slots), slots, "Memory slots must be positive.");
         if (width <= 0) throw new ArgumentOutOfRangeException(nameof(width), width, "Memory width must be positive.");
         if (readHeads <= 0) throw new ArgumentOutOfRangeException(nameof(readHeads), readHeads, "Read heads must be positive.");
+    }
+
+    /// <summary>A memory over a shared interface projection (never written here): only the state is this memory's own.</summary>
+    internal DncMemory(NeuralEngine engine, int slots, int width, int readHeads, DenseWeights interfaceWeights, bool ownsWeights)
+    {
+        CheckSizes(slots, width, readHeads);
         Slots = slots;
         Width = width;
         ReadHeads = readHeads;
         _layout = new DncInterfaceLayout(readHeads, width);
-        _interface = new DenseLayer(engine, controllerSize, _layout.Size, interfaceWeight, interfaceBias);
+        if (interfaceWeights.OutputSize != _layout.Size)
+            throw new ArgumentException($"The interface projection has {interfaceWeights.OutputSize} rows; R = {readHeads}, W = {width} need {_layout.Size}.", nameof(interfaceWeights));
+        _interface = new DenseLayer(engine, interfaceWeights, ownsWeights);
         _xi = new AlignedBuffer(_layout.Size);
         _memory = new AlignedBuffer(checked(slots * width));
         _usage = new AlignedBuffer(slots);
@@ -74,6 +94,10 @@ public sealed unsafe class DncMemory : IDisposable
     public int InterfaceSize => _layout.Size;
     public DncInterfaceLayout Layout => _layout;
     public long ParameterCount => _interface.ParameterCount;
+    /// <summary>Bytes of this memory's own state (memory, usage, links, precedence, weightings, read vectors, interface vector).</summary>
+    public long StateBytes => StateBuffers.Sum(b => (long)b.Length) * sizeof(float) + (long)_interface.OutputSize * sizeof(float);
+
+    private AlignedBuffer[] StateBuffers => [_xi, _memory, _usage, _allocation, _writeContent, _writeWeights, _link, _precedence, _readWeights, _forward, _backward, _readContent, _readVectors];
 
     /// <summary>The squashed interface vector of the last step.</summary>
     public ReadOnlySpan<float> Interface => _xi.Span;
@@ -94,6 +118,7 @@ public sealed unsafe class DncMemory : IDisposable
     public float* ReadVectorsPointer => _readVectors.Pointer;
 
     /// <summary>One step from the controller's hidden state h (ControllerSize floats); returns a pointer to the R·W read vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public float* Step(float* h)
     {
         _interface.Forward(h);
@@ -111,6 +136,7 @@ public sealed unsafe class DncMemory : IDisposable
         return _readVectors.Span;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private float* StepFromRawInterface()
     {
         float* xi = _xi.Pointer;
@@ -168,14 +194,12 @@ public sealed unsafe class DncMemory : IDisposable
     /// <summary>Zeroes the whole state: the next step starts a new sequence.</summary>
     public void ResetState()
     {
-        foreach (var b in new[] { _xi, _memory, _usage, _allocation, _writeContent, _writeWeights, _link, _precedence, _readWeights, _forward, _backward, _readContent, _readVectors })
-            b.Span.Clear();
+        foreach (var b in StateBuffers) b.Span.Clear();
     }
 
     public void Dispose()
     {
         _interface.Dispose();
-        foreach (var b in new[] { _xi, _memory, _usage, _allocation, _writeContent, _writeWeights, _link, _precedence, _readWeights, _forward, _backward, _readContent, _readVectors })
-            b.Dispose();
+        foreach (var b in StateBuffers) b.Dispose();
     }
 }

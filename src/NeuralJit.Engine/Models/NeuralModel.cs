@@ -7,7 +7,8 @@ namespace NeuralJit;
 /// <summary>
 /// A network's parameters and sizes, as <c>New-NeuralModel</c> and <c>Import-NeuralModel</c> return it.
 /// Immutable once built: several runspaces and threads may run it at once, because every run builds its
-/// own <see cref="NeuralNetwork"/> (its own state and step buffers) with <see cref="CreateNetwork"/>.
+/// own <see cref="NeuralNetwork"/> (its own state and step buffers) with <see cref="CreateNetwork"/>, over
+/// one read-only copy of the weights laid out for the kernels (<see cref="Weights"/>, made on first use).
 /// Parameter names follow PyTorch's state_dict (see <see cref="NeuralNetwork"/>); memory sizes travel in
 /// the safetensors <c>__metadata__</c> as <see cref="MemorySlotsKey"/>, <see cref="MemoryWidthKey"/> and
 /// <see cref="ReadHeadsKey"/>.
@@ -37,7 +38,13 @@ public sealed class NeuralModel
         _metadata = new Dictionary<string, string>(metadata, StringComparer.Ordinal);
         ParameterCount = parameters.Values.Sum(p => (long)p.Length);
         _names = NeuralNetwork.ParameterShapes(sizes).Select(p => p.Name).Where(parameters.ContainsKey).ToArray();
+        _weights = new Lazy<NetworkWeights>(() => new NetworkWeights(Sizes, _parameters), LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    private readonly Lazy<NetworkWeights> _weights;
+
+    /// <summary>The weights as the kernels read them, laid out once and shared (read-only) by every network of this model.</summary>
+    internal NetworkWeights Weights => _weights.Value;
 
     public int InputSize => Sizes.InputSize;
     public int HiddenSize => Sizes.HiddenSize;
@@ -73,8 +80,8 @@ public sealed class NeuralModel
     internal NetworkSizes Sizes { get; }
     public NetworkSizes GetSizes() => Sizes;
 
-    /// <summary>A fresh network (own state) over these parameters, on <paramref name="engine"/>'s slots.</summary>
-    public NeuralNetwork CreateNetwork(NeuralEngine engine) => new(engine, Sizes, _parameters);
+    /// <summary>A fresh network (own zeroed state, the shared <see cref="Weights"/>) on <paramref name="engine"/>'s slots.</summary>
+    public NeuralNetwork CreateNetwork(NeuralEngine engine) => new(engine, Weights);
 
     /// <summary>The tensors holding NaN or ±∞, with how many such values each: any of them makes the outputs NaN.</summary>
     public IReadOnlyList<(string Tensor, int Count)> NonFiniteTensors() =>

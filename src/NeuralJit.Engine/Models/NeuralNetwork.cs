@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NeuralJit.Ops;
 
 namespace NeuralJit.Models;
@@ -21,35 +22,40 @@ public sealed unsafe class NeuralNetwork : IDisposable
     private readonly DenseLayer _head;
     private readonly AlignedBuffer _input;
     private readonly AlignedBuffer? _headInput;
+    private readonly NetworkWeights _weights;
+    private readonly bool _ownsWeights;
 
+    /// <summary>A network that lays out its own copy of <paramref name="parameters"/> (freed with it).</summary>
     public NeuralNetwork(NeuralEngine engine, NetworkSizes sizes, IReadOnlyDictionary<string, float[]> parameters)
+        : this(engine, new NetworkWeights(sizes, parameters), ownsWeights: true)
     {
-        sizes.Validate();
-        Engine = engine;
-        Sizes = sizes;
-        _layers = new LstmLayer[sizes.Layers];
-        for (int k = 0; k < sizes.Layers; k++)
-        {
-            int inSize = k == 0 ? sizes.ControllerInputSize : sizes.HiddenSize;
-            _layers[k] = new LstmLayer(engine, inSize, sizes.HiddenSize,
-                Get(parameters, $"lstm.weight_ih_l{k}"), Get(parameters, $"lstm.weight_hh_l{k}"),
-                GetOptional(parameters, $"lstm.bias_ih_l{k}"), GetOptional(parameters, $"lstm.bias_hh_l{k}"));
-        }
-        if (sizes.HasMemory)
-        {
-            _memory = new DncMemory(engine, sizes.HiddenSize, sizes.MemorySlots, sizes.MemoryWidth, sizes.ReadHeads,
-                Get(parameters, "interface.weight"), GetOptional(parameters, "interface.bias"));
-            _headInput = new AlignedBuffer(sizes.HeadInputSize);
-        }
-        _head = new DenseLayer(engine, sizes.HeadInputSize, sizes.OutputSize, Get(parameters, "output.weight"), GetOptional(parameters, "output.bias"));
-        _input = new AlignedBuffer(sizes.ControllerInputSize);
     }
 
-    private static float[] Get(IReadOnlyDictionary<string, float[]> p, string name) =>
-        p.TryGetValue(name, out var v) ? v : throw new KeyNotFoundException($"The parameter '{name}' is missing.");
+    /// <summary>
+    /// A network over shared weights: it allocates only its state and step buffers, and never writes the
+    /// weights, so any number of networks (threads, runspaces) may run over one <see cref="NetworkWeights"/>.
+    /// </summary>
+    public NeuralNetwork(NeuralEngine engine, NetworkWeights weights) : this(engine, weights, ownsWeights: false)
+    {
+    }
 
-    private static ReadOnlySpan<float> GetOptional(IReadOnlyDictionary<string, float[]> p, string name) =>
-        p.TryGetValue(name, out var v) ? v : ReadOnlySpan<float>.Empty;
+    private NeuralNetwork(NeuralEngine engine, NetworkWeights weights, bool ownsWeights)
+    {
+        var sizes = weights.Sizes;
+        Engine = engine;
+        Sizes = sizes;
+        _weights = weights;
+        _ownsWeights = ownsWeights;
+        _layers = new LstmLayer[sizes.Layers];
+        for (int k = 0; k < sizes.Layers; k++) _layers[k] = new LstmLayer(engine, weights.Layers[k], ownsWeights: false);
+        if (sizes.HasMemory)
+        {
+            _memory = new DncMemory(engine, sizes.MemorySlots, sizes.MemoryWidth, sizes.ReadHeads, weights.Interface!, ownsWeights: false);
+            _headInput = new AlignedBuffer(sizes.HeadInputSize);
+        }
+        _head = new DenseLayer(engine, weights.Head, ownsWeights: false);
+        _input = new AlignedBuffer(sizes.ControllerInputSize);
+    }
 
     /// <summary>
     /// A network with PyTorch's default initialisation (uniform ±1/√hidden for the LSTM, ±1/√fan_in for
@@ -111,8 +117,14 @@ public sealed unsafe class NeuralNetwork : IDisposable
     /// <summary>The DNC memory, or null for a plain LSTM network.</summary>
     public DncMemory? Memory => _memory;
     public long ParameterCount => _layers.Sum(l => l.ParameterCount) + (_memory?.ParameterCount ?? 0) + _head.ParameterCount;
+    /// <summary>The weights it reads (shared with every other network of the same model).</summary>
+    internal NetworkWeights Weights => _weights;
+    /// <summary>Bytes of this network's own state and step buffers: what one more run or session of the model costs.</summary>
+    public long StateBytes => _layers.Sum(l => l.StateBytes) + (_memory?.StateBytes ?? 0)
+        + ((long)_input.Length + (_headInput?.Length ?? 0) + Sizes.OutputSize) * sizeof(float);
 
     /// <summary>One time step: x (InputSize floats) through every layer (and the memory) and the head; returns the head's output.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ReadOnlySpan<float> Step(ReadOnlySpan<float> x)
     {
         if (x.Length != Sizes.InputSize)
@@ -150,6 +162,7 @@ public sealed unsafe class NeuralNetwork : IDisposable
         _head.Dispose();
         _input.Dispose();
         _headInput?.Dispose();
+        if (_ownsWeights) _weights.Dispose();
     }
 }
 

@@ -14,6 +14,7 @@ public sealed class DncManagedOps : IDncOpSet
 {
     private const int StackFloats = 1024;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncInterface(int heads, int width, ReadOnlySpan<float> raw, Span<float> output)
     {
         var l = new DncInterfaceLayout(heads, width);
@@ -27,6 +28,7 @@ public sealed class DncManagedOps : IDncOpSet
         for (int i = 0; i < heads; i++) DncReferenceOps.ReadModes(raw.Slice(l.ReadModes + 3 * i, 3), output.Slice(l.ReadModes + 3 * i, 3));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncUsage(int slots, int heads, ReadOnlySpan<float> freeGates, ReadOnlySpan<float> readWeights, ReadOnlySpan<float> writeWeights, Span<float> usage)
     {
         Span<float> psi = slots <= StackFloats ? stackalloc float[slots] : new float[slots];
@@ -52,6 +54,7 @@ public sealed class DncManagedOps : IDncOpSet
         for (; k < slots; k++) usage[k] = (usage[k] + writeWeights[k] - usage[k] * writeWeights[k]) * psi[k];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncAllocation(int slots, ReadOnlySpan<float> usage, Span<float> allocation)
     {
         // One 64-bit key per slot: the usage's bits made monotonic (a total order, NaN last) above the index,
@@ -78,6 +81,7 @@ public sealed class DncManagedOps : IDncOpSet
         return (b & 0x80000000u) != 0 ? ~b : b | 0x80000000u;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncWriteWeighting(int slots, ReadOnlySpan<float> allocation, ReadOnlySpan<float> content, float allocationGate, float writeGate, Span<float> output)
     {
         var ga = new Vector<float>(allocationGate);
@@ -89,6 +93,7 @@ public sealed class DncManagedOps : IDncOpSet
         for (; n < slots; n++) output[n] = writeGate * (allocationGate * allocation[n] + (1f - allocationGate) * content[n]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncWrite(int slots, int width, Span<float> memory, int ldm, ReadOnlySpan<float> writeWeights, ReadOnlySpan<float> erase, ReadOnlySpan<float> writeVector)
     {
         for (int i = 0; i < slots; i++)
@@ -103,6 +108,7 @@ public sealed class DncManagedOps : IDncOpSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncLinkUpdate(int slots, Span<float> link, ReadOnlySpan<float> writeWeights, Span<float> precedence)
     {
         for (int i = 0; i < slots; i++)
@@ -127,6 +133,7 @@ public sealed class DncManagedOps : IDncOpSet
         for (; n < slots; n++) precedence[n] = k * precedence[n] + writeWeights[n];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncTemporal(int slots, int heads, ReadOnlySpan<float> link, ReadOnlySpan<float> readWeights, Span<float> forward, Span<float> backward)
     {
         backward[..(heads * slots)].Clear();
@@ -137,12 +144,13 @@ public sealed class DncManagedOps : IDncOpSet
             for (int h = 0; h < heads; h++)
             {
                 var w = readWeights.Slice(h * slots, slots);
-                forward[h * slots + n] = TensorPrimitives.Dot(row, w);
+                forward[h * slots + n] = Dot(row, w);
                 MulAdd(w[n], row, backward.Slice(h * slots, slots));
             }
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncReadWeighting(int slots, int heads, ReadOnlySpan<float> backward, ReadOnlySpan<float> content, ReadOnlySpan<float> forward, ReadOnlySpan<float> modes, Span<float> output)
     {
         for (int h = 0; h < heads; h++)
@@ -157,6 +165,7 @@ public sealed class DncManagedOps : IDncOpSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncRead(int slots, int width, int heads, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> readWeights, Span<float> output)
     {
         output[..(heads * width)].Clear();
@@ -167,7 +176,20 @@ public sealed class DncManagedOps : IDncOpSet
         }
     }
 
+    /// <summary>x·y. Not TensorPrimitives.Dot: that assembly ships as IL only, so a fresh process would run it as tier-0 code for its first steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        var acc = Vector<float>.Zero;
+        int j = 0;
+        for (; j <= x.Length - Vector<float>.Count; j += Vector<float>.Count) acc += Load(x, j) * Load(y, j);
+        float sum = Vector.Sum(acc);
+        for (; j < x.Length; j++) sum += x[j] * y[j];
+        return sum;
+    }
+
     /// <summary>y += a·x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MulAdd(float a, ReadOnlySpan<float> x, Span<float> y)
     {
         var av = new Vector<float>(a);

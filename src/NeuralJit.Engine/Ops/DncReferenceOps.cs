@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NeuralJit.Ops;
 
 /// <summary>
@@ -7,6 +9,7 @@ namespace NeuralJit.Ops;
 public sealed class DncReferenceOps : IDncOpSet
 {
     /// <summary>oneplus(x) = 1 + log(1 + eˣ), written so large x neither overflows nor loses digits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float OnePlus(float x) => 1f + (x > 0 ? x + MathF.Log(1f + MathF.Exp(-x)) : MathF.Log(1f + MathF.Exp(x)));
 
     public static void DncInterface(int heads, int width, ReadOnlySpan<float> raw, Span<float> output)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NeuralJit.Ops;
 
 /// <summary>
@@ -28,24 +30,28 @@ internal static unsafe class OpEntry<T> where T : IOpSet
     private static Span<float> W(float* p, int n) => new(p, n);
     private static int Span(int rows, int cols, int ld) => OperandExtent.Matrix(rows, cols, ld).Floats;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gemm(in OpShape s, KernelArgs* a)
     {
         int lda = s.StrideA(OpKind.Gemm), ldb = s.StrideB, ldc = s.StrideC;
         T.Gemm(s.M, s.N, s.K, a->Alpha, R(a->A, Span(s.M, s.K, lda)), lda, R(a->B, Span(s.K, s.N, ldb)), ldb, a->Beta, W(a->C, Span(s.M, s.N, ldc)), ldc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gemv(in OpShape s, KernelArgs* a)
     {
         int lda = s.StrideA(OpKind.Gemv);
         T.Gemv(s.M, s.N, a->Alpha, R(a->A, Span(s.M, s.N, lda)), lda, R(a->B, s.N), a->Beta, W(a->C, s.M));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dense(in OpShape s, KernelArgs* a)
     {
         int lda = s.StrideA(OpKind.Dense);
         T.Dense(s.M, s.N, R(a->A, Span(s.M, s.N, lda)), lda, R(a->B, s.N), R(a->D, s.M), W(a->C, s.M));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmGates(in OpShape s, KernelArgs* a)
     {
         int lda = s.StrideA(OpKind.LstmGates);
@@ -53,6 +59,7 @@ internal static unsafe class OpEntry<T> where T : IOpSet
     }
 
     /// <summary>The managed step is the two ops in sequence: gates into E, then the cell from E.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmStep(in OpShape s, KernelArgs* a)
     {
         int lda = s.StrideA(OpKind.LstmStep);
@@ -60,33 +67,45 @@ internal static unsafe class OpEntry<T> where T : IOpSet
         T.LstmCell(s.K, R(a->E, 4 * s.K), W(a->F, s.K), W(a->G, s.K));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmCell(in OpShape s, KernelArgs* a) => T.LstmCell(s.M, R(a->A, 4 * s.M), W(a->B, s.M), W(a->C, s.M));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CosineSimilarity(in OpShape s, KernelArgs* a)
     {
         int lda = s.StrideA(OpKind.CosineSimilarity);
         T.CosineSimilarity(s.M, s.N, R(a->A, Span(s.M, s.N, lda)), lda, R(a->B, s.N), W(a->C, s.M));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncContent(in OpShape s, KernelArgs* a)
     {
         int lda = s.StrideA(OpKind.DncContent);
         T.DncContent(s.M, s.N, R(a->A, Span(s.M, s.N, lda)), lda, R(a->B, s.N), a->Alpha, W(a->C, s.M));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void EwcPenalty(in OpShape s, KernelArgs* a)
     {
         int n = checked(s.M * Math.Max(1, s.N));
         a->Result = T.EwcPenalty(R(a->A, n), R(a->B, n), R(a->C, n), a->Alpha);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sigmoid(in OpShape s, KernelArgs* a) => T.Sigmoid(R(a->A, s.M), W(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tanh(in OpShape s, KernelArgs* a) => T.Tanh(R(a->A, s.M), W(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Relu(in OpShape s, KernelArgs* a) => T.Relu(R(a->A, s.M), W(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softsign(in OpShape s, KernelArgs* a) => T.Softsign(R(a->A, s.M), W(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(in OpShape s, KernelArgs* a) => T.Softmax(R(a->A, s.M), W(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(in OpShape s, KernelArgs* a) => T.Add(R(a->A, s.M), R(a->B, s.M), W(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Mul(in OpShape s, KernelArgs* a) => T.Mul(R(a->A, s.M), R(a->B, s.M), W(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Axpy(in OpShape s, KernelArgs* a) => T.Axpy(a->Alpha, R(a->A, s.M), W(a->C, s.M));
     public static void Dot(in OpShape s, KernelArgs* a) => a->Result = T.Dot(R(a->A, s.M), R(a->B, s.M));
 }
@@ -97,41 +116,50 @@ internal static unsafe class DncEntry<T> where T : IDncOpSet
     private static ReadOnlySpan<float> R(float* p, int n) => new(p, n);
     private static Span<float> W(float* p, int n) => new(p, n);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Interface(in OpShape s, KernelArgs* a)
     {
         int n = DncInterfaceLayout.SizeOf(s.M, s.N);
         T.DncInterface(s.M, s.N, R(a->A, n), W(a->C, n));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Usage(in OpShape s, KernelArgs* a) =>
         T.DncUsage(s.M, s.N, R(a->A, s.N), R(a->B, checked(s.N * s.M)), R(a->D, s.M), W(a->C, s.M));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Allocation(in OpShape s, KernelArgs* a) => T.DncAllocation(s.M, R(a->A, s.M), W(a->C, s.M));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WriteWeighting(in OpShape s, KernelArgs* a) =>
         T.DncWriteWeighting(s.M, R(a->A, s.M), R(a->B, s.M), a->Alpha, a->Beta, W(a->C, s.M));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Write(in OpShape s, KernelArgs* a)
     {
         int ld = s.StrideA(OpKind.DncWrite);
         T.DncWrite(s.M, s.N, W(a->A, ManagedKernels.MatrixSpan(s.M, s.N, ld)), ld, R(a->B, s.M), R(a->C, s.N), R(a->D, s.N));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LinkUpdate(in OpShape s, KernelArgs* a) =>
         T.DncLinkUpdate(s.M, W(a->A, checked(s.M * s.M)), R(a->B, s.M), W(a->C, s.M));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Temporal(in OpShape s, KernelArgs* a)
     {
         int rn = checked(s.N * s.M);
         T.DncTemporal(s.M, s.N, R(a->A, checked(s.M * s.M)), R(a->B, rn), W(a->C, rn), W(a->D, rn));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReadWeighting(in OpShape s, KernelArgs* a)
     {
         int rn = checked(s.N * s.M);
         T.DncReadWeighting(s.M, s.N, R(a->A, rn), R(a->B, rn), R(a->C, rn), R(a->D, 3 * s.N), W(a->E, rn));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Read(in OpShape s, KernelArgs* a)
     {
         int ld = s.StrideA(OpKind.DncRead);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -32,6 +33,7 @@ public sealed partial class ManagedSimdOps : IOpSet
 
     // ---------------------------------------------------------------- matrix kernels (dispatch)
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gemm(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
         if (s_use512) GemmCore<Vector512<float>, Simd512>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -39,6 +41,7 @@ public sealed partial class ManagedSimdOps : IOpSet
         else ReferenceOps.Gemm(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gemv(int m, int n, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> x, float beta, Span<float> y)
     {
         if (s_use512) RowDotsCore<Vector512<float>, Simd512>(RowOp.Gemv, m, n, 0, a, lda, x, default, default, alpha, beta, y);
@@ -46,6 +49,7 @@ public sealed partial class ManagedSimdOps : IOpSet
         else ReferenceOps.Gemv(m, n, alpha, a, lda, x, beta, y);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dense(int m, int n, ReadOnlySpan<float> w, int ldw, ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y)
     {
         if (s_use512) RowDotsCore<Vector512<float>, Simd512>(RowOp.Dense, m, n, 0, w, ldw, x, default, bias, 1, 0, y);
@@ -53,6 +57,7 @@ public sealed partial class ManagedSimdOps : IOpSet
         else ReferenceOps.Dense(m, n, w, ldw, x, bias, y);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmGates(int gates, int input, int hidden, ReadOnlySpan<float> w, int ldw, ReadOnlySpan<float> x, ReadOnlySpan<float> h, ReadOnlySpan<float> bias, Span<float> output)
     {
         if (s_use512) RowDotsCore<Vector512<float>, Simd512>(RowOp.LstmGates, gates, input, hidden, w, ldw, x, h, bias, 1, 0, output);
@@ -60,6 +65,7 @@ public sealed partial class ManagedSimdOps : IOpSet
         else ReferenceOps.LstmGates(gates, input, hidden, w, ldw, x, h, bias, output);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CosineSimilarity(int rows, int width, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> key, Span<float> output)
     {
         if (s_use512) CosineCore<Vector512<float>, Simd512>(rows, width, memory, ldm, key, output);
@@ -67,13 +73,24 @@ public sealed partial class ManagedSimdOps : IOpSet
         else ReferenceOps.CosineSimilarity(rows, width, memory, ldm, key, output);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncContent(int rows, int width, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> key, float strength, Span<float> output)
     {
         if (rows <= 0) return;
         var o = output[..rows];
         CosineSimilarity(rows, width, memory, ldm, key, o);
-        TensorPrimitives.Multiply(o, strength, o);
+        Scale(o, strength);
         Softmax(o, o);
+    }
+
+    /// <summary>x *= a. Not TensorPrimitives.Multiply: that assembly ships as IL only (tier-0 code for a fresh process's first steps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(Span<float> x, float a)
+    {
+        var av = new Vector<float>(a);
+        int j = 0;
+        for (; j <= x.Length - Vector<float>.Count; j += Vector<float>.Count) (new Vector<float>(x[j..]) * av).CopyTo(x[j..]);
+        for (; j < x.Length; j++) x[j] *= a;
     }
 
     // ---------------------------------------------------------------- GEMM
@@ -204,6 +221,7 @@ public sealed partial class ManagedSimdOps : IOpSet
         StoreC<TV, S>(ref Unsafe.Add(ref C, (nint)i * ldc + j), 0, c0, alpha, beta);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GemmScalar(ref float A, int lda, ref float B, int ldb, ref float C, int ldc, int i, int j, int k, float alpha, float beta)
     {
         float sum = 0;
@@ -418,6 +436,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     // ---------------------------------------------------------------- element-wise
 
     /// <summary>TensorPrimitives' vectorised 1/(1+e^−x) (exp to ~1 ulp; Vector512 where accelerated).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y)
     {
         if (!x.IsEmpty) TensorPrimitives.Sigmoid(x, y[..x.Length]); // TensorPrimitives.Sigmoid refuses empty spans
@@ -427,6 +446,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// Vectorised tanh (<see cref="TanhVector{TV, S}"/>). Not TensorPrimitives.Tanh: the net8.0 build of
     /// System.Numerics.Tensors 9.0 runs it element by element (~8 ns an element measured here, as slow as MathF.Tanh).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tanh(ReadOnlySpan<float> x, Span<float> y)
     {
         if (s_use512) TanhCore<Vector512<float>, Simd512>(x, y);
@@ -518,6 +538,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     }
 
     /// <summary>max(x, 0) with NaN kept (a plain vmaxps would turn NaN into 0 or keep it depending on operand order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Relu(ReadOnlySpan<float> x, Span<float> y)
     {
         if (s_use512) MapCore<Vector512<float>, Simd512, ReluOp>(x, y, 0);
@@ -526,6 +547,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     }
 
     /// <summary>x/(1+|x|) with the same two IEEE operations as the reference, so results are identical.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softsign(ReadOnlySpan<float> x, Span<float> y)
     {
         if (s_use512) MapCore<Vector512<float>, Simd512, SoftsignOp>(x, y, 0);
@@ -534,6 +556,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     }
 
     /// <summary>y += α·x as a separate multiply and add (not an FMA), so results equal the reference bit for bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> y)
     {
         if (s_use512) MapCore<Vector512<float>, Simd512, AxpyOp>(x, y, alpha);
@@ -541,17 +564,21 @@ public sealed partial class ManagedSimdOps : IOpSet
         else ReferenceOps.Axpy(alpha, x, y);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Add(a, b[..a.Length], y[..a.Length]);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Mul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => TensorPrimitives.Multiply(a, b[..a.Length], y[..a.Length]);
 
     /// <summary>Float dot product (TensorPrimitives: several vector accumulators, Vector512 where accelerated).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => TensorPrimitives.Dot(a, b[..a.Length]);
 
     /// <summary>
     /// Max-subtracted softmax: max (NaN if any element is NaN, as MathF.Max in the reference), e^(x−max), sum, divide.
     /// A NaN or +∞ input makes every output NaN, exactly as in the reference.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(ReadOnlySpan<float> x, Span<float> y)
     {
         if (x.Length == 0) return;
@@ -568,6 +595,7 @@ public sealed partial class ManagedSimdOps : IOpSet
     /// h′ = o·tanh(c′), all in registers (vectorised exp/σ/tanh above, ≤ a few ulp each); scalar tail with the
     /// reference's σ and tanh.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LstmCell(int hidden, ReadOnlySpan<float> gates, Span<float> c, Span<float> h)
     {
         if (hidden <= 0) return;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NeuralJit.Ops;
 
 /// <summary>
@@ -155,5 +157,6 @@ public sealed partial class ReferenceOps : IOpSet
     }
 
     /// <summary>The logistic sigmoid 1/(1+e^−x), written so it never overflows for large |x|.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Logistic(float x) => x >= 0 ? 1f / (1f + MathF.Exp(-x)) : MathF.Exp(x) / (1f + MathF.Exp(x));
 }

@@ -121,7 +121,7 @@ public sealed unsafe class OpSlot
     private long CountCall() => _owner == Environment.CurrentManagedThreadId ? ++_ownerCalls : CountShared();
 
     /// <summary>The first caller claims the slot (then counts as owner); every other thread counts atomically.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private long CountShared()
     {
         int me = Environment.CurrentManagedThreadId;
@@ -141,7 +141,7 @@ public sealed unsafe class OpSlot
         else ((delegate* unmanaged<KernelArgs*, void>)jit.Entry)(args);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void InvokeMeasured(KernelArgs* args, long n)
     {
         var counters = _engine.Counters;
@@ -166,7 +166,7 @@ public sealed unsafe class OpSlot
     /// <summary>50 µs: above a scheduler interrupt or a page fault, below a time slice.</summary>
     internal static readonly long OutlierFloorTicks = (long)(50e-6 * CycleClock.Frequency);
     /// <summary>While a trace records: time every call, record it in the trace, and count it in the profile as a measured call.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void InvokeTraced(TraceRecorder trace, KernelArgs* args)
     {
         var jit = Volatile.Read(ref _jit); // one read: the trace names the tier that really ran
@@ -183,6 +183,7 @@ public sealed unsafe class OpSlot
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Record(long ticks)
     {
         long cur;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using NeuralJit.Models;
 
 namespace NeuralJit.PowerShell.Commands;
@@ -8,8 +9,9 @@ namespace NeuralJit.PowerShell.Commands;
 /// Runs a network: a <see cref="NeuralModel"/> (-Model, or piped from New-/Import-NeuralModel), or a seeded
 /// random LSTM + Dense network of the given sizes. With -Steps, a timed run on seeded random input that
 /// returns one summary; with -Sequence or float vectors from the pipeline, one sequence (state carried from
-/// step to step) and one result per time step. Each invocation builds its own network state, so one model
-/// can run in several runspaces at once.
+/// step to step) and one result per time step. Each invocation builds its own network state (over the model's
+/// shared weights), so one model can run in several runspaces at once. With -Session, the steps continue the
+/// session's state where its last call stopped (-Reset starts it over).
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "NeuralInference", DefaultParameterSetName = StepsSet)]
 [OutputType(typeof(InferenceResult))]
@@ -21,12 +23,24 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
     private const string ModelStepsSet = "ModelSteps";
     private const string ModelSequenceSet = "ModelSequence";
     private const string ModelPipelineSet = "ModelPipeline";
+    private const string SessionSequenceSet = "SessionSequence";
+    private const string SessionPipelineSet = "SessionPipeline";
 
     /// <summary>The model to run (from New-NeuralModel or Import-NeuralModel).</summary>
     [Parameter(Mandatory = true, ParameterSetName = ModelStepsSet, ValueFromPipeline = true)]
     [Parameter(Mandatory = true, ParameterSetName = ModelSequenceSet, ValueFromPipeline = true)]
     [Parameter(Mandatory = true, ParameterSetName = ModelPipelineSet)]
     public NeuralModel? Model { get; set; }
+
+    /// <summary>The session to continue (from New-NeuralSession): its state carries over from its last call.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = SessionSequenceSet, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ParameterSetName = SessionPipelineSet)]
+    public NeuralSession? Session { get; set; }
+
+    /// <summary>Zero the session's state before its first step of this call.</summary>
+    [Parameter(ParameterSetName = SessionSequenceSet)]
+    [Parameter(ParameterSetName = SessionPipelineSet)]
+    public SwitchParameter Reset { get; set; }
 
     // Sizes are checked in BeginProcessing (not ValidateRange) so bad ones get this cmdlet's error id and a RecommendedAction.
     [Parameter] public int InputSize { get; set; } = 64;
@@ -42,10 +56,12 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
 
     [Parameter(Mandatory = true, ParameterSetName = SequenceSet)]
     [Parameter(Mandatory = true, ParameterSetName = ModelSequenceSet)]
+    [Parameter(ParameterSetName = SessionSequenceSet)]
     public float[][] Sequence { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = PipelineSet, ValueFromPipeline = true)]
     [Parameter(Mandatory = true, ParameterSetName = ModelPipelineSet, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ParameterSetName = SessionPipelineSet, ValueFromPipeline = true)]
     public float[] InputVector { get; set; } = [];
 
     private NeuralNetwork? _network;
@@ -54,14 +70,17 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
     private long _step;
     private volatile bool _stopping;
     private TieringNarrator? _narrator;
+    private readonly HashSet<NeuralSession> _reset = new(ReferenceEqualityComparer.Instance); // -Reset: each session once per call
+    private NeuralSession? _session; // the session being stepped, while ProcessSession holds its claim
 
     private bool UsesModel => ParameterSetName is ModelStepsSet or ModelSequenceSet or ModelPipelineSet;
+    private bool UsesSession => ParameterSetName is SessionSequenceSet or SessionPipelineSet;
 
     protected override void BeginProcessing()
     {
         CheckRange(nameof(Steps), Steps, long.MaxValue);
         _narrator = new TieringNarrator(this, NeuralEngine.Default);
-        if (UsesModel) return; // the model may arrive from the pipeline; its sizes come from its tensors
+        if (UsesModel || UsesSession) return; // the model may arrive from the pipeline; its sizes come from its tensors
         CheckRange(nameof(InputSize), InputSize, 1 << 20);
         CheckRange(nameof(HiddenSize), HiddenSize, 1 << 16);
         CheckRange(nameof(OutputSize), OutputSize, 1 << 20);
@@ -82,6 +101,11 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
 
     protected override void ProcessRecord()
     {
+        if (UsesSession)
+        {
+            ProcessSession(Session!);
+            return;
+        }
         if (UsesModel && !EnsureModelNetwork()) return;
         switch (ParameterSetName)
         {
@@ -118,20 +142,62 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
     // PowerShell disposes the cmdlet when its pipeline ends, stopped or not: the engine must not keep the narrator.
     public void Dispose() => _narrator?.Dispose();
 
+    /// <summary>The steps of this record on a session, claimed for their duration (one caller at a time, its own runspace only).</summary>
+    private void ProcessSession(NeuralSession session)
+    {
+        if (!SizesAgree(session.GetSizes(), session, nameof(Session))) return;
+        var runspace = Runspace.DefaultRunspace;
+        if (runspace is null || runspace.InstanceId != session.RunspaceInstanceId)
+        {
+            var e = new InvalidOperationException(
+                $"Session {session.Id} belongs to runspace {session.RunspaceId}, and this is runspace {runspace?.Id.ToString() ?? "(none)"}: a session is one sequence, stepped by the runspace that made it.");
+            WriteError(NeuralErrors.Create(e, "InvokeNeuralInferenceSessionOtherRunspace", ErrorCategory.InvalidOperation, session,
+                "Make a session in this runspace with New-NeuralSession -Model $session.GetModel() (the model itself may be shared), or run -Model for a fresh state."));
+            return;
+        }
+        if (!session.TryEnter())
+        {
+            var e = new InvalidOperationException($"Session {session.Id} is being stepped by another call (a pipeline that is still writing its results).");
+            WriteError(NeuralErrors.Create(e, "InvokeNeuralInferenceSessionInUse", ErrorCategory.ResourceBusy, session,
+                "Let the call that steps the session finish first (collect its results in a variable), or use a second session."));
+            return;
+        }
+        try
+        {
+            if (Reset && _reset.Add(session)) session.Reset();
+            _session = session;
+            _description = $"{session.Model} ({session.Source})";
+            if (ParameterSetName == SessionPipelineSet) RunStep(InputVector);
+            else foreach (var x in Sequence) { if (_stopping) return; RunStep(x); }
+        }
+        finally
+        {
+            _session = null;
+            session.Exit();
+        }
+    }
+
+    /// <summary>False (and an error) when a size given on the command line disagrees with the model's.</summary>
+    private bool SizesAgree(NetworkSizes sizes, object target, string source)
+    {
+        foreach (var (name, value, actual) in new[] { (nameof(InputSize), InputSize, sizes.InputSize), (nameof(HiddenSize), HiddenSize, sizes.HiddenSize),
+                     (nameof(OutputSize), OutputSize, sizes.OutputSize), (nameof(Layers), Layers, sizes.Layers) })
+            if (MyInvocation.BoundParameters.ContainsKey(name) && value != actual)
+            {
+                var e = new ArgumentException($"-{name} {value} disagrees with the model, whose {name} is {actual}.");
+                WriteError(NeuralErrors.Create(e, "InvokeNeuralInferenceModelSizeMismatch", ErrorCategory.InvalidArgument, target,
+                    $"Leave out -{name} when you pass -{source}: the model's sizes come from its tensors."));
+                return false;
+            }
+        return true;
+    }
+
     /// <summary>A network for the current model: a new one (fresh state) whenever a different model arrives.</summary>
     private bool EnsureModelNetwork()
     {
         var model = Model!;
         if (ReferenceEquals(model, _networkModel)) return true;
-        foreach (var (name, value, actual) in new[] { (nameof(InputSize), InputSize, model.InputSize), (nameof(HiddenSize), HiddenSize, model.HiddenSize),
-                     (nameof(OutputSize), OutputSize, model.OutputSize), (nameof(Layers), Layers, model.Layers) })
-            if (MyInvocation.BoundParameters.ContainsKey(name) && value != actual)
-            {
-                var e = new ArgumentException($"-{name} {value} disagrees with the model, whose {name} is {actual}.");
-                WriteError(NeuralErrors.Create(e, "InvokeNeuralInferenceModelSizeMismatch", ErrorCategory.InvalidArgument, model,
-                    $"Leave out -{name} when you pass -Model: the model's sizes come from its tensors."));
-                return false;
-            }
+        if (!SizesAgree(model.GetSizes(), model, nameof(Model))) return false;
         DisposeNetwork();
         _network = model.CreateNetwork(NeuralEngine.Default);
         _networkModel = model;
@@ -147,15 +213,16 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
         _networkModel = null;
     }
 
-    private NetworkSizes CurrentSizes => _network!.Sizes;
+    private NetworkSizes CurrentSizes => _session?.GetSizes() ?? _network!.Sizes;
 
     private void RunStep(float[]? x)
     {
         int inputSize = CurrentSizes.InputSize;
+        if (_session is not null) _step = _session.Steps; // a session's steps are numbered across its calls
         if (x is null || x.Length != inputSize)
         {
             var e = new ArgumentException($"Time step {_step} has {x?.Length ?? 0} values; the network takes {inputSize}.");
-            string action = UsesModel
+            string action = UsesModel || UsesSession
                 ? $"Give every time step exactly {inputSize} values: the model's input size."
                 : $"Give every time step exactly {inputSize} values, or set -InputSize {x?.Length ?? 0}.";
             WriteError(NeuralErrors.Create(e, "InvokeNeuralInferenceWrongInputLength", ErrorCategory.InvalidArgument, x, action));
@@ -163,7 +230,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
             return;
         }
         long t0 = Stopwatch.GetTimestamp();
-        var y = _network!.Step(x).ToArray();
+        var y = (_session is not null ? _session.Step(x) : _network!.Step(x)).ToArray();
         long ns = (long)((Stopwatch.GetTimestamp() - t0) * 1e9 / Stopwatch.Frequency);
         WriteObject(Result(_step++, 1, ns, y));
         _narrator?.Flush();
