@@ -4,13 +4,19 @@
 .DESCRIPTION
     build.ps1 -Task Test starts this in a pwsh of its own, so the tests see neither the build script's variables
     nor its strict mode, and import the module into a fresh process.
+.PARAMETER ResultsDir
+    Where pester.nunit.xml, pester.junit.xml and counts.json go (created if needed).
+.PARAMETER TestPath
+    Test files or folders; every tests/pester/*.Tests.ps1 by default.
 .EXAMPLE
     dotnet pwsh -NoProfile -File build/Invoke-PesterSuite.ps1 -ResultsDir artifacts/test-results/native/pester
+.EXAMPLE
+    dotnet pwsh -NoProfile -Command './build/Invoke-PesterSuite.ps1 -ResultsDir /tmp/p -TestPath tests/pester/Views.Tests.ps1, tests/pester/Jobs.Tests.ps1'
 #>
 [CmdletBinding()]
 param(
     [Parameter(Mandatory)] [string] $ResultsDir,
-    [string] $TestPath = (Join-Path $PSScriptRoot '../tests/pester')
+    [string[]] $TestPath = (Join-Path $PSScriptRoot '../tests/pester')
 )
 $ErrorActionPreference = 'Stop'
 Import-Module (& (Join-Path $PSScriptRoot 'Resolve-Pester.ps1')) -MinimumVersion 5.9.1

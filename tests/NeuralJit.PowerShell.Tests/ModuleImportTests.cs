@@ -32,9 +32,9 @@ public class ModuleImportTests
     {
         // In a pwsh process of its own: this test process keeps the module imported in other runspaces.
         const string script = """
-            $null = Invoke-NeuralInference -InputSize 16 -HiddenSize 8 -Steps 3000
-            # Promoted keys compile in the background: on a loaded machine the run can end first.
-            for ($i = 0; $i -lt 200 -and @(Get-NeuralJitKernel).Count -eq 0; $i++) { Start-Sleep -Milliseconds 50 }
+            $null = Invoke-NeuralInference -InputSize 16 -HiddenSize 8 -Steps 30
+            # Compiled here, not by a background promotion that a loaded machine may not finish in time.
+            $null = Invoke-NeuralJitCompile -Operation LstmGates -Dims 32x24
             $path = (Get-Module NeuralJit).Path
             $maps = { @([System.IO.File]::ReadAllLines('/proc/self/maps') | Where-Object { $_ -like '*neuraljit-code*' }).Count }
             'before keys={0} kernels={1} maps={2}' -f (Get-NeuralEngine).ProfiledKeys, @(Get-NeuralJitKernel).Count, (& $maps)

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using NeuralJit.Jit;
+using NeuralJit.Ops;
+using NeuralJit.Profiling;
+
+namespace NeuralJit.Engine.Tests;
+
+/// <summary>NeuralEngine.Tiering: each step of a key's way to the JIT tier, in order, with what the cmdlets narrate.</summary>
+public sealed class TieringEventTests
+{
+    private static unsafe void Call(OpSlot slot, int times)
+    {
+        var x = new float[8]; var y = new float[8];
+        fixed (float* px = x, py = y)
+        {
+            KernelArgs a = default; a.A = px; a.C = py;
+            for (int i = 0; i < times; i++) slot.Invoke(&a);
+        }
+    }
+
+    private static List<TieringEvent> Recorded(NeuralEngine engine, Action run)
+    {
+        var events = new ConcurrentQueue<TieringEvent>();
+        engine.Tiering += events.Enqueue;
+        run();
+        return events.ToList();
+    }
+
+    [Fact]
+    public void APromotedKeyIsPromotedCompiledAndInstalledInThatOrder()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, SynchronousCompilation = true });
+        var slot = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8));
+        var events = Recorded(engine, () => Call(slot, 100)).Where(e => e.Key == slot.Key).ToList();
+        Assert.Equal([TieringEventKind.Promoted, TieringEventKind.CompileStarted, TieringEventKind.Compiled, TieringEventKind.Installed],
+            events.Select(e => e.Kind));
+        Assert.Matches(@"^Sigmoid 8: promoted after \d+ calls with 100\.0% of the profiled cycles\.$", events[0].Message);
+        Assert.Equal($"Sigmoid 8: compiling for {engine.Jit.Isa} on the calling thread.", events[1].Message);
+        var kernel = slot.JitKernel!;
+        Assert.Equal(kernel.Code.Length, events[2].CodeBytes);
+        Assert.Equal(kernel.Isa, events[2].Isa);
+        Assert.Equal(kernel.CompileMicroseconds, events[2].CompileMicroseconds);
+        Assert.StartsWith($"Sigmoid 8: compiled for {kernel.Isa}: ", events[2].Message);
+        Assert.Equal($"Sigmoid 8: installed; its calls now run the {kernel.Isa} kernel at 0x{(long)kernel.Entry:X}.", events[3].Message);
+    }
+
+    [Fact]
+    public void AKeyCompiledBeforeItsPromotionIsReportedAsFoundInTheKernelCache()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, SynchronousCompilation = true });
+        var slot = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8));
+        engine.Jit.Compile(slot.Key);
+        var compiled = Recorded(engine, () => Call(slot, 100)).Single(e => e.Kind == TieringEventKind.Compiled);
+        Assert.StartsWith("Sigmoid 8: found in the kernel cache (", compiled.Message);
+    }
+
+    [Fact]
+    public void WithoutExecutableMemoryTheKeyIsRefusedWithAWarningThatSaysWhy()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, SynchronousCompilation = true });
+        engine.Jit.CacheFactory = _ => throw new ExecutableMemoryException("mprotect to read-execute failed (errno 13): test");
+        var slot = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8));
+        var events = Recorded(engine, () => Call(slot, 100));
+        Assert.Equal([TieringEventKind.Promoted, TieringEventKind.CompileStarted, TieringEventKind.Warning, TieringEventKind.Refused],
+            events.Select(e => e.Kind));
+        Assert.Contains("no executable memory", events[2].Message);
+        Assert.StartsWith("Sigmoid 8: stays on the managed tier: no executable memory", events[3].Message);
+        Assert.Null(slot.JitKernel);
+    }
+
+    [Fact]
+    public void AHandlerThatThrowsDoesNotStopTheInstall()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, SynchronousCompilation = true });
+        engine.Tiering += _ => throw new InvalidOperationException("a broken subscriber");
+        var slot = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8));
+        Call(slot, 100);
+        Assert.NotNull(slot.JitKernel);
+    }
+}
