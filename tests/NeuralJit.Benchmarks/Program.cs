@@ -90,16 +90,7 @@ internal static unsafe class Program
                 Versus(key, isa, KernelTier.ManagedSimd, jit, roof, $"≤ {target:N0} ns", r => r.JitNanoseconds <= target, note);
 
         // The seed's table: every op ≥ 6× Scalar and never slower than ManagedSimd.
-        var seed = new[]
-        {
-            new OpKey(OpKind.LstmStep, new OpShape(512, 64, 128)),
-            new OpKey(OpKind.DncContent, OpShape.Matrix(256, 64)),
-            new OpKey(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
-            new OpKey(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
-            new OpKey(OpKind.CosineSimilarity, OpShape.Matrix(256, 64)),
-            new OpKey(OpKind.EwcPenalty, OpShape.Matrix(128, 128)),
-        };
-        foreach (var key in seed)
+        foreach (var key in SpeedupBenchmark.SeedTable)
             foreach (var isa in isas)
             {
                 Versus(key, isa, KernelTier.Scalar, jit, roof, "≥ 6x", r => r.Speedup >= 6, "seed table");

@@ -266,22 +266,7 @@ public class JitDncTests
             }
         Assert.Equal(9, dncOps.Count); // the link update and the temporal weightings run as one fused op
 
-        var rng = new Random(17);
-        var x = new float[input];
-        double worst = 0;
-        int worstStep = -1;
-        for (int s = 0; s < steps; s++)
-        {
-            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
-            var a = managed.Step(x).ToArray();
-            var b = jit.Step(x).ToArray();
-            for (int i = 0; i < a.Length; i++)
-            {
-                Assert.False(float.IsNaN(b[i]), $"{isa}: output {i} is NaN at step {s}");
-                double d = Math.Abs(a[i] - b[i]);
-                if (d > worst) { worst = d; worstStep = s; }
-            }
-        }
+        var (worst, worstStep) = NetworkLockstep.MaxDifference(managed, jit, steps, seed: 17, isa.ToString());
         Assert.True(worst <= tolerance, $"{isa} {sizes}: JIT and managed networks differ by {worst:G3} at step {worstStep} (tolerance {tolerance})");
     }
 

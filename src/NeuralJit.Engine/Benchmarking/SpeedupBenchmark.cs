@@ -9,6 +9,17 @@ namespace NeuralJit.Benchmarking;
 /// </summary>
 public static class SpeedupBenchmark
 {
+    /// <summary>The seed's table, measured by Compare-JitSpeedup without -Operation and by the benchmark app: LSTM step 64→128 (fused), DNC content 256×64, GEMM 64³ and 128×64×64, cosine 256×64, EWC 128×128.</summary>
+    public static IReadOnlyList<OpKey> SeedTable { get; } =
+    [
+        new(OpKind.LstmStep, new OpShape(512, 64, 128)),
+        new(OpKind.DncContent, OpShape.Matrix(256, 64)),
+        new(OpKind.Gemm, OpShape.ForGemm(64, 64, 64)),
+        new(OpKind.Gemm, OpShape.ForGemm(128, 64, 64)),
+        new(OpKind.CosineSimilarity, OpShape.Matrix(256, 64)),
+        new(OpKind.EwcPenalty, OpShape.Matrix(128, 128)),
+    ];
+
     /// <summary>
     /// Most flops one measured call may take (GEMM ≈ 1700³): a JIT kernel runs to its end before a stop request is
     /// seen, and at this size that is ≤ 0.1 s even on AVX2 (managed tiers check between panels of rows).

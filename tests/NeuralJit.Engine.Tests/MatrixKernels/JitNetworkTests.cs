@@ -37,22 +37,7 @@ public class JitNetworkTests
         }
         Assert.Equal(3, installed);
 
-        var rng = new Random(5);
-        var x = new float[sizes.InputSize];
-        double worst = 0;
-        int worstStep = -1;
-        for (int s = 0; s < steps; s++)
-        {
-            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
-            var a = managed.Step(x).ToArray();
-            var b = jit.Step(x).ToArray();
-            for (int i = 0; i < a.Length; i++)
-            {
-                Assert.False(float.IsNaN(b[i]), $"{isa}: output {i} is NaN at step {s}");
-                double d = Math.Abs(a[i] - b[i]);
-                if (d > worst) { worst = d; worstStep = s; }
-            }
-        }
+        var (worst, worstStep) = NetworkLockstep.MaxDifference(managed, jit, steps, seed: 5, isa.ToString());
         Assert.True(worst <= tolerance, $"{isa}: JIT and managed networks differ by {worst:G3} at step {worstStep} (tolerance {tolerance})");
         // Every step is one call of each layer's LstmStep slot, whichever tier runs it.
         Assert.Equal(steps, jitEngine.Resolve(OpKind.LstmStep, new OpShape(512, 64, 128)).Snapshot().Calls);
