@@ -137,12 +137,29 @@ internal static unsafe class Program
         foreach (int n in new[] { 64, 256, 1024 })
             foreach (var isa in isas)
                 LinkFusion(n, 4, isa, jit, roof);
+        var jitStepNs = new Dictionary<(string, JitIsa), double>();
         foreach (var (name, sizes, target) in DncNetworks)
             foreach (var isa in isas)
             {
                 double goal = isa == JitIsa.Avx512 && sizes.MemorySlots == 256 ? 20_000 : target;
-                DncStep($"DNC step {name} {isa} vs ManagedSimd", sizes, isa, roof, goal);
+                if (DncStep($"DNC step {name} {isa} vs ManagedSimd", sizes, isa, roof, goal) is double ns) jitStepNs[(name, isa)] = ns;
             }
+        if (jitStepNs.Count > 0) TorchRows(jitStepNs);
+    }
+
+    /// <summary>Each network's JIT step against the PyTorch peer's, both measured in this run (the peer after our rows, not interleaved).</summary>
+    private static void TorchRows(Dictionary<(string Network, JitIsa Isa), double> jitStepNs)
+    {
+        var peer = TorchPeer.TryMeasure(out string why);
+        if (peer is null) { Console.Error.WriteLine(); Console.Error.WriteLine($"PyTorch peer: NOT AVAILABLE — {why}."); return; }
+        foreach (var ((network, isa), jitNs) in jitStepNs)
+        {
+            var p = peer.FirstOrDefault(s => s.Network == network);
+            if (p is null) continue;
+            double ratio = p.MedianMicroseconds * 1000 / jitNs;
+            Add($"DNC step {network} {isa} vs PyTorch {p.Torch}", isa, "PyTorch", TorchPeer.Microseconds(p.MedianMicroseconds), jitNs.ToString("N0"),
+                ratio.ToString("N2") + "x", "—", $"peer CPU {TorchPeer.Microseconds(p.ThreadCpuMicroseconds)} ns", "—", "—", "faster", ratio > 1 ? "PASS" : "SHORT");
+        }
     }
 
     /// <summary>The fused DncLinkTemporal kernel against the JIT's DncLinkUpdate then DncTemporal kernels on the same operands.</summary>
@@ -173,9 +190,10 @@ internal static unsafe class Program
             $"±{m.Candidate.Error999:N0}", $"{r.GFlops:N1} GFLOP/s", $"{r.PercentOfBound:N0}% {r.Bound}", $"{err:G2}", "faster", m.Speedup > 1 ? "PASS" : "SHORT");
     }
 
-    private static void DncStep(string name, NetworkSizes sizes, JitIsa isa, RooflineResult roof, double targetNs)
+    /// <summary>The whole step, JIT against managed; returns the JIT step's median (ns), or null when not selected.</summary>
+    private static double? DncStep(string name, NetworkSizes sizes, JitIsa isa, RooflineResult roof, double targetNs)
     {
-        if (!Selected(name) && !Selected("dnc step")) return;
+        if (!Selected(name) && !Selected("dnc step")) return null;
         using var managed = new NetworkStep(sizes, null);
         using var jitted = new NetworkStep(sizes, isa);
         const int traceSteps = 200;
@@ -191,6 +209,7 @@ internal static unsafe class Program
         Add(name, isa, "ManagedSimd", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
             $"±{m.Candidate.Error999:N0}", $"bound {boundNs:N0} ns", $"{100 * boundNs / m.Candidate.Median:N0}%", $"{err:G2}",
             $"≤ {targetNs:N0} ns", m.Candidate.Median <= targetNs ? "PASS" : "SHORT");
+        return m.Candidate.Median;
     }
 
     private static bool Selected(string name) => s_filter.Length == 0 || name.Contains(s_filter, StringComparison.OrdinalIgnoreCase);
