@@ -73,6 +73,7 @@ public sealed class TierPromotion
         JitKernel? kernel;
         var isa = _compiler.Isa;
         var where = _options.SynchronousCompilation ? "on the calling thread" : "in the background";
+        bool cached = _compiler.Find(slot.Key) is not null; // compiled earlier (Invoke-NeuralJitCompile): reported as a cache hit, not a compile
         _raise(new TieringEvent(TieringEventKind.CompileStarted, slot.Key, $"{slot.Key}: compiling for {isa} {where}.") { Isa = isa });
         try
         {
@@ -83,8 +84,9 @@ public sealed class TierPromotion
             }
         }
         catch (ObjectDisposedException) { return null; }
-        _raise(new TieringEvent(TieringEventKind.Compiled, slot.Key,
-            $"{slot.Key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.")
+        _raise(new TieringEvent(TieringEventKind.Compiled, slot.Key, cached
+            ? $"{slot.Key}: found in the kernel cache ({kernel!.Isa}, {kernel.Code.Length:N0} code bytes, compiled earlier in {kernel.CompileMicroseconds:N1} µs)."
+            : $"{slot.Key}: compiled for {kernel!.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.")
             { Isa = kernel.Isa, CompileMicroseconds = kernel.CompileMicroseconds, CodeBytes = kernel.Code.Length });
         if (!Install(slot, kernel)) return null;
         _raise(new TieringEvent(TieringEventKind.Installed, slot.Key,
