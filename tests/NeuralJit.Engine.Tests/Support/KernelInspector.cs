@@ -203,7 +203,7 @@ public static unsafe class KernelInspector
                     return new Report(name, steps, accesses, masked, problems);
                 case Mnemonic.Push:
                 {
-                    var v = Operand(m, ins, 0, stack, argBytes, code);
+                    var v = Operand(ins, 0);
                     var sp = m.Get(Register.RSP).V - 8;
                     m.Set(Register.RSP, Val.Of(sp));
                     Touch(sp, 8, true, ins);
@@ -220,7 +220,7 @@ public static unsafe class KernelInspector
                 }
                 case Mnemonic.Mov or Mnemonic.Movzx or Mnemonic.Movsxd when ins.Op0Kind == IcedOpKind.Register:
                 {
-                    var v = Operand(m, ins, 1, stack, argBytes, code);
+                    var v = Operand(ins, 1);
                     if (ins.Mnemonic == Mnemonic.Movsxd && v.Known) v = Val.Of((ulong)(long)(int)v.V);
                     m.Set(ins.Op0Register, v);
                     break;
@@ -228,7 +228,7 @@ public static unsafe class KernelInspector
                 case Mnemonic.Mov when ins.Op0Kind == IcedOpKind.Memory:
                 {
                     var a = Address(m, ins.MemoryBase, ins.MemoryIndex, ins.MemoryIndexScale, ins.MemoryDisplacement64, ins);
-                    if (a.Known && stackRegion.Contains(a.V, 8)) stack[a.V] = ins.MemorySize.GetSize() == 8 ? Operand(m, ins, 1, stack, argBytes, code) : Val.Unknown;
+                    if (a.Known && stackRegion.Contains(a.V, 8)) stack[a.V] = ins.MemorySize.GetSize() == 8 ? Operand(ins, 1) : Val.Unknown;
                     break;
                 }
                 case Mnemonic.Lea:
@@ -236,14 +236,14 @@ public static unsafe class KernelInspector
                     break;
                 case Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Test
                     or Mnemonic.Inc or Mnemonic.Dec or Mnemonic.Neg or Mnemonic.Imul or Mnemonic.Shl or Mnemonic.Shr or Mnemonic.Sar:
-                    Alu(m, ins, stack, argBytes, code);
+                    Alu(ins);
                     break;
                 case Mnemonic.Jmp:
                     nextIp = ins.NearBranchTarget;
                     break;
                 case Mnemonic.Kmovw or Mnemonic.Kmovd or Mnemonic.Kmovq or Mnemonic.Kmovb:
                 {
-                    var v = Operand(m, ins, 1, stack, argBytes, code);
+                    var v = Operand(ins, 1);
                     int bits = ins.Mnemonic switch { Mnemonic.Kmovb => 8, Mnemonic.Kmovw => 16, Mnemonic.Kmovd => 32, _ => 64 };
                     if (ins.Op0Kind == IcedOpKind.Register) m.Set(ins.Op0Register, v.Known ? Val.Of(bits == 64 ? v.V : v.V & ((1UL << bits) - 1)) : v);
                     break;
@@ -306,34 +306,34 @@ public static unsafe class KernelInspector
             }
         }
 
-        Val Operand(Machine mm, in Instruction ins, int i, Dictionary<ulong, Val> stk, byte[] argb, byte[] codeBytes) => ins.GetOpKind(i) switch
+        Val Operand(in Instruction ins, int i) => ins.GetOpKind(i) switch
         {
-            IcedOpKind.Register => mm.Get(ins.GetOpRegister(i)),
+            IcedOpKind.Register => m.Get(ins.GetOpRegister(i)),
             IcedOpKind.Immediate8 or IcedOpKind.Immediate16 or IcedOpKind.Immediate32 or IcedOpKind.Immediate64
                 or IcedOpKind.Immediate8to16 or IcedOpKind.Immediate8to32 or IcedOpKind.Immediate8to64 or IcedOpKind.Immediate32to64 => Val.Of(ins.GetImmediate(i)),
-            IcedOpKind.Memory => Load(mm, ins, stk, argb, codeBytes),
+            IcedOpKind.Memory => Load(ins),
             _ => Val.Unknown,
         };
 
-        Val Load(Machine mm, in Instruction ins, Dictionary<ulong, Val> stk, byte[] argb, byte[] codeBytes)
+        Val Load(in Instruction ins)
         {
-            var a = Address(mm, ins.MemoryBase, ins.MemoryIndex, ins.MemoryIndexScale, ins.MemoryDisplacement64, ins);
+            var a = Address(m, ins.MemoryBase, ins.MemoryIndex, ins.MemoryIndexScale, ins.MemoryDisplacement64, ins);
             int size = ins.MemorySize.GetSize();
             if (!a.Known || size > 8) return Val.Unknown;
-            if (argsRegion.Contains(a.V, size)) return Val.Of(ReadLittleEndian(argb, (int)(a.V - ArgsBase), size));
-            if (poolRegion.Contains(a.V, size)) return Val.Of(ReadLittleEndian(codeBytes, (int)(a.V - CodeBase), size));
-            if (size == 8 && stk.TryGetValue(a.V, out var v)) return v;
+            if (argsRegion.Contains(a.V, size)) return Val.Of(ReadLittleEndian(argBytes, (int)(a.V - ArgsBase), size));
+            if (poolRegion.Contains(a.V, size)) return Val.Of(ReadLittleEndian(code, (int)(a.V - CodeBase), size));
+            if (size == 8 && stack.TryGetValue(a.V, out var v)) return v;
             return Val.Unknown;
         }
 
-        void Alu(Machine mm, in Instruction ins, Dictionary<ulong, Val> stk, byte[] argb, byte[] codeBytes)
+        void Alu(in Instruction ins)
         {
-            var dst = Operand(mm, ins, 0, stk, argb, codeBytes);
+            var dst = Operand(ins, 0);
             int bits = ins.Op0Kind == IcedOpKind.Register ? ins.Op0Register.GetSize() * 8 : ins.MemorySize.GetSize() * 8;
             Val src = ins.Mnemonic is Mnemonic.Inc or Mnemonic.Dec or Mnemonic.Neg ? Val.Of(1)
-                : ins.Mnemonic == Mnemonic.Imul && ins.OpCount == 3 ? Operand(mm, ins, 2, stk, argb, codeBytes)
-                : Operand(mm, ins, 1, stk, argb, codeBytes);
-            if (ins.Mnemonic == Mnemonic.Imul && ins.OpCount == 3) dst = Operand(mm, ins, 1, stk, argb, codeBytes);
+                : ins.Mnemonic == Mnemonic.Imul && ins.OpCount == 3 ? Operand(ins, 2)
+                : Operand(ins, 1);
+            if (ins.Mnemonic == Mnemonic.Imul && ins.OpCount == 3) dst = Operand(ins, 1);
             bool writes = ins.Mnemonic is not (Mnemonic.Cmp or Mnemonic.Test);
             if (ins.Mnemonic is Mnemonic.Xor or Mnemonic.Sub && ins.Op0Kind == IcedOpKind.Register && ins.Op1Kind == IcedOpKind.Register && ins.Op0Register == ins.Op1Register)
             {
@@ -341,8 +341,8 @@ public static unsafe class KernelInspector
             }
             if (!dst.Known || !src.Known)
             {
-                if (writes && ins.Op0Kind == IcedOpKind.Register) mm.Set(ins.Op0Register, Val.Unknown);
-                mm.ForgetFlags();
+                if (writes && ins.Op0Kind == IcedOpKind.Register) m.Set(ins.Op0Register, Val.Unknown);
+                m.ForgetFlags();
                 return;
             }
             ulong mask = bits == 64 ? ulong.MaxValue : (1UL << bits) - 1, sign = 1UL << (bits - 1);
@@ -352,8 +352,8 @@ public static unsafe class KernelInspector
             {
                 case Mnemonic.Add: r = (a + b) & mask; cf = r < a; of = ((~(a ^ b) & (a ^ r)) & sign) != 0; break;
                 case Mnemonic.Sub or Mnemonic.Cmp: r = (a - b) & mask; cf = a < b; of = (((a ^ b) & (a ^ r)) & sign) != 0; break;
-                case Mnemonic.Inc: r = (a + 1) & mask; cf = mm.CF; of = r == sign; break;
-                case Mnemonic.Dec: r = (a - 1) & mask; cf = mm.CF; of = a == sign; break;
+                case Mnemonic.Inc: r = (a + 1) & mask; cf = m.CF; of = r == sign; break;
+                case Mnemonic.Dec: r = (a - 1) & mask; cf = m.CF; of = a == sign; break;
                 case Mnemonic.Neg: r = (0 - a) & mask; cf = a != 0; of = a == sign; break;
                 case Mnemonic.And or Mnemonic.Test: r = a & b; break;
                 case Mnemonic.Or: r = a | b; break;
@@ -363,8 +363,8 @@ public static unsafe class KernelInspector
                 case Mnemonic.Shr: r = a >> (int)(b & 63); cf = of = null; break;
                 default: r = (ulong)((long)(a << (64 - bits)) >> (64 - bits) >> (int)(b & 63)) & mask; cf = of = null; break; // sar
             }
-            if (writes && ins.Op0Kind == IcedOpKind.Register) mm.Set(ins.Op0Register, Val.Of(r));
-            mm.SetFlags(zf: r == 0, sf: (r & sign) != 0, cf, of);
+            if (writes && ins.Op0Kind == IcedOpKind.Register) m.Set(ins.Op0Register, Val.Of(r));
+            m.SetFlags(zf: r == 0, sf: (r & sign) != 0, cf, of);
         }
     }
 
