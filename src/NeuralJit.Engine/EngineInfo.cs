@@ -37,6 +37,8 @@ public sealed class EngineInfo
     public long JitCacheHits { get; init; }
     public long JitCacheMisses { get; init; }
     public long JitBuilds { get; init; }
+    /// <summary>Promotions queued or compiling in the background: wait for 0 before reading the kernels a run left behind.</summary>
+    public long PendingCompilations { get; init; }
     /// <summary>Why keys stay managed (cache full, no executable memory …), oldest first.</summary>
     public string[] JitWarnings { get; init; } = [];
 
@@ -68,6 +70,7 @@ public sealed class EngineInfo
         JitCacheHits = engine.Jit.Hits,
         JitCacheMisses = engine.Jit.Misses,
         JitBuilds = engine.Jit.Builds,
+        PendingCompilations = engine.Promotion.Pending,
         JitWarnings = engine.Jit.Warnings.ToArray(),
     };
 }

@@ -216,6 +216,9 @@ public sealed class ReliabilityTests : IDisposable
                 Import-Module $using:path
                 $null = Invoke-NeuralInference -InputSize 16 -HiddenSize 8 -Steps 3000
             }
+            # Tier-up compiles in the background: the code cache is mapped by the first kernel, which may land after the cmdlet returns.
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ((Get-NeuralEngine).PendingCompilations -gt 0 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
             'before maps={0} kernels={1} mode={2}' -f (& $maps), @(Get-NeuralJitKernel).Count, (Get-NeuralEngine).CodeCacheMode
             Remove-Module NeuralJit
             'removed maps={0} created={1}' -f (& $maps), [NeuralJit.NeuralEngine]::DefaultCreated

@@ -138,15 +138,29 @@ public static unsafe class CycleClock
         return mem.Address; // intentionally never disposed: lives with the process
     }
 
+    /// <summary>TSC ticks per Stopwatch second over <paramref name="span"/>, both ends read by <see cref="PairedRead"/>.</summary>
     private static double Calibrate(TimeSpan span)
     {
-        long sw0 = Stopwatch.GetTimestamp();
-        long t0 = (long)s_start();
+        var (sw0, t0) = PairedRead();
         long target = sw0 + (long)(span.TotalSeconds * Stopwatch.Frequency);
-        long sw1;
-        while ((sw1 = Stopwatch.GetTimestamp()) < target) { }
-        long t1 = (long)s_end();
+        while (Stopwatch.GetTimestamp() < target) { }
+        var (sw1, t1) = PairedRead();
         return (t1 - t0) / ((double)(sw1 - sw0) / Stopwatch.Frequency);
+    }
+
+    /// <summary>
+    /// A Stopwatch time and the TSC at that time: each TSC read sits between two Stopwatch reads and the narrowest
+    /// of many brackets is kept, so a preemption between the two clocks (a loaded machine) cannot skew the pair.
+    /// </summary>
+    private static (long Stopwatch, long Tsc) PairedRead()
+    {
+        long bestWidth = long.MaxValue, sw = 0, tsc = 0;
+        for (int i = 0; i < 64; i++)
+        {
+            long a = Stopwatch.GetTimestamp(), t = (long)s_start(), b = Stopwatch.GetTimestamp();
+            if (b - a < bestWidth) { bestWidth = b - a; sw = a + (b - a) / 2; tsc = t; }
+        }
+        return (sw, tsc);
     }
 
     /// <summary>
