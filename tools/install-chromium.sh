@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs headless Chromium for the browser tests (tests/NeuralJit.PowerShell.Tests/BrowserTests.cs) when it is missing.
+# Installs headless Chromium for the browser tests (tests/pester/Browser.Tests.ps1) when it is missing.
 # Debian/Ubuntu with apt and root (CI); elsewhere it says what to do. NEURALJIT_SKIP_BROWSER_TESTS=1 opts out of those tests.
 set -euo pipefail
 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then exit 0; fi
