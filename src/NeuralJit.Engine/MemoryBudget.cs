@@ -21,6 +21,13 @@ public static class MemoryBudget
     /// </summary>
     public const long MaxBytes = 1L << 30;
 
+    /// <summary>
+    /// The most one time step of a network may cost: 2³¹ flops, about a quarter of a second on the managed tier of one
+    /// AVX2 core. A step is not interrupted half-way (its state would be left half-updated), so this bound is what keeps
+    /// Ctrl+C within a second. Memory alone does not bound it: each DNC read head adds a pass over the link matrix and the memory.
+    /// </summary>
+    public const double MaxStepFlops = 1L << 31;
+
     /// <summary>Parameter and state bytes of a network of <paramref name="s"/>, as <see cref="NeuralNetwork"/> allocates them (fp32).</summary>
     /// <exception cref="OverflowException">The sizes do not fit 64 bits (the caller reports them as too large).</exception>
     public static (long ParameterBytes, long StateBytes) NetworkBytes(NetworkSizes s)
@@ -44,6 +51,33 @@ public static class MemoryBudget
         }
     }
 
+    /// <summary>
+    /// fp32 flops of one time step of a network of <paramref name="s"/>, from the descriptors' cost models of the ops
+    /// the step runs (LSTM layers, the DNC's ops with one content lookup per read head and one for the write, the dense head).
+    /// Call it on sizes that passed the byte budget: every dimension then fits an int.
+    /// </summary>
+    public static double StepFlops(NetworkSizes s)
+    {
+        static double F(OpKind op, OpShape shape) => OpSpecs.For(op).Flops(shape);
+        int g = checked(4 * s.HiddenSize);
+        double flops = F(OpKind.LstmStep, new OpShape(g, checked(s.InputSize + s.ReadSize), s.HiddenSize))
+                     + (s.Layers - 1) * F(OpKind.LstmStep, new OpShape(g, s.HiddenSize, s.HiddenSize))
+                     + F(OpKind.Dense, OpShape.Matrix(s.OutputSize, s.HeadInputSize));
+        if (!s.HasMemory) return flops;
+        int n = s.MemorySlots, w = s.MemoryWidth, r = s.ReadHeads;
+        return flops
+            + F(OpKind.Dense, OpShape.Matrix(s.InterfaceSize, s.HiddenSize))
+            + F(OpKind.DncInterface, new OpShape(r, w))
+            + F(OpKind.DncUsage, new OpShape(n, r))
+            + F(OpKind.DncAllocation, OpShape.Vector(n))
+            + (r + 1.0) * F(OpKind.DncContent, OpShape.Matrix(n, w))
+            + F(OpKind.DncWriteWeighting, OpShape.Vector(n))
+            + F(OpKind.DncWrite, new OpShape(n, w))
+            + F(OpKind.DncLinkTemporal, new OpShape(n, r))
+            + F(OpKind.DncReadWeighting, new OpShape(n, r))
+            + F(OpKind.DncRead, new OpShape(n, w, r));
+    }
+
     /// <summary>Bytes of the operands of a benchmark of <paramref name="key"/> (see <see cref="OpWorkload.OperandFloats"/>).</summary>
     /// <exception cref="OverflowException">The sizes do not fit 64 bits.</exception>
     public static long OperandBytes(OpKey key) => checked(4 * OpWorkload.OperandFloats(key));
@@ -55,6 +89,11 @@ public static class MemoryBudget
         try { (parameters, state) = NetworkBytes(sizes); }
         catch (OverflowException) { throw new MemoryBudgetException(sizes.ToString(), null, $"{sizes} needs more than 2⁶³ bytes", MaxBytes, null); }
         Require(sizes.ToString(), sizes, parameters, state, $"{Bytes(parameters)} of parameters and {Bytes(state)} of state");
+        double flops = StepFlops(sizes);
+        if (flops > MaxStepFlops)
+            throw new MemoryBudgetException(sizes.ToString(), sizes,
+                $"one time step of {sizes} is {flops / 1e9:N1} GFLOP, over the limit of {MaxStepFlops / 1e9:N1} GFLOP a step may take (a step runs to its end, so this keeps a stop within a second)",
+                MaxBytes, null) { StepFlops = flops };
     }
 
     /// <summary>Throws <see cref="MemoryBudgetException"/> when the operands of a benchmark of <paramref name="key"/> would exceed the budget.</summary>
@@ -128,4 +167,6 @@ public sealed class MemoryBudgetException : Exception
     public long? RequiredBytes { get; }
     /// <summary>Set when the machine's free memory, not the limit, refused it.</summary>
     public long? AvailableBytes { get; init; }
+    /// <summary>Flops of one time step, when that (not memory) is what exceeded the budget.</summary>
+    public double? StepFlops { get; init; }
 }

@@ -85,7 +85,7 @@ internal static class ModelFiles
         catch (MemoryBudgetException e)
         {
             return (null, NeuralErrors.Create(e, errorPrefix + "TooLarge", ErrorCategory.LimitsExceeded, target,
-                $"The model's sizes (tensor shapes and __metadata__ such as {NeuralModel.MemorySlotsKey}) ask for more than {MemoryBudget.Bytes(e.LimitBytes)}: check the file, or save a smaller model."));
+                NeuralErrors.TooLargeAction(e, $"The model's sizes (tensor shapes and __metadata__ such as {NeuralModel.MemorySlotsKey}) ask for more than {MemoryBudget.Bytes(e.LimitBytes)}: check the file, or save a smaller model.")));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -17,6 +17,13 @@ internal static class NeuralErrors
             ErrorDetails = new ErrorDetails(details ?? exception.Message) { RecommendedAction = recommendedAction },
         };
 
+    /// <summary>
+    /// What to do about a network the budget refused: <paramref name="bytesAction"/> when its bytes were too many,
+    /// else how to make one time step cheaper.
+    /// </summary>
+    public static string TooLargeAction(MemoryBudgetException e, string bytesAction) => e.StepFlops is null ? bytesAction
+        : $"Use fewer DNC read heads or memory slots (each read head is a pass over the N×N link matrix and the N×W memory): one time step may take at most {MemoryBudget.MaxStepFlops / 1e9:N1} GFLOP.";
+
     public static ErrorRecord InvalidArgument(string message, string errorId, object? target, string recommendedAction) =>
         Create(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, target, recommendedAction);
 

@@ -90,4 +90,34 @@ public class MemoryBudgetTests
         // Gemm 4x5x6: A 4×6, B 6×5 shared; C 4×5 as the start values and one copy per side.
         Assert.Equal(4L * (24 + 30 + 3 * 20), MemoryBudget.OperandBytes(OpKey.Parse(OpKind.Gemm, "4x5x6")));
     }
+
+    [Theory]
+    [InlineData(7, 13, 5, 1, 0, 0, 0)]
+    [InlineData(6, 10, 3, 2, 0, 0, 0)]
+    [InlineData(5, 12, 3, 1, 37, 9, 3)]
+    [InlineData(4, 16, 2, 2, 64, 16, 2)]
+    public void StepFlopsAreWhatTheProfiledOpsOfAStepCost(int input, int hidden, int output, int layers, int slots, int width, int heads)
+    {
+        var sizes = new NetworkSizes(input, hidden, output, layers) { MemorySlots = slots, MemoryWidth = width, ReadHeads = heads };
+        using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        using var net = NeuralNetwork.CreateRandom(engine, sizes, seed: 3);
+        const int Steps = 5;
+        var x = new float[input];
+        for (int t = 0; t < Steps; t++) net.Step(x);
+        double profiled = engine.Profile.Slots.Sum(slot => slot.Snapshot().Calls * slot.Key.Spec.Flops(slot.Key.Shape)) / Steps;
+        Assert.Equal(profiled, MemoryBudget.StepFlops(sizes), profiled * 1e-9);
+    }
+
+    [Fact]
+    public void AStepTooCostlyToStopWithinASecondIsRefusedThoughItsBytesFit()
+    {
+        var sizes = new NetworkSizes(8, 8, 2) { MemorySlots = 8192, MemoryWidth = 8, ReadHeads = 64 };
+        var (parameters, state) = MemoryBudget.NetworkBytes(sizes);
+        Assert.True(parameters + state < MemoryBudget.MaxBytes, "the bytes fit: the step's cost refuses it");
+        var e = Assert.Throws<MemoryBudgetException>(() => MemoryBudget.Check(sizes));
+        Assert.True(e.StepFlops > MemoryBudget.MaxStepFlops);
+        Assert.Contains("GFLOP", e.Message);
+        // The sizes the benchmark's scaling curve runs pass.
+        MemoryBudget.Check(new NetworkSizes(64, 128, 10) { MemorySlots = 4096, MemoryWidth = 64, ReadHeads = 4 });
+    }
 }

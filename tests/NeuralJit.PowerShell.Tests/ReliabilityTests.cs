@@ -100,6 +100,18 @@ public sealed class ReliabilityTests : IDisposable
     }
 
     [Fact]
+    public void ADncWhoseStepCouldNotBeStoppedWithinASecondIsRefusedNamingItsCost()
+    {
+        // 8,192 slots and 64 read heads fit the byte budget, but a step on the managed tier took ~20 s, and a stop waited for it.
+        var errors = Errors("New-NeuralModel -InputSize 8 -HiddenSize 8 -OutputSize 2 -MemorySlots 8192 -MemoryWidth 8 -ReadHeads 64", out var output, out var took);
+        Assert.Empty(output);
+        var e = Assert.Single(errors);
+        AssertModuleError(e, "NewNeuralModelTooLarge", ErrorCategory.LimitsExceeded, "GFLOP", "8192×8, 64 read heads");
+        Assert.Contains("read heads", e.ErrorDetails.RecommendedAction);
+        Assert.True(took < TimeSpan.FromSeconds(10), $"refusing took {took}: was something allocated first?");
+    }
+
+    [Fact]
     public void AModelWhoseMetadataAsksForAHugeMemoryIsRefusedAtImport()
     {
         // 7.8 KB on disk; dnc.memory_slots 16384 asked every run for a 1 GiB link matrix and 1.9 s a step, silently.

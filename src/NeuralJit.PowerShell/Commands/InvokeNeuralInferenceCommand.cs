@@ -97,7 +97,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
 
     private static ErrorRecord TooLarge(MemoryBudgetException e, object target) =>
         NeuralErrors.Create(e, "InvokeNeuralInferenceTooLarge", ErrorCategory.LimitsExceeded, target,
-            $"Use smaller sizes: a network's parameters and state may take at most {MemoryBudget.Bytes(e.LimitBytes)} (and no more than the machine has free).");
+            NeuralErrors.TooLargeAction(e, $"Use smaller sizes: a network's parameters and state may take at most {MemoryBudget.Bytes(e.LimitBytes)} (and no more than the machine has free)."));
 
     private void CheckRange(string name, long value, long max)
     {

@@ -43,7 +43,7 @@ public sealed class NewNeuralModelCommand : PSCmdlet
         catch (MemoryBudgetException e)
         {
             ThrowTerminatingError(NeuralErrors.Create(e, "NewNeuralModelTooLarge", ErrorCategory.LimitsExceeded, sizes,
-                $"Use smaller sizes: a model's parameters and state (a DNC's N×N link matrix included) may take at most {MemoryBudget.Bytes(e.LimitBytes)}."));
+                NeuralErrors.TooLargeAction(e, $"Use smaller sizes: a model's parameters and state (a DNC's N×N link matrix included) may take at most {MemoryBudget.Bytes(e.LimitBytes)}.")));
             return;
         }
         WriteObject(model);
