@@ -46,6 +46,20 @@ Describe 'Invoke-NeuralJitCompile -Verbose' {
     }
 }
 
+Describe 'Compare-JitSpeedup -Verbose' {
+    It 'says what it compiled, what it times against what, and the medians it found' {
+        $out = @(Compare-JitSpeedup -Operation Relu -Dims 1000 -Baseline ManagedSimd -Seconds 0.02 -Verbose 4>&1)
+        $result = $out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        $verbose = @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        @($result) | Should -HaveCount 1
+        $verbose | Should -Contain ('Relu 1000 ({0}) vs ManagedSimd: timing both sides interleaved, about 0.02 s.' -f $result.Isa)
+        @($verbose -match "^Relu 1000: compiled for $($result.Isa): [\d,]+ code bytes in [\d,.]+ µs\.$") | Should -HaveCount 1 -Because ($verbose -join "`n")
+        @($verbose -match '^Roofline of this machine .*FMA peak AVX2 [\d,.]+.* GB/s\.$') | Should -HaveCount 1 -Because ($verbose -join "`n")
+        $verbose | Should -Contain ('Relu 1000 ({0}) vs ManagedSimd: medians {1:N0} ns and {2:N0} ns, {3:N2}x; {4:N0}% of the {5} bound; largest difference {6:G3}.' -f
+            $result.Isa, $result.BaselineNanoseconds, $result.JitNanoseconds, $result.Speedup, $result.PercentOfBound, $result.Bound, $result.MaxAbsError)
+    }
+}
+
 Describe 'Warnings a user must see' {
     It 'a full code cache warns in the run that filled it' {
         $script = @'

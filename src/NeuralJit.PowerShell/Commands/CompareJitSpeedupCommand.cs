@@ -156,6 +156,10 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         try
         {
             var roofline = Roofline.GetCached(_stop.Token);
+            WriteVerbose($"Roofline of this machine (measured once per session): FMA peak AVX2 {roofline.Avx2PeakGFlops:N1}" +
+                (roofline.Avx512PeakGFlops is double p512 ? $", AVX-512 {p512:N1}" : "") + " GFLOP/s; " +
+                $"read L1 {roofline.L1ReadGBps:N0}, L2 {roofline.L2ReadGBps:N0}, L3 {roofline.L3ReadGBps:N0}, memory {roofline.MemoryReadGBps:N0} GB/s.");
+            string measure = budget.Iterations is long n ? $"{n:N0} calls a side" : $"about {budget.Time.TotalSeconds:0.###} s";
             _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, ProfilingEnabled = false, CodeCacheBytes = 4 << 20, SynchronousCompilation = true });
             foreach (var (key, isa) in work)
             {
@@ -166,6 +170,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
                     WriteProgress(new ProgressRecord(1, "Compare-JitSpeedup", $"{key} ({isa}) vs {tier}") { PercentComplete = 100 * done / total });
                     done++;
                     if (kernel is null) continue;
+                    WriteVerbose($"{key} ({isa}) vs {tier}: timing both sides interleaved, {measure}.");
                     SpeedupResult result;
                     try { result = SpeedupBenchmark.Compare(kernel, tier, budget, roofline, _stop.Token); }
                     catch (ArgumentOutOfRangeException e) when (budget.Iterations is not null)
@@ -174,6 +179,8 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
                             "Give fewer -Iterations, or use -Seconds to measure for a time instead of a call count.", details: $"{key} vs {tier}: {e.Message}"));
                         continue;
                     }
+                    WriteVerbose($"{key} ({isa}) vs {tier}: medians {result.BaselineNanoseconds:N0} ns and {result.JitNanoseconds:N0} ns, {result.Speedup:N2}x; " +
+                        $"{result.PercentOfBound:N0}% of the {result.Bound} bound; largest difference {result.MaxAbsError:G3}.");
                     WriteObject(result);
                 }
             }
@@ -201,7 +208,11 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     private JitKernel? Compile(OpKey key, JitIsa isa)
     {
         var kernel = KernelSource.Compile(_engine!, key, isa, out var failure);
-        if (kernel is not null) return kernel;
+        if (kernel is not null)
+        {
+            WriteVerbose($"{key}: compiled for {kernel.Isa}: {kernel.Code.Length:N0} code bytes in {kernel.CompileMicroseconds:N1} µs.");
+            return kernel;
+        }
         WriteError(NeuralErrors.JitFailed(this, key, isa, failure!));
         return null;
     }
