@@ -10,9 +10,15 @@ namespace NeuralJit.Jit;
 public sealed class VectorRegisterPlan
 {
     private readonly string?[] _roles;
-    private readonly List<int> _order = new();
+    /// <summary>When each held register was taken (a counter), so a phase gives back exactly what it took.</summary>
+    private readonly long[] _takenAt;
+    private long _clock;
 
-    internal VectorRegisterPlan(int registers) => _roles = new string?[registers];
+    internal VectorRegisterPlan(int registers)
+    {
+        _roles = new string?[registers];
+        _takenAt = new long[registers];
+    }
 
     /// <summary>Registers in the file (16 or 32).</summary>
     public int Count => _roles.Length;
@@ -64,11 +70,11 @@ public sealed class VectorRegisterPlan
     {
         if (!Holds(v)) throw new InvalidOperationException($"{v} is not held, so it cannot be released.");
         _roles[v.Index] = null;
-        _order.Remove(v.Index);
+        _takenAt[v.Index] = 0;
     }
 
     /// <summary>Registers taken from now until the returned scope is disposed are released then.</summary>
-    public PhaseScope Phase() => new(this, _order.Count);
+    public PhaseScope Phase() => new(this, _clock);
 
     /// <summary>The role that holds <paramref name="v"/>, or null.</summary>
     public string? RoleOf(Vec v) => (uint)v.Index < (uint)_roles.Length ? _roles[v.Index] : null;
@@ -80,24 +86,24 @@ public sealed class VectorRegisterPlan
         if (_roles[index] is { } holder)
             throw new InvalidOperationException($"v{index} is already held by '{holder}'; '{role}' cannot take it too.");
         _roles[index] = role;
-        _order.Add(index);
+        _takenAt[index] = ++_clock;
         return new Vec(index);
     }
 
     private InvalidOperationException Exhausted(int count, string role) => new(
-        $"No room for {count} register(s) for '{role}': held are {string.Join(", ", _order.Select(i => $"v{i} '{_roles[i]}'"))}.");
+        $"No room for {count} register(s) for '{role}': held are {string.Join(", ", Enumerable.Range(0, _roles.Length).Where(i => _roles[i] is not null).Select(i => $"v{i} '{_roles[i]}'"))}.");
 
     /// <summary>See <see cref="Phase"/>.</summary>
     public readonly struct PhaseScope : IDisposable
     {
         private readonly VectorRegisterPlan _plan;
-        private readonly int _mark;
-        internal PhaseScope(VectorRegisterPlan plan, int mark) { _plan = plan; _mark = mark; }
+        private readonly long _mark;
+        internal PhaseScope(VectorRegisterPlan plan, long mark) { _plan = plan; _mark = mark; }
 
         public void Dispose()
         {
-            for (int i = _plan._order.Count - 1; i >= _mark; i--) _plan._roles[_plan._order[i]] = null;
-            _plan._order.RemoveRange(_mark, _plan._order.Count - _mark);
+            for (int i = 0; i < _plan._roles.Length; i++)
+                if (_plan._takenAt[i] > _mark) { _plan._roles[i] = null; _plan._takenAt[i] = 0; }
         }
     }
 }
