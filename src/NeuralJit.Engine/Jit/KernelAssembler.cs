@@ -20,7 +20,10 @@ public readonly record struct MaskReg(int K, Vec Vector);
 /// </summary>
 public readonly record struct TailMask(int Count, MaskReg Mask);
 
-/// <summary>The second source of a vector op: a register or a memory operand (e.g. a constant from <see cref="KernelAssembler.Const"/>).</summary>
+/// <summary>
+/// The second source of a vector op: a register or a memory operand (e.g. a constant from <see cref="KernelAssembler.Const"/>);
+/// a {1toN} broadcast carries over, masking does not (masked forms go through <see cref="TailMask"/>).
+/// </summary>
 public readonly struct VOp
 {
     internal readonly Vec Reg;

@@ -10,6 +10,8 @@ namespace NeuralJit.Jit;
 public sealed class VectorRegisterPlan
 {
     private readonly string?[] _roles;
+    /// <summary>A register's place in its block (−1: taken alone); kept apart from the role so taking allocates nothing.</summary>
+    private readonly int[] _places;
     /// <summary>When each held register was taken (a counter), so a phase gives back exactly what it took.</summary>
     private readonly long[] _takenAt;
     private long _clock;
@@ -17,6 +19,7 @@ public sealed class VectorRegisterPlan
     internal VectorRegisterPlan(int registers)
     {
         _roles = new string?[registers];
+        _places = new int[registers];
         _takenAt = new long[registers];
     }
 
@@ -52,7 +55,7 @@ public sealed class VectorRegisterPlan
             while (i < count && _roles[start + i] is null) i++;
             if (i < count) { start += i; continue; }
             var block = new Vec[count];
-            for (int j = 0; j < count; j++) block[j] = Hold(start + j, $"{role}[{j}]");
+            for (int j = 0; j < count; j++) block[j] = Hold(start + j, role, j);
             return block;
         }
         throw Exhausted(count, role);
@@ -76,22 +79,25 @@ public sealed class VectorRegisterPlan
     /// <summary>Registers taken from now until the returned scope is disposed are released then.</summary>
     public PhaseScope Phase() => new(this, _clock);
 
-    /// <summary>The role that holds <paramref name="v"/>, or null.</summary>
-    public string? RoleOf(Vec v) => (uint)v.Index < (uint)_roles.Length ? _roles[v.Index] : null;
+    /// <summary>The role that holds <paramref name="v"/> ("acc[2]" for the third of a block), or null.</summary>
+    public string? RoleOf(Vec v) => Holds(v) ? Describe(v.Index) : null;
 
-    public bool Holds(Vec v) => RoleOf(v) is not null;
+    public bool Holds(Vec v) => (uint)v.Index < (uint)_roles.Length && _roles[v.Index] is not null;
 
-    private Vec Hold(int index, string role)
+    private string Describe(int index) => _places[index] < 0 ? _roles[index]! : $"{_roles[index]}[{_places[index]}]";
+
+    private Vec Hold(int index, string role, int place = -1)
     {
-        if (_roles[index] is { } holder)
-            throw new InvalidOperationException($"v{index} is already held by '{holder}'; '{role}' cannot take it too.");
+        if (_roles[index] is not null)
+            throw new InvalidOperationException($"v{index} is already held by '{Describe(index)}'; '{role}' cannot take it too.");
         _roles[index] = role;
+        _places[index] = place;
         _takenAt[index] = ++_clock;
         return new Vec(index);
     }
 
     private InvalidOperationException Exhausted(int count, string role) => new(
-        $"No room for {count} register(s) for '{role}': held are {string.Join(", ", Enumerable.Range(0, _roles.Length).Where(i => _roles[i] is not null).Select(i => $"v{i} '{_roles[i]}'"))}.");
+        $"No room for {count} register(s) for '{role}': held are {string.Join(", ", Enumerable.Range(0, _roles.Length).Where(i => _roles[i] is not null).Select(i => $"v{i} '{Describe(i)}'"))}.");
 
     /// <summary>See <see cref="Phase"/>.</summary>
     public readonly struct PhaseScope : IDisposable
