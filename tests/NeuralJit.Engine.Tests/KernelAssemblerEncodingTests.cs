@@ -2,6 +2,7 @@ using Iced.Intel;
 using NeuralJit.Jit;
 using NeuralJit.Ops;
 using static Iced.Intel.AssemblerRegisters;
+using OpKind = NeuralJit.Ops.OpKind;
 
 namespace NeuralJit.Engine.Tests;
 
@@ -321,6 +322,40 @@ public class VectorRegisterPlanTests
         k.Zero(x);
         var e = Assert.Throws<InvalidOperationException>(() => k.Add(x, x, new Vec(7)));
         Assert.Contains("v7", e.Message);
+    }
+
+    /// <summary>
+    /// The emitters converted to the plan stay on it (the DNC emitters are still on fixed register numbers): every
+    /// kernel of a few conformance shapes, both ISAs, is emitted with checking on.
+    /// </summary>
+    [Fact]
+    public void EveryEmitterButTheDncOnesTakesItsRegistersFromThePlan()
+    {
+        foreach (var e in KernelEmitters.All.Where(e => !e.GetType().Name.StartsWith("Dnc", StringComparison.Ordinal)))
+            foreach (var op in e.Ops)
+                foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
+                {
+                    int emitted = 0;
+                    var shapes = op switch
+                    {
+                        OpKind.Gemm => MatrixKernels.GemmKernelTests.Shapes(12, 4242),
+                        OpKind.LstmGates or OpKind.LstmStep => MatrixKernels.MatVecKernelTests.LstmShapes(4, 4242),
+                        _ => Support.JitConformance.Shapes(op, 12, 4242),
+                    };
+                    foreach (var shape in shapes)
+                    {
+                        var key = new OpKey(op, shape);
+                        try { NeuralEngine.ValidateShape(op, shape); } catch (ArgumentException) { continue; }
+                        if (e.CannotEmit(key, isa) is not null) continue;
+                        var k = new KernelAssembler(isa);
+                        e.Emit(k, key);
+                        if (k.Asm.Instructions.Count == 0) { k.Finish(); continue; } // an empty shape: nothing to check
+                        Assert.True(k.IsPlanned, $"{e.GetType().Name} emitted {key} on {isa} without the register plan");
+                        k.Finish();
+                        emitted++;
+                    }
+                    Assert.True(emitted > 0, $"no {op} kernel emitted on {isa}");
+                }
     }
 
     [Fact]

@@ -106,6 +106,9 @@ public sealed class KernelAssembler
     /// </summary>
     public VectorRegisterPlan Registers => _plan ??= new VectorRegisterPlan(VectorRegisters);
 
+    /// <summary>Whether the body takes its vector registers from <see cref="Registers"/> (and so is checked).</summary>
+    public bool IsPlanned => _plan is not null;
+
     public AssemblerRegisterXMM X(Vec v) { Use(v); return new AssemblerRegisterXMM(Register.XMM0 + v.Index); }
     public AssemblerRegisterYMM Y(Vec v) { Use(v); return new AssemblerRegisterYMM(Register.YMM0 + v.Index); }
     public AssemblerRegisterZMM Z(Vec v) { Use(v); return new AssemblerRegisterZMM(Register.ZMM0 + v.Index); }
