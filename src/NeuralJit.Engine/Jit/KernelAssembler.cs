@@ -20,7 +20,10 @@ public readonly record struct MaskReg(int K, Vec Vector);
 /// </summary>
 public readonly record struct TailMask(int Count, MaskReg Mask);
 
-/// <summary>The second source of a vector op: a register or a memory operand (e.g. a constant from <see cref="KernelAssembler.Const"/>).</summary>
+/// <summary>
+/// The second source of a vector op: a register or a memory operand (e.g. a constant from <see cref="KernelAssembler.Const"/>);
+/// a {1toN} broadcast carries over, masking does not (masked forms go through <see cref="TailMask"/>).
+/// </summary>
 public readonly struct VOp
 {
     internal readonly Vec Reg;
@@ -33,20 +36,20 @@ public readonly struct VOp
 }
 
 /// <summary>
-/// One kernel under construction: Iced's <see cref="Assembler"/> plus a vector-width abstraction so one
-/// emitter serves AVX2 (ymm, 8 lanes, 16 registers) and AVX-512 (zmm, 16 lanes, 32 registers), a constant
-/// pool placed in front of the code (64-byte aligned, addressed from r15, which is reserved), tail masks, reductions, and the
-/// calling convention (<see cref="CallingConvention"/>): the body starts with the KernelArgs* in
-/// <see cref="Args"/> (rdi) and must not emit <c>ret</c> — it falls off its end or jumps to
-/// <see cref="ExitLabel"/>; <see cref="Finish"/> wraps it in the prologue and epilogue it needs.
+/// One kernel under construction: Iced's <see cref="Assembler"/> plus a vector width carried as data
+/// (<see cref="Width"/>: ymm, 8 lanes, 16 registers under AVX2; zmm, 16 lanes, 32 registers under AVX-512), so one
+/// emitter serves both and every vector instruction is one <see cref="VectorForm"/>; a checked register plan
+/// (<see cref="Registers"/>), a <see cref="ConstantPool"/> addressed from <see cref="PoolBase"/>, tail masks,
+/// reductions, and the calling convention (<see cref="CallingConvention"/>): the body starts with the KernelArgs*
+/// in <see cref="Args"/> and must not emit <c>ret</c> — it falls off its end or jumps to <see cref="ExitLabel"/>;
+/// <see cref="Finish"/> wraps it in the prologue and epilogue it needs and encodes it (<see cref="KernelEncoder"/>).
 /// </summary>
 public sealed class KernelAssembler
 {
     private readonly CallingConvention _cc;
     private readonly CallingConvention.Frame _frame = new();
-    private readonly List<(int Offset, uint[] Dwords)> _pool = new();
-    private readonly Dictionary<uint[], int> _poolIndex = new(DwordsComparer.Instance);
-    private int _poolBytes;
+    private readonly ConstantPool _pool = new();
+    private VectorRegisterPlan? _plan;
     private int _maxVec = -1;
     private Label _exit;
     private bool _exitUsed;
@@ -61,8 +64,7 @@ public sealed class KernelAssembler
 
     public KernelAssembler(JitIsa isa, CallingConvention? cc = null)
     {
-        if (isa is not (JitIsa.Avx2 or JitIsa.Avx512)) throw new ArgumentOutOfRangeException(nameof(isa), isa, "Kernels are emitted for Avx2 or Avx512.");
-        Isa = isa;
+        Width = VectorWidth.For(isa);
         _cc = cc ?? CallingConvention.Current;
         _scratch = t_scratch ?? new Scratch();
         t_scratch = null; // a second kernel assembled at the same time on this thread gets its own
@@ -70,16 +72,21 @@ public sealed class KernelAssembler
 
     /// <summary>The raw Iced assembler, for GPR work (loops, pointers) and ISA-specific instructions (until <see cref="Finish"/>).</summary>
     public Assembler Asm => _scratch?.Body ?? throw new InvalidOperationException("This kernel was finished; its assembler serves the next kernel.");
-    public JitIsa Isa { get; }
+    /// <summary>The vector width this kernel is emitted for.</summary>
+    public VectorWidth Width { get; }
+    public JitIsa Isa => Width.Isa;
     public bool IsAvx512 => Isa == JitIsa.Avx512;
     /// <summary>fp32 lanes per vector: 8 (ymm) or 16 (zmm).</summary>
-    public int Lanes => IsAvx512 ? 16 : 8;
-    public int VectorBytes => Lanes * 4;
+    public int Lanes => Width.Lanes;
+    public int VectorBytes => Width.Bytes;
     /// <summary>Vector registers available: 16 or 32.</summary>
-    public int VectorRegisters => IsAvx512 ? 32 : 16;
+    public int VectorRegisters => Width.Registers;
 
     /// <summary>The KernelArgs* (rdi on every OS; the prologue moves it there on Win64).</summary>
     public AssemblerRegister64 Args => CallingConvention.Args;
+
+    /// <summary>The register that holds the constant pool's address (reserved: emitters must not touch it).</summary>
+    public static AssemblerRegister64 PoolBase => r15;
 
     /// <summary>Jump here to leave the kernel early (runs the epilogue).</summary>
     public Label ExitLabel
@@ -93,14 +100,27 @@ public sealed class KernelAssembler
 
     // ---- registers -------------------------------------------------------------------------------
 
+    /// <summary>
+    /// The kernel's vector registers by role. Asking for it switches on checking: from then on every vector
+    /// register the body names must be held by the plan.
+    /// </summary>
+    public VectorRegisterPlan Registers => _plan ??= new VectorRegisterPlan(VectorRegisters);
+
+    /// <summary>Whether the body takes its vector registers from <see cref="Registers"/> (and so is checked).</summary>
+    public bool IsPlanned => _plan is not null;
+
     public AssemblerRegisterXMM X(Vec v) { Use(v); return new AssemblerRegisterXMM(Register.XMM0 + v.Index); }
     public AssemblerRegisterYMM Y(Vec v) { Use(v); return new AssemblerRegisterYMM(Register.YMM0 + v.Index); }
     public AssemblerRegisterZMM Z(Vec v) { Use(v); return new AssemblerRegisterZMM(Register.ZMM0 + v.Index); }
     public static AssemblerRegisterK K(int k) => new(Register.K0 + k);
 
+    /// <summary><paramref name="v"/> at this kernel's width (ymm or zmm).</summary>
+    public Register V(Vec v) { Use(v); return Width.Register(v.Index); }
+
     private void Use(Vec v)
     {
         if ((uint)v.Index >= (uint)VectorRegisters) throw new ArgumentOutOfRangeException(nameof(v), v, $"{Isa} has {VectorRegisters} vector registers.");
+        if (_plan is { } plan && !plan.Holds(v)) throw new InvalidOperationException($"{v} is used but the register plan does not hold it: take it from k.Registers.");
         if (v.Index > _maxVec) _maxVec = v.Index;
     }
 
@@ -134,85 +154,68 @@ public sealed class KernelAssembler
     public AssemblerMemoryOperand Const(float value) => ConstBits(BitConverter.SingleToUInt32Bits(value));
 
     /// <summary>A 32-bit pattern constant (masks) as the second source of an op.</summary>
-    public AssemblerMemoryOperand ConstBits(uint bits)
-    {
-        if (IsAvx512) return __dword_bcst[PoolBase + PoolOffset(new[] { bits })];
-        var lanes = new uint[8];
-        Array.Fill(lanes, bits);
-        return __ymmword_ptr[PoolBase + PoolOffset(lanes)];
-    }
+    public AssemblerMemoryOperand ConstBits(uint bits) => IsAvx512
+        ? __dword_bcst[PoolBase + _pool.Offset(new[] { bits })]
+        : __ymmword_ptr[PoolBase + _pool.Replicated(bits, 8)];
 
     /// <summary>A full vector constant, one value per lane (length = <see cref="Lanes"/>).</summary>
     public AssemblerMemoryOperand ConstVector(ReadOnlySpan<uint> lanes)
     {
         if (lanes.Length != Lanes) throw new ArgumentException($"Need {Lanes} lanes.", nameof(lanes));
-        int offset = PoolOffset(lanes.ToArray());
-        return IsAvx512 ? __zmmword_ptr[PoolBase + offset] : __ymmword_ptr[PoolBase + offset];
+        return Width.Ptr[PoolBase + _pool.Offset(lanes.ToArray())];
     }
 
     /// <summary>A double scalar constant (qword) for scalar double ops (vmulsd, vaddsd …).</summary>
     public AssemblerMemoryOperand ConstDouble(double value)
     {
         ulong bits = BitConverter.DoubleToUInt64Bits(value);
-        return __qword_ptr[PoolBase + PoolOffset(new[] { (uint)bits, (uint)(bits >> 32) })];
+        return __qword_ptr[PoolBase + _pool.Offset(new[] { (uint)bits, (uint)(bits >> 32) })];
     }
 
     /// <summary>Loads a float constant into every lane of <paramref name="d"/>.</summary>
     public void LoadConst(Vec d, float value)
     {
         if (value == 0 && !float.IsNegative(value)) { Zero(d); return; }
-        Broadcast(d, __dword_ptr[PoolBase + PoolOffset(new[] { BitConverter.SingleToUInt32Bits(value) })]);
+        Broadcast(d, __dword_ptr[PoolBase + _pool.Offset(new[] { BitConverter.SingleToUInt32Bits(value) })]);
     }
 
-    /// <summary>
-    /// Offset of a constant in the pool, laid out in creation order at its natural alignment (4, 8, 32 or 64
-    /// bytes). Constants are addressed as [r15 + offset]: the prologue points r15 at the pool once, so the body
-    /// has no RIP-relative operands and every instruction is encoded exactly once.
-    /// </summary>
-    private int PoolOffset(uint[] dwords)
+    // ---- one instruction of a form, at this width -----------------------------------------------------
+
+    /// <summary>d = form(a, b): a three-operand <paramref name="form"/> at this kernel's width.</summary>
+    public void Emit(VectorForm form, Vec d, Vec a, VOp b) => Add(b.IsMem
+        ? Instruction.Create(Width.Pick(form), V(d), V(a), b.Mem.ToMemoryOperand(64))
+        : Instruction.Create(Width.Pick(form), V(d), V(a), V(b.Reg)), b);
+
+    /// <summary>d = form(a, b, imm).</summary>
+    public void Emit(VectorForm form, Vec d, Vec a, VOp b, byte imm) => Add(b.IsMem
+        ? Instruction.Create(Width.Pick(form), V(d), V(a), b.Mem.ToMemoryOperand(64), imm)
+        : Instruction.Create(Width.Pick(form), V(d), V(a), V(b.Reg), imm), b);
+
+    /// <summary>d = form(s): a two-operand form (a move, a load, a unary op).</summary>
+    public void Emit(VectorForm form, Vec d, VOp s) => Add(s.IsMem
+        ? Instruction.Create(Width.Pick(form), V(d), s.Mem.ToMemoryOperand(64))
+        : Instruction.Create(Width.Pick(form), V(d), V(s.Reg)), s);
+
+    private void Add(Instruction instr, VOp memorySource)
     {
-        if (!_poolIndex.TryGetValue(dwords, out int offset))
-        {
-            int size = dwords.Length * 4;
-            int align = Math.Min(64, size);
-            offset = (_poolBytes + align - 1) / align * align;
-            _pool.Add((offset, dwords));
-            _poolBytes = offset + size;
-            _poolIndex[dwords] = offset;
-        }
-        return offset;
+        if (memorySource.IsMem && memorySource.Mem.IsBroadcast) instr.IsBroadcast = true;
+        Asm.AddInstruction(instr);
     }
-
-    private sealed class DwordsComparer : IEqualityComparer<uint[]>
-    {
-        public static readonly DwordsComparer Instance = new();
-        public bool Equals(uint[]? x, uint[]? y) => x.AsSpan().SequenceEqual(y);
-        public int GetHashCode(uint[] a)
-        {
-            var h = new HashCode();
-            h.Add(a.Length);
-            foreach (uint d in a) h.Add(d);
-            return h.ToHashCode();
-        }
-    }
-
-    /// <summary>The register that holds the constant pool's address (reserved: emitters must not touch it).</summary>
-    public static AssemblerRegister64 PoolBase => r15;
 
     // ---- moves, loads, stores -----------------------------------------------------------------------
 
-    public void Zero(Vec d) { if (IsAvx512) Asm.vxorps(Z(d), Z(d), Z(d)); else Asm.vxorps(Y(d), Y(d), Y(d)); }
-    public void Move(Vec d, Vec s) { if (d == s) return; if (IsAvx512) Asm.vmovaps(Z(d), Z(s)); else Asm.vmovaps(Y(d), Y(s)); }
+    public void Zero(Vec d) => Emit(VectorForms.Xor, d, d, d);
+    public void Move(Vec d, Vec s) { if (d != s) Emit(VectorForms.Move, d, s); }
 
     /// <summary>Full-vector unaligned load.</summary>
-    public void Load(Vec d, AssemblerMemoryOperand m) { if (IsAvx512) Asm.vmovups(Z(d), m); else Asm.vmovups(Y(d), m); }
+    public void Load(Vec d, AssemblerMemoryOperand m) => Emit(VectorForms.Load, d, m);
     /// <summary>Full-vector unaligned store.</summary>
-    public void Store(AssemblerMemoryOperand m, Vec s) { if (IsAvx512) Asm.vmovups(m, Z(s)); else Asm.vmovups(m, Y(s)); }
+    public void Store(AssemblerMemoryOperand m, Vec s) => Asm.AddInstruction(Instruction.Create(Width.Pick(VectorForms.Store), m.ToMemoryOperand(64), V(s)));
 
     /// <summary>vbroadcastss from a dword in memory (use __dword_ptr[…]).</summary>
-    public void Broadcast(Vec d, AssemblerMemoryOperand m) { if (IsAvx512) Asm.vbroadcastss(Z(d), m); else Asm.vbroadcastss(Y(d), m); }
+    public void Broadcast(Vec d, AssemblerMemoryOperand m) => Emit(VectorForms.BroadcastMemory, d, m);
     /// <summary>Broadcasts lane 0 of <paramref name="s"/> to every lane of <paramref name="d"/>.</summary>
-    public void BroadcastLane0(Vec d, Vec s) { if (IsAvx512) Asm.vbroadcastss(Z(d), X(s)); else Asm.vbroadcastss(Y(d), X(s)); }
+    public void BroadcastLane0(Vec d, Vec s) => Asm.AddInstruction(Instruction.Create(Width.Pick(VectorForms.BroadcastLane0), V(d), X(s)));
 
     /// <summary>
     /// Prepares a tail mask for <paramref name="count"/> lanes (1..Lanes−1). AVX-512 loads k<paramref name="k"/>
@@ -225,12 +228,12 @@ public sealed class KernelAssembler
         if (k is < 1 or > 7) throw new ArgumentOutOfRangeException(nameof(k), k, "Use k1..k7.");
         if (IsAvx512)
         {
-            Asm.kmovw(K(k), __word_ptr[PoolBase + PoolOffset(new[] { (1u << count) - 1 })]);
+            Asm.kmovw(K(k), __word_ptr[PoolBase + _pool.Offset(new[] { (1u << count) - 1 })]);
             return new TailMask(count, new MaskReg(k, default));
         }
         var lanes = new uint[8];
         for (int i = 0; i < count; i++) lanes[i] = 0xFFFFFFFF;
-        Asm.vmovdqu(Y(avx2Vector), __ymmword_ptr[PoolBase + PoolOffset(lanes)]);
+        Asm.vmovdqu(Y(avx2Vector), __ymmword_ptr[PoolBase + _pool.Offset(lanes)]);
         return new TailMask(count, new MaskReg(0, avx2Vector));
     }
 
@@ -254,7 +257,7 @@ public sealed class KernelAssembler
             Asm.vmaskmovps(Y(d), Y(t.Mask.Vector), m);
             var lanes = new uint[8];
             for (int i = t.Count; i < 8; i++) lanes[i] = BitConverter.SingleToUInt32Bits(fill);
-            Asm.vorps(Y(d), Y(d), __ymmword_ptr[PoolBase + PoolOffset(lanes)]);
+            Asm.vorps(Y(d), Y(d), __ymmword_ptr[PoolBase + _pool.Offset(lanes)]);
         }
     }
 
@@ -290,27 +293,27 @@ public sealed class KernelAssembler
 
     // ---- arithmetic (d = a op b) ----------------------------------------------------------------------
 
-    public void Add(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vaddps(Z(d), Z(a), b.Mem); else Asm.vaddps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vaddps(Y(d), Y(a), b.Mem); else Asm.vaddps(Y(d), Y(a), Y(b.Reg)); } }
-    public void Sub(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vsubps(Z(d), Z(a), b.Mem); else Asm.vsubps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vsubps(Y(d), Y(a), b.Mem); else Asm.vsubps(Y(d), Y(a), Y(b.Reg)); } }
-    public void Mul(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vmulps(Z(d), Z(a), b.Mem); else Asm.vmulps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vmulps(Y(d), Y(a), b.Mem); else Asm.vmulps(Y(d), Y(a), Y(b.Reg)); } }
-    public void Div(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vdivps(Z(d), Z(a), b.Mem); else Asm.vdivps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vdivps(Y(d), Y(a), b.Mem); else Asm.vdivps(Y(d), Y(a), Y(b.Reg)); } }
+    public void Add(Vec d, Vec a, VOp b) => Emit(VectorForms.Add, d, a, b);
+    public void Sub(Vec d, Vec a, VOp b) => Emit(VectorForms.Sub, d, a, b);
+    public void Mul(Vec d, Vec a, VOp b) => Emit(VectorForms.Mul, d, a, b);
+    public void Div(Vec d, Vec a, VOp b) => Emit(VectorForms.Div, d, a, b);
     /// <summary>vmaxps: when either is NaN the result is <paramref name="b"/> (put the value whose NaN must survive second).</summary>
-    public void Max(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vmaxps(Z(d), Z(a), b.Mem); else Asm.vmaxps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vmaxps(Y(d), Y(a), b.Mem); else Asm.vmaxps(Y(d), Y(a), Y(b.Reg)); } }
+    public void Max(Vec d, Vec a, VOp b) => Emit(VectorForms.Max, d, a, b);
     /// <summary>vminps: when either is NaN the result is <paramref name="b"/>.</summary>
-    public void Min(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vminps(Z(d), Z(a), b.Mem); else Asm.vminps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vminps(Y(d), Y(a), b.Mem); else Asm.vminps(Y(d), Y(a), Y(b.Reg)); } }
-    public void And(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vandps(Z(d), Z(a), b.Mem); else Asm.vandps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vandps(Y(d), Y(a), b.Mem); else Asm.vandps(Y(d), Y(a), Y(b.Reg)); } }
-    public void Or(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vorps(Z(d), Z(a), b.Mem); else Asm.vorps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vorps(Y(d), Y(a), b.Mem); else Asm.vorps(Y(d), Y(a), Y(b.Reg)); } }
-    public void Xor(Vec d, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vxorps(Z(d), Z(a), b.Mem); else Asm.vxorps(Z(d), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vxorps(Y(d), Y(a), b.Mem); else Asm.vxorps(Y(d), Y(a), Y(b.Reg)); } }
-    public void Sqrt(Vec d, Vec a) { if (IsAvx512) Asm.vsqrtps(Z(d), Z(a)); else Asm.vsqrtps(Y(d), Y(a)); }
+    public void Min(Vec d, Vec a, VOp b) => Emit(VectorForms.Min, d, a, b);
+    public void And(Vec d, Vec a, VOp b) => Emit(VectorForms.And, d, a, b);
+    public void Or(Vec d, Vec a, VOp b) => Emit(VectorForms.Or, d, a, b);
+    public void Xor(Vec d, Vec a, VOp b) => Emit(VectorForms.Xor, d, a, b);
+    public void Sqrt(Vec d, Vec a) => Emit(VectorForms.Sqrt, d, a);
     /// <summary>Integer lanes shifted left (for building 2^n in the exponent field).</summary>
-    public void ShiftLeftInt32(Vec d, Vec a, int bits) { if (IsAvx512) Asm.vpslld(Z(d), Z(a), (byte)bits); else Asm.vpslld(Y(d), Y(a), (byte)bits); }
+    public void ShiftLeftInt32(Vec d, Vec a, int bits) => Asm.AddInstruction(Instruction.Create(Width.Pick(VectorForms.ShiftLeftInt32), V(d), V(a), (uint)(byte)bits));
 
     /// <summary>acc = a·b + acc (vfmadd231ps).</summary>
-    public void FmaAcc(Vec acc, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vfmadd231ps(Z(acc), Z(a), b.Mem); else Asm.vfmadd231ps(Z(acc), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vfmadd231ps(Y(acc), Y(a), b.Mem); else Asm.vfmadd231ps(Y(acc), Y(a), Y(b.Reg)); } }
+    public void FmaAcc(Vec acc, Vec a, VOp b) => Emit(VectorForms.FmaAcc, acc, a, b);
     /// <summary>acc = −(a·b) + acc (vfnmadd231ps).</summary>
-    public void FnmaAcc(Vec acc, Vec a, VOp b) { if (IsAvx512) { if (b.IsMem) Asm.vfnmadd231ps(Z(acc), Z(a), b.Mem); else Asm.vfnmadd231ps(Z(acc), Z(a), Z(b.Reg)); } else { if (b.IsMem) Asm.vfnmadd231ps(Y(acc), Y(a), b.Mem); else Asm.vfnmadd231ps(Y(acc), Y(a), Y(b.Reg)); } }
+    public void FnmaAcc(Vec acc, Vec a, VOp b) => Emit(VectorForms.FnmaAcc, acc, a, b);
     /// <summary>x = x·m + c (vfmadd213ps): one Horner step.</summary>
-    public void FmaHorner(Vec x, Vec m, VOp c) { if (IsAvx512) { if (c.IsMem) Asm.vfmadd213ps(Z(x), Z(m), c.Mem); else Asm.vfmadd213ps(Z(x), Z(m), Z(c.Reg)); } else { if (c.IsMem) Asm.vfmadd213ps(Y(x), Y(m), c.Mem); else Asm.vfmadd213ps(Y(x), Y(m), Y(c.Reg)); } }
+    public void FmaHorner(Vec x, Vec m, VOp c) => Emit(VectorForms.FmaHorner, x, m, c);
 
     // ---- masks ----------------------------------------------------------------------------------------
 
@@ -320,8 +323,11 @@ public sealed class KernelAssembler
     /// <summary>vcmpps with an explicit predicate (0 EQ_OQ, 1 LT_OS, 2 LE_OS, 3 UNORD_Q, 4 NEQ_UQ, 5 NLT_US, 6 NLE_US, 7 ORD_Q …).</summary>
     public void Compare(MaskReg m, Vec a, VOp b, byte predicate)
     {
-        if (IsAvx512) { if (b.IsMem) Asm.vcmpps(K(m.K), Z(a), b.Mem, predicate); else Asm.vcmpps(K(m.K), Z(a), Z(b.Reg), predicate); }
-        else { if (b.IsMem) Asm.vcmpps(Y(m.Vector), Y(a), b.Mem, predicate); else Asm.vcmpps(Y(m.Vector), Y(a), Y(b.Reg), predicate); }
+        // The one operand the widths disagree on: AVX-512 compares into a k register, AVX2 into lane masks.
+        var dest = IsAvx512 ? Register.K0 + m.K : V(m.Vector);
+        Add(b.IsMem
+            ? Instruction.Create(Width.Pick(VectorForms.Compare), dest, V(a), b.Mem.ToMemoryOperand(64), predicate)
+            : Instruction.Create(Width.Pick(VectorForms.Compare), dest, V(a), V(b.Reg), predicate), b);
     }
 
     /// <summary>d = m ? ifSet : ifClear, per lane.</summary>
@@ -339,6 +345,7 @@ public sealed class KernelAssembler
     /// <summary>Max of all lanes into lane 0 of v. NaN handling follows vmaxps (a NaN lane may be dropped): check NaN separately if it matters.</summary>
     public void ReduceMax(Vec v, Vec tmp) => Reduce(v, tmp, max: true);
 
+    /// <summary>Halves the vector until one lane is left: 512→256 (zmm only), 256→128, 128→64, 64→32.</summary>
     private void Reduce(Vec v, Vec tmp, bool max)
     {
         if (IsAvx512)
@@ -392,40 +399,19 @@ public sealed class KernelAssembler
 
     // ---- finishing ------------------------------------------------------------------------------------
 
-    /// <summary>
-    /// Wraps the body in prologue/epilogue, lays out [constant pool | padding to 64 | code] and encodes it
-    /// position-independently (the only RIP-relative operand is the prologue's lea of the pool; branches are relative).
-    /// </summary>
+    /// <summary>Wraps the body in prologue/epilogue and encodes [constant pool | padding to 64 | code] (<see cref="KernelEncoder"/>).</summary>
     public AssembledKernel Finish()
     {
         var scratch = _scratch ?? throw new InvalidOperationException("This kernel was already finished.");
         var body = scratch.Body;
         if (_exitUsed) body.Label(ref _exit);
         _frame.SavedXmm = _cc.IsWin64 ? Math.Max(0, Math.Min(_maxVec, 15) - 5) : 0;
-        bool pool = _poolBytes > 0;
-        if (pool && !_frame.SavedGprs.Contains(PoolBase)) _frame.SavedGprs.Add(PoolBase);
+        if (_pool.Bytes > 0 && !_frame.SavedGprs.Contains(PoolBase)) _frame.SavedGprs.Add(PoolBase);
         _cc.EmitEpilogue(body, _frame);
-        var prologue = scratch.Prologue;
-        _cc.EmitPrologue(prologue, _frame);
-
-        // [pool | zero padding to 64 | code]: the entry is 64-byte aligned like the block.
-        int entryOffset = pool ? (_poolBytes + 63) / 64 * 64 : 0;
-        var writer = scratch.Writer;
-        foreach (var (offset, dwords) in _pool)
-        {
-            writer.Position = offset;
-            foreach (uint d in dwords) { writer.WriteByte((byte)d); writer.WriteByte((byte)(d >> 8)); writer.WriteByte((byte)(d >> 16)); writer.WriteByte((byte)(d >> 24)); }
-        }
-        writer.Position = entryOffset;
-        var encoder = scratch.Encoder;
-        foreach (var instr in prologue.Instructions) Encode(encoder, writer, instr);
-        if (pool)
-        {
-            var lea = Instruction.Create(Code.Lea_r64_m, Register.R15, new MemoryOperand(Register.RIP, 0L)); // rip-relative to block offset 0: the pool
-            Encode(encoder, writer, lea);
-        }
-        EncodeBody(encoder, writer, body.Instructions, scratch.Labels, scratch.Pending);
-        var assembled = new AssembledKernel(writer.ToArray(), entryOffset, _maxVec + 1);
+        _cc.EmitPrologue(scratch.Prologue, _frame);
+        int entry = KernelEncoder.Encode(scratch.Encoder, scratch.Writer, _pool, scratch.Prologue.Instructions, body.Instructions,
+            scratch.Labels, scratch.Pending, PoolBase);
+        var assembled = new AssembledKernel(scratch.Writer.ToArray(), entry, _maxVec + 1);
         scratch.Reset();
         _scratch = null;
         t_scratch = scratch;
@@ -437,7 +423,7 @@ public sealed class KernelAssembler
     {
         public readonly Assembler Body = new(64);
         public readonly Assembler Prologue = new(64);
-        public readonly ByteWriter Writer = new(4096);
+        public readonly KernelEncoder.ByteWriter Writer = new(4096);
         public readonly Encoder Encoder;
         public readonly Dictionary<ulong, int> Labels = new();
         public readonly List<(Instruction Instr, int Offset, int Length)> Pending = new();
@@ -451,74 +437,6 @@ public sealed class KernelAssembler
             Writer.Clear();
             Labels.Clear();
             Pending.Clear();
-        }
-    }
-
-    private static void Encode(Encoder encoder, ByteWriter writer, in Instruction instr)
-    {
-        if (!encoder.TryEncode(instr, (ulong)writer.Position, out _, out string? error))
-            throw new InvalidOperationException($"Iced could not encode '{instr}': {error}");
-    }
-
-    /// <summary>
-    /// One pass over the body: branches are widened to rel32 so every size is known up front, backward targets
-    /// are resolved on the spot, forward ones (a jump to the exit) get a placeholder that is re-encoded, same
-    /// size, once the label is placed. Labels are the instruction IPs Iced's Assembler assigns (label ids).
-    /// </summary>
-    private static void EncodeBody(Encoder encoder, ByteWriter writer, IReadOnlyList<Instruction> body,
-        Dictionary<ulong, int> labels, List<(Instruction Instr, int Offset, int Length)> pending)
-    {
-        for (int i = 0; i < body.Count; i++)
-        {
-            var instr = body[i];
-            int at = writer.Position;
-            if (instr.IP != 0) labels[instr.IP] = at;
-            if (instr.IsJccShortOrNear || instr.IsJmpShortOrNear)
-            {
-                instr.Code = instr.Code.ToNearBranch();
-                ulong target = instr.NearBranch64;
-                if (labels.TryGetValue(target, out int to)) instr.NearBranch64 = (ulong)to;
-                else { instr.NearBranch64 = (ulong)at; pending.Add((body[i], at, 0)); }
-                Encode(encoder, writer, instr);
-                if (pending.Count > 0 && pending[^1].Offset == at) pending[^1] = (pending[^1].Instr, at, writer.Position - at);
-            }
-            else if (instr.IsIPRelativeMemoryOperand)
-                throw new InvalidOperationException($"RIP-relative operand in a kernel body ('{instr}'): use k.Const/ConstVector/ConstDouble for data.");
-            else Encode(encoder, writer, instr);
-        }
-        int end = writer.Position;
-        foreach (var (original, offset, length) in pending)
-        {
-            var instr = original;
-            instr.Code = instr.Code.ToNearBranch();
-            if (!labels.TryGetValue(instr.NearBranch64, out int to)) throw new InvalidOperationException($"Branch to a label that was never placed ('{original}').");
-            instr.NearBranch64 = (ulong)to;
-            writer.Position = offset;
-            Encode(encoder, writer, instr);
-            if (writer.Position - offset != length) throw new InvalidOperationException("A patched branch changed size.");
-        }
-        writer.Position = end;
-    }
-
-    /// <summary>A growable byte buffer with a settable position (for the pool layout and branch patching).</summary>
-    private sealed class ByteWriter(int capacity) : CodeWriter
-    {
-        private byte[] _buf = new byte[Math.Max(64, capacity)];
-        private int _length;
-        public int Position { get; set; }
-        public override void WriteByte(byte value)
-        {
-            if (Position >= _buf.Length) Array.Resize(ref _buf, Math.Max(_buf.Length * 2, Position + 1));
-            _buf[Position++] = value;
-            if (Position > _length) _length = Position;
-        }
-        public byte[] ToArray() => _buf.AsSpan(0, _length).ToArray();
-
-        /// <summary>Empties the buffer for the next kernel; the padding between pool and code must read as zeros again.</summary>
-        public void Clear()
-        {
-            _buf.AsSpan(0, _length).Clear();
-            _length = Position = 0;
         }
     }
 }

@@ -24,11 +24,30 @@ public unsafe struct KernelArgs
     /// <summary>Scalar output (Dot, EwcPenalty).</summary>
     public double Result;
 
-    /// <summary>Byte offsets of the fields, for emitters.</summary>
+    /// <summary>
+    /// Byte offsets of the fields, for emitters, taken from the struct's layout (as oneDNN's <c>GET_OFF</c> is
+    /// <c>offsetof</c>): reorder or add a field and the emitted loads follow.
+    /// </summary>
     public static class Offsets
     {
-        public const int A = 0, B = 8, C = 16, D = 24, E = 32, F = 40, G = 48, Scratch = 56;
-        public const int Alpha = 64, Beta = 68, Result = 72;
-        public const int Size = 80;
+        public static readonly int A, B, C, D, E, F, G, Scratch, Alpha, Beta, Result, Size;
+
+        static Offsets()
+        {
+            KernelArgs probe = default;
+            byte* at = (byte*)&probe;
+            A = (int)((byte*)&probe.A - at);
+            B = (int)((byte*)&probe.B - at);
+            C = (int)((byte*)&probe.C - at);
+            D = (int)((byte*)&probe.D - at);
+            E = (int)((byte*)&probe.E - at);
+            F = (int)((byte*)&probe.F - at);
+            G = (int)((byte*)&probe.G - at);
+            Scratch = (int)((byte*)&probe.Scratch - at);
+            Alpha = (int)((byte*)&probe.Alpha - at);
+            Beta = (int)((byte*)&probe.Beta - at);
+            Result = (int)((byte*)&probe.Result - at);
+            Size = sizeof(KernelArgs);
+        }
     }
 }

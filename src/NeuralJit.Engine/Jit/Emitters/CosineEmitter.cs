@@ -14,25 +14,56 @@ namespace NeuralJit.Jit.Emitters;
 /// (M mod 4) take a scalar epilogue. The key's norm is computed once; its masked tail vector is loaded once.
 /// DncContent scales by β as it stores (one rounding, like the reference), tracks the running max in the
 /// same pass, and then runs the softmax's exp/sum and divide passes only (<see cref="ReductionEmitter"/>).
-/// Register map (both ISAs): dot r0..3 = v0..3, norm = v4..7, row loads v8/v9, temp v10, running max v11,
-/// key tail v12, ‖key‖ v13, β v14, AVX2 tail mask v15; on AVX-512 the key itself in v16..v27 when it fits.
+/// Registers (<see cref="Map"/>, taken in this order, so the same on both ISAs): dot r0..3 = v0..3, norm = v4..7,
+/// row loads v8/v9, temp v10, running max v11, key tail v12, ‖key‖ v13, β v14, AVX2 tail mask v15; on AVX-512
+/// the key itself in v16..v27 when it fits. Pointers: rows rsi, key rdx, C rcx (advancing) and r11 (kept).
 /// </summary>
 public sealed class CosineEmitter : IKernelEmitter
 {
     public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.CosineSimilarity, OpKind.DncContent };
 
-    private static readonly Vec Tmp = new(10), RunMax = new(11), KeyTail = new(12), KeyNorm = new(13), Beta = new(14), Avx2Mask = new(15);
-    private static Vec Dot(int r) => new(r);
-    private static Vec Norm(int r) => new(4 + r);
-    private static Vec Row(int r) => new(8 + (r & 1));
+    private static readonly AssemblerRegister64 Rows = rsi, Key = rdx, Out = rcx, Width = r10, OutStart = r11;
+    private static readonly AssemblerRegister32 GroupsLeft = r8d;
+
+    /// <summary>The kernel's vector registers by role (see the class summary for where they land).</summary>
+    private sealed class Map
+    {
+        public readonly Vec[] Dots, Norms, RowLoads, KeyVectors;
+        public readonly Vec Tmp, RunMax, KeyTail, KeyNorm, Beta, Avx2Mask;
+
+        public Map(VectorRegisterPlan regs, int keyVectors)
+        {
+            Dots = regs.TakeBlock(4, "dot");
+            Norms = regs.TakeBlock(4, "norm");
+            RowLoads = regs.TakeBlock(2, "row load");
+            Tmp = regs.Take("temporary");
+            RunMax = regs.Take("running max");
+            KeyTail = regs.Take("key tail");
+            KeyNorm = regs.Take("‖key‖");
+            Beta = regs.Take("β");
+            Avx2Mask = regs.Take("AVX2 tail mask");
+            KeyVectors = regs.TakeBlock(keyVectors, "key");
+        }
+
+        public Vec Dot(int r) => Dots[r];
+        public Vec Norm(int r) => Norms[r];
+        public Vec Row(int r) => RowLoads[r & 1];
+
+        /// <summary>Gives back every register but the running max, which the softmax passes consume.</summary>
+        public void ReleaseAllButRunMax(VectorRegisterPlan regs)
+        {
+            foreach (var v in Dots.Concat(Norms).Concat(RowLoads).Concat(KeyVectors).Concat(new[] { Tmp, KeyTail, KeyNorm, Beta, Avx2Mask }))
+                regs.Release(v);
+        }
+    }
     /// <summary>
     /// Memories larger than L1 stream from L2: prefetching each line 12 rows (3 groups) ahead took DncContent
     /// 256×64 from ~670 to ~610 ns here (bench/JitCoreBench, interleaved runs); an L1-resident 128×64 got ~5%
     /// slower from the extra instructions, hence the size threshold.
     /// </summary>
     private const int PrefetchRowsAhead = 12, PrefetchAboveBytes = 32 * 1024;
-    /// <summary>Key vectors kept in v16.. on AVX-512 (up to 12 of them); AVX2 reads the key from memory (L1).</summary>
-    private const int KeyRegsFirst = 16, KeyRegsMax = 12;
+    /// <summary>Key vectors kept in registers (v16.., up to 12) on AVX-512; AVX2 reads the key from memory (L1).</summary>
+    private const int KeyRegsMax = 12;
     private static bool KeyInRegisters(KernelAssembler k, int full) => k.IsAvx512 && full <= KeyRegsMax;
 
     public void Emit(KernelAssembler k, OpKey key)
@@ -42,123 +73,125 @@ public sealed class CosineEmitter : IKernelEmitter
         bool dnc = key.Op == OpKind.DncContent;
         if (m == 0) return;
         var a = k.Asm;
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);
-        if (dnc) { k.BroadcastField(Beta, KernelArgs.Offsets.Alpha); k.LoadConst(RunMax, float.NegativeInfinity); }
-        a.mov(r11, rcx);   // C, kept for the softmax passes
-
         int L = k.Lanes, vb = k.VectorBytes, full = n / L, tail = n % L;
-        TailMask? mask = tail > 0 ? k.CreateTailMask(tail, Avx2Mask) : null;
-        if (mask is { } t) k.LoadTail(KeyTail, __[rdx + full * vb], t);
+        bool keyRegs = KeyInRegisters(k, full);
+        var map = new Map(k.Registers, keyRegs ? full : 0);
+        k.LoadPointer(Rows, KernelArgs.Offsets.A);
+        k.LoadPointer(Key, KernelArgs.Offsets.B);
+        k.LoadPointer(Out, KernelArgs.Offsets.C);
+        if (dnc) { k.BroadcastField(map.Beta, KernelArgs.Offsets.Alpha); k.LoadConst(map.RunMax, float.NegativeInfinity); }
+        a.mov(OutStart, Out);
+
+        TailMask? mask = tail > 0 ? k.CreateTailMask(tail, map.Avx2Mask) : null;
+        if (mask is { } t) k.LoadTail(map.KeyTail, __[Key + full * vb], t);
 
         // ‖key‖ in every lane.
-        k.Zero(Dot(0));
-        bool keyRegs = KeyInRegisters(k, full);
+        k.Zero(map.Dot(0));
         for (int v = 0; v < full; v++)
         {
-            var kv = keyRegs ? new Vec(KeyRegsFirst + v) : Row(0);
-            k.Load(kv, __[rdx + v * vb]);
-            k.FmaAcc(Dot(0), kv, kv);
+            var kv = keyRegs ? map.KeyVectors[v] : map.Row(0);
+            k.Load(kv, __[Key + v * vb]);
+            k.FmaAcc(map.Dot(0), kv, kv);
         }
-        if (mask is not null) k.FmaAcc(Dot(0), KeyTail, KeyTail);
-        k.ReduceAdd(Dot(0), Tmp);
-        a.vsqrtss(k.X(Dot(0)), k.X(Dot(0)), k.X(Dot(0)));
-        k.BroadcastLane0(KeyNorm, Dot(0));
+        if (mask is not null) k.FmaAcc(map.Dot(0), map.KeyTail, map.KeyTail);
+        k.ReduceAdd(map.Dot(0), map.Tmp);
+        a.vsqrtss(k.X(map.Dot(0)), k.X(map.Dot(0)), k.X(map.Dot(0)));
+        k.BroadcastLane0(map.KeyNorm, map.Dot(0));
 
         int groups = m / 4, rest = m % 4;
         bool prefetch = (long)m * ldaBytes > PrefetchAboveBytes;
         if (groups > 0)
         {
             var loop = a.CreateLabel();
-            if (groups > 1) { a.mov(r8d, groups); a.Label(ref loop); }
-            Accumulate(k, 4, full, vb, ldaBytes, mask, keyRegs, prefetch);
-            ReduceFour(k);
+            if (groups > 1) { a.mov(GroupsLeft, groups); a.Label(ref loop); }
+            Accumulate(k, map, 4, full, vb, ldaBytes, mask, keyRegs, prefetch);
+            ReduceFour(k, map);
             // v0 (xmm) = [dot0..3], v4 (xmm) = [norm0..3]
-            a.vsqrtps(k.X(Norm(0)), k.X(Norm(0)));
-            a.vmulps(k.X(Norm(0)), k.X(Norm(0)), k.X(KeyNorm));
-            k.LoadConst(Tmp, ReferenceOps.CosineEpsilon);
-            a.vaddps(k.X(Norm(0)), k.X(Norm(0)), k.X(Tmp));
-            a.vdivps(k.X(Dot(0)), k.X(Dot(0)), k.X(Norm(0)));
+            a.vsqrtps(k.X(map.Norm(0)), k.X(map.Norm(0)));
+            a.vmulps(k.X(map.Norm(0)), k.X(map.Norm(0)), k.X(map.KeyNorm));
+            k.LoadConst(map.Tmp, ReferenceOps.CosineEpsilon);
+            a.vaddps(k.X(map.Norm(0)), k.X(map.Norm(0)), k.X(map.Tmp));
+            a.vdivps(k.X(map.Dot(0)), k.X(map.Dot(0)), k.X(map.Norm(0)));
             if (dnc)
             {
-                a.vmulps(k.X(Dot(0)), k.X(Dot(0)), k.X(Beta));
-                a.vmaxps(k.X(RunMax), k.X(RunMax), k.X(Dot(0)));
+                a.vmulps(k.X(map.Dot(0)), k.X(map.Dot(0)), k.X(map.Beta));
+                a.vmaxps(k.X(map.RunMax), k.X(map.RunMax), k.X(map.Dot(0)));
             }
-            a.vmovups(__xmmword_ptr[rcx], k.X(Dot(0)));
-            a.add(rsi, 4 * ldaBytes);
-            a.add(rcx, 16);
-            if (groups > 1) { a.dec(r8d); a.jnz(loop); }
+            a.vmovups(__xmmword_ptr[Out], k.X(map.Dot(0)));
+            a.add(Rows, 4 * ldaBytes);
+            a.add(Out, 16);
+            if (groups > 1) { a.dec(GroupsLeft); a.jnz(loop); }
         }
         if (rest > 0)
         {
-            Accumulate(k, rest, full, vb, ldaBytes, mask, keyRegs, prefetch: false);
+            Accumulate(k, map, rest, full, vb, ldaBytes, mask, keyRegs, prefetch: false);
             for (int r = 0; r < rest; r++)
             {
-                k.ReduceAdd(Dot(r), Tmp);
-                k.ReduceAdd(Norm(r), Tmp);
-                a.vsqrtss(k.X(Norm(r)), k.X(Norm(r)), k.X(Norm(r)));
-                a.vmulss(k.X(Norm(r)), k.X(Norm(r)), k.X(KeyNorm));
-                k.LoadConst(Tmp, ReferenceOps.CosineEpsilon);
-                a.vaddss(k.X(Norm(r)), k.X(Norm(r)), k.X(Tmp));
-                a.vdivss(k.X(Dot(r)), k.X(Dot(r)), k.X(Norm(r)));
+                k.ReduceAdd(map.Dot(r), map.Tmp);
+                k.ReduceAdd(map.Norm(r), map.Tmp);
+                a.vsqrtss(k.X(map.Norm(r)), k.X(map.Norm(r)), k.X(map.Norm(r)));
+                a.vmulss(k.X(map.Norm(r)), k.X(map.Norm(r)), k.X(map.KeyNorm));
+                k.LoadConst(map.Tmp, ReferenceOps.CosineEpsilon);
+                a.vaddss(k.X(map.Norm(r)), k.X(map.Norm(r)), k.X(map.Tmp));
+                a.vdivss(k.X(map.Dot(r)), k.X(map.Dot(r)), k.X(map.Norm(r)));
                 if (dnc)
                 {
-                    a.vmulss(k.X(Dot(r)), k.X(Dot(r)), k.X(Beta));
-                    a.vmaxss(k.X(RunMax), k.X(RunMax), k.X(Dot(r)));
+                    a.vmulss(k.X(map.Dot(r)), k.X(map.Dot(r)), k.X(map.Beta));
+                    a.vmaxss(k.X(map.RunMax), k.X(map.RunMax), k.X(map.Dot(r)));
                 }
-                a.vmovss(__dword_ptr[rcx + r * 4], k.X(Dot(r)));
+                a.vmovss(__dword_ptr[Out + r * 4], k.X(map.Dot(r)));
             }
         }
         if (!dnc) return;
 
         // Max of the four running lanes (VEX xmm ops zeroed the upper lanes: reduce the xmm only).
-        a.vmovhlps(k.X(Tmp), k.X(Tmp), k.X(RunMax));
-        a.vmaxps(k.X(RunMax), k.X(RunMax), k.X(Tmp));
-        a.vmovshdup(k.X(Tmp), k.X(RunMax));
-        a.vmaxss(k.X(RunMax), k.X(RunMax), k.X(Tmp));
-        ReductionEmitter.EmitSoftmax(k, r11, r11, m, scale: null, knownMaxLane0: RunMax);
+        a.vmovhlps(k.X(map.Tmp), k.X(map.Tmp), k.X(map.RunMax));
+        a.vmaxps(k.X(map.RunMax), k.X(map.RunMax), k.X(map.Tmp));
+        a.vmovshdup(k.X(map.Tmp), k.X(map.RunMax));
+        a.vmaxss(k.X(map.RunMax), k.X(map.RunMax), k.X(map.Tmp));
+        map.ReleaseAllButRunMax(k.Registers);
+        ReductionEmitter.EmitSoftmax(k, OutStart, OutStart, m, scale: null, knownMaxLane0: map.RunMax);
     }
 
-    /// <summary>dot_r = Σ row_r·key, norm_r = Σ row_r², for <paramref name="rows"/> rows from rsi.</summary>
-    private static void Accumulate(KernelAssembler k, int rows, int full, int vb, int ldaBytes, TailMask? mask, bool keyRegs, bool prefetch)
+    /// <summary>dot_r = Σ row_r·key, norm_r = Σ row_r², for <paramref name="rows"/> rows from Rows.</summary>
+    private static void Accumulate(KernelAssembler k, Map map, int rows, int full, int vb, int ldaBytes, TailMask? mask, bool keyRegs, bool prefetch)
     {
         var a = k.Asm;
-        for (int r = 0; r < rows; r++) { k.Zero(Dot(r)); k.Zero(Norm(r)); }
+        for (int r = 0; r < rows; r++) { k.Zero(map.Dot(r)); k.Zero(map.Norm(r)); }
         void Step(AssemblerRegister64? index, int disp)
         {
             for (int r = 0; r < rows; r++)
             {
-                var at = index is { } i ? __[rsi + i + (r * ldaBytes + disp)] : __[rsi + (r * ldaBytes + disp)];
-                k.Load(Row(r), at);
+                var at = index is { } i ? __[Rows + i + (r * ldaBytes + disp)] : __[Rows + (r * ldaBytes + disp)];
+                k.Load(map.Row(r), at);
                 if (prefetch && disp % 64 == 0)
                 {
                     int ahead = r * ldaBytes + disp + PrefetchRowsAhead * ldaBytes;
-                    k.Asm.prefetcht0(index is { } p ? __[rsi + p + ahead] : __[rsi + ahead]);
+                    k.Asm.prefetcht0(index is { } p ? __[Rows + p + ahead] : __[Rows + ahead]);
                 }
-                if (keyRegs) k.FmaAcc(Dot(r), Row(r), new Vec(KeyRegsFirst + disp / vb));
-                else k.FmaAcc(Dot(r), Row(r), index is { } j ? __[rdx + j + disp] : __[rdx + disp]);
-                k.FmaAcc(Norm(r), Row(r), Row(r));
+                if (keyRegs) k.FmaAcc(map.Dot(r), map.Row(r), map.KeyVectors[disp / vb]);
+                else k.FmaAcc(map.Dot(r), map.Row(r), index is { } j ? __[Key + j + disp] : __[Key + disp]);
+                k.FmaAcc(map.Norm(r), map.Row(r), map.Row(r));
             }
         }
         if (full > 8 && !keyRegs)
         {
-            // Long rows: a loop over the width (r10 = byte offset) keeps the code small.
+            // Long rows: a loop over the width (Width = byte offset) keeps the code small.
             var loop = a.CreateLabel();
-            a.xor(r10, r10);
+            a.xor(Width, Width);
             a.Label(ref loop);
-            Step(r10, 0);
-            a.add(r10, vb);
-            a.cmp(r10, full * vb);
+            Step(Width, 0);
+            a.add(Width, vb);
+            a.cmp(Width, full * vb);
             a.jb(loop);
         }
         else for (int v = 0; v < full; v++) Step(null, v * vb);
         if (mask is { } t)
             for (int r = 0; r < rows; r++)
             {
-                k.LoadTail(Row(r), __[rsi + (r * ldaBytes + full * vb)], t);
-                k.FmaAcc(Dot(r), Row(r), KeyTail);
-                k.FmaAcc(Norm(r), Row(r), Row(r));
+                k.LoadTail(map.Row(r), __[Rows + (r * ldaBytes + full * vb)], t);
+                k.FmaAcc(map.Dot(r), map.Row(r), map.KeyTail);
+                k.FmaAcc(map.Norm(r), map.Row(r), map.Row(r));
             }
     }
 
@@ -167,20 +200,21 @@ public sealed class CosineEmitter : IKernelEmitter
     /// ymm (AVX-512), then per set of four vhaddps(vhaddps(a,b), vhaddps(c,d)) leaves [r0 r1 r2 r3] in each
     /// 128-bit lane, and one extract+add sums the two lanes. 26 instructions on AVX-512, 10 on AVX2.
     /// </summary>
-    private static void ReduceFour(KernelAssembler k)
+    private static void ReduceFour(KernelAssembler k, Map map)
     {
         var a = k.Asm;
+        var sums = map.Dots.Concat(map.Norms).ToArray();
         if (k.IsAvx512)
             for (int i = 0; i < 8; i++)
             {
-                var v = new Vec(i);
-                var t = new Vec(8 + (i & 1));
+                var v = sums[i];
+                var t = map.RowLoads[i & 1];
                 a.vextractf32x8(k.Y(t), k.Z(v), 1);
                 a.vaddps(k.Y(v), k.Y(v), k.Y(t));
             }
-        foreach (int b in new[] { 0, 4 })
+        foreach (var (set, t) in new[] { (map.Dots, map.RowLoads[0]), (map.Norms, map.RowLoads[1]) })
         {
-            Vec v0 = new(b), v1 = new(b + 1), v2 = new(b + 2), v3 = new(b + 3), t = new(8 + b / 4);
+            Vec v0 = set[0], v1 = set[1], v2 = set[2], v3 = set[3];
             a.vhaddps(k.Y(v0), k.Y(v0), k.Y(v1));
             a.vhaddps(k.Y(v2), k.Y(v2), k.Y(v3));
             a.vhaddps(k.Y(v0), k.Y(v0), k.Y(v2));

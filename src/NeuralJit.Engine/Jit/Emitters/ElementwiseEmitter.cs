@@ -1,4 +1,6 @@
+using Iced.Intel;
 using NeuralJit.Ops;
+using OpKind = NeuralJit.Ops.OpKind;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace NeuralJit.Jit.Emitters;
@@ -20,57 +22,61 @@ public sealed class ElementwiseEmitter : IKernelEmitter
         int n = key.Shape.M;
         if (n == 0) return;
         var op = key.Op;
-        // a → rsi, b → rdx, c → rcx.
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);
-        if (op is OpKind.Add or OpKind.Mul) k.LoadPointer(rdx, KernelArgs.Offsets.B);
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);
+        AssemblerRegister64 a = rsi, b = rdx, c = rcx, offset = rax;
+        k.LoadPointer(a, KernelArgs.Offsets.A);
+        if (op is OpKind.Add or OpKind.Mul) k.LoadPointer(b, KernelArgs.Offsets.B);
+        k.LoadPointer(c, KernelArgs.Offsets.C);
 
         int perSlot = op switch { OpKind.Tanh => 1 + MathEmitter.TanhTemps, OpKind.Sigmoid => 1 + MathEmitter.SigmoidTemps, _ => 2 };
-        var mask = new Vec(k.VectorRegisters - 1);      // AVX2 tail mask
-        var shared = new Vec(k.VectorRegisters - 2);    // zero (Relu) or Alpha (Axpy)
+        var regs = k.Registers;
+        var mask = regs.TakeHighest("AVX2 tail mask");
+        var shared = regs.TakeHighest("zero (Relu) or Alpha (Axpy)");
         // Transcendental bodies are ~20–40 instructions: two slots already overlap well out of order, and a loop of
         // two keeps the code (and Iced's encode time, ~0.3 µs per instruction) small; cheap bodies unroll 4.
         int wanted = op is OpKind.Sigmoid or OpKind.Tanh ? 2 : k.IsAvx512 ? 4 : 2;
-        int unroll = Math.Max(1, Math.Min(wanted, (k.VectorRegisters - 2) / perSlot));
+        int unroll = Math.Max(1, Math.Min(wanted, regs.Free / perSlot));
+        // Each slot: its value, then the math temporaries.
+        var slots = Enumerable.Range(0, unroll).Select(u => regs.TakeBlock(perSlot, $"slot {u}")).ToArray();
         if (op == OpKind.Relu) k.Zero(shared);
         if (op == OpKind.Axpy) k.BroadcastField(shared, KernelArgs.Offsets.Alpha);
 
-        k.ForEachVector(n, unroll, rax, mask, c =>
+        k.ForEachVector(n, unroll, offset, mask, at =>
         {
-            var v = new Vec(c.Slot * perSlot);
-            Vec T(int i) => new(c.Slot * perSlot + i);
+            var slot = slots[at.Slot];
+            var v = slot[0];
+            Vec T(int i) => slot[i];
             switch (op)
             {
                 case OpKind.Sigmoid:
-                    k.LoadPart(v, c.At(rsi), c.Count, c.Tail);
+                    k.LoadPart(v, at.At(a), at.Count, at.Tail);
                     MathEmitter.Sigmoid(k, v, T(1), T(2));
                     break;
                 case OpKind.Tanh:
-                    k.LoadPart(v, c.At(rsi), c.Count, c.Tail);
+                    k.LoadPart(v, at.At(a), at.Count, at.Tail);
                     MathEmitter.Tanh(k, v, T(1), T(2), T(3), T(4));
                     break;
                 case OpKind.Relu:
-                    k.LoadPart(v, c.At(rsi), c.Count, c.Tail);
+                    k.LoadPart(v, at.At(a), at.Count, at.Tail);
                     k.Max(v, shared, v);                          // NaN → the second source: NaN stays NaN
                     break;
                 case OpKind.Softsign:
-                    k.LoadPart(v, c.At(rsi), c.Count, c.Tail);
+                    k.LoadPart(v, at.At(a), at.Count, at.Tail);
                     k.And(T(1), v, k.ConstBits(MathEmitter.AbsMask));
                     k.Add(T(1), T(1), k.Const(1f));
                     k.Div(v, v, T(1));                             // x/(1+|x|), the reference's exact operations
                     break;
                 case OpKind.Add or OpKind.Mul:
-                    k.LoadPart(v, c.At(rsi), c.Count, c.Tail);
-                    k.LoadPart(T(1), c.At(rdx), c.Count, c.Tail);
+                    k.LoadPart(v, at.At(a), at.Count, at.Tail);
+                    k.LoadPart(T(1), at.At(b), at.Count, at.Tail);
                     if (op == OpKind.Add) k.Add(v, v, T(1)); else k.Mul(v, v, T(1));
                     break;
                 case OpKind.Axpy:
-                    k.LoadPart(v, c.At(rcx), c.Count, c.Tail);
-                    k.LoadPart(T(1), c.At(rsi), c.Count, c.Tail);
+                    k.LoadPart(v, at.At(c), at.Count, at.Tail);
+                    k.LoadPart(T(1), at.At(a), at.Count, at.Tail);
                     k.FmaAcc(v, T(1), shared);                     // fused: one rounding instead of two
                     break;
             }
-            k.StorePart(c.At(rcx), v, c.Count, c.Tail);
+            k.StorePart(at.At(c), v, at.Count, at.Tail);
         });
     }
 }

@@ -54,10 +54,13 @@ public sealed class GemmEmitter : IKernelEmitter
         private readonly GemmPlan _p;
         private readonly int _m, _n, _kk, _lda4, _ldb4, _ldc4, _vb;
         private TailMask? _tail;
+        /// <summary>The current tile's accumulators, row-major (row i, vector v at i·width + v).</summary>
+        private Vec[] _acc = [];
 
-        // Register map (GPRs): rdi args; r9 B of the column block; rbx C of the column block; r12/r13 A column and
-        // B row of the K panel; r14 panel counter; r8 A of the row tile; r10 C of the tile; r11 row-tile counter;
-        // rcx column-block counter; rax/rdx A/B in the k loop; rsi k counter.
+        // Pointer and counter registers by role (rbx and r12–r14 are callee-saved: Emit declares them).
+        private static readonly AssemblerRegister64 BBlock = r9, CBlock = rbx, APanel = r12, BPanel = r13, PanelCounter = r14;
+        private static readonly AssemblerRegister64 ATile = r8, CTile = r10, AStep = rax, BStep = rdx;
+        private static readonly AssemblerRegister32 PanelsLeft = r14d, RowTilesLeft = r11d, ColumnBlocksLeft = ecx, StepsLeft = esi;
         public Body(KernelAssembler k, OpShape s, GemmPlan plan)
         {
             _k = k; _a = k.Asm; _p = plan;
@@ -68,15 +71,16 @@ public sealed class GemmEmitter : IKernelEmitter
 
         public void Emit()
         {
-            _k.UseCalleeSaved(rbx);
-            _k.UseCalleeSaved(r12);
-            _k.UseCalleeSaved(r13);
-            _k.UseCalleeSaved(r14);
+            _k.UseCalleeSaved(CBlock);
+            _k.UseCalleeSaved(APanel);
+            _k.UseCalleeSaved(BPanel);
+            _k.UseCalleeSaved(PanelCounter);
             int tailLanes = _n % _k.Lanes;
-            if (tailLanes != 0) _tail = _k.CreateTailMask(tailLanes, new Vec(_k.VectorRegisters - 1));
+            // The AVX2 mask takes the top register (GemmPlan.MaxRows leaves it out); AVX-512 masks live in k1.
+            if (tailLanes != 0) _tail = _k.CreateTailMask(tailLanes, _k.IsAvx512 ? default : _k.Registers.TakeHighest("AVX2 tail mask"));
 
-            _k.LoadPointer(r9, KernelArgs.Offsets.B);
-            _k.LoadPointer(rbx, KernelArgs.Offsets.C);
+            _k.LoadPointer(BBlock, KernelArgs.Offsets.B);
+            _k.LoadPointer(CBlock, KernelArgs.Offsets.C);
             int nvec = (_n + _k.Lanes - 1) / _k.Lanes;
             int fullBlocks = nvec / _p.Nr;
             int lastWidth = nvec % _p.Nr;
@@ -88,17 +92,17 @@ public sealed class GemmEmitter : IKernelEmitter
             if (loopBlocks > 0)
             {
                 var colLoop = _a.CreateLabel();
-                if (loopBlocks > 1) _a.mov(ecx, loopBlocks);
+                if (loopBlocks > 1) _a.mov(ColumnBlocksLeft, loopBlocks);
                 _a.Label(ref colLoop);
                 KBlocks(_p.Nr, tail: false);
                 if (loopBlocks > 1 || lastBlockWidth > 0)
                 {
-                    _a.add(r9, _p.Nr * _vb);
-                    _a.add(rbx, _p.Nr * _vb);
+                    _a.add(BBlock, _p.Nr * _vb);
+                    _a.add(CBlock, _p.Nr * _vb);
                 }
                 if (loopBlocks > 1)
                 {
-                    _a.dec(ecx);
+                    _a.dec(ColumnBlocksLeft);
                     _a.jnz(colLoop);
                 }
             }
@@ -108,14 +112,14 @@ public sealed class GemmEmitter : IKernelEmitter
         /// <summary>
         /// One column block over K. When the block's B panel (K rows × width vectors) would not stay in L1 while
         /// every row tile re-reads it, K is cut into panels of <see cref="GemmPlan.KBlock"/> rows (LIBXSMM and
-        /// BLIS do the same): the first panel applies α and β, later ones add α·AB to C. r12/r13 hold the A
-        /// column and the B row where the current panel starts; r14 counts panels.
+        /// BLIS do the same): the first panel applies α and β, later ones add α·AB to C. APanel/BPanel hold the A
+        /// column and the B row where the current panel starts; PanelsLeft counts panels.
         /// </summary>
         private void KBlocks(int width, bool tail)
         {
             int kc = _p.KBlockFor(width, _m, _kk);
-            _k.LoadPointer(r12, KernelArgs.Offsets.A);
-            _a.mov(r13, r9);
+            _k.LoadPointer(APanel, KernelArgs.Offsets.A);
+            _a.mov(BPanel, BBlock);
             if (kc >= _kk)
             {
                 RowBlocks(width, tail, _kk, first: true);
@@ -126,17 +130,17 @@ public sealed class GemmEmitter : IKernelEmitter
             if (panels > 1)
             {
                 var loop = _a.CreateLabel();
-                if (panels > 2) _a.mov(r14d, panels - 1);
+                if (panels > 2) _a.mov(PanelsLeft, panels - 1);
                 _a.Label(ref loop);
-                _a.add(r12, kc * 4);
-                _a.add(r13, kc * _ldb4);
+                _a.add(APanel, kc * 4);
+                _a.add(BPanel, kc * _ldb4);
                 RowBlocks(width, tail, kc, first: false);
-                if (panels > 2) { _a.dec(r14d); _a.jnz(loop); }
+                if (panels > 2) { _a.dec(PanelsLeft); _a.jnz(loop); }
             }
             if (rest > 0)
             {
-                _a.add(r12, kc * 4);
-                _a.add(r13, kc * _ldb4);
+                _a.add(APanel, kc * 4);
+                _a.add(BPanel, kc * _ldb4);
                 RowBlocks(width, tail, rest, first: false);
             }
         }
@@ -145,57 +149,58 @@ public sealed class GemmEmitter : IKernelEmitter
         {
             int mr = _p.RowsFor(width);
             int blocks = _m / mr, rem = _m % mr;
-            _a.mov(r8, r12);
-            _a.mov(r10, rbx);
+            _a.mov(ATile, APanel);
+            _a.mov(CTile, CBlock);
             if (blocks > 0)
             {
                 var rowLoop = _a.CreateLabel();
-                if (blocks > 1) _a.mov(r11d, blocks);
+                if (blocks > 1) _a.mov(RowTilesLeft, blocks);
                 _a.Label(ref rowLoop);
                 Tile(mr, width, tail, kLen, first);
                 if (blocks > 1 || rem > 0)
                 {
-                    _a.add(r8, mr * _lda4);
-                    _a.add(r10, mr * _ldc4);
+                    _a.add(ATile, mr * _lda4);
+                    _a.add(CTile, mr * _ldc4);
                 }
                 if (blocks > 1)
                 {
-                    _a.dec(r11d);
+                    _a.dec(RowTilesLeft);
                     _a.jnz(rowLoop);
                 }
             }
             if (rem > 0) Tile(rem, width, tail, kLen, first);
         }
 
-        private Vec Acc(int i, int v, int width) => new(i * width + v);
+        private Vec Acc(int i, int v, int width) => _acc[i * width + v];
 
         private void Tile(int mr, int w, bool tail, int kLen, bool first)
         {
-            int baseFree = mr * w;
-            var bv = new Vec[w];
-            for (int v = 0; v < w; v++) bv[v] = new Vec(baseFree + v);
-            var bc = new Vec(baseFree + w);
+            var regs = _k.Registers;
+            using var tile = regs.Phase();
+            _acc = regs.TakeBlock(mr * w, "accumulator");
+            var bv = regs.TakeBlock(w, "B vector");
+            var bc = regs.Take("A broadcast");
             bool folded = _k.IsAvx512 && w == 1;
 
             for (int i = 0; i < mr; i++) for (int v = 0; v < w; v++) _k.Zero(Acc(i, v, w));
-            _a.mov(rax, r8);
-            _a.mov(rdx, r13);
+            _a.mov(AStep, ATile);
+            _a.mov(BStep, BPanel);
             int unroll = Math.Min(kLen, 4);
             if (unroll > 0)
             {
                 int loops = kLen / unroll;
                 var kLoop = _a.CreateLabel();
-                if (loops > 1) _a.mov(esi, loops);
+                if (loops > 1) _a.mov(StepsLeft, loops);
                 _a.Label(ref kLoop);
                 for (int u = 0; u < unroll; u++) Step(mr, w, tail, bv, bc, folded, u);
                 if (loops > 1 || kLen % unroll != 0)
                 {
-                    _a.add(rax, unroll * 4);
-                    _a.add(rdx, unroll * _ldb4);
+                    _a.add(AStep, unroll * 4);
+                    _a.add(BStep, unroll * _ldb4);
                 }
                 if (loops > 1)
                 {
-                    _a.dec(esi);
+                    _a.dec(StepsLeft);
                     _a.jnz(kLoop);
                 }
                 for (int u = 0; u < kLen % unroll; u++) Step(mr, w, tail, bv, bc, folded, u);
@@ -207,7 +212,7 @@ public sealed class GemmEmitter : IKernelEmitter
         {
             for (int v = 0; v < w; v++)
             {
-                var src = _k.IsAvx512 ? __zmmword_ptr[rdx + (u * _ldb4 + v * _vb)] : __ymmword_ptr[rdx + (u * _ldb4 + v * _vb)];
+                var src = _k.Width.Ptr[BStep + (u * _ldb4 + v * _vb)];
                 if (tail && v == w - 1) _k.LoadTail(bv[v], src, _tail!.Value);
                 else _k.Load(bv[v], src);
             }
@@ -216,10 +221,10 @@ public sealed class GemmEmitter : IKernelEmitter
                 int disp = i * _lda4 + u * 4;
                 if (folded)
                 {
-                    _a.vfmadd231ps(_k.Z(Acc(i, 0, w)), _k.Z(bv[0]), __dword_bcst[rax + disp]);
+                    _k.FmaAcc(Acc(i, 0, w), bv[0], __dword_bcst[AStep + disp]);
                     continue;
                 }
-                _k.Broadcast(bc, __dword_ptr[rax + disp]);
+                _k.Broadcast(bc, __dword_ptr[AStep + disp]);
                 for (int v = 0; v < w; v++) _k.FmaAcc(Acc(i, v, w), bc, bv[v]);
             }
         }
@@ -228,7 +233,7 @@ public sealed class GemmEmitter : IKernelEmitter
         {
             // After the k loop the B vectors and the broadcast register are free: α, β and one temporary.
             var free = new List<Vec>(bv) { bc };
-            for (int r = mr * w + w + 1; free.Count < 3; r++) free.Add(new Vec(r));
+            while (free.Count < 3) free.Add(_k.Registers.Take("epilogue temporary"));
             Vec alpha = free[0], beta = free[1], tmp = free[2];
             _k.BroadcastField(alpha, KernelArgs.Offsets.Alpha);
             for (int i = 0; i < mr; i++) for (int v = 0; v < w; v++) _k.Mul(Acc(i, v, w), Acc(i, v, w), alpha);
@@ -236,7 +241,7 @@ public sealed class GemmEmitter : IKernelEmitter
             var store = _a.CreateLabel();
             if (first)
             {
-                _a.test(__dword_ptr[rdi + KernelArgs.Offsets.Beta], 0x7FFFFFFF); // β = ±0: C is not read
+                _a.test(__dword_ptr[_k.Args + KernelArgs.Offsets.Beta], 0x7FFFFFFF); // β = ±0: C is not read
                 _a.jz(store);
                 _k.BroadcastField(beta, KernelArgs.Offsets.Beta);
             }
@@ -261,8 +266,7 @@ public sealed class GemmEmitter : IKernelEmitter
                 }
         }
 
-        private AssemblerMemoryOperand CMem(int i, int v) =>
-            _k.IsAvx512 ? __zmmword_ptr[r10 + (i * _ldc4 + v * _vb)] : __ymmword_ptr[r10 + (i * _ldc4 + v * _vb)];
+        private AssemblerMemoryOperand CMem(int i, int v) => _k.Width.Ptr[CTile + (i * _ldc4 + v * _vb)];
     }
 }
 

@@ -61,9 +61,21 @@ public sealed class MatVecEmitter : IKernelEmitter
         private readonly Assembler _a;
         private readonly OpShape _s;
         private readonly int _lanes, _vb, _lda4;
-        // Register map: accumulators v0..v(L−1), x chunk vL, temporary vL+1, AVX2 column mask v15 (row mask v14),
-        // results vL+2.., AVX-512 split-load temporaries v22–v29.
-        private readonly Vec _x, _tmp, _maskV;
+        // Vector registers, from the plan in this order: accumulators v0..v(L−1), x chunk vL, temporary vL+1, results
+        // vL+2.. (taken per op); AVX2 column and row tail masks pinned at v15 and v14 (AVX-512 masks are k2/k3);
+        // AVX-512 split-load temporaries pinned at v22–v29, or the resident input at vL and v20–v31.
+        private readonly VectorRegisterPlan _regs;
+        private readonly Vec[] _acc;
+        private readonly Vec _x, _tmp, _colMask, _rowMask;
+        private Vec[]? _splitTemps;
+
+        // Pointers and counters by role (rbx and r12 are callee-saved: the ops that use them declare them).
+        private static readonly AssemblerRegister64 Rows = r8, Out = r9, Bias = r10, WColumn = rax, XWalk = r11, X = rdx, H = rbx, HOut = r12;
+        private static readonly AssemblerRegister32 GroupsLeft = esi, ChunkPairsLeft = ecx;
+
+        /// <summary>The 128-bit-chunk shuffle of the reduction tree at each width (vperm2f128 has no zmm form).</summary>
+        private static readonly VectorForm ChunkShuffle = new(Code.VEX_Vperm2f128_ymm_ymm_ymmm256_imm8, Code.EVEX_Vshuff32x4_zmm_k1z_zmm_zmmm512b32_imm8);
+        private static readonly VectorForm InLaneShuffle = new(Code.VEX_Vshufps_ymm_ymm_ymmm256_imm8, Code.EVEX_Vshufps_zmm_k1z_zmm_zmmm512b32_imm8);
         /// <summary>
         /// AVX-512 with weights beyond L1: load each weight vector into one of v22–v29 and FMA from the register,
         /// instead of an FMA with a memory operand. Measured A/B on the 64→128 LSTM step (384 KiB from L2):
@@ -74,22 +86,26 @@ public sealed class MatVecEmitter : IKernelEmitter
         /// </summary>
         private readonly bool _splitLoads;
 
-        // GPRs: rdi args; r8 W of the row group; r9 output (y, or c for the LSTM); r10 bias / h′; rsi row-group counter;
-        // rax W column walker; r11 vector walker; rcx chunk counter; rdx x; rbx h (LSTM).
         public Body(KernelAssembler k, OpKey key)
         {
             _k = k; _a = k.Asm; _s = key.Shape;
             _lanes = k.Lanes; _vb = k.VectorBytes;
             _lda4 = key.Shape.StrideA(key.Op) * 4;
-            _x = new Vec(_lanes);
-            _tmp = new Vec(_lanes + 1);
-            _maskV = new Vec(15);
+            _regs = k.Registers;
+            _acc = _regs.TakeBlock(_lanes, "row accumulator");
+            _x = _regs.Take("x chunk");
+            _tmp = _regs.Take("temporary");
+            if (!k.IsAvx512)
+            {
+                _colMask = _regs.TakeAt(15, "AVX2 column tail mask");
+                _rowMask = _regs.TakeAt(14, "AVX2 row tail mask");
+            }
             _splitLoads = k.IsAvx512 && (long)Math.Max(1, key.Shape.M) * _lda4 > 48 * 1024;
         }
 
-        private Vec Acc(int i) => new(i);
+        private Vec Acc(int i) => _acc[i];
 
-        private AssemblerMemoryOperand VMem(AssemblerRegister64 r, int disp) => _k.IsAvx512 ? __zmmword_ptr[r + disp] : __ymmword_ptr[r + disp];
+        private AssemblerMemoryOperand VMem(AssemblerRegister64 r, int disp) => _k.Width.Ptr[r + disp];
 
         /// <summary>Lane i of <paramref name="result"/> = Σ_c W[rowDisp/lda + i, c]·x[c] over the segments, for i &lt; rows (other lanes 0).</summary>
         private void RowGroup(int rows, int rowDisp, Segment[] segs, Vec result)
@@ -100,8 +116,8 @@ public sealed class MatVecEmitter : IKernelEmitter
             {
                 if (seg.Count == 0) continue;
                 int full = seg.Count / _lanes, tail = seg.Count % _lanes;
-                if (seg.Column == 0) _a.mov(rax, r8); else _a.lea(rax, __[r8 + seg.Column * 4]);
-                _a.mov(r11, seg.Source);
+                if (seg.Column == 0) _a.mov(WColumn, Rows); else _a.lea(WColumn, __[Rows + seg.Column * 4]);
+                _a.mov(XWalk, seg.Source);
                 if (full > 0)
                 {
                     // Two chunks per iteration halve the loop overhead; an odd chunk follows the loop.
@@ -109,30 +125,30 @@ public sealed class MatVecEmitter : IKernelEmitter
                     if (pairs > 0)
                     {
                         var loop = _a.CreateLabel();
-                        if (pairs > 1) _a.mov(ecx, pairs);
+                        if (pairs > 1) _a.mov(ChunkPairsLeft, pairs);
                         _a.Label(ref loop);
                         Chunk(rows, rowDisp, 0, map);
                         Chunk(rows, rowDisp, _vb, map);
                         if (pairs > 1 || full % 2 != 0 || tail != 0)
                         {
-                            _a.add(rax, 2 * _vb);
-                            _a.add(r11, 2 * _vb);
+                            _a.add(WColumn, 2 * _vb);
+                            _a.add(XWalk, 2 * _vb);
                         }
-                        if (pairs > 1) { _a.dec(ecx); _a.jnz(loop); }
+                        if (pairs > 1) { _a.dec(ChunkPairsLeft); _a.jnz(loop); }
                     }
                     if (full % 2 != 0)
                     {
                         Chunk(rows, rowDisp, 0, map);
-                        if (tail != 0) { _a.add(rax, _vb); _a.add(r11, _vb); }
+                        if (tail != 0) { _a.add(WColumn, _vb); _a.add(XWalk, _vb); }
                     }
                 }
                 if (tail != 0)
                 {
-                    var m = _k.CreateTailMask(tail, _maskV, 2);
-                    _k.LoadTail(_x, VMem(r11, 0), m);
+                    var m = _k.CreateTailMask(tail, _colMask, 2);
+                    _k.LoadTail(_x, VMem(XWalk, 0), m);
                     for (int i = 0; i < rows; i++)
                     {
-                        var w = VMem(rax, rowDisp + i * _lda4);
+                        var w = VMem(WColumn, rowDisp + i * _lda4);
                         if (_k.IsAvx512) _a.vfmadd231ps(_k.Z(Acc(map[i])).k2, _k.Z(_x), w); // masked lanes: no load, no fault
                         else
                         {
@@ -147,16 +163,17 @@ public sealed class MatVecEmitter : IKernelEmitter
 
         private void Chunk(int rows, int rowDisp, int colDisp, int[] map)
         {
-            _k.Load(_x, VMem(r11, colDisp));
+            _k.Load(_x, VMem(XWalk, colDisp));
             for (int i = 0; i < rows; i++)
             {
                 if (_splitLoads)
                 {
-                    var t = new Vec(22 + i % 8);
-                    _k.Load(t, VMem(rax, rowDisp + i * _lda4 + colDisp));
+                    _splitTemps ??= Enumerable.Range(22, 8).Select(r => _regs.TakeAt(r, "weight load")).ToArray();
+                    var t = _splitTemps[i % 8];
+                    _k.Load(t, VMem(WColumn, rowDisp + i * _lda4 + colDisp));
                     _k.FmaAcc(Acc(map[i]), _x, t);
                 }
-                else _k.FmaAcc(Acc(map[i]), _x, VMem(rax, rowDisp + i * _lda4 + colDisp));
+                else _k.FmaAcc(Acc(map[i]), _x, VMem(WColumn, rowDisp + i * _lda4 + colDisp));
             }
         }
 
@@ -170,7 +187,7 @@ public sealed class MatVecEmitter : IKernelEmitter
         private void ReduceRows(Vec result)
         {
             var tree = ReductionTree.For(_k.IsAvx512);
-            var cur = Enumerable.Range(0, _lanes).Select(i => new Vec(i)).ToList();
+            var cur = _acc.ToList();
             for (int level = 0; level < tree.Levels.Length; level++)
             {
                 var (kind, lo, hi) = tree.Levels[level];
@@ -188,15 +205,8 @@ public sealed class MatVecEmitter : IKernelEmitter
             }
         }
 
-        private void Shuffle(ReductionTree.Kind kind, Vec d, Vec a, Vec b, byte imm)
-        {
-            switch (kind)
-            {
-                case ReductionTree.Kind.Chunks128 when _k.IsAvx512: _a.vshuff32x4(_k.Z(d), _k.Z(a), _k.Z(b), imm); break;
-                case ReductionTree.Kind.Chunks128: _a.vperm2f128(_k.Y(d), _k.Y(a), _k.Y(b), imm); break;
-                default: if (_k.IsAvx512) _a.vshufps(_k.Z(d), _k.Z(a), _k.Z(b), imm); else _a.vshufps(_k.Y(d), _k.Y(a), _k.Y(b), imm); break;
-            }
-        }
+        private void Shuffle(ReductionTree.Kind kind, Vec d, Vec a, Vec b, byte imm) =>
+            _k.Emit(kind == ReductionTree.Kind.Chunks128 ? ChunkShuffle : InLaneShuffle, d, a, b, imm);
 
         /// <summary>Runs <paramref name="body"/> for every full group of L rows (a loop) and then the row tail, if any.</summary>
         private void Groups(int total, Action<int, TailMask?> body, Action advance)
@@ -205,16 +215,16 @@ public sealed class MatVecEmitter : IKernelEmitter
             if (full > 0)
             {
                 var loop = _a.CreateLabel();
-                if (full > 1) _a.mov(esi, full);
+                if (full > 1) _a.mov(GroupsLeft, full);
                 _a.Label(ref loop);
                 body(_lanes, null);
                 if (full > 1 || tail > 0) advance();
-                if (full > 1) { _a.dec(esi); _a.jnz(loop); }
+                if (full > 1) { _a.dec(GroupsLeft); _a.jnz(loop); }
             }
             if (tail > 0)
             {
-                // The row-tail mask lives in k3 / v14 (the column mask uses k2 / v15).
-                var m = _k.CreateTailMask(tail, new Vec(14), 3);
+                // The row-tail mask lives in k3 (the column mask uses k2).
+                var m = _k.CreateTailMask(tail, _rowMask, 3);
                 body(tail, m);
             }
         }
@@ -225,11 +235,11 @@ public sealed class MatVecEmitter : IKernelEmitter
         public void Gemv()
         {
             if (_s.M == 0) return;
-            _k.LoadPointer(r8, KernelArgs.Offsets.A);
-            _k.LoadPointer(rdx, KernelArgs.Offsets.B);
-            _k.LoadPointer(r9, KernelArgs.Offsets.C);
-            var segs = new[] { new Segment(rdx, 0, _s.N) };
-            Vec y = new(_lanes + 2), alpha = new(_lanes + 3), beta = alpha; // α is dead once applied; v20+ may hold the resident x
+            _k.LoadPointer(Rows, KernelArgs.Offsets.A);
+            _k.LoadPointer(X, KernelArgs.Offsets.B);
+            _k.LoadPointer(Out, KernelArgs.Offsets.C);
+            var segs = new[] { new Segment(X, 0, _s.N) };
+            Vec y = _regs.Take("y"), alpha = _regs.Take("α, then β"), beta = alpha; // α is dead once applied
             var resident = _splitLoads ? StreamChunks(segs) : null;
             if (resident != null) LoadResident(resident);
             Groups(_s.M, (rows, t) =>
@@ -238,52 +248,52 @@ public sealed class MatVecEmitter : IKernelEmitter
                 _k.BroadcastField(alpha, KernelArgs.Offsets.Alpha);
                 _k.Mul(y, y, alpha);
                 var store = _a.CreateLabel();
-                _a.test(__dword_ptr[rdi + KernelArgs.Offsets.Beta], 0x7FFFFFFF); // β = ±0: y is not read
+                _a.test(__dword_ptr[_k.Args + KernelArgs.Offsets.Beta], 0x7FFFFFFF); // β = ±0: y is not read
                 _a.jz(store);
                 _k.BroadcastField(beta, KernelArgs.Offsets.Beta);
-                LoadPart(_tmp, VMem(r9, 0), t);
+                LoadPart(_tmp, VMem(Out, 0), t);
                 _k.FmaAcc(y, beta, _tmp);
                 _a.Label(ref store);
-                StorePart(VMem(r9, 0), y, t);
-            }, () => { _a.add(r8, _lanes * _lda4); _a.add(r9, _vb); });
+                StorePart(VMem(Out, 0), y, t);
+            }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Out, _vb); });
         }
 
         public void Dense()
         {
             if (_s.M == 0) return;
-            _k.LoadPointer(r8, KernelArgs.Offsets.A);
-            _k.LoadPointer(rdx, KernelArgs.Offsets.B);
-            _k.LoadPointer(r9, KernelArgs.Offsets.C);
-            _k.LoadPointer(r10, KernelArgs.Offsets.D);
-            Affine([new Segment(rdx, 0, _s.N)]);
+            _k.LoadPointer(Rows, KernelArgs.Offsets.A);
+            _k.LoadPointer(X, KernelArgs.Offsets.B);
+            _k.LoadPointer(Out, KernelArgs.Offsets.C);
+            _k.LoadPointer(Bias, KernelArgs.Offsets.D);
+            Affine([new Segment(X, 0, _s.N)]);
         }
 
         /// <summary>The gates alone: E = W·[x; h] + bias, the Dense kernel over two column segments.</summary>
         public void LstmGates()
         {
             if (_s.M == 0) return;
-            _k.UseCalleeSaved(rbx);
-            _k.LoadPointer(r8, KernelArgs.Offsets.A);
-            _k.LoadPointer(rdx, KernelArgs.Offsets.B);  // x
-            _k.LoadPointer(rbx, KernelArgs.Offsets.C);  // h
-            _k.LoadPointer(r10, KernelArgs.Offsets.D);  // bias
-            _k.LoadPointer(r9, KernelArgs.Offsets.E);   // gates
-            Affine([new Segment(rdx, 0, _s.N), new Segment(rbx, _s.N, _s.K)]);
+            _k.UseCalleeSaved(H);
+            _k.LoadPointer(Rows, KernelArgs.Offsets.A);
+            _k.LoadPointer(X, KernelArgs.Offsets.B);  // x
+            _k.LoadPointer(H, KernelArgs.Offsets.C);  // h
+            _k.LoadPointer(Bias, KernelArgs.Offsets.D);  // bias
+            _k.LoadPointer(Out, KernelArgs.Offsets.E);   // gates
+            Affine([new Segment(X, 0, _s.N), new Segment(H, _s.N, _s.K)]);
         }
 
-        /// <summary>y (r9) = W (r8) · segments + bias (r10), a row group at a time.</summary>
+        /// <summary>y (Out) = W (Rows) · segments + bias (Bias), a row group at a time.</summary>
         private void Affine(Segment[] segs)
         {
-            Vec y = new(_lanes + 2);
+            Vec y = _regs.Take("y");
             var resident = _splitLoads ? StreamChunks(segs) : null;
             if (resident != null) LoadResident(resident);
             Groups(_s.M, (rows, t) =>
             {
                 if (resident != null) ResidentRows(rows, 0, resident, y); else RowGroup(rows, 0, segs, y);
-                LoadPart(_tmp, VMem(r10, 0), t);
+                LoadPart(_tmp, VMem(Bias, 0), t);
                 _k.Add(y, y, _tmp);
-                StorePart(VMem(r9, 0), y, t);
-            }, () => { _a.add(r8, _lanes * _lda4); _a.add(r9, _vb); _a.add(r10, _vb); });
+                StorePart(VMem(Out, 0), y, t);
+            }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Out, _vb); _a.add(Bias, _vb); });
         }
 
         /// <summary>
@@ -294,43 +304,42 @@ public sealed class MatVecEmitter : IKernelEmitter
         {
             int hidden = _s.K, input = _s.N;
             if (hidden == 0) return;
-            _k.UseCalleeSaved(rbx);
-            _k.UseCalleeSaved(r12);
+            _k.UseCalleeSaved(H);
+            _k.UseCalleeSaved(HOut);
             _k.UseCalleeSaved(r13);
-            _k.LoadPointer(r8, KernelArgs.Offsets.A);
-            _k.LoadPointer(rdx, KernelArgs.Offsets.B);  // x
-            _k.LoadPointer(rbx, KernelArgs.Offsets.C);  // h
-            _k.LoadPointer(r10, KernelArgs.Offsets.D);  // bias
-            _k.LoadPointer(r9, KernelArgs.Offsets.F);   // c, in place
-            _k.LoadPointer(r12, KernelArgs.Offsets.G);  // h′
-            var segs = new[] { new Segment(rdx, 0, input), new Segment(rbx, input, hidden) };
+            _k.LoadPointer(Rows, KernelArgs.Offsets.A);
+            _k.LoadPointer(X, KernelArgs.Offsets.B);  // x
+            _k.LoadPointer(H, KernelArgs.Offsets.C);  // h
+            _k.LoadPointer(Bias, KernelArgs.Offsets.D);  // bias
+            _k.LoadPointer(Out, KernelArgs.Offsets.F);   // c, in place
+            _k.LoadPointer(HOut, KernelArgs.Offsets.G);  // h′
+            var segs = new[] { new Segment(X, 0, input), new Segment(H, input, hidden) };
             if (_k.IsAvx512 && StreamChunks(segs) is { } chunks)
             {
                 LstmStepStreaming(hidden, chunks);
                 return;
             }
-            var gate = new Vec[4];
-            for (int q = 0; q < 4; q++) gate[q] = new Vec(_lanes + 2 + q);
+            var gate = _regs.TakeBlock(4, "gate i, f, g, o");
             Groups(hidden, (rows, t) =>
             {
                 for (int q = 0; q < 4; q++)
                 {
                     RowGroup(rows, q * hidden * _lda4, segs, gate[q]);
-                    LoadPart(_tmp, VMem(r10, q * hidden * 4), t);
+                    LoadPart(_tmp, VMem(Bias, q * hidden * 4), t);
                     _k.Add(gate[q], gate[q], _tmp);
                 }
-                Cell(gate[0], gate[1], gate[2], gate[3], VMem(r9, 0), VMem(r12, 0), t);
-            }, () => { _a.add(r8, _lanes * _lda4); _a.add(r9, _vb); _a.add(r10, _vb); _a.add(r12, _vb); });
+                Cell(gate[0], gate[1], gate[2], gate[3], VMem(Out, 0), VMem(HOut, 0), t);
+            }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Out, _vb); _a.add(Bias, _vb); _a.add(HOut, _vb); });
         }
 
         /// <summary>A column chunk of [x; h] held in a register for the whole kernel: its source, column in W, lanes, and tail-mask k (0 = full).</summary>
         private readonly record struct XChunk(Vec Reg, AssemblerRegister64 Source, int SourceOffset, int Column, int Count, int K);
 
         /// <summary>
-        /// Registers for [x; h] when the whole input row fits in v16 and v20–v31 (13 zmm, 208 floats; AVX-512 only),
-        /// else null. v0–v15 are the row accumulators, v17 the reduction temporary, v18–v19 the live gates.
+        /// Registers for [x; h] when the whole input row fits in v16 (the x chunk's) and v20–v31 (13 zmm, 208 floats;
+        /// AVX-512 only), else null. v0–v15 are the row accumulators, v17 the reduction temporary, v18–v19 the live gates.
         /// </summary>
-        private static XChunk[]? StreamChunks(Segment[] segs)
+        private XChunk[]? StreamChunks(Segment[] segs)
         {
             var regs = new[] { 16, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31 };
             var list = new List<XChunk>();
@@ -351,6 +360,8 @@ public sealed class MatVecEmitter : IKernelEmitter
         /// <summary>Loads the register-resident chunks of the input vector (their tail masks first).</summary>
         private void LoadResident(XChunk[] chunks)
         {
+            foreach (var c in chunks)
+                if (c.Reg != _x) _regs.TakeAt(c.Reg.Index, "resident input chunk");
             foreach (var seg in chunks.Where(c => c.K != 0).GroupBy(c => c.K))
                 _k.CreateTailMask(seg.First().Count, default, seg.Key);
             foreach (var c in chunks)
@@ -361,7 +372,7 @@ public sealed class MatVecEmitter : IKernelEmitter
         }
 
         /// <summary>
-        /// Lane i of <paramref name="result"/> = row (rowDisp/lda + i) of W at r8 times the register-resident input, for
+        /// Lane i of <paramref name="result"/> = row (rowDisp/lda + i) of W at Rows times the register-resident input, for
         /// i &lt; rows (AVX-512). The rows are read in order, four interleaved chunk by chunk: four independent FMA
         /// chains over a short sequential run (A/B on the LSTM step against one row at a time: 2.27–2.28 vs 2.31 µs).
         /// Each row's first chunk is a multiply, so only the accumulators of absent tail rows need zeroing.
@@ -375,7 +386,7 @@ public sealed class MatVecEmitter : IKernelEmitter
                     for (int i = i0; i < Math.Min(rows, i0 + 4); i++)
                     {
                         var c = chunks[j];
-                        var w = __zmmword_ptr[r8 + (rowDisp + i * _lda4 + c.Column * 4)];
+                        var w = __zmmword_ptr[Rows + (rowDisp + i * _lda4 + c.Column * 4)];
                         var acc = c.K == 0 ? _k.Z(Acc(map[i])) : _k.ZK(Acc(map[i]), c.K);
                         if (j == 0) _a.vmulps(c.K == 0 ? acc : acc.z, _k.Z(c.Reg), w);
                         else _a.vfmadd231ps(acc, _k.Z(c.Reg), w); // masked lanes: no load, no fault
@@ -391,11 +402,12 @@ public sealed class MatVecEmitter : IKernelEmitter
         private void LstmStepStreaming(int hidden, XChunk[] chunks)
         {
             LoadResident(chunks);
-            Vec g0 = new(18), g1 = new(19), t1 = Acc(0), t2 = Acc(1), t3 = Acc(2), t4 = Acc(3);
+            // Only two gates are live; the accumulators are free between reductions and serve as math temporaries.
+            Vec g0 = _regs.Take("live gate"), g1 = _regs.Take("live gate"), t1 = Acc(0), t2 = Acc(1), t3 = Acc(2), t4 = Acc(3);
             void Gate(int rows, int q, Vec result, TailMask? t)
             {
                 ResidentRows(rows, q * hidden * _lda4, chunks, result);
-                LoadPart(_tmp, VMem(r10, q * hidden * 4), t);
+                LoadPart(_tmp, VMem(Bias, q * hidden * 4), t);
                 _k.Add(result, result, _tmp);
             }
             Groups(hidden, (rows, t) =>
@@ -404,18 +416,18 @@ public sealed class MatVecEmitter : IKernelEmitter
                 MathEmitter.Sigmoid(_k, g0, t1, t2);              // i
                 Gate(rows, 1, g1, t);
                 MathEmitter.Sigmoid(_k, g1, t1, t2);              // f
-                LoadPart(_tmp, VMem(r9, 0), t);
+                LoadPart(_tmp, VMem(Out, 0), t);
                 _k.Mul(g1, g1, _tmp);                             // f·c
                 Gate(rows, 2, Acc(4), t);
                 MathEmitter.Tanh(_k, Acc(4), t1, t2, t3, Acc(5)); // g
                 _k.FmaAcc(g1, g0, Acc(4));                        // c′ = f·c + i·g
-                StorePart(VMem(r9, 0), g1, t);
+                StorePart(VMem(Out, 0), g1, t);
                 Gate(rows, 3, g0, t);
                 MathEmitter.Sigmoid(_k, g0, t1, t2);              // o
                 MathEmitter.Tanh(_k, g1, t1, t2, t3, t4);
                 _k.Mul(g1, g1, g0);                               // h′ = o·tanh(c′)
-                StorePart(VMem(r12, 0), g1, t);
-            }, () => { _a.add(r8, _lanes * _lda4); _a.add(r9, _vb); _a.add(r10, _vb); _a.add(r12, _vb); });
+                StorePart(VMem(HOut, 0), g1, t);
+            }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Out, _vb); _a.add(Bias, _vb); _a.add(HOut, _vb); });
         }
 
         /// <summary>From pre-activations in registers: c ← σ(f)·c + σ(i)·tanh(g); h′ ← σ(o)·tanh(c). The accumulators are free here and serve as temporaries.</summary>
@@ -440,17 +452,16 @@ public sealed class MatVecEmitter : IKernelEmitter
         {
             int hidden = _s.M;
             if (hidden == 0) return;
-            _k.LoadPointer(r8, KernelArgs.Offsets.A);
-            _k.LoadPointer(r9, KernelArgs.Offsets.B);
-            _k.LoadPointer(r12, KernelArgs.Offsets.C);
-            _k.UseCalleeSaved(r12);
-            var gate = new Vec[4];
-            for (int q = 0; q < 4; q++) gate[q] = new Vec(_lanes + 2 + q);
+            _k.LoadPointer(Rows, KernelArgs.Offsets.A);
+            _k.LoadPointer(Out, KernelArgs.Offsets.B);
+            _k.LoadPointer(HOut, KernelArgs.Offsets.C);
+            _k.UseCalleeSaved(HOut);
+            var gate = _regs.TakeBlock(4, "gate i, f, g, o");
             Groups(hidden, (rows, t) =>
             {
-                for (int q = 0; q < 4; q++) LoadPart(gate[q], VMem(r8, q * hidden * 4), t);
-                Cell(gate[0], gate[1], gate[2], gate[3], VMem(r9, 0), VMem(r12, 0), t);
-            }, () => { _a.add(r8, _vb); _a.add(r9, _vb); _a.add(r12, _vb); });
+                for (int q = 0; q < 4; q++) LoadPart(gate[q], VMem(Rows, q * hidden * 4), t);
+                Cell(gate[0], gate[1], gate[2], gate[3], VMem(Out, 0), VMem(HOut, 0), t);
+            }, () => { _a.add(Rows, _vb); _a.add(Out, _vb); _a.add(HOut, _vb); });
         }
     }
 }

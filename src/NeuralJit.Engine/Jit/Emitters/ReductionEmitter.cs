@@ -21,74 +21,82 @@ public sealed class ReductionEmitter : IKernelEmitter
             case OpKind.Dot: EmitDot(k, key.Shape.M); break;
             case OpKind.Softmax:
                 if (key.Shape.M == 0) return;
-                k.LoadPointer(rsi, KernelArgs.Offsets.A);
-                k.LoadPointer(rcx, KernelArgs.Offsets.C);
-                EmitSoftmax(k, rsi, rcx, key.Shape.M, scale: null);
+                AssemblerRegister64 x = rsi, y = rcx;
+                k.LoadPointer(x, KernelArgs.Offsets.A);
+                k.LoadPointer(y, KernelArgs.Offsets.C);
+                EmitSoftmax(k, x, y, key.Shape.M, scale: null);
                 break;
             case OpKind.EwcPenalty: EmitEwc(k, checked(key.Shape.M * Math.Max(1, key.Shape.N))); break;
         }
     }
 
-    private static Vec MaskVec(KernelAssembler k) => new(k.VectorRegisters - 1);
-
     /// <summary>Float accumulation in 4 interleaved partial sums (the reference sums left to right: results differ by rounding only).</summary>
     private static void EmitDot(KernelAssembler k, int n)
     {
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);
-        for (int s = 0; s < 4; s++) k.Zero(new Vec(s));
-        k.ForEachVector(n, 4, rax, MaskVec(k), c =>
+        AssemblerRegister64 x = rsi, y = rdx, offset = rax;
+        k.LoadPointer(x, KernelArgs.Offsets.A);
+        k.LoadPointer(y, KernelArgs.Offsets.B);
+        var regs = k.Registers;
+        var mask = regs.TakeHighest("AVX2 tail mask");
+        var acc = regs.TakeBlock(4, "partial sum");
+        var xv = regs.TakeBlock(4, "x vector");
+        var yTail = regs.Take("y tail");
+        foreach (var v in acc) k.Zero(v);
+        k.ForEachVector(n, 4, offset, mask, c =>
         {
-            var acc = new Vec(c.Slot);
-            var x = new Vec(4 + c.Slot);
-            k.LoadPart(x, c.At(rsi), c.Count, c.Tail);
-            if (c.IsTail) { var y = new Vec(8); k.LoadTail(y, c.At(rdx), c.Tail!.Value); k.FmaAcc(acc, x, y); }
-            else k.FmaAcc(acc, x, c.At(rdx));
+            k.LoadPart(xv[c.Slot], c.At(x), c.Count, c.Tail);
+            if (c.IsTail) { k.LoadTail(yTail, c.At(y), c.Tail!.Value); k.FmaAcc(acc[c.Slot], xv[c.Slot], yTail); }
+            else k.FmaAcc(acc[c.Slot], xv[c.Slot], c.At(y));
         });
-        Vec v0 = new(0), v1 = new(1), v2 = new(2), v3 = new(3);
-        k.Add(v0, v0, v1); k.Add(v2, v2, v3); k.Add(v0, v0, v2);
-        k.ReduceAdd(v0, v1);
-        k.Asm.vcvtss2sd(k.X(v0), k.X(v0), k.X(v0));
-        k.Asm.vmovsd(__qword_ptr[k.Args + KernelArgs.Offsets.Result], k.X(v0));
+        k.Add(acc[0], acc[0], acc[1]); k.Add(acc[2], acc[2], acc[3]); k.Add(acc[0], acc[0], acc[2]);
+        k.ReduceAdd(acc[0], acc[1]);
+        k.Asm.vcvtss2sd(k.X(acc[0]), k.X(acc[0]), k.X(acc[0]));
+        k.Asm.vmovsd(__qword_ptr[k.Args + KernelArgs.Offsets.Result], k.X(acc[0]));
     }
 
     /// <summary>
     /// dst[0..n) = softmax(scale · src[0..n)), in three passes (max; exp and sum; divide). src may equal dst.
     /// <paramref name="scale"/> (optional) is applied as a separate multiply, rounding exactly like the reference's
-    /// "output *= strength" before its softmax. Uses rax, vector registers 0..17 (AVX-512) / 0..9 + the mask (AVX2).
-    /// NaN anywhere makes the sum NaN and so every output NaN, as in the reference.
+    /// "output *= strength" before its softmax. Uses rax and, from the caller's register plan, the AVX2 mask at the
+    /// top and v0..17 (AVX-512) / v0..9 (AVX2) below; <paramref name="knownMaxLane0"/> (a max the caller already
+    /// has in lane 0) is consumed: released to the plan once broadcast. NaN anywhere makes the sum NaN and so
+    /// every output NaN, as in the reference.
     /// </summary>
     internal static void EmitSoftmax(KernelAssembler k, AssemblerRegister64 src, AssemblerRegister64 dst, int n, Vec? scale, Vec? knownMaxLane0 = null)
     {
+        var offset = rax;
         int unroll = k.IsAvx512 ? 4 : 2;
-        var mask = MaskVec(k);
-        Vec m = new(unroll * 4), sum = new(unroll * 4 + 1);
-        Vec Acc(int s) => new(unroll * 3 + s);
+        var regs = k.Registers;
+        using var phase = regs.Phase();
+        var mask = regs.TakeHighest("AVX2 tail mask");
+        // Above the slots (value + two exp temporaries each) and their partial sums: the max and the sum.
+        Vec m = regs.TakeAt(unroll * 4, "max"), sum = regs.TakeAt(unroll * 4 + 1, "sum");
+        if (knownMaxLane0 is { } known) { k.BroadcastLane0(m, known); regs.Release(known); }
+        var slots = Enumerable.Range(0, unroll).Select(u => regs.TakeBlock(3, $"slot {u}: x, exp temporaries")).ToArray();
+        var acc = regs.TakeBlock(unroll, "partial max or sum");
 
-        if (knownMaxLane0 is { } known) k.BroadcastLane0(m, known);
-        else EmitMax(k, src, n, scale, unroll, mask, m);
-
+        if (knownMaxLane0 is null) EmitMax(k, src, n, scale, unroll, mask, slots, acc, m);
 
         // Pass 2: e = exp(x − max), stored, and summed (tail lanes: exp(−∞) = 0).
-        for (int s = 0; s < unroll; s++) k.Zero(Acc(s));
-        k.ForEachVector(n, unroll, rax, mask, c =>
+        foreach (var v in acc) k.Zero(v);
+        k.ForEachVector(n, unroll, offset, mask, c =>
         {
-            var x = new Vec(c.Slot * 3);
+            var (x, t1, t2) = (slots[c.Slot][0], slots[c.Slot][1], slots[c.Slot][2]);
             if (c.IsTail) k.LoadTail(x, c.At(src), c.Tail!.Value, float.NegativeInfinity); else k.Load(x, c.At(src));
             if (scale is { } b) k.Mul(x, x, b);
             k.Sub(x, x, m);
-            MathEmitter.Exp(k, x, new Vec(c.Slot * 3 + 1), new Vec(c.Slot * 3 + 2));
+            MathEmitter.Exp(k, x, t1, t2);
             k.StorePart(c.At(dst), x, c.Count, c.Tail);
-            k.Add(Acc(c.Slot), Acc(c.Slot), x);
+            k.Add(acc[c.Slot], acc[c.Slot], x);
         });
-        for (int s = 1; s < unroll; s++) k.Add(Acc(0), Acc(0), Acc(s));
-        k.ReduceAdd(Acc(0), new Vec(0));
-        k.BroadcastLane0(sum, Acc(0));
+        for (int s = 1; s < unroll; s++) k.Add(acc[0], acc[0], acc[s]);
+        k.ReduceAdd(acc[0], slots[0][0]);
+        k.BroadcastLane0(sum, acc[0]);
 
         // Pass 3: divide (as the reference does; a reciprocal multiply would be off by an ulp).
-        k.ForEachVector(n, unroll, rax, mask, c =>
+        k.ForEachVector(n, unroll, offset, mask, c =>
         {
-            var x = new Vec(c.Slot * 3);
+            var x = slots[c.Slot][0];
             k.LoadPart(x, c.At(dst), c.Count, c.Tail);
             k.Div(x, x, sum);
             k.StorePart(c.At(dst), x, c.Count, c.Tail);
@@ -96,21 +104,20 @@ public sealed class ReductionEmitter : IKernelEmitter
     }
 
     /// <summary>Pass 1 of softmax: m = max over src (tail lanes filled with −∞), broadcast.</summary>
-    private static void EmitMax(KernelAssembler k, AssemblerRegister64 src, int n, Vec? scale, int unroll, Vec mask, Vec m)
+    private static void EmitMax(KernelAssembler k, AssemblerRegister64 src, int n, Vec? scale, int unroll, Vec mask, Vec[][] slots, Vec[] acc, Vec m)
     {
-        Vec Acc(int s) => new(unroll * 3 + s);
-        k.LoadConst(Acc(0), float.NegativeInfinity);
-        for (int s = 1; s < unroll; s++) k.Move(Acc(s), Acc(0));
+        k.LoadConst(acc[0], float.NegativeInfinity);
+        for (int s = 1; s < unroll; s++) k.Move(acc[s], acc[0]);
         k.ForEachVector(n, unroll, rax, mask, c =>
         {
-            var x = new Vec(c.Slot * 3);
+            var x = slots[c.Slot][0];
             if (c.IsTail) k.LoadTail(x, c.At(src), c.Tail!.Value, float.NegativeInfinity); else k.Load(x, c.At(src));
             if (scale is { } b) k.Mul(x, x, b);
-            k.Max(Acc(c.Slot), Acc(c.Slot), x);
+            k.Max(acc[c.Slot], acc[c.Slot], x);
         });
-        for (int s = 1; s < unroll; s++) k.Max(Acc(0), Acc(0), Acc(s));
-        k.ReduceMax(Acc(0), new Vec(0));
-        k.BroadcastLane0(m, Acc(0));
+        for (int s = 1; s < unroll; s++) k.Max(acc[0], acc[0], acc[s]);
+        k.ReduceMax(acc[0], slots[0][0]);
+        k.BroadcastLane0(m, acc[0]);
     }
 
     /// <summary>
@@ -124,29 +131,36 @@ public sealed class ReductionEmitter : IKernelEmitter
     private static void EmitEwc(KernelAssembler k, int n)
     {
         var a = k.Asm;
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);
-        Vec D0 = new(12), D1 = new(13), T = new(14);
-        Vec F(int s) => new(s);
-        Vec Dv(int s) => new(4 + s);
-        Vec Tv(int s) => new(8 + s);
+        AssemblerRegister64 theta = rsi, anchor = rdx, fisher = rcx, offset = rax;
+        AssemblerRegister32 groupsLeft = r8d, innerLeft = r9d;
+        k.LoadPointer(theta, KernelArgs.Offsets.A);
+        k.LoadPointer(anchor, KernelArgs.Offsets.B);
+        k.LoadPointer(fisher, KernelArgs.Offsets.C);
+        var regs = k.Registers;
+        var mask = regs.TakeHighest("AVX2 tail mask");
+        var partial = regs.TakeBlock(4, "float partial sum");
+        var diff = regs.TakeBlock(4, "θ − θ*");
+        var tailOperand = regs.TakeBlock(4, "tail operand");
+        Vec D0 = regs.Take("double sum, low lanes"), D1 = regs.Take("double sum, high lanes"), T = regs.Take("conversion temporary");
+        Vec F(int s) => partial[s];
+        Vec Dv(int s) => diff[s];
+        Vec Tv(int s) => tailOperand[s];
         k.Zero(D0); k.Zero(D1);
         int L = k.Lanes, vb = k.VectorBytes;
         int full = n / L, tail = n % L;
         const int perGroup = 32;              // 4 accumulators × 8 vectors between flushes
         int groups = full / perGroup, rest = full % perGroup;
-        a.xor(rax, rax);
+        a.xor(offset, offset);
 
         void Body(Cursor c)
         {
             int s = c.Slot;
-            k.LoadPart(Dv(s), c.At(rsi), c.Count, c.Tail);
-            if (c.IsTail) { k.LoadTail(Tv(s), c.At(rdx), c.Tail!.Value); k.Sub(Dv(s), Dv(s), Tv(s)); }
-            else k.Sub(Dv(s), Dv(s), c.At(rdx));
+            k.LoadPart(Dv(s), c.At(theta), c.Count, c.Tail);
+            if (c.IsTail) { k.LoadTail(Tv(s), c.At(anchor), c.Tail!.Value); k.Sub(Dv(s), Dv(s), Tv(s)); }
+            else k.Sub(Dv(s), Dv(s), c.At(anchor));
             k.Mul(Dv(s), Dv(s), Dv(s));
-            if (c.IsTail) { k.LoadTail(Tv(s), c.At(rcx), c.Tail!.Value); k.FmaAcc(F(s), Dv(s), Tv(s)); }
-            else k.FmaAcc(F(s), Dv(s), c.At(rcx));
+            if (c.IsTail) { k.LoadTail(Tv(s), c.At(fisher), c.Tail!.Value); k.FmaAcc(F(s), Dv(s), Tv(s)); }
+            else k.FmaAcc(F(s), Dv(s), c.At(fisher));
         }
 
         void ZeroAccumulators() { for (int s = 0; s < 4; s++) k.Zero(F(s)); }
@@ -168,16 +182,16 @@ public sealed class ReductionEmitter : IKernelEmitter
             }
         }
 
-        // A loop of `iterations` × 4 vectors from the current rax, counter in `counter`.
+        // A loop of `iterations` × 4 vectors from the current offset, counter in `counter`.
         void Inner(int iterations, AssemblerRegister32 counter)
         {
             if (iterations <= 0) return;
-            if (iterations == 1) { for (int u = 0; u < 4; u++) Body(new Cursor(rax, u * vb, L, null, u)); a.add(rax, 4 * vb); return; }
+            if (iterations == 1) { for (int u = 0; u < 4; u++) Body(new Cursor(offset, u * vb, L, null, u)); a.add(offset, 4 * vb); return; }
             var loop = a.CreateLabel();
             a.mov(counter, iterations);
             a.Label(ref loop);
-            for (int u = 0; u < 4; u++) Body(new Cursor(rax, u * vb, L, null, u));
-            a.add(rax, 4 * vb);
+            for (int u = 0; u < 4; u++) Body(new Cursor(offset, u * vb, L, null, u));
+            a.add(offset, 4 * vb);
             a.dec(counter);
             a.jnz(loop);
         }
@@ -185,23 +199,23 @@ public sealed class ReductionEmitter : IKernelEmitter
         if (groups > 0)
         {
             var outer = a.CreateLabel();
-            a.mov(r8d, groups);
+            a.mov(groupsLeft, groups);
             a.Label(ref outer);
             ZeroAccumulators();
-            Inner(perGroup / 4, r9d);
+            Inner(perGroup / 4, innerLeft);
             Flush();
-            a.dec(r8d);
+            a.dec(groupsLeft);
             a.jnz(outer);
         }
         if (rest > 0 || tail > 0)
         {
             ZeroAccumulators();
-            Inner(rest / 4, r9d);
-            for (int u = 0; u < rest % 4; u++) Body(new Cursor(rax, u * vb, L, null, u));
+            Inner(rest / 4, innerLeft);
+            for (int u = 0; u < rest % 4; u++) Body(new Cursor(offset, u * vb, L, null, u));
             if (tail > 0)
             {
-                var mask = k.CreateTailMask(tail, MaskVec(k));
-                Body(new Cursor(rax, (rest % 4) * vb, tail, mask, 0));
+                var tailMask = k.CreateTailMask(tail, mask);
+                Body(new Cursor(offset, (rest % 4) * vb, tail, tailMask, 0));
             }
             Flush();
         }
