@@ -148,6 +148,34 @@ internal static unsafe class Program
                 if (DncStep($"DNC step {name} {isa} vs ManagedSimd", sizes, isa, roof, goal) is double ns) jitStepNs[(name, isa)] = ns;
             }
         if (jitStepNs.Count > 0) TorchRows(jitStepNs);
+        if (Selected("dnc profile"))
+            foreach (var (name, sizes, _) in DncNetworks)
+                foreach (var isa in isas)
+                    DncProfile(name, sizes, isa);
+    }
+
+    /// <summary>Where a JIT step's time goes: each op's calls and time per step from the engine's own profile (printed, not a table row).</summary>
+    private static void DncProfile(string name, NetworkSizes sizes, JitIsa isa)
+    {
+        using var step = new NetworkStep(sizes, isa);
+        int steps = sizes.MemorySlots >= 1024 ? 300 : 3000;
+        step.Run(steps);
+        step.ResetProfile();
+        const int rounds = 5;
+        var roundNs = new double[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            step.Run(steps);
+            roundNs[r] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalNanoseconds / steps;
+        }
+        Array.Sort(roundNs);
+        double stepNs = roundNs[rounds / 2];
+        var ops = step.OpsPerStep(rounds * steps);
+        Console.WriteLine();
+        Console.WriteLine($"DNC step profile {name} {isa}: median {stepNs:N0} ns per step ({rounds} rounds of {steps} steps); the ops' profiled time sums to {ops.Sum(o => o.NanosecondsPerStep):N0} ns");
+        foreach (var (key, calls, ns) in ops)
+            Console.WriteLine($"  {key,-30} {calls,5:N1} calls {ns,12:N0} ns {100 * ns / stepNs,5:N1}%");
     }
 
     /// <summary>Each network's JIT step against the PyTorch peer's, both measured in this run (the peer after our rows, not interleaved).</summary>
