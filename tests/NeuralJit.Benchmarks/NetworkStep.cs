@@ -68,6 +68,12 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
 
     public void ResetProfile() => _engine.Profile.Reset();
 
+    /// <summary>Each op's calls and nanoseconds per step since the last <see cref="ResetProfile"/>, over <paramref name="stepsRun"/> steps, largest first.</summary>
+    public IReadOnlyList<(OpKey Key, double CallsPerStep, double NanosecondsPerStep)> OpsPerStep(int stepsRun) =>
+        _engine.Profile.Slots.Select(s => s.Snapshot()).Where(s => s.Calls > 0)
+            .Select(s => (s.Key, (double)s.Calls / stepsRun, s.TotalCycles * 1e9 / Profiling.CycleClock.Frequency / stepsRun))
+            .OrderByDescending(r => r.Item3).ToList();
+
     public void Dispose()
     {
         _net.Dispose();

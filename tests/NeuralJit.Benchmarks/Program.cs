@@ -123,7 +123,7 @@ internal static unsafe class Program
         {
             var keys = new[]
             {
-                new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)),
+                new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), new OpKey(OpKind.DncWriteContent, new OpShape(n, w, r)),
                 new OpKey(OpKind.DncTemporal, new OpShape(n, r)), new OpKey(OpKind.DncRead, new OpShape(n, w, r)),
                 new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), new OpKey(OpKind.DncWrite, new OpShape(n, w)),
                 new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), new OpKey(OpKind.DncReadWeighting, new OpShape(n, r)),
@@ -137,6 +137,9 @@ internal static unsafe class Program
         foreach (int n in new[] { 64, 256, 1024 })
             foreach (var isa in isas)
                 LinkFusion(n, 4, isa, jit, roof);
+        foreach (var (n, w, r) in new[] { (64, 16, 2), (256, 64, 4), (1024, 64, 4) })
+            foreach (var isa in isas)
+                WriteContentFusion(n, w, r, isa, jit, roof);
         var jitStepNs = new Dictionary<(string, JitIsa), double>();
         foreach (var (name, sizes, target) in DncNetworks)
             foreach (var isa in isas)
@@ -145,6 +148,34 @@ internal static unsafe class Program
                 if (DncStep($"DNC step {name} {isa} vs ManagedSimd", sizes, isa, roof, goal) is double ns) jitStepNs[(name, isa)] = ns;
             }
         if (jitStepNs.Count > 0) TorchRows(jitStepNs);
+        if (Selected("dnc profile"))
+            foreach (var (name, sizes, _) in DncNetworks)
+                foreach (var isa in isas)
+                    DncProfile(name, sizes, isa);
+    }
+
+    /// <summary>Where a JIT step's time goes: each op's calls and time per step from the engine's own profile (printed, not a table row).</summary>
+    private static void DncProfile(string name, NetworkSizes sizes, JitIsa isa)
+    {
+        using var step = new NetworkStep(sizes, isa);
+        int steps = sizes.MemorySlots >= 1024 ? 300 : 3000;
+        step.Run(steps);
+        step.ResetProfile();
+        const int rounds = 5;
+        var roundNs = new double[rounds];
+        for (int r = 0; r < rounds; r++)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            step.Run(steps);
+            roundNs[r] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalNanoseconds / steps;
+        }
+        Array.Sort(roundNs);
+        double stepNs = roundNs[rounds / 2];
+        var ops = step.OpsPerStep(rounds * steps);
+        Console.WriteLine();
+        Console.WriteLine($"DNC step profile {name} {isa}: median {stepNs:N0} ns per step ({rounds} rounds of {steps} steps); the ops' profiled time sums to {ops.Sum(o => o.NanosecondsPerStep):N0} ns");
+        foreach (var (key, calls, ns) in ops)
+            Console.WriteLine($"  {key,-30} {calls,5:N1} calls {ns,12:N0} ns {100 * ns / stepNs,5:N1}%");
     }
 
     /// <summary>Each network's JIT step against the PyTorch peer's, both measured in this run (the peer after our rows, not interleaved).</summary>
@@ -186,6 +217,42 @@ internal static unsafe class Program
         double err = w.MaxAbsDifference(separate, one);
         var m = SideBySideRunner.Measure(separate, one, s_budget);
         var r = SpeedupBenchmark.ToResult(key, isa, "JIT LinkUpdate+Temporal", m, err, w.WorkingSetBytes, roof);
+        Add(name, isa, "JIT", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
+            $"±{m.Candidate.Error999:N0}", $"{r.GFlops:N1} GFLOP/s", $"{r.PercentOfBound:N0}% {r.Bound}", $"{err:G2}", "faster", m.Speedup > 1 ? "PASS" : "SHORT");
+    }
+
+    /// <summary>The fused DncWriteContent kernel against the JIT's DncWrite then R DncContent kernels on the same operands.</summary>
+    private static void WriteContentFusion(int n, int w, int heads, JitIsa isa, JitSource jit, RooflineResult roof)
+    {
+        var key = new OpKey(OpKind.DncWriteContent, new OpShape(n, w, heads));
+        string name = $"{key} {isa} vs JIT Write+Content×{heads}";
+        if (!Selected(name) && !Selected("dnc op")) return;
+        var fused = jit.Compile(key, isa);
+        var write = jit.Compile(new OpKey(OpKind.DncWrite, new OpShape(n, w)), isa);
+        var content = jit.Compile(new OpKey(OpKind.DncContent, OpShape.Matrix(n, w)), isa);
+        if (fused is null || write is null || content is null) { Add(name, isa, "JIT", "—", "—", "—", "—", "—", "—", "—", "faster", "NO JIT KERNEL"); return; }
+        using var wl = new OpWorkload(key);
+        var separate = wl.CreateCustom((side, calls) =>
+        {
+            KernelArgs wa = default, ca = default;
+            wa.A = side.Pointer(OperandField.A); wa.B = side.Pointer(OperandField.B); wa.C = side.Pointer(OperandField.C); wa.D = side.Pointer(OperandField.D);
+            float* keys = side.Pointer(OperandField.E), strengths = side.Pointer(OperandField.F), output = side.Pointer(OperandField.G);
+            var fw = (delegate* unmanaged<KernelArgs*, void>)write.Entry;
+            var fc = (delegate* unmanaged<KernelArgs*, void>)content.Entry;
+            for (long i = 0; i < calls; i++)
+            {
+                fw(&wa);
+                for (int h = 0; h < heads; h++)
+                {
+                    ca.A = wa.A; ca.B = keys + h * w; ca.Alpha = strengths[h]; ca.C = output + h * n;
+                    fc(&ca);
+                }
+            }
+        });
+        var one = wl.CreateNative(fused.Entry, fused.SuppressGcTransition);
+        double err = wl.MaxAbsDifference(separate, one);
+        var m = SideBySideRunner.Measure(separate, one, s_budget);
+        var r = SpeedupBenchmark.ToResult(key, isa, $"JIT Write+Content×{heads}", m, err, wl.WorkingSetBytes, roof);
         Add(name, isa, "JIT", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
             $"±{m.Candidate.Error999:N0}", $"{r.GFlops:N1} GFLOP/s", $"{r.PercentOfBound:N0}% {r.Bound}", $"{err:G2}", "faster", m.Speedup > 1 ? "PASS" : "SHORT");
     }

@@ -189,9 +189,10 @@ public class DncMemoryTests
         Assert.Equal(10, rows[("DncInterface", "2x8")]);
         Assert.Equal(10, rows[("DncUsage", "16x2")]);
         Assert.Equal(10, rows[("DncAllocation", "16")]);
-        Assert.Equal(30, rows[("DncContent", "16x8")]); // one write head + two read heads
+        Assert.Equal(10, rows[("DncContent", "16x8")]); // the write key
         Assert.Equal(10, rows[("DncWriteWeighting", "16")]);
-        Assert.Equal(10, rows[("DncWrite", "16x8")]);
+        Assert.Equal(10, rows[("DncWriteContent", "16x8x2")]); // the write fused with both read keys' content weightings
+        Assert.False(rows.ContainsKey(("DncWrite", "16x8")));
         Assert.Equal(10, rows[("DncLinkTemporal", "16x16x2")]); // link update fused with the temporal weightings
         Assert.False(rows.ContainsKey(("DncLinkUpdate", "16x16")));
         Assert.Equal(10, rows[("DncReadWeighting", "16x2")]);

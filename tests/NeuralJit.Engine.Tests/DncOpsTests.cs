@@ -21,6 +21,7 @@ public unsafe class DncOpsTests
             if (bufs.Length > 3) a.D = bufs[3].Pointer;
             if (bufs.Length > 4) a.E = bufs[4].Pointer;
             if (bufs.Length > 5) a.F = bufs[5].Pointer;
+            if (bufs.Length > 6) a.G = bufs[6].Pointer;
             a.Alpha = alpha; a.Beta = beta;
             ManagedKernels.Get(op, tier)(in shape, &a);
             return bufs.Select(b => b.ToArray()).ToArray();
@@ -188,6 +189,20 @@ public unsafe class DncOpsTests
         Both("fused backward", OpKind.DncLinkTemporal, new OpShape(n, r), 0, 0, 5, 1e-5f, l0, w0, p0, r0, new float[r * n], new float[r * n]);
         Both("read weighting", OpKind.DncReadWeighting, new OpShape(n, r), 0, 0, 4, 1e-6f, Simplex(r, n), Simplex(r, n), Simplex(r, n), Simplex(r, 3), new float[r * n]);
         Both("read", OpKind.DncRead, new OpShape(n, w, r), 0, 0, 2, 1e-5f, U(n * w, -1, 1), Simplex(r, n), new float[r * w]);
+        var (m0, ww0, e0, v0, k0, b0) = (U(n * w, -1, 1), Simplex(1, n), U(w), U(w, -1, 1), U(r * w, -1, 1), U(r, 1, 8));
+        Both("fused write", OpKind.DncWriteContent, new OpShape(n, w, r), 0, 0, 0, 1e-6f, m0, ww0, e0, v0, k0, b0, new float[r * n]);
+        Both("fused read content", OpKind.DncWriteContent, new OpShape(n, w, r), 0, 0, 6, 1e-5f, m0, ww0, e0, v0, k0, b0, new float[r * n]);
+    }
+
+    [Theory, MemberData(nameof(Tiers))]
+    public void WriteContentIsTheWriteThenEachReadKeysContentWeightingOfTheWrittenMemory(KernelTier tier)
+    {
+        // Slot 1 is overwritten with v = [0, 1] (w = [0, 1], e = [1, 1]): key 0 = [0, 1] now matches it, not slot 0 = [1, 0];
+        // key 1 = [1, 0] still matches slot 0. β = 10 and 0 (uniform).
+        var r = Run(OpKind.DncWriteContent, tier, new OpShape(2, 2, 2), 0, 0, [1, 0, 1, 0], [0, 1], [1, 1], [0, 1], [0, 1, 1, 0], [10, 0], new float[4]);
+        Near([1, 0, 0, 1], r[0], what: "memory");
+        float e10 = MathF.Exp(10f * (1 / (1 + 1e-6f)));
+        Near([1 / (1 + e10), e10 / (1 + e10), 0.5f, 0.5f], r[6], 1e-5f, what: "read content");
     }
 
     [Theory, MemberData(nameof(Tiers))]

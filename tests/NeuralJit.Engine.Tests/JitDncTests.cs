@@ -115,6 +115,37 @@ public class JitDncTests
             }
     }
 
+    /// <summary>
+    /// The write fused with every read key's content weighting: each c^r_h within DncContent's bound for β ≤ 8 (a cosine
+    /// error δ moves an output by ≤ β·δ), the memory too (its code is DncWrite's, bit-exact above); strides, heads past
+    /// one pass of registers (8), W = 0.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void WriteContentWritesExactlyThenWeighsEveryReadKeyOnTheWrittenMemory(JitIsa isa)
+    {
+        var rng = new Random(5500);
+        int i = 0;
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (int w in Widths.Append(0))
+            {
+                int n = Slots[rng.Next(Slots.Length)], r = HeadCounts[i % HeadCounts.Length];
+                int lda = i % 3 == 0 ? w + rng.Next(1, 9) : 0;
+                // Strengths in [0, 8], their specials non-negative and never huge: β·(a rounding of cos) must stay small.
+                var fill = Fill(inputs, f => f is "A" or "D" or "E", f => f == "F");
+                Run(isa, new OpKey(OpKind.DncWriteContent, new OpShape(n, w, r, lda)), ContentTol(n, w), 5500 + i++, inputs, (f, g) => f == "F" ? 8 * fill(f, g) : fill(f, g));
+            }
+        foreach (var (n, w, r) in new[] { (256, 64, 4), (1024, 64, 4), (1100, 9, 3), (64, 16, 2), (37, 19, 30), (100, 8, 9), (33, 64, 25) })
+            Run(isa, new OpKey(OpKind.DncWriteContent, new OpShape(n, w, r)), ContentTol(n, w), 5600 + n + r, InputKind.Random,
+                (f, g) => f == "F" ? (float)(1 + 7 * g.NextDouble()) : Fill(InputKind.Random, f => f is "A" or "D" or "E")(f, g));
+    }
+
+    /// <summary>DncContent's bound (cosine error ≤ 4γ_W + 8ε amplified by β ≤ 8, plus the N-term softmax normaliser); the memory is exact (0 error).</summary>
+    private static JitTolerance ContentTol(int n, int w)
+    {
+        static double Gamma(int terms) => 2.0 * Math.Max(1, terms) * OpTestData.FloatEps / (1 - Math.Max(1, terms) * OpTestData.FloatEps);
+        return new(8 * (4 * Gamma(w) + 8 * OpTestData.FloatEps) + 2 * Gamma(n) + 1e-7, 1e-5);
+    }
+
     [Theory, MemberData(nameof(Isas))]
     public void LinkUpdateIsBitExact(JitIsa isa)
     {
@@ -204,6 +235,7 @@ public class JitDncTests
             new OpKey(OpKind.DncTemporal, new OpShape(257, 4)), new OpKey(OpKind.DncTemporal, new OpShape(1601, 9)),
             new OpKey(OpKind.DncLinkTemporal, new OpShape(256, 4)), new OpKey(OpKind.DncLinkTemporal, new OpShape(1601, 9)),
             new OpKey(OpKind.DncReadWeighting, new OpShape(100, 5)), new OpKey(OpKind.DncRead, new OpShape(256, 65, 4)),
+            new OpKey(OpKind.DncWriteContent, new OpShape(256, 64, 4)), new OpKey(OpKind.DncWriteContent, new OpShape(65, 17, 30, 20)),
         };
         foreach (var isa in new[] { JitIsa.Avx2, JitIsa.Avx512 })
             foreach (var key in keys)

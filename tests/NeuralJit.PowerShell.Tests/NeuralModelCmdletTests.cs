@@ -192,7 +192,7 @@ public class NeuralModelCmdletTests
             $m = New-NeuralModel -InputSize 6 -HiddenSize 10 -OutputSize 4 -MemorySlots 23 -MemoryWidth 7 -ReadHeads 3 -Seed 5
             $r = $m | Invoke-NeuralInference -Steps 40
             $r
-            Get-NeuralHotspot -Operation DncLinkTemporal, DncRead, DncWrite, DncUsage, DncAllocation, DncInterface, DncWriteWeighting, DncReadWeighting, DncContent |
+            Get-NeuralHotspot -Operation DncLinkTemporal, DncRead, DncWriteContent, DncUsage, DncAllocation, DncInterface, DncWriteWeighting, DncReadWeighting, DncContent |
                 Where-Object { $_.Dims -like '23*' -or $_.Dims -like '3x7' }
             """);
         Assert.True(e.Count == 0, string.Join("\n", e.Select(x => x.ToString())));
@@ -201,8 +201,8 @@ public class NeuralModelCmdletTests
         var rows = o.Skip(1).ToDictionary(h => (P<string>(h, "Operation"), P<string>(h, "Dims")), h => P<long>(h, "Calls"));
         Assert.True(rows[("DncLinkTemporal", "23x23x3")] >= 40); // the link update fused with the temporal weightings
         Assert.True(rows[("DncRead", "23x7x3")] >= 40);
-        Assert.True(rows[("DncWrite", "23x7")] >= 40);
-        Assert.True(rows[("DncContent", "23x7")] >= 160); // 1 write + 3 read heads per step
+        Assert.True(rows[("DncWriteContent", "23x7x3")] >= 40); // the write fused with the 3 read keys' content weightings
+        Assert.True(rows[("DncContent", "23x7")] >= 40);        // the write key
         Assert.True(rows[("DncInterface", "3x7")] >= 40);
         Assert.Equal(9, rows.Count);
     }

@@ -210,7 +210,7 @@ public sealed class JitCompiler : IDisposable
                 // The DNC step's emitters, which its slots promote together.
                 new OpKey(OpKind.DncInterface, new OpShape(2, 9)), new OpKey(OpKind.DncUsage, new OpShape(19, 2)),
                 new OpKey(OpKind.DncAllocation, OpShape.Vector(19)), new OpKey(OpKind.DncWriteWeighting, OpShape.Vector(19)),
-                new OpKey(OpKind.DncWrite, new OpShape(19, 9)), new OpKey(OpKind.DncLinkTemporal, new OpShape(19, 2)),
+                new OpKey(OpKind.DncWriteContent, new OpShape(19, 9, 2)), new OpKey(OpKind.DncLinkTemporal, new OpShape(19, 2)),
                 new OpKey(OpKind.DncReadWeighting, new OpShape(19, 2)), new OpKey(OpKind.DncRead, new OpShape(19, 9, 2)),
             };
             for (int round = 0; round < 3; round++)

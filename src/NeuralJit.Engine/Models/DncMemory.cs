@@ -13,8 +13,9 @@ namespace NeuralJit.Models;
 /// usage u; allocation weighting a from u sorted ascending; write content weighting; write weighting;
 /// erase-then-add memory update; temporal link matrix and precedence; forward and backward weightings;
 /// read content weightings; read weightings; read vectors. Every step runs through a slot resolved here
-/// (Dense, DncInterface, DncUsage, DncAllocation, DncContent, DncWriteWeighting, DncWrite, DncLinkTemporal — the link
-/// update fused with the forward and backward weightings, one pass over the N×N links —, DncReadWeighting, DncRead),
+/// (Dense, DncInterface, DncUsage, DncAllocation, DncContent for the write key, DncWriteWeighting, DncWriteContent — the
+/// write fused with the content weightings of all read keys on the written memory, one pass over M —, DncLinkTemporal —
+/// the link update fused with the forward and backward weightings, one pass over the N×N links —, DncReadWeighting, DncRead),
 /// so each shows in the hotspot table with its shape. The step's slots are promoted together (<see cref="NeuralEngine.PromoteTogether"/>).
 /// State starts at zero (memory, usage, link, precedence, weightings, read vectors), as in the paper.
 /// One instance is one sequence's state: not thread-safe.
@@ -25,7 +26,7 @@ public sealed unsafe class DncMemory : IDisposable
     private readonly DncInterfaceLayout _layout;
     private readonly AlignedBuffer _xi, _memory, _usage, _allocation, _writeContent, _writeWeights, _link, _precedence,
         _readWeights, _forward, _backward, _readContent, _readVectors;
-    private readonly OpSlot _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeSlot,
+    private readonly OpSlot _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeContentSlot,
         _linkTemporalSlot, _readWeightingSlot, _readSlot;
 
     /// <param name="controllerSize">H, the size of the controller's hidden state.</param>
@@ -80,11 +81,11 @@ public sealed unsafe class DncMemory : IDisposable
         _allocationSlot = engine.Resolve(OpKind.DncAllocation, OpShape.Vector(slots));
         _contentSlot = engine.Resolve(OpKind.DncContent, OpShape.Matrix(slots, width));
         _writeWeightingSlot = engine.Resolve(OpKind.DncWriteWeighting, OpShape.Vector(slots));
-        _writeSlot = engine.Resolve(OpKind.DncWrite, new OpShape(slots, width));
+        _writeContentSlot = engine.Resolve(OpKind.DncWriteContent, new OpShape(slots, width, readHeads));
         _linkTemporalSlot = engine.Resolve(OpKind.DncLinkTemporal, new OpShape(slots, readHeads));
         _readWeightingSlot = engine.Resolve(OpKind.DncReadWeighting, new OpShape(slots, readHeads));
         _readSlot = engine.Resolve(OpKind.DncRead, new OpShape(slots, width, readHeads));
-        engine.PromoteTogether(new[] { _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeSlot,
+        engine.PromoteTogether(new[] { _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeContentSlot,
             _linkTemporalSlot, _readWeightingSlot, _readSlot });
     }
 
@@ -164,21 +165,17 @@ public sealed unsafe class DncMemory : IDisposable
         a.A = _allocation.Pointer; a.B = _writeContent.Pointer; a.Alpha = xi[l.AllocationGate]; a.Beta = xi[l.WriteGate]; a.C = _writeWeights.Pointer;
         _writeWeightingSlot.Invoke(&a);
 
+        // The read keys' content weightings need only the written memory: computed with the write, in one pass over M,
+        // before the links (which need neither), so every value is the paper's.
         a = default;
         a.A = _memory.Pointer; a.B = _writeWeights.Pointer; a.C = xi + l.Erase; a.D = xi + l.WriteVector;
-        _writeSlot.Invoke(&a);
+        a.E = xi + l.ReadKeys; a.F = xi + l.ReadStrengths; a.G = _readContent.Pointer;
+        _writeContentSlot.Invoke(&a);
 
         a = default;
         a.A = _link.Pointer; a.B = _writeWeights.Pointer; a.C = _precedence.Pointer;
         a.D = _readWeights.Pointer; a.E = _forward.Pointer; a.F = _backward.Pointer;
         _linkTemporalSlot.Invoke(&a);
-
-        for (int i = 0; i < ReadHeads; i++)
-        {
-            a = default;
-            a.A = _memory.Pointer; a.B = xi + l.ReadKeys + i * Width; a.Alpha = xi[l.ReadStrengths + i]; a.C = _readContent.Pointer + i * Slots;
-            _contentSlot.Invoke(&a);
-        }
 
         a = default;
         a.A = _backward.Pointer; a.B = _readContent.Pointer; a.C = _forward.Pointer; a.D = xi + l.ReadModes; a.E = _readWeights.Pointer;

@@ -166,6 +166,13 @@ public sealed class DncManagedOps : IDncOpSet
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void DncReadContent(int slots, int width, int heads, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> keys, ReadOnlySpan<float> strengths, Span<float> output)
+    {
+        for (int h = 0; h < heads; h++)
+            ManagedSimdOps.DncContent(slots, width, memory, ldm, keys.Slice(h * width, width), strengths[h], output.Slice(h * slots, slots));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DncRead(int slots, int width, int heads, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> readWeights, Span<float> output)
     {
         output[..(heads * width)].Clear();

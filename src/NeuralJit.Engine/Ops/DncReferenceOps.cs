@@ -122,6 +122,12 @@ public sealed class DncReferenceOps : IDncOpSet
             }
     }
 
+    public static void DncReadContent(int slots, int width, int heads, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> keys, ReadOnlySpan<float> strengths, Span<float> output)
+    {
+        for (int h = 0; h < heads; h++)
+            ReferenceOps.DncContent(slots, width, memory, ldm, keys.Slice(h * width, width), strengths[h], output.Slice(h * slots, slots));
+    }
+
     public static void DncRead(int slots, int width, int heads, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> readWeights, Span<float> output)
     {
         for (int h = 0; h < heads; h++)

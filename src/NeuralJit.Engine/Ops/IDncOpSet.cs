@@ -17,5 +17,7 @@ public interface IDncOpSet
     static abstract void DncLinkUpdate(int slots, Span<float> link, ReadOnlySpan<float> writeWeights, Span<float> precedence);
     static abstract void DncTemporal(int slots, int heads, ReadOnlySpan<float> link, ReadOnlySpan<float> readWeights, Span<float> forward, Span<float> backward);
     static abstract void DncReadWeighting(int slots, int heads, ReadOnlySpan<float> backward, ReadOnlySpan<float> content, ReadOnlySpan<float> forward, ReadOnlySpan<float> modes, Span<float> output);
+    /// <summary>Content weightings of R keys (R×W) with strengths β[R] over the memory: output[h·N..] = softmax(β_h·cosine(M_i, k_h)).</summary>
+    static abstract void DncReadContent(int slots, int width, int heads, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> keys, ReadOnlySpan<float> strengths, Span<float> output);
     static abstract void DncRead(int slots, int width, int heads, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> readWeights, Span<float> output);
 }

@@ -175,4 +175,13 @@ internal static unsafe class DncEntry<T> where T : IDncOpSet
         int ld = s.StrideA(OpKind.DncRead);
         T.DncRead(s.M, s.N, s.K, R(a->A, ManagedKernels.MatrixSpan(s.M, s.N, ld)), ld, R(a->B, checked(s.K * s.M)), W(a->C, checked(s.K * s.N)));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WriteContent(in OpShape s, KernelArgs* a)
+    {
+        int ld = s.StrideA(OpKind.DncWriteContent);
+        var memory = W(a->A, ManagedKernels.MatrixSpan(s.M, s.N, ld));
+        T.DncWrite(s.M, s.N, memory, ld, R(a->B, s.M), R(a->C, s.N), R(a->D, s.N));
+        T.DncReadContent(s.M, s.N, s.K, memory, ld, R(a->E, checked(s.K * s.N)), R(a->F, s.K), W(a->G, checked(s.K * s.M)));
+    }
 }

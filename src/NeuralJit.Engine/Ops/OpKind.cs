@@ -148,4 +148,12 @@ public enum OpKind
     /// = L′·w^r_i, F = backward b[R×N] = L′ᵀ·w^r_i. Elements = M·M·(N + 1).
     /// </summary>
     DncLinkTemporal,
+
+    /// <summary>
+    /// Fused <see cref="DncWrite"/> then <see cref="DncContent"/> of every read key on the freshly written memory, for one
+    /// pass over the N×W memory: M = N slots, N = W width, K = R heads. A = memory[N×W] (lda) updated in place as in
+    /// DncWrite, B = write weighting w[N], C = erase e[W], D = write vector v[W], E = read keys k[R×W], F = read strengths
+    /// β[R], G = read content weightings c^r[R×N] with c^r_h = softmax(β_h · cosine(A′_i, k_h)). Elements = M·N·(K + 1).
+    /// </summary>
+    DncWriteContent,
 }

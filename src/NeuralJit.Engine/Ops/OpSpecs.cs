@@ -176,6 +176,14 @@ public static unsafe class OpSpecs
             s => (long)s.M * s.N * s.K, s => 2.0 * s.M * s.N * s.K,
             &DncEntry<DncReferenceOps>.Read, &DncEntry<DncManagedOps>.Read)
         { ComputeBound = true });
+
+        Add(new(OpKind.DncWriteContent, DimsForm.Triple, "slotsxwidthxheads (e.g. 16x8x2)",
+            [InOut(A, "memory", s => Rows(s, OpKind.DncWriteContent, s.N)), In(B, "write weighting", s => Vec(s.M)), In(C, "erase", s => Vec(s.N)),
+             In(D, "write vector", s => Vec(s.N)), In(E, "read keys", s => Vec((long)s.K * s.N)), In(F, "read strengths", s => Vec(s.K)),
+             Out(G, "read content", s => Vec((long)s.K * s.M))],
+            s => (long)s.M * s.N * (s.K + 1), s => 4.0 * s.M * s.N + s.K * (4.0 * s.M * s.N + 3.0 * s.M),
+            &DncEntry<DncReferenceOps>.WriteContent, &DncEntry<DncManagedOps>.WriteContent)
+        { ComputeBound = true });
         return table;
     }
 

@@ -197,11 +197,11 @@ public static unsafe class JitConformance
             if (op is OpKind.DncUsage or OpKind.DncReadWeighting or OpKind.DncTemporal or OpKind.DncLinkTemporal) { yield return new OpShape(Slots(), Heads()); continue; }
             if (op is OpKind.DncLinkUpdate) { yield return OpShape.Vector(Slots()); continue; }
             if (op is OpKind.DncInterface) { yield return new OpShape(Heads(), Math.Max(1, Size() % 100)); continue; }
-            if (op is OpKind.DncRead or OpKind.DncWrite)
+            if (op is OpKind.DncRead or OpKind.DncWrite or OpKind.DncWriteContent)
             {
                 int n = Slots(), w = Math.Max(1, Size() % 100);
                 int ld = rng.Next(3) == 0 ? w + rng.Next(1, 9) : 0;
-                yield return op == OpKind.DncRead ? new OpShape(n, w, Heads(), ld) : new OpShape(n, w, 0, ld);
+                yield return op == OpKind.DncWrite ? new OpShape(n, w, 0, ld) : new OpShape(n, w, Heads(), ld);
                 continue;
             }
             if (matrix)
