@@ -16,13 +16,15 @@ public class JitDncTests
 {
     public static TheoryData<JitIsa> Isas => JitTestEngine.Isas;
 
-    private static readonly JitTolerance Exact = new(0, 0);
+    private static readonly OpTolerance Exact = new(0, 0);
     // Interface: oneplus (softplus), sigmoid and the 3-way softmax by the vectorised exp/log (≤ a few ulp);
     // absolute 1e-37 where the reference's result is subnormal and AVX2's exp flushes to 0.
-    private static readonly JitTolerance InterfaceTol = new(1e-37, 1e-6);
+    private static readonly OpTolerance InterfaceTol = new(1e-37, 1e-6);
 
-    /// <summary>2·γ_N relative to Σ|terms| (the reference on |inputs|): an N-term float sum in another order, with FMA.</summary>
-    private static JitTolerance SumTol(int terms) => new(1e-37, 2 * OpTestData.FloatEps * 2 * Math.Max(1, terms) / (1 - Math.Max(1, terms) * OpTestData.FloatEps));
+    /// <summary>2·γ_N relative to |expected|: an N-term float sum of non-negative terms in another order, with FMA.</summary>
+    private static OpTolerance SumTol(int terms) => new(1e-37, 2 * OpTolerance.Gamma(terms));
+    /// <summary>The same relative to Σ|terms| (the reference on |inputs|), for sums of signed terms.</summary>
+    private static OpTolerance SignedSumTol(int terms) => new(1e-37, 0, MagnitudeFactor: 2 * OpTolerance.Gamma(terms));
 
     private static readonly int[] Slots = { 0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 47, 64, 65, 97, 128, 129, 256, 257, 300 };
     private static readonly int[] Widths = { 1, 3, 7, 8, 9, 16, 17, 24, 33, 64, 65, 100 };
@@ -44,11 +46,11 @@ public class JitDncTests
         return signed is not null && signed(field) ? 2 * u - 1 : u;
     };
 
-    private static void Run(JitIsa isa, OpKey key, JitTolerance tol, int seed, InputKind inputs, Func<string, Random, float> fill, bool magnitude = false, float? alpha = null, float? beta = null)
+    private static void Run(JitIsa isa, OpKey key, OpTolerance tol, int seed, InputKind inputs, Func<string, Random, float> fill, float? alpha = null, float? beta = null)
     {
         using var engine = JitTestEngine.Create(4 << 20);
         var kernel = engine.Jit.Compile(key, isa);
-        JitConformance.Check(kernel, tol, seed, JitConformance.PlacementFor(seed), inputs, fill: fill, alpha: alpha, beta: beta, scaleByMagnitude: magnitude);
+        JitConformance.Check(kernel, tol, seed, JitConformance.PlacementFor(seed), inputs, fill: fill, alpha: alpha, beta: beta);
     }
 
     private static IEnumerable<(int N, int R, int Seed)> SlotsByHeads(int seed, int random = 12)
@@ -64,10 +66,10 @@ public class JitDncTests
     {
         foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
             foreach (var (n, r, seed) in SlotsByHeads(inputs == InputKind.Random ? 1000 : 2000))
-                Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, Fill(inputs, weights: f => f == "B"), magnitude: true);
+                Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, Fill(inputs, weights: f => f == "B"));
         // More heads than one pass holds, and a backward (R·N·4 > 24 KiB) cut in column chunks.
         foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16) })
-            Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), 3000 + n, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
+            Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SignedSumTol(n), 3000 + n, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
     }
 
     /// <summary>The fused link update + temporal weightings: L and p bit-exact, the weightings within the Temporal sums' bound.</summary>
@@ -79,10 +81,10 @@ public class JitDncTests
             {
                 float scale = n == 0 ? 1 : 2f / n;
                 var fill = Fill(inputs, weights: f => f is "B" or "D");
-                Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng), magnitude: true);
+                Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng));
             }
         foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16), (33, 0) })
-            Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3500 + n, InputKind.Random, Fill(InputKind.Random), magnitude: true);
+            Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SignedSumTol(n), 3500 + n, InputKind.Random, Fill(InputKind.Random));
     }
 
     [Theory, MemberData(nameof(Isas))]
@@ -95,10 +97,10 @@ public class JitDncTests
             {
                 int n = Slots[rng.Next(Slots.Length)], r = HeadCounts[i % HeadCounts.Length];
                 int lda = i % 3 == 0 ? w + rng.Next(1, 9) : 0;
-                Run(isa, new OpKey(OpKind.DncRead, new OpShape(n, w, r, lda)), SumTol(n), 4000 + i++, inputs, Fill(inputs, f => f == "A", f => f == "B"), magnitude: true);
+                Run(isa, new OpKey(OpKind.DncRead, new OpShape(n, w, r, lda)), SumTol(n), 4000 + i++, inputs, Fill(inputs, f => f == "A", f => f == "B"));
             }
-        Run(isa, new OpKey(OpKind.DncRead, new OpShape(256, 64, 4)), SumTol(256), 4100, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
-        Run(isa, new OpKey(OpKind.DncRead, new OpShape(50, 64, 16)), SumTol(50), 4101, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
+        Run(isa, new OpKey(OpKind.DncRead, new OpShape(256, 64, 4)), SignedSumTol(256), 4100, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
+        Run(isa, new OpKey(OpKind.DncRead, new OpShape(50, 64, 16)), SignedSumTol(50), 4101, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
     }
 
     [Theory, MemberData(nameof(Isas))]
