@@ -22,7 +22,7 @@ public sealed class ElementwiseEmitter : IKernelEmitter
         var op = key.Op;
         // a → rsi, b → rdx, c → rcx.
         k.LoadPointer(rsi, KernelArgs.Offsets.A);
-        if (op is OpKind.Add or OpKind.Mul) k.LoadPointer(rdx, KernelArgs.Offsets.B);
+        if (key.Spec.Operand(OperandField.B) is not null) k.LoadPointer(rdx, KernelArgs.Offsets.B);
         k.LoadPointer(rcx, KernelArgs.Offsets.C);
 
         int perSlot = op switch { OpKind.Tanh => 1 + MathEmitter.TanhTemps, OpKind.Sigmoid => 1 + MathEmitter.SigmoidTemps, _ => 2 };
