@@ -262,7 +262,7 @@ public class JitDncTests
                 var kernel = jitEngine.Promotion.CompileAndInstall(slot);
                 Assert.True(kernel is not null, $"{slot.Key} did not compile: {jitEngine.Jit.WhyManaged(slot.Key)}");
                 Assert.Equal(isa, kernel!.Isa);
-                if (slot.Key.Op.ToString().StartsWith("Dnc")) dncOps.Add(slot.Key.Op);
+                if (slot.Key.Op.ToString().StartsWith("Dnc", StringComparison.Ordinal)) dncOps.Add(slot.Key.Op);
             }
         Assert.Equal(9, dncOps.Count); // the link update and the temporal weightings run as one fused op
 
@@ -287,7 +287,7 @@ public class JitDncTests
             for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
             net.Step(x);
         }
-        var dnc = engine.GetHotspots().Where(h => h.Operation.StartsWith("Dnc")).ToList();
+        var dnc = engine.GetHotspots().Where(h => h.Operation.StartsWith("Dnc", StringComparison.Ordinal)).ToList();
         Assert.Equal(9, dnc.Count);
         foreach (var h in dnc)
             Assert.True(h.Status == "Jit", $"{h.Operation} {h.Dims}: {h.Status} ({h.Share:P2} of cycles, {h.Calls} calls; {engine.Jit.WhyManaged(OpKey.Parse(Enum.Parse<OpKind>(h.Operation), h.Dims))})");

@@ -34,7 +34,7 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         var kernel = engine.Jit.Compile(new OpKey(OpKind.Sigmoid, OpShape.Vector(100)), CpuFeatures.Best);
         Assert.True(flip.TryInstall(Assemble(JitIsa.Avx2, OpKind.Relu, 40), out _, out _));
         Assert.Equal(CodeCacheMode.DualMapping, engine.Jit.Cache!.Mode);
-        var rwx = File.ReadAllLines("/proc/self/maps").Where(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1].StartsWith("rwx")).ToList();
+        var rwx = File.ReadAllLines("/proc/self/maps").Where(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1].StartsWith("rwx", StringComparison.Ordinal)).ToList();
         Assert.True(rwx.Count == 0, "rwx mappings: " + string.Join("\n", rwx));
         // The kernel runs from a read-execute view.
         long addr = kernel.Entry;

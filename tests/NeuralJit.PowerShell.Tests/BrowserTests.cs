@@ -110,8 +110,8 @@ public sealed class BrowserTests : IDisposable
         int svgStart = dom.IndexOf("<svg", StringComparison.Ordinal);
         Assert.True(svgStart > 0, "the roofline chart is inline");
         string chart = dom[svgStart..dom.IndexOf("</svg>", svgStart, StringComparison.Ordinal)];
-        Assert.Equal(3, Regex.Matches(chart, "class=\"mark jit\"").Count);
-        Assert.Equal(3, Regex.Matches(chart, "class=\"mark baseline\"").Count);
+        Assert.Equal(3, Regex.Count(chart, "class=\"mark jit\""));
+        Assert.Equal(3, Regex.Count(chart, "class=\"mark baseline\""));
 
         var png = HeadlessChromium.Screenshot(file, Path.Combine(_s.Scratch.FullName, "report.png"), 1100, 1800);
         AssertDrawn(png, "report");

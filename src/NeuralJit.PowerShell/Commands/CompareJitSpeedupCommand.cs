@@ -22,7 +22,7 @@ public enum SpeedupBaseline
 /// </summary>
 [Cmdlet(VerbsData.Compare, "JitSpeedup", DefaultParameterSetName = ByTime)]
 [OutputType(typeof(SpeedupResult))]
-public sealed class CompareJitSpeedupCommand : PSCmdlet
+public sealed class CompareJitSpeedupCommand : PSCmdlet, IDisposable
 {
     private const string ByTime = "ByTime";
     private const string ByIterations = "ByIterations";
@@ -196,6 +196,14 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => _stop.Cancel();
+
+    /// <summary>PowerShell disposes a cmdlet when its pipeline ends, even one that threw or was stopped.</summary>
+    public void Dispose()
+    {
+        _engine?.Dispose();
+        _engine = null;
+        _stop.Dispose();
+    }
 
     /// <summary>The kernel for (key, isa), or null after writing an error saying why there is none.</summary>
     private JitKernel? Compile(OpKey key, JitIsa isa)

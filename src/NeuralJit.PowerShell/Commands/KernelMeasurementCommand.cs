@@ -10,7 +10,7 @@ namespace NeuralJit.PowerShell.Commands;
 /// property name (so <c>Import-Csv ci-gate.csv</c> rows bind too), collected per input; with no input, the kernels of the
 /// current profile instead. A row whose Operation or Dims does not parse is this cmdlet's non-terminating error.
 /// </summary>
-public abstract class KernelMeasurementCommand : PSCmdlet
+public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
 {
     /// <summary>The file to write (relative paths resolve against the current location).</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -60,6 +60,13 @@ public abstract class KernelMeasurementCommand : PSCmdlet
     private string IdPrefix => OutputFile.IdPrefix(this);
 
     protected override void StopProcessing() => Stop.Cancel();
+
+    /// <summary>PowerShell disposes a cmdlet when its pipeline ends.</summary>
+    public void Dispose()
+    {
+        Stop.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     protected override void ProcessRecord()
     {
