@@ -287,10 +287,10 @@ public class JitDncTests
             for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
             net.Step(x);
         }
-        var dnc = engine.GetHotspots().Where(h => h.Operation.StartsWith("Dnc", StringComparison.Ordinal)).ToList();
+        var dnc = engine.GetHotspots().Where(h => h.Operation.ToString().StartsWith("Dnc", StringComparison.Ordinal)).ToList();
         Assert.Equal(9, dnc.Count);
         foreach (var h in dnc)
-            Assert.True(h.Status == "Jit", $"{h.Operation} {h.Dims}: {h.Status} ({h.Share:P2} of cycles, {h.Calls} calls; {engine.Jit.WhyManaged(OpKey.Parse(Enum.Parse<OpKind>(h.Operation), h.Dims))})");
+            Assert.True(h.Status == HotspotStatus.Jit, $"{h.Operation} {h.Dims}: {h.Status} ({h.Share:P2} of cycles, {h.Calls} calls; {engine.Jit.WhyManaged(OpKey.Parse(h.Operation, h.Dims))})");
         Assert.All(dnc, h => Assert.Equal(isa.ToString(), h.Tier));
     }
 

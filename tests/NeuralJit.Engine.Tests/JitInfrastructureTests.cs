@@ -224,7 +224,7 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         Assert.NotNull(slot.JitKernel);
         Assert.Equal(KernelTier.Jit, slot.Tier);
         var record = Assert.Single(engine.GetHotspots());
-        Assert.Equal("Jit", record.Status);
+        Assert.Equal(HotspotStatus.Jit, record.Status);
         Assert.Equal(1000, record.Calls);
         Assert.Equal(engine.Jit.Isa.ToString(), record.Tier);
         for (int i = 0; i < 64; i++) Assert.Equal(ReferenceOps.Logistic(x[i]), y[i], 5);

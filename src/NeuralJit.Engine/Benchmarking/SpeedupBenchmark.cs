@@ -48,7 +48,7 @@ public static class SpeedupBenchmark
         bool compute = spec.ComputeBound;
         return new SpeedupResult
         {
-            Operation = key.Op.ToString(),
+            Operation = key.Op,
             Dims = key.Dims,
             Isa = isa.ToString(),
             Baseline = baseline,

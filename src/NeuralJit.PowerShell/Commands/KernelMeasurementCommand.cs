@@ -87,7 +87,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
     /// <summary>The bound row as a SpeedupResult (the report's table reads the extra properties its subclass binds).</summary>
     private protected virtual SpeedupResult ToResult(OpKey key) => new()
     {
-        Operation = key.Op.ToString(), Dims = key.Dims, Isa = Isa ?? "", Baseline = Baseline ?? "",
+        Operation = key.Op, Dims = key.Dims, Isa = Isa ?? "", Baseline = Baseline ?? "",
         BaselineNanoseconds = BaselineNanoseconds, JitNanoseconds = JitNanoseconds,
         Speedup = JitNanoseconds > 0 ? BaselineNanoseconds / JitNanoseconds : 0,
     };
@@ -99,7 +99,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
         var points = new List<KernelPoint>();
         foreach (var h in hotspots)
         {
-            if (!Enum.TryParse<OpKind>(h.Operation, out var op) || !OpKey.TryParse(op, h.Dims, out var key, out _)) continue;
+            if (!OpKey.TryParse(h.Operation, h.Dims, out var key, out _)) continue;
             bool jit = h.Tier != "Managed";
             points.Add(new KernelPoint(key, h.Tier, "ManagedSimd", jit ? null : h.AvgNanoseconds, jit ? h.AvgNanoseconds : null));
         }
