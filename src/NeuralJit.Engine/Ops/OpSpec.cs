@@ -126,7 +126,7 @@ public sealed unsafe class OpSpec
     public float SampleAlpha { get; init; } = 1f;
     public float SampleBeta { get; init; }
     /// <summary>
-    /// C = f(A) or f(A, B) lane by lane over M floats, C allowed to be A: the managed and JIT sweeps run every such op
+    /// C = f(A), f(A, B) or f(A, C) (Axpy) lane by lane over M floats, C allowed to be A: the managed and JIT sweeps run every such op
     /// (the JIT sweep where an emitter declares it) without naming it.
     /// </summary>
     public bool Elementwise { get; init; }
