@@ -5,7 +5,7 @@ namespace NeuralJit;
 /// <summary>Tunables of one engine. Changing them takes effect on the next call.</summary>
 public sealed class EngineOptions
 {
-    /// <summary>Calls a key needs before it can become a JIT candidate (the seed's 1000).</summary>
+    /// <summary>Calls a key needs before it can become a JIT candidate (default 1000).</summary>
     public long CallThreshold { get; set; } = 1000;
 
     /// <summary>
@@ -21,7 +21,7 @@ public sealed class EngineOptions
     /// <summary>Widest ISA the JIT may emit; null = what the CPU has, capped by NEURALJIT_MAX_ISA.</summary>
     public JitIsa? IsaCap { get; set; }
 
-    /// <summary>Size of the code cache (the seed's 64 KiB).</summary>
+    /// <summary>Size of the code cache (default 64 KiB).</summary>
     public int CodeCacheBytes { get; set; } = 64 * 1024;
 
     /// <summary>When false, calls run without being counted or timed.</summary>

@@ -1,4 +1,5 @@
 using NeuralJit.Jit;
+using NeuralJit.Ops;
 
 namespace NeuralJit;
 
@@ -7,7 +8,7 @@ public sealed class JitKernelInfo
 {
     /// <summary>e.g. "dnccontent_256x64_avx512".</summary>
     public string Name { get; init; } = "";
-    public string Operation { get; init; } = "";
+    public OpKind Operation { get; init; }
     /// <summary>The shape as Get-NeuralHotspot shows it ("256x64").</summary>
     public string Dims { get; init; } = "";
     /// <summary>Avx2 or Avx512.</summary>
@@ -34,7 +35,7 @@ public sealed class JitKernelInfo
         return new JitKernelInfo
         {
             Name = kernel.Name,
-            Operation = kernel.Key.Op.ToString(),
+            Operation = kernel.Key.Op,
             Dims = kernel.Key.Dims,
             Isa = kernel.Isa.ToString(),
             CodeBytes = kernel.Code.Length,

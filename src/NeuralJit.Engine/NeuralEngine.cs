@@ -171,7 +171,7 @@ public sealed class NeuralEngine : IDisposable
                 var kernel = status == HotspotStatus.Jit ? Profile.Find(s.Key)?.JitKernel : null;
                 return new HotspotRecord
                 {
-                    Operation = s.Key.Op.ToString(),
+                    Operation = s.Key.Op,
                     Dims = s.Key.Dims,
                     Calls = s.Calls,
                     TotalCycles = s.TotalCycles,
@@ -183,7 +183,7 @@ public sealed class NeuralEngine : IDisposable
                     CacheMisses = s.CacheMisses,
                     TlbMisses = s.TlbMisses,
                     Share = share,
-                    Status = status.ToString(),
+                    Status = status,
                     MeasuredCalls = s.MeasuredCalls,
                     OutlierCalls = s.OutlierCalls,
                     CyclesEstimated = s.CyclesEstimated,

@@ -387,7 +387,7 @@ internal static class Maml
         bool isSwitch = info.Type.Equals("SwitchParameter", StringComparison.OrdinalIgnoreCase);
         w.WriteStartElement("command", "parameter", CommandNs);
         w.WriteAttributeString("required", info.Required ? "true" : "false");
-        w.WriteAttributeString("variableLength", info.Type.EndsWith("[]") ? "true" : "false");
+        w.WriteAttributeString("variableLength", info.Type.EndsWith("[]", StringComparison.Ordinal) ? "true" : "false");
         w.WriteAttributeString("globbing", info.Wildcards ? "true" : "false");
         w.WriteAttributeString("pipelineInput", info.PipelineInput);
         w.WriteAttributeString("position", info.Position.Equals("Named", StringComparison.OrdinalIgnoreCase) ? "named" : info.Position);

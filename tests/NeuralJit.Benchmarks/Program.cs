@@ -89,12 +89,12 @@ internal static unsafe class Program
             foreach (var isa in isas)
                 Versus(key, isa, KernelTier.ManagedSimd, jit, roof, $"≤ {target:N0} ns", r => r.JitNanoseconds <= target, note);
 
-        // The seed's table: every op ≥ 6× Scalar and never slower than ManagedSimd.
+        // The reference shapes: every op ≥ 6× Scalar and never slower than ManagedSimd.
         foreach (var key in SpeedupBenchmark.SeedTable)
             foreach (var isa in isas)
             {
-                Versus(key, isa, KernelTier.Scalar, jit, roof, "≥ 6x", r => r.Speedup >= 6, "seed table");
-                Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "≥ 1x", r => r.Speedup >= 1, "seed table");
+                Versus(key, isa, KernelTier.Scalar, jit, roof, "≥ 6x", r => r.Speedup >= 6, "reference shapes");
+                Versus(key, isa, KernelTier.ManagedSimd, jit, roof, "≥ 1x", r => r.Speedup >= 1, "reference shapes");
             }
 
         DncRows(isas, jit, roof);

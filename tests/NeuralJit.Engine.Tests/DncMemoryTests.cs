@@ -185,7 +185,7 @@ public class DncMemoryTests
         var sizes = new NetworkSizes(5, 12, 3) { MemorySlots = 16, MemoryWidth = 8, ReadHeads = 2 };
         using var net = NeuralNetwork.CreateRandom(engine, sizes, 1);
         for (int t = 0; t < 10; t++) net.Step(new float[5]);
-        var rows = engine.GetHotspots().ToDictionary(h => (h.Operation, h.Dims), h => h.Calls);
+        var rows = engine.GetHotspots().ToDictionary(h => (h.Operation.ToString(), h.Dims), h => h.Calls);
         Assert.Equal(10, rows[("DncInterface", "2x8")]);
         Assert.Equal(10, rows[("DncUsage", "16x2")]);
         Assert.Equal(10, rows[("DncAllocation", "16")]);

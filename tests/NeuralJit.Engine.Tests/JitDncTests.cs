@@ -16,13 +16,13 @@ public class JitDncTests
 {
     public static TheoryData<JitIsa> Isas => JitTestEngine.Isas;
 
-    private static readonly JitTolerance Exact = new(0, 0);
+    private static readonly OpTolerance Exact = new(0, 0);
     // Interface: oneplus (softplus), sigmoid and the 3-way softmax by the vectorised exp/log (≤ a few ulp);
     // absolute 1e-37 where the reference's result is subnormal and AVX2's exp flushes to 0.
-    private static readonly JitTolerance InterfaceTol = new(1e-37, 1e-6);
+    private static readonly OpTolerance InterfaceTol = new(1e-37, 1e-6);
 
     /// <summary>2·γ_N relative to Σ|terms| (the reference on |inputs|): an N-term float sum in another order, with FMA.</summary>
-    private static JitTolerance SumTol(int terms) => new(1e-37, 2 * OpTestData.FloatEps * 2 * Math.Max(1, terms) / (1 - Math.Max(1, terms) * OpTestData.FloatEps));
+    private static OpTolerance SumTol(int terms) => new(1e-37, 0, MagnitudeFactor: 2 * OpTolerance.Gamma(terms));
 
     private static readonly int[] Slots = { 0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 47, 64, 65, 97, 128, 129, 256, 257, 300 };
     private static readonly int[] Widths = { 1, 3, 7, 8, 9, 16, 17, 24, 33, 64, 65, 100 };
@@ -44,11 +44,11 @@ public class JitDncTests
         return signed is not null && signed(field) ? 2 * u - 1 : u;
     };
 
-    private static void Run(JitIsa isa, OpKey key, JitTolerance tol, int seed, InputKind inputs, Func<string, Random, float> fill, bool magnitude = false, float? alpha = null, float? beta = null)
+    private static void Run(JitIsa isa, OpKey key, OpTolerance tol, int seed, InputKind inputs, Func<string, Random, float> fill, float? alpha = null, float? beta = null)
     {
         using var engine = JitTestEngine.Create(4 << 20);
         var kernel = engine.Jit.Compile(key, isa);
-        JitConformance.Check(kernel, tol, seed, JitConformance.PlacementFor(seed), inputs, fill: fill, alpha: alpha, beta: beta, scaleByMagnitude: magnitude);
+        JitConformance.Check(kernel, tol, seed, JitConformance.PlacementFor(seed), inputs, fill: fill, alpha: alpha, beta: beta);
     }
 
     private static IEnumerable<(int N, int R, int Seed)> SlotsByHeads(int seed, int random = 12)
@@ -64,10 +64,10 @@ public class JitDncTests
     {
         foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
             foreach (var (n, r, seed) in SlotsByHeads(inputs == InputKind.Random ? 1000 : 2000))
-                Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, Fill(inputs, weights: f => f == "B"), magnitude: true);
+                Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, Fill(inputs, weights: f => f == "B"));
         // More heads than one pass holds, and a backward (R·N·4 > 24 KiB) cut in column chunks.
         foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16) })
-            Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), 3000 + n, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
+            Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), 3000 + n, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
     }
 
     /// <summary>The fused link update + temporal weightings: L and p bit-exact, the weightings within the Temporal sums' bound.</summary>
@@ -79,10 +79,10 @@ public class JitDncTests
             {
                 float scale = n == 0 ? 1 : 2f / n;
                 var fill = Fill(inputs, weights: f => f is "B" or "D");
-                Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng), magnitude: true);
+                Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng));
             }
         foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16), (33, 0) })
-            Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3500 + n, InputKind.Random, Fill(InputKind.Random), magnitude: true);
+            Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3500 + n, InputKind.Random, Fill(InputKind.Random));
     }
 
     [Theory, MemberData(nameof(Isas))]
@@ -95,10 +95,10 @@ public class JitDncTests
             {
                 int n = Slots[rng.Next(Slots.Length)], r = HeadCounts[i % HeadCounts.Length];
                 int lda = i % 3 == 0 ? w + rng.Next(1, 9) : 0;
-                Run(isa, new OpKey(OpKind.DncRead, new OpShape(n, w, r, lda)), SumTol(n), 4000 + i++, inputs, Fill(inputs, f => f == "A", f => f == "B"), magnitude: true);
+                Run(isa, new OpKey(OpKind.DncRead, new OpShape(n, w, r, lda)), SumTol(n), 4000 + i++, inputs, Fill(inputs, f => f == "A", f => f == "B"));
             }
-        Run(isa, new OpKey(OpKind.DncRead, new OpShape(256, 64, 4)), SumTol(256), 4100, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
-        Run(isa, new OpKey(OpKind.DncRead, new OpShape(50, 64, 16)), SumTol(50), 4101, InputKind.Random, Fill(InputKind.Random, f => f == "A"), magnitude: true);
+        Run(isa, new OpKey(OpKind.DncRead, new OpShape(256, 64, 4)), SumTol(256), 4100, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
+        Run(isa, new OpKey(OpKind.DncRead, new OpShape(50, 64, 16)), SumTol(50), 4101, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
     }
 
     [Theory, MemberData(nameof(Isas))]
@@ -294,7 +294,7 @@ public class JitDncTests
                 var kernel = jitEngine.Promotion.CompileAndInstall(slot);
                 Assert.True(kernel is not null, $"{slot.Key} did not compile: {jitEngine.Jit.WhyManaged(slot.Key)}");
                 Assert.Equal(isa, kernel!.Isa);
-                if (slot.Key.Op.ToString().StartsWith("Dnc")) dncOps.Add(slot.Key.Op);
+                if (slot.Key.Op.ToString().StartsWith("Dnc", StringComparison.Ordinal)) dncOps.Add(slot.Key.Op);
             }
         Assert.Equal(9, dncOps.Count); // the link update and the temporal weightings run as one fused op
 
@@ -319,10 +319,10 @@ public class JitDncTests
             for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
             net.Step(x);
         }
-        var dnc = engine.GetHotspots().Where(h => h.Operation.StartsWith("Dnc")).ToList();
+        var dnc = engine.GetHotspots().Where(h => h.Operation.ToString().StartsWith("Dnc", StringComparison.Ordinal)).ToList();
         Assert.Equal(9, dnc.Count);
         foreach (var h in dnc)
-            Assert.True(h.Status == "Jit", $"{h.Operation} {h.Dims}: {h.Status} ({h.Share:P2} of cycles, {h.Calls} calls; {engine.Jit.WhyManaged(OpKey.Parse(Enum.Parse<OpKind>(h.Operation), h.Dims))})");
+            Assert.True(h.Status == HotspotStatus.Jit, $"{h.Operation} {h.Dims}: {h.Status} ({h.Share:P2} of cycles, {h.Calls} calls; {engine.Jit.WhyManaged(OpKey.Parse(h.Operation, h.Dims))})");
         Assert.All(dnc, h => Assert.Equal(isa.ToString(), h.Tier));
     }
 

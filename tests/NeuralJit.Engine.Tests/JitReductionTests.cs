@@ -10,15 +10,15 @@ public class JitReductionTests
     public static TheoryData<JitIsa> Isas => JitTestEngine.Isas;
 
     // Float sums in a different order than the reference: both are within ~n·2^-24 of Σ|terms|; n ≤ 300.
-    private static readonly JitTolerance DotTol = new(1e-30, 2e-5);
+    private static readonly OpTolerance DotTol = new(1e-30, 0, MagnitudeFactor: 2e-5);
     // The stated EWC bound is 7.7e-7 of λ/2·Σ|Fᵢ|dᵢ² (the reference sums in double); 1e-6 pins it.
-    private static readonly JitTolerance EwcTol = new(1e-30, 1e-6);
+    private static readonly OpTolerance EwcTol = new(1e-30, 0, MagnitudeFactor: 1e-6);
     // Softmax outputs are in [0, 1]: exp error 7.3e-8 relative, the sum's rounding n·2^-24 in both implementations.
-    private static readonly JitTolerance SoftmaxTol = new(1e-7, 2e-5);
+    private static readonly OpTolerance SoftmaxTol = new(1e-7, 2e-5);
     // Cosine outputs are in [−1, 1]: dot and norms rounded in different orders over ≤ 300 products.
-    private static readonly JitTolerance CosineTol = new(3e-6, 1e-5);
+    private static readonly OpTolerance CosineTol = new(3e-6, 1e-5);
     // DNC: cosine error ×β (≤ 8) in the exponent, then softmax.
-    private static readonly JitTolerance DncTol = new(1e-6, 1e-4);
+    private static readonly OpTolerance DncTol = new(1e-6, 1e-4);
 
     [Theory, MemberData(nameof(Isas))]
     public void DotIsWithinSummationRounding(JitIsa isa)

@@ -183,7 +183,7 @@ public class NeuralModelTests
         var r = EwcPenalty.Measure(engine, [1, 2, -1], [0, 0, -1], [1, 0.5f, 3], 2);
         Assert.Equal(3.0, r.Penalty, 12);
         Assert.Equal(("Double", 3L, 1), (r.Accumulation, r.ParameterCount, r.Tensors));
-        Assert.Contains(engine.GetHotspots(), h => h.Operation == "EwcPenalty" && h.Dims == "3");
+        Assert.Contains(engine.GetHotspots(), h => h.Operation == NeuralJit.Ops.OpKind.EwcPenalty && h.Dims == "3");
         Assert.Throws<ArgumentException>(() => EwcPenalty.Measure(engine, [1, 2], [0], [1, 1], 1));
     }
 
@@ -206,7 +206,7 @@ public class NeuralModelTests
         Assert.Equal(expected, r.Penalty, 1e-9 * expected);
         Assert.Equal(theta.ParameterCount, r.ParameterCount);
         Assert.Equal(0.0, EwcPenalty.Measure(engine, theta, Tensors(theta), fisher, 5).Penalty);
-        Assert.Contains(engine.GetHotspots(), h => h.Operation == "EwcPenalty" && h.Dims == "44x11");
+        Assert.Contains(engine.GetHotspots(), h => h.Operation == NeuralJit.Ops.OpKind.EwcPenalty && h.Dims == "44x11");
         anchor.Remove("output.bias");
         var e = Assert.Throws<ModelLayoutException>(() => EwcPenalty.Measure(engine, theta, anchor, fisher, 1, "anchor.safetensors"));
         Assert.Equal(("MissingTensor", "output.bias", "anchor.safetensors"), (e.Problem, e.TensorName, e.FilePath));

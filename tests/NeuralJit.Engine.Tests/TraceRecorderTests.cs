@@ -160,8 +160,8 @@ public unsafe class TraceRecorderTests
         engine.StopTrace();
         using var cts = new CancellationTokenSource();
         long seen = 0;
-        Assert.Throws<OperationCanceledException>(() => trace.WriteChromeTrace(Stream.Null, engine.ReadTrace(trace), "x", cts.Token,
-            done => { seen = done; cts.Cancel(); }));
+        Assert.Throws<OperationCanceledException>(() => trace.WriteChromeTrace(Stream.Null, engine.ReadTrace(trace), "x", cancellation: cts.Token,
+            progress: done => { seen = done; cts.Cancel(); }));
         Assert.Equal(4096, seen);
     }
 }

@@ -47,7 +47,7 @@ public sealed class HelpTests : IDisposable
     {
         var help = Help(name);
         var synopsis = Text(help.Properties["Synopsis"]?.Value).Trim();
-        Assert.False(string.IsNullOrEmpty(synopsis) || synopsis.StartsWith(name) || synopsis.Contains("{{"),
+        Assert.False(string.IsNullOrEmpty(synopsis) || synopsis.StartsWith(name, StringComparison.Ordinal) || synopsis.Contains("{{"),
             $"{name}: no synopsis from MAML (got '{synopsis}'). Write docs/{name}.md.");
         Assert.False(string.IsNullOrWhiteSpace(Text(help.Properties["description"]?.Value)), $"{name}: no description.");
 

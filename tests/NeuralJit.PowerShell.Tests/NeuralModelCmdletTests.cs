@@ -42,7 +42,7 @@ public class NeuralModelCmdletTests
     }
 
     // The engine's types come from the staged module (this project does not reference it): read them as PSObjects.
-    private static T P<T>(PSObject o, string name) => (T)LanguagePrimitives.ConvertTo(o.Properties[name].Value, typeof(T));
+    private static T P<T>(PSObject o, string name) => LanguagePrimitives.ConvertTo<T>(o.Properties[name].Value);
     private static string TypeName(PSObject o) => o.BaseObject.GetType().FullName!;
 
     private static void AssertOutputs(float[][] expected, List<PSObject> results, string what)

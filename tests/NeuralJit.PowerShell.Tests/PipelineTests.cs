@@ -15,7 +15,7 @@ public sealed class PipelineTests : IDisposable
         var rows = _s.Run("Get-NeuralHotspot | Where-Object Share -gt 0.1");
         Assert.NotEmpty(rows);
         Assert.All(rows, r => Assert.True((double)r.Properties["Share"].Value > 0.1));
-        Assert.Contains(rows, r => (string)r.Properties["Operation"].Value == "LstmStep" && (string)r.Properties["Dims"].Value == "256x96");
+        Assert.Contains(rows, r => r.Properties["Operation"].Value?.ToString() == "LstmStep" && (string)r.Properties["Dims"].Value == "256x96");
         var all = _s.Run("Get-NeuralHotspot");
         Assert.Equal(all.Count(r => (double)r.Properties["Share"].Value > 0.1), rows.Count);
     }

@@ -174,7 +174,7 @@ public sealed class ReliabilityTests : IDisposable
     public void CompareJitSpeedupRefusesWhatItCannotMeasureWithoutRunningAnything(string args, string id, ErrorCategory category, string mention)
     {
         var errors = Errors($"Compare-JitSpeedup {args}", out var output, out var took);
-        Assert.Empty(output); // -Dims 64 alone used to go on and measure the whole seed table
+        Assert.Empty(output); // -Dims 64 alone used to go on and measure all the reference shapes
         AssertModuleError(Assert.Single(errors), id, category, mention);
         Assert.True(took < TimeSpan.FromSeconds(30), $"took {took}");
     }

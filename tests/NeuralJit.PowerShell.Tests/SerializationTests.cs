@@ -6,7 +6,8 @@ namespace NeuralJit.PowerShell.Tests;
 
 /// <summary>
 /// Every output type survives PSSerializer (what Invoke-Command remoting and jobs use) with its property
-/// names and types: numbers stay numbers, so a fleet's results still sort numerically.
+/// names and types: numbers stay numbers, so a fleet's results still sort numerically; enums (Operation, Status) come
+/// back as their names, so the views and string comparisons read them as before.
 /// </summary>
 public sealed class SerializationTests
 {
@@ -24,6 +25,7 @@ public sealed class SerializationTests
         var u = Nullable.GetUnderlyingType(t);
         if (u is not null) return Sample(u, seed);
         if (t == typeof(string)) return $"s{seed} \"quoted\" <x>";
+        if (t.IsEnum) { var values = Enum.GetValues(t); return values.GetValue(Math.Min(seed, values.Length - 1)); }
         if (t == typeof(bool)) return true;
         if (t == typeof(DateTime)) return new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc).AddSeconds(seed);
         if (t == typeof(TimeSpan)) return TimeSpan.FromMilliseconds(1234 + seed);
@@ -54,8 +56,8 @@ public sealed class SerializationTests
         foreach (var p in props)
         {
             var t = Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType;
-            bool safe = SafeScalars.Contains(t) || (t.IsArray && SafeScalars.Contains(t.GetElementType()!)) || IsStringDictionary(t);
-            Assert.True(safe, $"{typeName}.{p.Name} is a {p.PropertyType.Name}: output objects carry numbers, strings, booleans, dates, arrays of them (enums as strings) or string-to-string dictionaries, so remoting keeps them.");
+            bool safe = SafeScalars.Contains(t) || t.IsEnum || (t.IsArray && SafeScalars.Contains(t.GetElementType()!)) || IsStringDictionary(t);
+            Assert.True(safe, $"{typeName}.{p.Name} is a {p.PropertyType.Name}: output objects carry numbers, strings, booleans, dates, enums, arrays of them or string-to-string dictionaries, so remoting keeps them.");
             if (p.CanWrite) p.SetValue(instance, Sample(p.PropertyType, seed++));
         }
 
@@ -69,6 +71,11 @@ public sealed class SerializationTests
             Assert.True(prop is not null, $"{typeName}.{p.Name} is missing after deserialization.");
             var value = prop!.Value is PSObject pso ? pso.BaseObject : prop.Value;
             if (original is null) { Assert.Null(value); continue; }
+            if (original is Enum)
+            {
+                Assert.True(value is string name && name == original.ToString(), $"{typeName}.{p.Name} = {original} came back as '{value}'.");
+                continue;
+            }
             if (IsStringDictionary(original.GetType()))
             {
                 // PSSerializer turns an IDictionary into a Hashtable: the entries, strings both, must all come back.

@@ -17,7 +17,7 @@ public class SpeedupCmdletTests
         return (output, ps.Streams.Error.ToList(), ps.Streams.Progress.ToList());
     }
 
-    private static T P<T>(PSObject o, string name) => (T)o.Properties[name].Value;
+    private static T P<T>(PSObject o, string name) => LanguagePrimitives.ConvertTo<T>(o.Properties[name].Value);
 
     [Fact]
     public void OneResultPerBaselineWithNumbersAsNumbersAndAProgressBarThatCompletes()

@@ -44,10 +44,16 @@ Describe 'The NeuralJit nupkg' {
     It 'names in its notices the versions of Iced and System.Numerics.Tensors the engine references' {
         $project = [xml](Get-Content -Raw (Join-Path $RepoRoot 'src/NeuralJit.Engine/NeuralJit.Engine.csproj'))
         $notices = Get-Content -Raw (Join-Path $unpacked 'THIRD-PARTY-NOTICES.txt')
+        # Versions are central (Directory.Packages.props); the engine project names the packages it references.
+        $central = [xml](Get-Content -Raw (Join-Path $RepoRoot 'Directory.Packages.props'))
+        $versions = @{}
+        foreach ($v in @($central.Project.ItemGroup.PackageVersion | Where-Object { $_ -and $_.Include })) { $versions[$v.Include] = $v.Version }
         $references = @($project.Project.ItemGroup.PackageReference | Where-Object { $_ -and $_.Include })
         $references.Count | Should -BeGreaterThan 0
         foreach ($r in $references) {
-            $notices | Should -Match ("(?m)^{0} {1} " -f [regex]::Escape($r.Include), [regex]::Escape($r.Version)) -Because "the module ships $($r.Include) $($r.Version)"
+            $version = $versions[$r.Include]
+            $version | Should -Not -BeNullOrEmpty -Because "Directory.Packages.props gives the version of $($r.Include)"
+            $notices | Should -Match ("(?m)^{0} {1} " -f [regex]::Escape($r.Include), [regex]::Escape($version)) -Because "the module ships $($r.Include) $version"
         }
     }
 }

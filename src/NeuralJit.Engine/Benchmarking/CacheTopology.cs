@@ -61,9 +61,9 @@ public sealed record CacheTopology(long L1DataBytes, long L2Bytes, long L3Bytes,
             {
                 string type = File.ReadAllText(Path.Combine(dir, "type")).Trim();
                 if (type == "Instruction") continue;
-                int level = int.Parse(File.ReadAllText(Path.Combine(dir, "level")).Trim());
+                int level = int.Parse(File.ReadAllText(Path.Combine(dir, "level")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
                 string size = File.ReadAllText(Path.Combine(dir, "size")).Trim();
-                long bytes = size.EndsWith('K') ? long.Parse(size[..^1]) * 1024 : size.EndsWith('M') ? long.Parse(size[..^1]) * 1024 * 1024 : long.Parse(size);
+                long bytes = size.EndsWith('K') ? long.Parse(size[..^1], System.Globalization.CultureInfo.InvariantCulture) * 1024 : size.EndsWith('M') ? long.Parse(size[..^1], System.Globalization.CultureInfo.InvariantCulture) * 1024 * 1024 : long.Parse(size, System.Globalization.CultureInfo.InvariantCulture);
                 if (level == 1) l1 = bytes; else if (level == 2) l2 = bytes; else if (level == 3) l3 = bytes;
             }
             catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException) { }

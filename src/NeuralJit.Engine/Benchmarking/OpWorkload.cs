@@ -168,6 +168,7 @@ public sealed unsafe class OpWorkload : IDisposable
             foreach (var b in _own.Values) b.Dispose();
             _own.Clear();
             if (_args != null) { NativeMemory.AlignedFree(_args); _args = null; }
+            GC.SuppressFinalize(this);
         }
     }
 

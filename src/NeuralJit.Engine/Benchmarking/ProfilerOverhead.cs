@@ -20,7 +20,7 @@ namespace NeuralJit.Benchmarking;
 public static unsafe class ProfilerOverhead
 {
     public static ProfilerOverheadResult Measure(int steps = 2000, int rounds = 15, NetworkSizes? sizes = null, int seed = 42,
-        Action<int>? progress = null, CancellationToken cancel = default, KernelTier tier = KernelTier.ManagedSimd)
+        Action<int>? progress = null, KernelTier tier = KernelTier.ManagedSimd, CancellationToken cancel = default)
     {
         if (tier == KernelTier.Scalar) throw new ArgumentOutOfRangeException(nameof(tier), tier, "The profiler's overhead is measured on the ManagedSimd or the Jit tier.");
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);

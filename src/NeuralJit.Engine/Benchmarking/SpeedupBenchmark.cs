@@ -9,7 +9,7 @@ namespace NeuralJit.Benchmarking;
 /// </summary>
 public static class SpeedupBenchmark
 {
-    /// <summary>The seed's table, measured by Compare-JitSpeedup without -Operation and by the benchmark app: LSTM step 64→128 (fused), DNC content 256×64, GEMM 64³ and 128×64×64, cosine 256×64, EWC 128×128.</summary>
+    /// <summary>The reference shapes, measured by Compare-JitSpeedup without -Operation and by the benchmark app: LSTM step 64→128 (fused), DNC content 256×64, GEMM 64³ and 128×64×64, cosine 256×64, EWC 128×128.</summary>
     public static IReadOnlyList<OpKey> SeedTable { get; } =
     [
         new(OpKind.LstmStep, new OpShape(512, 64, 128)),
@@ -48,7 +48,7 @@ public static class SpeedupBenchmark
         bool compute = spec.ComputeBound;
         return new SpeedupResult
         {
-            Operation = key.Op.ToString(),
+            Operation = key.Op,
             Dims = key.Dims,
             Isa = isa.ToString(),
             Baseline = baseline,

@@ -1,3 +1,5 @@
+using NeuralJit.Ops;
+
 namespace NeuralJit;
 
 /// <summary>
@@ -8,7 +10,7 @@ namespace NeuralJit;
 /// </summary>
 public sealed class SpeedupResult
 {
-    public string Operation { get; init; } = "";
+    public OpKind Operation { get; init; }
     public string Dims { get; init; } = "";
     /// <summary>ISA of the JIT kernel (Avx2 or Avx512).</summary>
     public string Isa { get; init; } = "";

@@ -40,7 +40,7 @@ public sealed class JitKernel
     public string Disassemble()
     {
         var sb = new StringBuilder();
-        if (ConstantPoolBytes > 0) sb.Append($"; constant pool: {ConstantPoolBytes} bytes at 0x{(long)Entry - ConstantPoolBytes:X}\n");
+        if (ConstantPoolBytes > 0) sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"; constant pool: {ConstantPoolBytes} bytes at 0x{(long)Entry - ConstantPoolBytes:X}\n");
         var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(Code), (ulong)Entry);
         var formatter = new IntelFormatter();
         formatter.Options.FirstOperandCharIndex = 10;
@@ -50,7 +50,7 @@ public sealed class JitKernel
         {
             decoder.Decode(out var instr);
             formatter.Format(instr, output);
-            sb.Append(instr.IP.ToString("X16")).Append("  ").Append(output.ToStringAndReset()).Append('\n');
+            sb.Append(instr.IP.ToString("X16", System.Globalization.CultureInfo.InvariantCulture)).Append("  ").Append(output.ToStringAndReset()).Append('\n');
         }
         return sb.ToString();
     }

@@ -26,5 +26,5 @@ public sealed class InferenceResult
     public int ReadHeads { get; init; }
     public string Model { get; init; } = "";
 
-    public override string ToString() => $"Step {Step}: [{string.Join(", ", Output.Take(4).Select(v => v.ToString("G4")))}{(Output.Length > 4 ? ", …" : "")}]";
+    public override string ToString() => $"Step {Step}: [{string.Join(", ", Output.Take(4).Select(v => v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)))}{(Output.Length > 4 ? ", …" : "")}]";
 }

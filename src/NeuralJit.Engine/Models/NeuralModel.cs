@@ -203,7 +203,7 @@ public sealed class NeuralModel
                     && (metaHeads is null || metaHeads == r) && (metaWidth is null || metaWidth == readSize / r))
                     candidates.Add(((int)r, (int)(readSize / r)));
             if (candidates.Count == 0)
-                throw Mismatch(iw, $"no read heads R and width W{(metaHeads is null && metaWidth is null ? "" : $" (metadata: R = {metaHeads?.ToString() ?? "?"}, W = {metaWidth?.ToString() ?? "?"})")} give both R·W = {readSize} (output.weight columns − H) and Ξ = R·W + 3W + 5R + 3 = {xi}");
+                throw Mismatch(iw, $"no read heads R and width W{(metaHeads is null && metaWidth is null ? "" : $" (metadata: R = {metaHeads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"}, W = {metaWidth?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"})")} give both R·W = {readSize} (output.weight columns − H) and Ξ = R·W + 3W + 5R + 3 = {xi}");
             if (candidates.Count > 1)
                 throw new ModelLayoutException("BadMetadata", $"The shapes fit several (R, W): {string.Join(", ", candidates)}; set __metadata__ '{ReadHeadsKey}'.", ReadHeadsKey);
             (heads, width) = candidates[0];

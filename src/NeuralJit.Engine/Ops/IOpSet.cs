@@ -4,8 +4,8 @@ namespace NeuralJit.Ops;
 /// One implementation of every op over spans. <see cref="ReferenceOps"/> (plain scalar loops, the
 /// oracle and the "Scalar" baseline) and <see cref="ManagedSimdOps"/> (the default tier) implement it;
 /// <see cref="ManagedKernels"/> adapts either to the <see cref="KernelArgs"/> calling convention.
-/// Semantics are those documented on <see cref="OpKind"/>. Element-wise ops allow the output to be
-/// the input (exact overlap).
+/// Semantics are those documented on <see cref="OpKind"/>. The element-wise ops (C = f(A) or f(A, B)) are not
+/// members: each names its two implementations in its descriptor (<see cref="IUnaryOp"/>, <see cref="IBinaryOp"/>).
 /// </summary>
 public interface IOpSet
 {
@@ -17,13 +17,6 @@ public interface IOpSet
     static abstract void CosineSimilarity(int rows, int width, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> key, Span<float> output);
     static abstract void DncContent(int rows, int width, ReadOnlySpan<float> memory, int ldm, ReadOnlySpan<float> key, float strength, Span<float> output);
     static abstract double EwcPenalty(ReadOnlySpan<float> theta, ReadOnlySpan<float> anchor, ReadOnlySpan<float> fisher, float lambda);
-    static abstract void Sigmoid(ReadOnlySpan<float> x, Span<float> y);
-    static abstract void Tanh(ReadOnlySpan<float> x, Span<float> y);
-    static abstract void Relu(ReadOnlySpan<float> x, Span<float> y);
-    static abstract void Softsign(ReadOnlySpan<float> x, Span<float> y);
-    static abstract void Softmax(ReadOnlySpan<float> x, Span<float> y);
-    static abstract void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y);
-    static abstract void Mul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y);
     static abstract void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> y);
     static abstract float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b);
 }

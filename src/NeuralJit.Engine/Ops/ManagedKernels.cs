@@ -92,22 +92,40 @@ internal static unsafe class OpEntry<T> where T : IOpSet
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Sigmoid(in OpShape s, KernelArgs* a) => T.Sigmoid(R(a->A, s.M), W(a->C, s.M));
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tanh(in OpShape s, KernelArgs* a) => T.Tanh(R(a->A, s.M), W(a->C, s.M));
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Relu(in OpShape s, KernelArgs* a) => T.Relu(R(a->A, s.M), W(a->C, s.M));
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Softsign(in OpShape s, KernelArgs* a) => T.Softsign(R(a->A, s.M), W(a->C, s.M));
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Softmax(in OpShape s, KernelArgs* a) => T.Softmax(R(a->A, s.M), W(a->C, s.M));
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Add(in OpShape s, KernelArgs* a) => T.Add(R(a->A, s.M), R(a->B, s.M), W(a->C, s.M));
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Mul(in OpShape s, KernelArgs* a) => T.Mul(R(a->A, s.M), R(a->B, s.M), W(a->C, s.M));
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Axpy(in OpShape s, KernelArgs* a) => T.Axpy(a->Alpha, R(a->A, s.M), W(a->C, s.M));
     public static void Dot(in OpShape s, KernelArgs* a) => a->Result = T.Dot(R(a->A, s.M), R(a->B, s.M));
+}
+
+/// <summary>An op C[M] = f(A[M]) as its two span implementations: the reference (the oracle) and the managed SIMD tier.</summary>
+internal interface IUnaryOp
+{
+    static abstract void Reference(ReadOnlySpan<float> x, Span<float> y);
+    static abstract void Managed(ReadOnlySpan<float> x, Span<float> y);
+}
+
+/// <summary>An op C[M] = f(A[M], B[M]) as its two span implementations.</summary>
+internal interface IBinaryOp
+{
+    static abstract void Reference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y);
+    static abstract void Managed(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y);
+}
+
+/// <summary>An <see cref="IUnaryOp"/> in the kernel calling convention: A → x, C → y, M floats each.</summary>
+internal static unsafe class UnaryEntry<TOp> where TOp : IUnaryOp
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Reference(in OpShape s, KernelArgs* a) => TOp.Reference(new(a->A, s.M), new(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Managed(in OpShape s, KernelArgs* a) => TOp.Managed(new(a->A, s.M), new(a->C, s.M));
+}
+
+/// <summary>An <see cref="IBinaryOp"/> in the kernel calling convention: A → a, B → b, C → y, M floats each.</summary>
+internal static unsafe class BinaryEntry<TOp> where TOp : IBinaryOp
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Reference(in OpShape s, KernelArgs* a) => TOp.Reference(new(a->A, s.M), new(a->B, s.M), new(a->C, s.M));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Managed(in OpShape s, KernelArgs* a) => TOp.Managed(new(a->A, s.M), new(a->B, s.M), new(a->C, s.M));
 }
 
 /// <summary>An <see cref="IDncOpSet"/>'s DNC steps in the kernel calling convention, spans sized as in <see cref="OpEntry{T}"/>.</summary>

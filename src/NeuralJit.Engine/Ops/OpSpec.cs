@@ -38,6 +38,32 @@ public sealed record OperandSpec(OperandField Field, string Name, OperandRole Ro
     public bool IsWritten => Role is OperandRole.Output or OperandRole.InOut;
 }
 
+/// <summary>
+/// How close a tier must come to the reference: element e passes when
+/// |expected − actual| ≤ Absolute + Relative·|expected| + MagnitudeFactor·magnitude_e, NaN exactly where the reference
+/// has NaN and infinities exactly equal. magnitude_e is the same op run by the reference on |inputs| (|α|, |β| too):
+/// for a reduction it is Σ|terms|, and any summation order (with or without FMA) of L terms is within
+/// γ_L·Σ|terms| of the exact sum (γ_L = L·ε/(1 − L·ε), Higham §3.1), so two orders differ by at most 2·γ_L·Σ|terms|
+/// (<see cref="Gamma"/>). That bound holds for any data, cancellation of huge values included. <see cref="Why"/> states the
+/// reasoning for the op.
+/// </summary>
+public readonly record struct OpTolerance(double Absolute, double Relative, string Why = "", double MagnitudeFactor = 0)
+{
+    /// <summary>The gap between 1 and the next float (2⁻²³).</summary>
+    public const double FloatEps = 1.1920929e-7;
+    /// <summary>The gap between 1 and the next double, halved (2⁻⁵³): the unit roundoff of double sums.</summary>
+    public const double DoubleUnit = 1.1102230246251565e-16;
+
+    public static OpTolerance Exact(string why) => new(0, 0, why);
+
+    /// <summary>2·γ_L: how far two summation orders of <paramref name="terms"/> terms can be apart, relative to Σ|terms|.</summary>
+    public static double Gamma(int terms, double eps = FloatEps) => 2.0 * Math.Max(1, terms) * eps / (1 - Math.Max(1, terms) * eps);
+
+    public double Bound(double expected, double magnitude = 0) => Absolute + Relative * Math.Abs(expected) + (MagnitudeFactor > 0 ? MagnitudeFactor * magnitude : 0);
+    public bool Accepts(double expected, double actual, double magnitude = 0) => Math.Abs(expected - actual) <= Bound(expected, magnitude);
+    public override string ToString() => $"abs {Absolute:G3} + rel {Relative:G3}{(MagnitudeFactor > 0 ? $" + {MagnitudeFactor:G3}·Σ|terms|" : "")}";
+}
+
 /// <summary>How an op's shape is written as dims ("64x64x64", "512x192", "128"): both printing and parsing read it.</summary>
 public enum DimsForm
 {
@@ -99,6 +125,21 @@ public sealed unsafe class OpSpec
     /// <summary>Alpha and Beta that exercise the op (a key strength, λ, the gates…), for tests and benchmarks.</summary>
     public float SampleAlpha { get; init; } = 1f;
     public float SampleBeta { get; init; }
+    /// <summary>
+    /// C = f(A), f(A, B) or f(A, C) (Axpy) lane by lane over M floats, C allowed to be A: the managed and JIT sweeps run every such op
+    /// (the JIT sweep where an emitter declares it) without naming it.
+    /// </summary>
+    public bool Elementwise { get; init; }
+    /// <summary>How close the managed SIMD tier must come to the reference on a shape; null for ops whose tests state their own.</summary>
+    public Func<OpShape, OpTolerance>? Accuracy { get; init; }
+    /// <summary>How close a JIT kernel must come, where it differs from <see cref="Accuracy"/> (a fused multiply-add, another approximation).</summary>
+    public Func<OpShape, OpTolerance>? JitAccuracy { get; init; }
+
+    /// <summary>The tolerance of <paramref name="tier"/> against the reference on <paramref name="s"/>.</summary>
+    /// <exception cref="InvalidOperationException">The descriptor states none.</exception>
+    public OpTolerance Tolerance(in OpShape s, KernelTier tier = KernelTier.ManagedSimd) =>
+        (tier == KernelTier.Jit ? JitAccuracy ?? Accuracy : Accuracy)?.Invoke(s)
+        ?? throw new InvalidOperationException($"OpSpecs: {Kind} states no tolerance for the {tier} tier.");
 
     /// <summary>Row length of A (the default row stride when Lda is 0).</summary>
     public int RowLengthA(in OpShape s) => _rowLengthA(s);

@@ -38,13 +38,19 @@ public static unsafe class OpSpecs
             [In(A, "A", s => Rows(s, OpKind.Gemm, s.K)), In(B, "B", s => Mat(s.K, s.N, s.StrideB)), InOut(C, "C", s => Mat(s.M, s.N, s.StrideC))],
             s => (long)s.M * s.N * s.K, s => 2.0 * s.M * s.N * s.K,
             &OpEntry<ReferenceOps>.Gemm, &OpEntry<ManagedSimdOps>.Gemm, rowLengthA: s => s.K)
-        { ComputeBound = true, SampleAlpha = 1.5f, SampleBeta = 0.5f });
+        {
+            ComputeBound = true, SampleAlpha = 1.5f, SampleBeta = 0.5f,
+            Accuracy = s => new(Underflow, 0, "K-term sums in another order/FMA, then α·sum + β·c: 2·γ_(K+2)·(|α|Σ|a||b| + |β||c|)", Gamma(s.K + 2)),
+        });
 
         Add(new(OpKind.Gemv, DimsForm.Matrix, "rowsxcols (e.g. 256x64)",
             [In(A, "A", s => Rows(s, OpKind.Gemv, s.N)), In(B, "x", s => Vec(s.N)), InOut(C, "y", s => Vec(s.M))],
             s => (long)s.M * s.N, s => 2.0 * s.M * s.N,
             &OpEntry<ReferenceOps>.Gemv, &OpEntry<ManagedSimdOps>.Gemv)
-        { ComputeBound = true, SampleAlpha = 1.5f, SampleBeta = 0.5f });
+        {
+            ComputeBound = true, SampleAlpha = 1.5f, SampleBeta = 0.5f,
+            Accuracy = s => new(Underflow, 0, "N-term sums in another order/FMA, then α·sum + β·y: 2·γ_(N+2)·(|α|Σ|a||x| + |β||y|)", Gamma(s.N + 2)),
+        });
 
         var lstmOperands = new[]
         {
@@ -56,65 +62,103 @@ public static unsafe class OpSpecs
             s => (long)s.M * (s.N + s.K), s => 2.0 * s.M * (s.N + s.K) + s.M,
             &OpEntry<ReferenceOps>.LstmGates, &OpEntry<ManagedSimdOps>.LstmGates,
             rowLengthA: s => s.N + s.K, constraint: s => FourGatesPerUnit(OpKind.LstmGates, s))
-        { ComputeBound = true });
+        {
+            ComputeBound = true,
+            Accuracy = s => new(Underflow, 0, "(N+K)-term sums in another order/FMA, plus the bias: 2·γ_(N+K+1)·(Σ|w||[x;h]| + |b|)", Gamma(s.N + s.K + 1)),
+        });
 
         Add(new(OpKind.LstmCell, DimsForm.Length, "a length (e.g. 128)",
             [In(A, "gates", s => Vec(4L * s.M)), InOut(B, "c", s => Vec(s.M)), Out(C, "h'", s => Vec(s.M))],
             s => s.M, s => 10.0 * s.M,
-            &OpEntry<ReferenceOps>.LstmCell, &OpEntry<ManagedSimdOps>.LstmCell));
+            &OpEntry<ReferenceOps>.LstmCell, &OpEntry<ManagedSimdOps>.LstmCell)
+        {
+            // σ and tanh are computed by vectorised exp approximations (≤ a few ulp) and combined by 2–3 operations.
+            Accuracy = _ => new(2e-6, 1e-5, "vectorised σ/tanh (≤ 4 ulp each, tested) combined into c′ = f·c + i·g and h′ = o·tanh(c′); with |c| = O(1) a few ulp of 1 is ≤ 1e-6 absolute"),
+        });
 
         Add(new(OpKind.LstmStep, DimsForm.Lstm, "(4·hidden)x(input+hidden) (e.g. 512x192)",
             [.. lstmOperands, new(E, "gates", OperandRole.Scratch, s => Vec(s.M)), InOut(F, "c", s => Vec(s.K)), Out(G, "h'", s => Vec(s.K))],
             s => (long)s.M * (s.N + s.K), s => 2.0 * s.M * (s.N + s.K) + 10.0 * s.K,
             &OpEntry<ReferenceOps>.LstmStep, &OpEntry<ManagedSimdOps>.LstmStep,
             rowLengthA: s => s.N + s.K, constraint: s => FourGatesPerUnit(OpKind.LstmStep, s))
-        { ComputeBound = true });
+        {
+            ComputeBound = true,
+            // The gates' sum error δ ≤ 2γ·Σ|terms| passes through σ (slope ≤ ¼) and tanh (slope ≤ 1) into c′ and h′.
+            Accuracy = s => new(2e-6, 1e-5, "the cell's tolerance plus each gate's sum error 2·γ_(N+K+1)·Σ|terms| carried through σ′ ≤ ¼ and tanh′ ≤ 1 into c′ and h′", Gamma(s.N + s.K + 1)),
+        });
 
         Add(new(OpKind.CosineSimilarity, DimsForm.Matrix, "rowsxcols (e.g. 256x64)",
             [In(A, "memory", s => Rows(s, OpKind.CosineSimilarity, s.N)), In(B, "key", s => Vec(s.N)), Out(C, "similarity", s => Vec(s.M))],
             s => (long)s.M * s.N, s => 4.0 * s.M * s.N,
             &OpEntry<ReferenceOps>.CosineSimilarity, &OpEntry<ManagedSimdOps>.CosineSimilarity)
-        { ComputeBound = true });
+        {
+            ComputeBound = true,
+            // |cos| ≤ 1: by Cauchy–Schwarz the dot's error is ≤ 2γ_N·‖a‖‖b‖, and each norm's relative error is ≤ γ_N.
+            Accuracy = s => new(CosineError(s), 1e-6, "dot error ≤ 2γ_N·‖a‖‖b‖ (Cauchy–Schwarz) plus the norms' γ_N each and sqrt/divide roundings, on outputs in [−1, 1]"),
+        });
 
         Add(new(OpKind.DncContent, DimsForm.Matrix, "rowsxcols (e.g. 256x64)",
             [In(A, "memory", s => Rows(s, OpKind.DncContent, s.N)), In(B, "key", s => Vec(s.N)), Out(C, "weighting", s => Vec(s.M))],
             s => (long)s.M * s.N, s => 4.0 * s.M * s.N + 3.0 * s.M,
             &OpEntry<ReferenceOps>.DncContent, &OpEntry<ManagedSimdOps>.DncContent)
-        { ComputeBound = true, SampleAlpha = 3f });
+        {
+            ComputeBound = true, SampleAlpha = 3f,
+            // softmax(β·cos): an error δ in a cosine moves an output p by ≈ β·δ·p ≤ β·δ; plus the M-term normaliser.
+            Accuracy = s => new(3 * CosineError(s) + 2 * Gamma(s.M) + 1e-7, 1e-5, "cosine error amplified by the key strength β = 3, plus the M-term softmax normaliser and exp (few ulp)"),
+        });
 
         Add(new(OpKind.EwcPenalty, DimsForm.LengthOrMatrix, "rowsxcols or a parameter count (e.g. 128x128 or 1000000)",
             [In(A, "theta", s => Vec((long)s.M * Math.Max(1, s.N))), In(B, "anchor", s => Vec((long)s.M * Math.Max(1, s.N))),
              In(C, "fisher", s => Vec((long)s.M * Math.Max(1, s.N))) with { NonNegative = true }],
             s => (long)s.M * Math.Max(1, s.N), s => 3.0 * s.M * Math.Max(1, s.N),
             &OpEntry<ReferenceOps>.EwcPenalty, &OpEntry<ManagedSimdOps>.EwcPenalty)
-        { WritesResult = true, SampleAlpha = 0.7f });
+        {
+            WritesResult = true, SampleAlpha = 0.7f,
+            Accuracy = s => new(0, 4 * OpTolerance.DoubleUnit, "terms computed in double, summed in another order: 2·γ_L(double)·λ/2·Σ|F|(θ−θ*)²",
+                Gamma(s.M * Math.Max(1, s.N), OpTolerance.DoubleUnit)),
+        });
 
-        Add(Unary(OpKind.Sigmoid, &OpEntry<ReferenceOps>.Sigmoid, &OpEntry<ManagedSimdOps>.Sigmoid));
-        Add(Unary(OpKind.Tanh, &OpEntry<ReferenceOps>.Tanh, &OpEntry<ManagedSimdOps>.Tanh));
-        Add(Unary(OpKind.Relu, &OpEntry<ReferenceOps>.Relu, &OpEntry<ManagedSimdOps>.Relu));
-        Add(Unary(OpKind.Softsign, &OpEntry<ReferenceOps>.Softsign, &OpEntry<ManagedSimdOps>.Softsign));
-        Add(Unary(OpKind.Softmax, &OpEntry<ReferenceOps>.Softmax, &OpEntry<ManagedSimdOps>.Softmax));
+        // Element-wise ops: the struct names the two implementations; the sweeps pick the op up from the table.
+        Add(Unary<SigmoidOp>(OpKind.Sigmoid,
+            new(1e-7, 1e-5, "vectorised exp (≤ 4 ulp); absolute 1e-7 where σ underflows towards 0 (1/(1+e^−x) gives 0 where the reference's e^x/(1+e^x) is subnormal)"),
+            jit: Transcendental));
+        Add(Unary<TanhOp>(OpKind.Tanh, new(1e-7, 1e-5, "vectorised tanh (≤ ~4 ulp); absolute 1e-7 near 0"), jit: Transcendental));
+        Add(Unary<ReluOp>(OpKind.Relu, OpTolerance.Exact("max(x, 0) is exact; NaN must stay NaN")));
+        Add(Unary<SoftsignOp>(OpKind.Softsign, OpTolerance.Exact("x/(1+|x|): the same two IEEE operations per element")));
+        Add(new(OpKind.Softmax, DimsForm.Length, "a length (e.g. 128)", [In(A, "x", s => Vec(s.M)), Out(C, "y", s => Vec(s.M))], s => s.M, s => s.M,
+            &UnaryEntry<SoftmaxOp>.Reference, &UnaryEntry<SoftmaxOp>.Managed)
+        {
+            Accuracy = s => new(2 * Gamma(s.M) + 1e-7, 1e-5, "vectorised exp (≤ ~4 ulp) and an M-term normalising sum in another order (2γ_M, outputs ≤ 1)"),
+        });
 
-        Add(Binary(OpKind.Add, &OpEntry<ReferenceOps>.Add, &OpEntry<ManagedSimdOps>.Add));
-        Add(Binary(OpKind.Mul, &OpEntry<ReferenceOps>.Mul, &OpEntry<ManagedSimdOps>.Mul));
+        Add(Binary<AddOp>(OpKind.Add, OpTolerance.Exact("one IEEE addition per element")));
+        Add(Binary<MulOp>(OpKind.Mul, OpTolerance.Exact("one IEEE multiplication per element")));
 
         Add(new(OpKind.Axpy, DimsForm.Length, "a length (e.g. 128)",
             [In(A, "x", s => Vec(s.M)), InOut(C, "y", s => Vec(s.M))],
             s => s.M, s => 2.0 * s.M,
             &OpEntry<ReferenceOps>.Axpy, &OpEntry<ManagedSimdOps>.Axpy)
-        { SampleAlpha = -1.25f });
+        {
+            SampleAlpha = -1.25f, Elementwise = true,
+            Accuracy = _ => OpTolerance.Exact("y + α·x as a separate multiply and add (no FMA), like the reference"),
+            // Fused: one rounding instead of two; each result is within ½ulp·(|y| + |αx|)·(1 + ε) of the exact value.
+            JitAccuracy = _ => new(Underflow, 0, "y + α·x fused (one rounding instead of two): ε·(|y| + |α||x|) apart at most", 1.01 * OpTolerance.FloatEps),
+        });
 
         Add(new(OpKind.Dot, DimsForm.Length, "a length (e.g. 128)",
             [In(A, "a", s => Vec(s.M)), In(B, "b", s => Vec(s.M))],
             s => s.M, s => 2.0 * s.M,
             &OpEntry<ReferenceOps>.Dot, &OpEntry<ManagedSimdOps>.Dot)
-        { WritesResult = true });
+        { WritesResult = true, Accuracy = s => new(Underflow, 0, "M-term float sum in another order/FMA: 2·γ_M·Σ|a||b|", Gamma(s.M)) });
 
         Add(new(OpKind.Dense, DimsForm.Matrix, "rowsxcols (e.g. 256x64)",
             [In(A, "W", s => Rows(s, OpKind.Dense, s.N)), In(B, "x", s => Vec(s.N)), In(D, "bias", s => Vec(s.M)), Out(C, "y", s => Vec(s.M))],
             s => (long)s.M * s.N, s => 2.0 * s.M * s.N + s.M,
             &OpEntry<ReferenceOps>.Dense, &OpEntry<ManagedSimdOps>.Dense)
-        { ComputeBound = true });
+        {
+            ComputeBound = true,
+            Accuracy = s => new(Underflow, 0, "N-term sums in another order/FMA, plus the bias: 2·γ_(N+1)·(Σ|w||x| + |b|)", Gamma(s.N + 1)),
+        });
 
         // DNC (N slots = M, W width, R heads): see the members of OpKind for the equations.
         Add(new(OpKind.DncInterface, DimsForm.Matrix, "headsxwidth (e.g. 2x8)",
@@ -187,11 +231,66 @@ public static unsafe class OpSpecs
         return table;
     }
 
-    private static OpSpec Unary(OpKind op, delegate*<in OpShape, KernelArgs*, void> reference, delegate*<in OpShape, KernelArgs*, void> managed) =>
-        new(op, DimsForm.Length, "a length (e.g. 128)", [In(A, "x", s => Vec(s.M)), Out(C, "y", s => Vec(s.M))], s => s.M, s => s.M, reference, managed);
+    /// <summary>C[M] = f(A[M]): one flop per element (a transcendental counts 1, see <see cref="OpSpec.Flops"/>).</summary>
+    private static OpSpec Unary<TOp>(OpKind op, OpTolerance accuracy, OpTolerance? jit = null) where TOp : IUnaryOp =>
+        new(op, DimsForm.Length, "a length (e.g. 128)", [In(A, "x", s => Vec(s.M)), Out(C, "y", s => Vec(s.M))], s => s.M, s => s.M,
+            &UnaryEntry<TOp>.Reference, &UnaryEntry<TOp>.Managed)
+        { Elementwise = true, Accuracy = _ => accuracy, JitAccuracy = jit is { } j ? _ => j : null };
 
-    private static OpSpec Binary(OpKind op, delegate*<in OpShape, KernelArgs*, void> reference, delegate*<in OpShape, KernelArgs*, void> managed) =>
-        new(op, DimsForm.Length, "a length (e.g. 128)", [In(A, "a", s => Vec(s.M)), In(B, "b", s => Vec(s.M)), Out(C, "y", s => Vec(s.M))], s => s.M, s => s.M, reference, managed);
+    /// <summary>C[M] = f(A[M], B[M]).</summary>
+    private static OpSpec Binary<TOp>(OpKind op, OpTolerance accuracy, OpTolerance? jit = null) where TOp : IBinaryOp =>
+        new(op, DimsForm.Length, "a length (e.g. 128)", [In(A, "a", s => Vec(s.M)), In(B, "b", s => Vec(s.M)), Out(C, "y", s => Vec(s.M))], s => s.M, s => s.M,
+            &BinaryEntry<TOp>.Reference, &BinaryEntry<TOp>.Managed)
+        { Elementwise = true, Accuracy = _ => accuracy, JitAccuracy = jit is { } j ? _ => j : null };
+
+    // Tolerance terms shared by several ops (see OpTolerance for the γ bound).
+    private const double Underflow = 1e-37; // products of subnormals lose absolute precision below the γ model
+    private static double Gamma(int terms, double eps = OpTolerance.FloatEps) => OpTolerance.Gamma(terms, eps);
+    private static double CosineError(in OpShape s) => 4 * Gamma(s.N) + 8 * OpTolerance.FloatEps;
+    /// <summary>The JIT's σ and tanh (MathEmitter's bounds, with margin); tiny results (x &lt; −88) may be 0 against a subnormal.</summary>
+    private static OpTolerance Transcendental => new(1e-30, 1e-6, "MathEmitter's exp-based σ/tanh (error bounds pinned by its tests), relative to |expected|");
+
+    private readonly struct SigmoidOp : IUnaryOp
+    {
+        public static void Reference(ReadOnlySpan<float> x, Span<float> y) => ReferenceOps.Sigmoid(x, y);
+        public static void Managed(ReadOnlySpan<float> x, Span<float> y) => ManagedSimdOps.Sigmoid(x, y);
+    }
+
+    private readonly struct TanhOp : IUnaryOp
+    {
+        public static void Reference(ReadOnlySpan<float> x, Span<float> y) => ReferenceOps.Tanh(x, y);
+        public static void Managed(ReadOnlySpan<float> x, Span<float> y) => ManagedSimdOps.Tanh(x, y);
+    }
+
+    private readonly struct ReluOp : IUnaryOp
+    {
+        public static void Reference(ReadOnlySpan<float> x, Span<float> y) => ReferenceOps.Relu(x, y);
+        public static void Managed(ReadOnlySpan<float> x, Span<float> y) => ManagedSimdOps.Relu(x, y);
+    }
+
+    private readonly struct SoftsignOp : IUnaryOp
+    {
+        public static void Reference(ReadOnlySpan<float> x, Span<float> y) => ReferenceOps.Softsign(x, y);
+        public static void Managed(ReadOnlySpan<float> x, Span<float> y) => ManagedSimdOps.Softsign(x, y);
+    }
+
+    private readonly struct SoftmaxOp : IUnaryOp
+    {
+        public static void Reference(ReadOnlySpan<float> x, Span<float> y) => ReferenceOps.Softmax(x, y);
+        public static void Managed(ReadOnlySpan<float> x, Span<float> y) => ManagedSimdOps.Softmax(x, y);
+    }
+
+    private readonly struct AddOp : IBinaryOp
+    {
+        public static void Reference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => ReferenceOps.Add(a, b, y);
+        public static void Managed(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => ManagedSimdOps.Add(a, b, y);
+    }
+
+    private readonly struct MulOp : IBinaryOp
+    {
+        public static void Reference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => ReferenceOps.Mul(a, b, y);
+        public static void Managed(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => ManagedSimdOps.Mul(a, b, y);
+    }
 
     /// <summary>Every kind exactly once, each with both entry points and operands in distinct fields.</summary>
     private static OpSpec[] Build()

@@ -58,11 +58,11 @@ internal static class VirtualMemory
         {
             int f = Native.memfd_create("neuraljit-code", Native.MFD_CLOEXEC);
             if (f < 0) return false;
-            if (Native.ftruncate(f, bytes) != 0) { Native.close(f); return false; }
+            if (Native.ftruncate(f, bytes) != 0) { _ = Native.close(f); return false; }
             nint w = Native.mmap(0, (nuint)bytes, Native.PROT_READ | Native.PROT_WRITE, Native.MAP_SHARED, f, 0);
-            if (w == -1) { Native.close(f); return false; }
+            if (w == -1) { _ = Native.close(f); return false; }
             nint x = Native.mmap(0, (nuint)bytes, Native.PROT_READ | Native.PROT_EXEC, Native.MAP_SHARED, f, 0);
-            if (x == -1) { Native.munmap(w, (nuint)bytes); Native.close(f); return false; }
+            if (x == -1) { _ = Native.munmap(w, (nuint)bytes); _ = Native.close(f); return false; }
             fd = f; rw = w; rx = x;
             return true;
         }
@@ -76,14 +76,15 @@ internal static class VirtualMemory
     public static void Unmap(nint p, int bytes)
     {
         if (p == 0) return;
-        if (OperatingSystem.IsWindows()) Native.VirtualFree(p, 0, Native.MEM_RELEASE);
-        else Native.munmap(p, (nuint)bytes);
+        // Releasing can only fail for an address we never mapped: nothing to do about it here.
+        if (OperatingSystem.IsWindows()) _ = Native.VirtualFree(p, 0, Native.MEM_RELEASE);
+        else _ = Native.munmap(p, (nuint)bytes);
     }
 
     /// <summary>Closes the memfd of a dual mapping.</summary>
     public static void CloseFile(int fd)
     {
-        if (fd >= 0) Native.close(fd);
+        if (fd >= 0) _ = Native.close(fd);
     }
 
     private static class Native

@@ -82,7 +82,7 @@ public sealed unsafe class PerfEventCounters : IHardwareCounterSource, IDisposab
 
     public void Dispose()
     {
-        lock (_opened) { foreach (var fd in _opened) close(fd); _opened.Clear(); }
+        lock (_opened) { foreach (var fd in _opened) _ = close(fd); _opened.Clear(); }
         _fds.Dispose();
     }
 

@@ -1,3 +1,5 @@
+using NeuralJit.Ops;
+
 namespace NeuralJit;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace NeuralJit;
 /// </summary>
 public sealed class HotspotRecord
 {
-    public string Operation { get; init; } = "";
+    public OpKind Operation { get; init; }
     public string Dims { get; init; } = "";
     public long Calls { get; init; }
     public long TotalCycles { get; init; }
@@ -21,8 +23,7 @@ public sealed class HotspotRecord
     public long? TlbMisses { get; init; }
     /// <summary>Fraction (0..1) of all profiled cycles spent in this key.</summary>
     public double Share { get; init; }
-    /// <summary>Managed, Candidate or Jit.</summary>
-    public string Status { get; init; } = "";
+    public HotspotStatus Status { get; init; }
     /// <summary>Calls whose cycles were measured; fewer than Calls when the profiler sampled.</summary>
     public long MeasuredCalls { get; init; }
     /// <summary>

@@ -197,7 +197,7 @@ public sealed class TraceRecorder
     /// Returns the number of events written (metadata excluded).
     /// </summary>
     public long WriteChromeTrace(Stream stream, IEnumerable<TraceEvent> events, string processName = "NeuralJit",
-        CancellationToken cancellation = default, Action<long>? progress = null)
+        Action<long>? progress = null, CancellationToken cancellation = default)
     {
         // Relaxed escaping: quotes and backslashes as \" and \\ (not \u0022), non-ASCII as UTF-8; still valid JSON.
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });

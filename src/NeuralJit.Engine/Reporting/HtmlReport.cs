@@ -132,4 +132,5 @@ public static class HtmlReport
     private static string G(double? v) => v is { } x ? x.ToString("0.0", Inv) : "n/a";
     private static string Kib(long bytes) => bytes >= 1 << 20 ? $"{bytes >> 20} MiB" : $"{bytes >> 10} KiB";
     private static string Esc(string s) => WebUtility.HtmlEncode(s);
+    private static string Esc<T>(T value) where T : struct, Enum => WebUtility.HtmlEncode(value.ToString());
 }

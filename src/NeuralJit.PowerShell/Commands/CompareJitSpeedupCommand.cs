@@ -17,12 +17,12 @@ public enum SpeedupBaseline
 /// <summary>
 /// Compiles the JIT kernel of each (op, dims) and measures it against a managed baseline, interleaved in
 /// one run: one <see cref="SpeedupResult"/> per (op, dims, baseline). With no -Operation it measures the
-/// seed's table. Kernels are compiled in a private engine (released at the end), so the default engine's
+/// reference shapes. Kernels are compiled in a private engine (released at the end), so the default engine's
 /// code cache and profile are untouched.
 /// </summary>
 [Cmdlet(VerbsData.Compare, "JitSpeedup", DefaultParameterSetName = ByTime)]
 [OutputType(typeof(SpeedupResult))]
-public sealed class CompareJitSpeedupCommand : PSCmdlet
+public sealed class CompareJitSpeedupCommand : PSCmdlet, IDisposable
 {
     private const string ByTime = "ByTime";
     private const string ByIterations = "ByIterations";
@@ -77,7 +77,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
         if (Operation is not OpKind op)
         {
             if (Dims is null) return;
-            _sawInput = true; // input that failed must not fall back to measuring the whole seed table
+            _sawInput = true; // input that failed must not fall back to measuring all the reference shapes
             WriteError(NeuralErrors.Create(new ArgumentException("-Dims needs -Operation: dims mean different things for different ops."),
                     "CompareJitSpeedupDimsWithoutOperation", ErrorCategory.InvalidArgument, Dims, "Add -Operation (for example -Operation Gemm -Dims 64x64x64)."));
             return;
@@ -89,7 +89,7 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
             if (defaults.Length == 0)
             {
                 OpKey.TryParse(op, "", out _, out string? expected); // the message says which form the op's dims take
-                WriteError(NeuralErrors.Create(new ArgumentException($"{op} has no default dims in the seed's table: give -Dims."),
+                WriteError(NeuralErrors.Create(new ArgumentException($"{op} has no default dims among the reference shapes: give -Dims."),
                     "CompareJitSpeedupDimsRequired", ErrorCategory.InvalidArgument, op, $"Add -Dims: {expected}"));
                 return;
             }
@@ -203,6 +203,14 @@ public sealed class CompareJitSpeedupCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => _stop.Cancel();
+
+    /// <summary>PowerShell disposes a cmdlet when its pipeline ends, even one that threw or was stopped.</summary>
+    public void Dispose()
+    {
+        _engine?.Dispose();
+        _engine = null;
+        _stop.Dispose();
+    }
 
     /// <summary>The kernel for (key, isa), or null after writing an error saying why there is none.</summary>
     private JitKernel? Compile(OpKey key, JitIsa isa)

@@ -10,7 +10,7 @@ namespace NeuralJit.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Export, "NeuralTrace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(TraceInfo))]
-public sealed class ExportNeuralTraceCommand : PSCmdlet
+public sealed class ExportNeuralTraceCommand : PSCmdlet, IDisposable
 {
     /// <summary>The file to write (relative paths resolve against the current location).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -33,6 +33,9 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
 
     protected override void StopProcessing() => _stop.Cancel();
 
+    /// <summary>PowerShell disposes a cmdlet when its pipeline ends.</summary>
+    public void Dispose() => _stop.Dispose();
+
     protected override void ProcessRecord()
     {
         var engine = NeuralEngine.Default;
@@ -52,8 +55,8 @@ public sealed class ExportNeuralTraceCommand : PSCmdlet
         var progress = new ProgressRecord(1, "Export-NeuralTrace", $"Writing {kept:N0} events to {file}");
         try
         {
-            written = StagedFile.Write(file, overwrite: !NoClobber, stream => trace.WriteChromeTrace(stream, engine.ReadTrace(trace), ProcessName, _stop.Token,
-                done =>
+            written = StagedFile.Write(file, overwrite: !NoClobber, stream => trace.WriteChromeTrace(stream, engine.ReadTrace(trace), ProcessName, cancellation: _stop.Token,
+                progress: done =>
                 {
                     int percent = (int)Math.Min(100, 100 * done / Math.Max(1, kept));
                     if (percent != progress.PercentComplete) { progress.PercentComplete = percent; WriteProgress(progress); }

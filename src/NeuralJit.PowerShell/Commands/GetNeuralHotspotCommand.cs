@@ -51,8 +51,8 @@ public sealed class GetNeuralHotspotCommand : PSCmdlet
                     "GetNeuralHotspotUnknownOperation", name,
                     "Use one of the operation names (Tab completes them) or a wildcard pattern such as 'Lstm*'."));
             }
-            var names = kinds.Select(k => k.ToString()).ToHashSet();
-            rows = rows.Where(r => names.Contains(r.Operation));
+            var wanted = kinds.ToHashSet();
+            rows = rows.Where(r => wanted.Contains(r.Operation));
         }
         if (Dims is { Length: > 0 })
         {
@@ -72,7 +72,7 @@ public sealed class GetNeuralHotspotCommand : PSCmdlet
             if (patterns.Count == 0) return;
             rows = rows.Where(r => patterns.Any(p => p.IsMatch(r.Dims)));
         }
-        if (Status is { Length: > 0 }) rows = rows.Where(r => Status.Any(s => s.ToString() == r.Status));
+        if (Status is { Length: > 0 }) rows = rows.Where(r => Status.Contains(r.Status));
         if (Top > 0) rows = rows.Take(Top);
         foreach (var r in rows) WriteObject(r);
     }

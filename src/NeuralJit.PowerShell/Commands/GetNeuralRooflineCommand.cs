@@ -11,7 +11,7 @@ namespace NeuralJit.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "NeuralRoofline")]
 [OutputType(typeof(RooflineResult))]
-public sealed class GetNeuralRooflineCommand : PSCmdlet
+public sealed class GetNeuralRooflineCommand : PSCmdlet, IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
 
@@ -42,4 +42,7 @@ public sealed class GetNeuralRooflineCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => _stop.Cancel();
+
+    /// <summary>PowerShell disposes a cmdlet when its pipeline ends.</summary>
+    public void Dispose() => _stop.Dispose();
 }

@@ -161,7 +161,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
         if (runspace is null || runspace.InstanceId != session.RunspaceInstanceId)
         {
             var e = new InvalidOperationException(
-                $"Session {session.Id} belongs to runspace {session.RunspaceId}, and this is runspace {runspace?.Id.ToString() ?? "(none)"}: a session is one sequence, stepped by the runspace that made it.");
+                $"Session {session.Id} belongs to runspace {session.RunspaceId}, and this is runspace {runspace?.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(none)"}: a session is one sequence, stepped by the runspace that made it.");
             WriteError(NeuralErrors.Create(e, "InvokeNeuralInferenceSessionOtherRunspace", ErrorCategory.InvalidOperation, session,
                 "Make a session in this runspace with New-NeuralSession -Model $session.GetModel() (the model itself may be shared), or run -Model for a fresh state."));
             return;

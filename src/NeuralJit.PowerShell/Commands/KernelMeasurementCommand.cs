@@ -10,7 +10,7 @@ namespace NeuralJit.PowerShell.Commands;
 /// property name (so <c>Import-Csv ci-gate.csv</c> rows bind too), collected per input; with no input, the kernels of the
 /// current profile instead. A row whose Operation or Dims does not parse is this cmdlet's non-terminating error.
 /// </summary>
-public abstract class KernelMeasurementCommand : PSCmdlet
+public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
 {
     /// <summary>The file to write (relative paths resolve against the current location).</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -61,6 +61,13 @@ public abstract class KernelMeasurementCommand : PSCmdlet
 
     protected override void StopProcessing() => Stop.Cancel();
 
+    /// <summary>PowerShell disposes a cmdlet when its pipeline ends.</summary>
+    public void Dispose()
+    {
+        Stop.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
     protected override void ProcessRecord()
     {
         if (Operation is null && Dims is null) return; // no pipeline row: the profile is used at the end
@@ -80,7 +87,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet
     /// <summary>The bound row as a SpeedupResult (the report's table reads the extra properties its subclass binds).</summary>
     private protected virtual SpeedupResult ToResult(OpKey key) => new()
     {
-        Operation = key.Op.ToString(), Dims = key.Dims, Isa = Isa ?? "", Baseline = Baseline ?? "",
+        Operation = key.Op, Dims = key.Dims, Isa = Isa ?? "", Baseline = Baseline ?? "",
         BaselineNanoseconds = BaselineNanoseconds, JitNanoseconds = JitNanoseconds,
         Speedup = JitNanoseconds > 0 ? BaselineNanoseconds / JitNanoseconds : 0,
     };
@@ -92,7 +99,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet
         var points = new List<KernelPoint>();
         foreach (var h in hotspots)
         {
-            if (!Enum.TryParse<OpKind>(h.Operation, out var op) || !OpKey.TryParse(op, h.Dims, out var key, out _)) continue;
+            if (!OpKey.TryParse(h.Operation, h.Dims, out var key, out _)) continue;
             bool jit = h.Tier != "Managed";
             points.Add(new KernelPoint(key, h.Tier, "ManagedSimd", jit ? null : h.AvgNanoseconds, jit ? h.AvgNanoseconds : null));
         }

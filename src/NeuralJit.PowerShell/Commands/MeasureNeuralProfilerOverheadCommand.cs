@@ -11,7 +11,7 @@ namespace NeuralJit.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "NeuralProfilerOverhead")]
 [OutputType(typeof(ProfilerOverheadResult))]
-public sealed class MeasureNeuralProfilerOverheadCommand : PSCmdlet
+public sealed class MeasureNeuralProfilerOverheadCommand : PSCmdlet, IDisposable
 {
     /// <summary>Inference steps per timed batch.</summary>
     [Parameter(Position = 0)]
@@ -55,4 +55,7 @@ public sealed class MeasureNeuralProfilerOverheadCommand : PSCmdlet
     }
 
     protected override void StopProcessing() => _cancel.Cancel();
+
+    /// <summary>PowerShell disposes a cmdlet when its pipeline ends.</summary>
+    public void Dispose() => _cancel.Dispose();
 }

@@ -8,7 +8,7 @@ namespace NeuralJit.Engine.Tests.Benchmarking;
 
 /// <summary>
 /// A bound is a bound: no kernel, JIT or managed, runs faster than the roofline says it can. The keys are the
-/// seed table and the rows that once printed more than 100% (a working set just over L1, an L2-resident EWC).
+/// reference shapes and the rows that once printed more than 100% (a working set just over L1, an L2-resident EWC).
 /// </summary>
 public class RooflineBoundTests(ITestOutputHelper output)
 {
@@ -24,7 +24,7 @@ public class RooflineBoundTests(ITestOutputHelper output)
     /// </summary>
     private const int Attempts = 3;
 
-    /// <summary>The seed table, then the rows that once printed over 100% and a few of every kind of bound.</summary>
+    /// <summary>The reference shapes, then the rows that once printed over 100% and a few of every kind of bound.</summary>
     private static readonly OpKey[] Keys =
     [
         .. SpeedupBenchmark.SeedTable,

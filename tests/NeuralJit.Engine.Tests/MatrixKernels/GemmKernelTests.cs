@@ -35,7 +35,7 @@ public class GemmKernelTests
     }
 
     /// <summary>Summation order differs from the reference (FMA, blocked): error grows with K (|a|, |b| ≤ 1, |α|, |β| ≤ 2).</summary>
-    private static JitTolerance For(OpShape s) => new(5e-6 * (s.K + 4), 1e-5);
+    private static OpTolerance For(OpShape s) => new(5e-6 * (s.K + 4), 1e-5);
 
     [Theory]
     [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]

@@ -11,7 +11,7 @@ public class MatVecKernelTests
     private static float NonFinite(string field, Random rng) =>
         rng.Next(40) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => float.NegativeInfinity, _ => (float)(rng.NextDouble() * 2 - 1) };
 
-    private static JitTolerance Dot(int width) => new(4e-6 * (width + 4), 1e-5);
+    private static OpTolerance Dot(int width) => new(4e-6 * (width + 4), 1e-5);
 
     [Theory]
     [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
@@ -122,7 +122,7 @@ public class MatVecKernelTests
         foreach (var shape in JitConformance.Shapes(OpKind.LstmCell, 50, 13 + (int)isa))
         {
             var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmCell, shape), isa);
-            JitConformance.Check(kernel, new JitTolerance(1e-6, 1e-6), 70 + i, JitConformance.PlacementFor(i), i % 2 == 0 ? InputKind.Special : InputKind.Random, range: 30f);
+            JitConformance.Check(kernel, new OpTolerance(1e-6, 1e-6), 70 + i, JitConformance.PlacementFor(i), i % 2 == 0 ? InputKind.Special : InputKind.Random, range: 30f);
             i++;
         }
     }

@@ -95,9 +95,9 @@ public class NeuralNetworkReferenceTests
         for (int i = 0; i < 25; i++) net.Step(x);
         var hot = engine.GetHotspots();
         // One LstmStep per layer (28x12, 28x14) and the Dense head: nothing else is called.
-        Assert.Equal(25, hot.Single(h => h.Operation == "LstmStep" && h.Dims == "28x12").Calls);
-        Assert.Equal(25, hot.Single(h => h.Operation == "LstmStep" && h.Dims == "28x14").Calls);
-        Assert.Equal(25, hot.Single(h => h.Operation == "Dense").Calls);
+        Assert.Equal(25, hot.Single(h => h.Operation == NeuralJit.Ops.OpKind.LstmStep && h.Dims == "28x12").Calls);
+        Assert.Equal(25, hot.Single(h => h.Operation == NeuralJit.Ops.OpKind.LstmStep && h.Dims == "28x14").Calls);
+        Assert.Equal(25, hot.Single(h => h.Operation == NeuralJit.Ops.OpKind.Dense).Calls);
         Assert.Equal(3, hot.Count);
     }
 }

@@ -7,11 +7,16 @@ namespace NeuralJit.Engine.Tests.Ops;
 /// <summary>
 /// The managed SIMD tier against the reference, through the KernelArgs adapter (ManagedKernels) like every tier is
 /// called: random shapes with remainders of 8 and 16, size 1 and 0, leading dimensions larger than a row, operands
-/// offset by one float, and special values. Tolerances per op are stated in <see cref="OpTestData.For"/>.
+/// offset by one float, and special values. Tolerances per op are stated in its descriptor (<see cref="OpSpec.Accuracy"/>);
+/// every element-wise op in the descriptor table is swept without being named here.
 /// </summary>
 public class ManagedSimdOpsTests
 {
     private static readonly int[] VectorLengths = [0, 1, 7, 15, 16, 17, 31, 33, 100, 257, 1000];
+
+    /// <summary>The element-wise ops of the descriptor table, then the other vector ops.</summary>
+    private static IEnumerable<OpKind> VectorOps =>
+        OpSpecs.All.Where(s => s.Elementwise).Select(s => s.Kind).Concat([OpKind.Softmax, OpKind.Dot]);
 
     /// <summary>(op, M, N, K, lda, ldb, ldc) cases per op; lda/ldb/ldc 0 = tight.</summary>
     public static IEnumerable<object[]> Shapes()
@@ -38,7 +43,7 @@ public class ManagedSimdOpsTests
             yield return S(OpKind.LstmCell, h);
         foreach (var (m, n) in new[] { (0, 0), (1, 0), (15, 0), (17, 1), (100, 7), (1000, 10) })
             yield return S(OpKind.EwcPenalty, m, n);
-        foreach (var op in new[] { OpKind.Sigmoid, OpKind.Tanh, OpKind.Relu, OpKind.Softsign, OpKind.Softmax, OpKind.Add, OpKind.Mul, OpKind.Axpy, OpKind.Dot })
+        foreach (var op in VectorOps)
             foreach (int n in VectorLengths)
                 yield return S(op, n);
     }
@@ -70,11 +75,9 @@ public class ManagedSimdOpsTests
             (OpKind.Gemm, OpShape.ForGemm(6, 37, 11)), (OpKind.Gemv, OpShape.Matrix(9, 37)), (OpKind.Dense, OpShape.Matrix(9, 37)),
             (OpKind.LstmGates, new OpShape(4 * 9, 13, 9)), (OpKind.LstmStep, new OpShape(4 * 9, 13, 9)), (OpKind.LstmCell, OpShape.Vector(37)),
             (OpKind.CosineSimilarity, OpShape.Matrix(9, 37)), (OpKind.DncContent, OpShape.Matrix(9, 37)),
-            (OpKind.EwcPenalty, OpShape.Matrix(9, 37)), (OpKind.Sigmoid, OpShape.Vector(37)), (OpKind.Tanh, OpShape.Vector(37)),
-            (OpKind.Relu, OpShape.Vector(37)), (OpKind.Softsign, OpShape.Vector(37)), (OpKind.Softmax, OpShape.Vector(37)),
-            (OpKind.Add, OpShape.Vector(37)), (OpKind.Mul, OpShape.Vector(37)), (OpKind.Axpy, OpShape.Vector(37)), (OpKind.Dot, OpShape.Vector(37)),
+            (OpKind.EwcPenalty, OpShape.Matrix(9, 37)),
         };
-        foreach (var (op, s) in shapes)
+        foreach (var (op, s) in shapes.Concat(VectorOps.Select(op => (op, OpShape.Vector(37)))))
             yield return [op, s.M, s.N, s.K];
     }
 
@@ -129,36 +132,19 @@ public class ManagedSimdOpsTests
         }
     }
 
+    public static TheoryData<OpKind> InPlaceOps() => [.. OpSpecs.All.Where(s => s.Elementwise).Select(s => s.Kind), OpKind.Softmax];
+
     [Theory]
-    [InlineData(OpKind.Sigmoid)]
-    [InlineData(OpKind.Tanh)]
-    [InlineData(OpKind.Relu)]
-    [InlineData(OpKind.Softsign)]
-    [InlineData(OpKind.Softmax)]
-    [InlineData(OpKind.Add)]
-    [InlineData(OpKind.Mul)]
-    public void ElementWiseOpsAllowExactInPlace(OpKind op)
+    [MemberData(nameof(InPlaceOps))]
+    public unsafe void ElementWiseOpsAllowExactInPlace(OpKind op)
     {
+        var managed = ManagedKernels.Get(op, KernelTier.ManagedSimd);
         foreach (int n in new[] { 1, 17, 100 })
         {
             using var inputs = OpTestData.Create(op, OpShape.Vector(n), seed: 7);
             inputs.Inject(SpecialValues.All, seed: n, count: 2, 'A');
-            using var expected = inputs.Clone();
-            expected.Run(KernelTier.Scalar);
-            float[] x = inputs['A']!.ToArray();
-            float[] b = inputs['B']?.ToArray() ?? [];
-            switch (op)
-            {
-                case OpKind.Sigmoid: ManagedSimdOps.Sigmoid(x, x); break;
-                case OpKind.Tanh: ManagedSimdOps.Tanh(x, x); break;
-                case OpKind.Relu: ManagedSimdOps.Relu(x, x); break;
-                case OpKind.Softsign: ManagedSimdOps.Softsign(x, x); break;
-                case OpKind.Softmax: ManagedSimdOps.Softmax(x, x); break;
-                case OpKind.Add: ManagedSimdOps.Add(x, b, x); break;
-                case OpKind.Mul: ManagedSimdOps.Mul(x, b, x); break;
-            }
-            x.CopyTo(inputs['C']!.Span);
-            OpTestData.AssertClose(expected, inputs, OpTestData.For(op, inputs.Shape), "in place (output == input)");
+            var shape = inputs.Shape;
+            OpTestData.AssertInPlaceMatchesReference(inputs, a => managed(in shape, (KernelArgs*)a), "in place (output == input)", KernelTier.ManagedSimd);
         }
     }
 
@@ -191,9 +177,12 @@ public class ManagedSimdOpsTests
         Assert.True(p[1] > p[0] && p[0] > p[2]);
     }
 
-    /// <summary>The adapter maps KernelArgs fields to the IOpSet parameters as OpKind documents: calling it must equal calling the op directly, for both tiers.</summary>
+    /// <summary>
+    /// The adapter maps KernelArgs fields to the IOpSet parameters as OpKind documents: calling it must equal calling the op
+    /// directly, for both tiers. Element-wise ops share one generic adapter (A, B → C), held by the sweeps and the in-place test.
+    /// </summary>
     [Theory]
-    [MemberData(nameof(SpecialCases))]
+    [MemberData(nameof(AdapterCases))]
     public void ManagedKernelsAdapterPassesTheOperandsOpKindDocuments(OpKind op, int m, int n, int k)
     {
         var shape = op == OpKind.Gemm ? OpShape.ForGemm(m, n, k, lda: k + 2, ldb: n + 1, ldc: n + 3)
@@ -205,9 +194,13 @@ public class ManagedSimdOpsTests
             using var direct = viaAdapter.Clone();
             viaAdapter.Run(tier);
             if (tier == KernelTier.Scalar) Direct.Run<ReferenceOps>(direct); else Direct.Run<ManagedSimdOps>(direct);
-            OpTestData.AssertClose(direct, viaAdapter, Tolerance.Exact("the same code on the same data"), $"adapter, {tier}");
+            OpTestData.AssertClose(direct, viaAdapter, OpTolerance.Exact("the same code on the same data"), $"adapter, {tier}");
         }
     }
+
+    /// <summary>The special cases of the ops with an adapter of their own (the <see cref="IOpSet"/> members).</summary>
+    public static IEnumerable<object[]> AdapterCases() =>
+        SpecialCases().Where(c => (OpKind)c[0] is var op && op != OpKind.Softmax && !(OpSpecs.For(op).Elementwise && op != OpKind.Axpy));
 
     /// <summary>Calls an <see cref="IOpSet"/> directly with spans over the operands.</summary>
     internal static class Direct
@@ -232,13 +225,6 @@ public class ManagedSimdOpsTests
                 case OpKind.CosineSimilarity: T.CosineSimilarity(s.M, s.N, R('A'), s.StrideA(op), R('B'), W('C')); break;
                 case OpKind.DncContent: T.DncContent(s.M, s.N, R('A'), s.StrideA(op), R('B'), d.Alpha, W('C')); break;
                 case OpKind.EwcPenalty: d.Result = T.EwcPenalty(R('A'), R('B'), R('C'), d.Alpha); break;
-                case OpKind.Sigmoid: T.Sigmoid(R('A'), W('C')); break;
-                case OpKind.Tanh: T.Tanh(R('A'), W('C')); break;
-                case OpKind.Relu: T.Relu(R('A'), W('C')); break;
-                case OpKind.Softsign: T.Softsign(R('A'), W('C')); break;
-                case OpKind.Softmax: T.Softmax(R('A'), W('C')); break;
-                case OpKind.Add: T.Add(R('A'), R('B'), W('C')); break;
-                case OpKind.Mul: T.Mul(R('A'), R('B'), W('C')); break;
                 case OpKind.Axpy: T.Axpy(d.Alpha, R('A'), W('C')); break;
                 case OpKind.Dot: d.Result = T.Dot(R('A'), R('B')); break;
                 default: throw new ArgumentOutOfRangeException(nameof(d), op, "unknown op");

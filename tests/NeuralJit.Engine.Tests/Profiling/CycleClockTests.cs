@@ -60,7 +60,7 @@ public class CycleClockTests
     public void TrustFlagFollowsInvariantTscAndAgreeingCalibrations()
     {
         Assert.False(string.IsNullOrWhiteSpace(CycleClock.TrustReason));
-        if (CycleClock.Source.StartsWith("TSC"))
+        if (CycleClock.Source.StartsWith("TSC", StringComparison.Ordinal))
         {
             bool agree = CycleClock.TrustReason.Contains("calibrations agree");
             Assert.Equal(CpuFeatures.InvariantTsc && agree, CycleClock.IsTrusted);

@@ -180,10 +180,10 @@ public unsafe class ProfileTableAndHotspotTests
         foreach (var h in hot)
         {
             string expected = h.Calls >= options.CallThreshold && h.Share >= options.ShareThreshold ? "Candidate" : "Managed";
-            Assert.True(expected == h.Status, $"{h.Operation} {h.Dims}: {h.Calls} calls, share {h.Share:P1} → {h.Status}, expected {expected}");
+            Assert.True(expected == h.Status.ToString(), $"{h.Operation} {h.Dims}: {h.Calls} calls, share {h.Share:P1} → {h.Status}, expected {expected}");
         }
-        Assert.Equal("Managed", hot.Single(h => h.Dims == "40x40x40").Status); // below CallThreshold whatever the timings
-        return [hot.Single(h => h.Dims == "48x48x48").Status, hot.Single(h => h.Dims == "1").Status, hot.Single(h => h.Dims == "40x40x40").Status];
+        Assert.Equal(HotspotStatus.Managed, hot.Single(h => h.Dims == "40x40x40").Status); // below CallThreshold whatever the timings
+        return [hot.Single(h => h.Dims == "48x48x48").Status.ToString(), hot.Single(h => h.Dims == "1").Status.ToString(), hot.Single(h => h.Dims == "40x40x40").Status.ToString()];
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public sealed unsafe class FencedBuffer : IDisposable
 
     public FencedBuffer(int length, Placement placement)
     {
-        if (length < 0) throw new ArgumentOutOfRangeException(nameof(length));
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
         Length = length;
         Placement = placement;
         int page = Environment.SystemPageSize;
@@ -71,7 +71,7 @@ public sealed unsafe class FencedBuffer : IDisposable
     public void Dispose()
     {
         if (_base == 0) return;
-        munmap(_base, _mapBytes);
+        _ = munmap(_base, _mapBytes); // only fails for a range never mapped
         _base = 0;
     }
 

@@ -4,19 +4,12 @@ using NeuralJit.Ops;
 
 namespace NeuralJit.Engine.Tests.Support;
 
-/// <summary>How far a JIT result may be from the reference: |actual − expected| ≤ Abs + Rel·scale, where scale is
-/// |expected| for element outputs and the op's magnitude (Σ|terms|) for Dot and EwcPenalty results.</summary>
-public sealed record JitTolerance(double Abs, double Rel)
-{
-    public override string ToString() => $"abs {Abs:G3} + rel {Rel:G3}";
-}
-
 /// <summary>What values the inputs hold.</summary>
 public enum InputKind
 {
     /// <summary>Uniform in [−Range, Range].</summary>
     Random,
-    /// <summary>Random, with NaN, ±∞, huge (±1e30) and tiny (±1e-30, subnormal) values sprinkled in.</summary>
+    /// <summary>Random, with one in eight drawn from <see cref="SpecialValues.All"/> (NaN, ±∞, huge, tiny, subnormal, −0).</summary>
     Special,
 }
 
@@ -46,9 +39,8 @@ public static unsafe class JitConformance
     /// generator per field (e.g. non-negative Fisher values); Alpha/Beta default to random values in [−2, 2]
     /// (Alpha in [0.5, 8] for DncContent and EwcPenalty).
     /// </summary>
-    public static ConformanceResult Check(JitKernel kernel, JitTolerance tol, int seed, Placement placement,
-        InputKind inputs = InputKind.Random, float range = 1f, Func<string, Random, float>? fill = null, float? alpha = null, float? beta = null,
-        bool scaleByMagnitude = false)
+    public static ConformanceResult Check(JitKernel kernel, OpTolerance tol, int seed, Placement placement,
+        InputKind inputs = InputKind.Random, float range = 1f, Func<string, Random, float>? fill = null, float? alpha = null, float? beta = null)
     {
         var key = kernel.Key;
         var rng = new Random(seed);
@@ -59,7 +51,7 @@ public static unsafe class JitConformance
         {
             if (fill is not null) return fill(field, rng);
             if (inputs == InputKind.Special && rng.Next(8) == 0)
-                return rng.Next(8) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => float.NegativeInfinity, 3 => 1e30f, 4 => -1e30f, 5 => 1e-30f, 6 => -1e-40f, _ => 0f };
+                return Specials[rng.Next(Specials.Count)];
             return (float)(rng.NextDouble() * 2 - 1) * range;
         }
 
@@ -72,7 +64,7 @@ public static unsafe class JitConformance
         double expectedResult = RunReference(key, expected, a, b);
         // For sums of signed terms the error is relative to Σ|terms|: the reference run on |inputs|.
         Dictionary<string, float[]>? magnitude = null;
-        if (scaleByMagnitude)
+        if (tol.MagnitudeFactor > 0)
         {
             magnitude = data.ToDictionary(p => p.Key, p => p.Value.Select(MathF.Abs).ToArray());
             RunReference(key, magnitude, MathF.Abs(a), MathF.Abs(b));
@@ -105,7 +97,7 @@ public static unsafe class JitConformance
                 }
                 for (int i = 0; i < exp.Length; i++)
                 {
-                    var r = Compare(where, $"{o.Field}", i, exp[i], act[i], Math.Abs(magnitude is null ? exp[i] : magnitude[o.Field][i]), tol);
+                    var r = Compare(where, $"{o.Field}", i, exp[i], act[i], magnitude is null ? 0 : Math.Abs(magnitude[o.Field][i]), tol);
                     if (r.MaxAbsError > worst.MaxAbsError || worst.WorstIndex < 0) worst = r;
                 }
             }
@@ -123,7 +115,9 @@ public static unsafe class JitConformance
         }
     }
 
-    private static ConformanceResult Compare(string where, string field, int i, double e, double act, double scale, JitTolerance tol)
+    private static readonly List<float> Specials = OpTestData.SpecialsOf(SpecialValues.All);
+
+    private static ConformanceResult Compare(string where, string field, int i, double e, double act, double magnitude, OpTolerance tol)
     {
         if (double.IsNaN(e) || double.IsNaN(act))
         {
@@ -136,7 +130,7 @@ public static unsafe class JitConformance
             return new(field, i, e, act, 0);
         }
         double err = Math.Abs(act - e);
-        double allowed = tol.Abs + tol.Rel * scale;
+        double allowed = tol.Bound(e, magnitude);
         if (!(err <= allowed))
             Assert.Fail($"{where}: worst element {field}[{i}] expected {e:R}, actual {act:R}, |error| {err:G4} > allowed {allowed:G4} ({tol}).");
         return new(field, i, e, act, err);

@@ -26,9 +26,10 @@ public static class JitTestEngine
 
     /// <summary>
     /// Compiles every shape of a sweep for <paramref name="op"/> on <paramref name="isa"/> and checks each with
-    /// <see cref="JitConformance.Check"/> across placements and input kinds. Returns the worst error seen.
+    /// <see cref="JitConformance.Check"/> across placements and input kinds, within <paramref name="tol"/> (by default the op's
+    /// JIT tolerance from its descriptor). Returns the worst error seen.
     /// </summary>
-    public static double Sweep(OpKind op, JitIsa isa, JitTolerance tol, int shapes, int seed, InputKind inputs = InputKind.Random,
+    public static double Sweep(OpKind op, JitIsa isa, OpTolerance? tol, int shapes, int seed, InputKind inputs = InputKind.Random,
         float range = 1f, Func<string, Random, float>? fill = null, int max = 300)
     {
         using var engine = Create();
@@ -37,7 +38,7 @@ public static class JitTestEngine
         foreach (var shape in JitConformance.Shapes(op, shapes, seed, max))
         {
             var kernel = engine.Jit.Compile(new OpKey(op, shape), isa);
-            var r = JitConformance.Check(kernel, tol, seed * 1000 + i, JitConformance.PlacementFor(i), inputs, range, fill);
+            var r = JitConformance.Check(kernel, tol ?? OpTestData.For(op, shape, KernelTier.Jit), seed * 1000 + i, JitConformance.PlacementFor(i), inputs, range, fill);
             worst = Math.Max(worst, r.MaxAbsError);
             i++;
         }

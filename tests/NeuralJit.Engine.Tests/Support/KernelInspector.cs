@@ -389,7 +389,7 @@ public static unsafe class KernelInspector
     private readonly record struct Val(ulong V, bool Known)
     {
         public static Val Of(ulong v) => new(v, true);
-        public static readonly Val Unknown = default;
+        public static Val Unknown => default;
         public override string ToString() => Known ? $"0x{V:X}" : "unknown";
     }
 

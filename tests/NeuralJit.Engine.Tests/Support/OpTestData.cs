@@ -147,6 +147,19 @@ public sealed unsafe class OpOperands : IDisposable
         Result = a.Result;
     }
 
+    /// <summary>
+    /// Runs <paramref name="call"/> (given a <c>KernelArgs*</c>) with C pointing at A, for ops whose output may be their
+    /// input, then copies A into C so that <see cref="OpTestData.Compare"/> sees the result where it looks for it.
+    /// </summary>
+    public void RunInPlace(Action<nint> call)
+    {
+        var a = Args;
+        a.C = a.A;
+        call((nint)(&a));
+        Result = a.Result;
+        this['A']!.Span.CopyTo(this['C']!.Span);
+    }
+
     /// <summary>Runs through a profiled slot (whatever tier it has installed).</summary>
     public void Run(OpSlot slot)
     {
@@ -209,30 +222,12 @@ public sealed unsafe class OpOperands : IDisposable
     }
 }
 
-/// <summary>
-/// How close a tier must be to the reference: element e passes when
-/// |expected − actual| ≤ Absolute + Relative·|expected| + MagnitudeFactor·magnitude_e, NaN exactly where the reference
-/// has NaN and infinities exactly equal. magnitude_e is the same op run by the reference on |inputs| (|α|, |β| too):
-/// for a reduction it is Σ|terms|, and any summation order (with or without FMA) of L terms is within
-/// γ_L·Σ|terms| of the exact sum (γ_L = L·ε/(1 − L·ε), Higham §3.1), so two orders differ by at most 2·γ_L·Σ|terms|.
-/// That bound holds for any data, cancellation of huge values included. <see cref="Why"/> states the reasoning per op.
-/// </summary>
-public readonly record struct Tolerance(double Absolute, double Relative, string Why, double MagnitudeFactor = 0)
-{
-    public static Tolerance Exact(string why) => new(0, 0, why);
-    public double Bound(double expected, double magnitude) => Absolute + Relative * Math.Abs(expected) + (MagnitudeFactor > 0 ? MagnitudeFactor * magnitude : 0);
-    public bool Accepts(double expected, double actual, double magnitude = 0) => Math.Abs(expected - actual) <= Bound(expected, magnitude);
-}
-
 /// <summary>The outcome of comparing a tier against the reference on one (op, shape).</summary>
 public sealed record OpComparison(bool Passed, string Message, double MaxAbsoluteError, double MaxRelativeError);
 
 /// <summary>Deterministic inputs, special values, tolerances and comparison for every (op, shape).</summary>
 public static class OpTestData
 {
-    /// <summary>float.Epsilon in the numerical-analysis sense: the gap between 1 and the next float (2⁻²³).</summary>
-    public const double FloatEps = 1.1920929e-7;
-
     /// <summary>
     /// Allocates the operands <paramref name="op"/> reads and writes for <paramref name="shape"/> (strides included)
     /// and fills the inputs with uniform values in [−scale, scale] from <paramref name="seed"/>. Outputs that the op
@@ -267,53 +262,19 @@ public static class OpTestData
     }
 
     /// <summary>
-    /// The tolerance of the managed SIMD tier (and of a JIT kernel) against <see cref="ReferenceOps"/>.
-    /// Reductions (Gemm, Gemv, Dense, LstmGates, Dot, EwcPenalty) use the rigorous order-independence bound
-    /// 2·γ_L·Σ|terms| (see <see cref="Tolerance"/>; L counts the rounded additions, including α, β and the bias).
-    /// Transcendental ops allow a few ulp of the vectorised exp/tanh. Exact ops use the same IEEE operations in
-    /// the same order per element and must match bit for bit (up to the sign of zero).
+    /// The tolerance of <paramref name="tier"/> against <see cref="ReferenceOps"/>: the op's <see cref="OpSpec.Accuracy"/>
+    /// (<see cref="OpSpec.JitAccuracy"/> for the JIT), where the descriptor states the reasoning per op.
     /// </summary>
-    public static Tolerance For(OpKind op, OpShape shape)
-    {
-        static double Gamma(int terms, double eps = FloatEps) => 2.0 * Math.Max(1, terms) * eps / (1 - Math.Max(1, terms) * eps);
-        const double Underflow = 1e-37; // products of subnormals lose absolute precision below the γ model
-        int M = shape.M, N = shape.N, K = shape.K;
-        return op switch
-        {
-            OpKind.Gemm => new(Underflow, 0, "K-term sums in another order/FMA, then α·sum + β·c: 2·γ_(K+2)·(|α|Σ|a||b| + |β||c|)", Gamma(K + 2)),
-            OpKind.Gemv => new(Underflow, 0, "N-term sums in another order/FMA, then α·sum + β·y: 2·γ_(N+2)·(|α|Σ|a||x| + |β||y|)", Gamma(N + 2)),
-            OpKind.Dense => new(Underflow, 0, "N-term sums in another order/FMA, plus the bias: 2·γ_(N+1)·(Σ|w||x| + |b|)", Gamma(N + 1)),
-            OpKind.LstmGates => new(Underflow, 0, "(N+K)-term sums in another order/FMA, plus the bias: 2·γ_(N+K+1)·(Σ|w||[x;h]| + |b|)", Gamma(N + K + 1)),
-            // The gates' sum error δ ≤ 2γ·Σ|terms| passes through σ (slope ≤ ¼) and tanh (slope ≤ 1): see Magnitude.
-            OpKind.LstmStep => new(2e-6, 1e-5, "the cell's tolerance plus each gate's sum error 2·γ_(N+K+1)·Σ|terms| carried through σ′ ≤ ¼ and tanh′ ≤ 1 into c′ and h′", Gamma(N + K + 1)),
-            OpKind.Dot => new(Underflow, 0, "M-term float sum in another order/FMA: 2·γ_M·Σ|a||b|", Gamma(M)),
-            OpKind.EwcPenalty => new(0, 4 * 1.1102230246251565e-16, "terms computed in double, summed in another order: 2·γ_L(double)·λ/2·Σ|F|(θ−θ*)²", Gamma(M * Math.Max(1, N), 1.1102230246251565e-16)),
-            // σ and tanh are computed by vectorised exp approximations (≤ a few ulp) and combined by 2–3 operations.
-            OpKind.LstmCell => new(2e-6, 1e-5, "vectorised σ/tanh (≤ 4 ulp each, tested) combined into c′ = f·c + i·g and h′ = o·tanh(c′); with |c| = O(1) a few ulp of 1 is ≤ 1e-6 absolute"),
-            OpKind.Sigmoid => new(1e-7, 1e-5, "vectorised exp (≤ 4 ulp); absolute 1e-7 where σ underflows towards 0 (1/(1+e^−x) gives 0 where the reference's e^x/(1+e^x) is subnormal)"),
-            OpKind.Tanh => new(1e-7, 1e-5, "vectorised tanh (≤ ~4 ulp); absolute 1e-7 near 0"),
-            // |cos| ≤ 1: by Cauchy–Schwarz the dot's error is ≤ 2γ_N·‖a‖‖b‖, and each norm's relative error is ≤ γ_N.
-            OpKind.CosineSimilarity => new(4 * Gamma(N) + 8 * FloatEps, 1e-6, "dot error ≤ 2γ_N·‖a‖‖b‖ (Cauchy–Schwarz) plus the norms' γ_N each and sqrt/divide roundings, on outputs in [−1, 1]"),
-            // softmax(β·cos): an error δ in a cosine moves an output p by ≈ β·δ·p ≤ β·δ; plus the M-term normaliser.
-            OpKind.DncContent => new(3 * (4 * Gamma(N) + 8 * FloatEps) + 2 * Gamma(M) + 1e-7, 1e-5, "cosine error amplified by the key strength β = 3, plus the M-term softmax normaliser and exp (few ulp)"),
-            OpKind.Softmax => new(2 * Gamma(M) + 1e-7, 1e-5, "vectorised exp (≤ ~4 ulp) and an M-term normalising sum in another order (2γ_M, outputs ≤ 1)"),
-            OpKind.Relu => Tolerance.Exact("max(x, 0) is exact; NaN must stay NaN"),
-            OpKind.Softsign => Tolerance.Exact("x/(1+|x|): the same two IEEE operations per element"),
-            OpKind.Add => Tolerance.Exact("one IEEE addition per element"),
-            OpKind.Mul => Tolerance.Exact("one IEEE multiplication per element"),
-            OpKind.Axpy => Tolerance.Exact("y + α·x as a separate multiply and add (no FMA), like the reference"),
-            _ => throw new ArgumentOutOfRangeException(nameof(op), op, "No tolerance stated for this op yet."),
-        };
-    }
+    public static OpTolerance For(OpKind op, OpShape shape, KernelTier tier = KernelTier.ManagedSimd) => OpSpecs.For(op).Tolerance(shape, tier);
 
     /// <summary>
     /// Σ|terms| per output element for the reductions: the reference run on |inputs| (and |α|, |β|), which is what
-    /// <see cref="Tolerance.MagnitudeFactor"/> multiplies. Null for ops that are not linear reductions.
+    /// <see cref="OpTolerance.MagnitudeFactor"/> multiplies. Null for ops whose tolerance has no magnitude term.
     /// </summary>
-    public static OpOperands? Magnitude(OpOperands inputs)
+    public static OpOperands? Magnitude(OpOperands inputs, KernelTier tier = KernelTier.ManagedSimd)
     {
+        if (For(inputs.Op, inputs.Shape, tier).MagnitudeFactor == 0) return null;
         if (inputs.Op == OpKind.LstmStep) return StepMagnitude(inputs);
-        if (inputs.Op is not (OpKind.Gemm or OpKind.Gemv or OpKind.Dense or OpKind.LstmGates or OpKind.Dot or OpKind.EwcPenalty)) return null;
         var m = inputs.Clone();
         foreach (var o in m.All)
         {
@@ -363,7 +324,7 @@ public static class OpTestData
     /// <paramref name="expected"/>. The message names the op, shape, operand, worst element index, expected vs
     /// actual, and any element where one side is NaN and the other is not.
     /// </summary>
-    public static OpComparison Compare(OpOperands expected, OpOperands actual, Tolerance tol, string? context = null, OpOperands? magnitude = null)
+    public static OpComparison Compare(OpOperands expected, OpOperands actual, OpTolerance tol, string? context = null, OpOperands? magnitude = null)
     {
         if (expected.Op != actual.Op || expected.Shape != actual.Shape)
             throw new ArgumentException($"Comparing {expected.Op} {expected.Shape} with {actual.Op} {actual.Shape}.");
@@ -421,7 +382,7 @@ public static class OpTestData
     }
 
     /// <summary>Fails the test with <see cref="Compare"/>'s message unless the outputs agree.</summary>
-    public static void AssertClose(OpOperands expected, OpOperands actual, Tolerance tol, string? context = null, OpOperands? magnitude = null)
+    public static void AssertClose(OpOperands expected, OpOperands actual, OpTolerance tol, string? context = null, OpOperands? magnitude = null)
     {
         var c = Compare(expected, actual, tol, context, magnitude);
         if (!c.Passed) Assert.Fail(c.Message);
@@ -444,17 +405,36 @@ public static class OpTestData
     /// Runs <paramref name="actualRun"/> on a copy of <paramref name="inputs"/> and the reference on another, and asserts they
     /// agree within <see cref="For"/> (with the magnitude bound for reductions). <paramref name="inputs"/> is left untouched.
     /// </summary>
-    public static void AssertMatchesReference(OpOperands inputs, Action<OpOperands> actualRun, string? context = null)
+    public static void AssertMatchesReference(OpOperands inputs, Action<OpOperands> actualRun, string? context = null, KernelTier tier = KernelTier.ManagedSimd)
     {
-        using var magnitude = Magnitude(inputs);
+        using var magnitude = Magnitude(inputs, tier);
         using var expected = inputs.Clone();
         using var actual = inputs.Clone();
         expected.Run(KernelTier.Scalar);
         actualRun(actual);
-        AssertClose(expected, actual, For(inputs.Op, inputs.Shape), context, magnitude);
+        AssertClose(expected, actual, For(inputs.Op, inputs.Shape, tier), context, magnitude);
     }
 
-    internal static List<float> SpecialsOf(SpecialValues kinds)
+    /// <summary>
+    /// The same with the output over the input (C = A) on both sides: the reference runs in place too, so ops whose
+    /// output is also read (Axpy) are compared like the others. C of <paramref name="inputs"/> is set to A first, so the
+    /// magnitude (for tolerances that have one) is that of the in-place call.
+    /// </summary>
+    public static unsafe void AssertInPlaceMatchesReference(OpOperands inputs, Action<nint> actualCall, string context, KernelTier tier)
+    {
+        inputs['A']!.Span.CopyTo(inputs['C']!.Span);
+        using var magnitude = Magnitude(inputs, tier);
+        using var expected = inputs.Clone();
+        using var actual = inputs.Clone();
+        var reference = ManagedKernels.Get(inputs.Op, KernelTier.Scalar);
+        var shape = inputs.Shape;
+        expected.RunInPlace(a => reference(in shape, (KernelArgs*)a));
+        actual.RunInPlace(actualCall);
+        AssertClose(expected, actual, For(inputs.Op, inputs.Shape, tier), context, magnitude);
+    }
+
+    /// <summary>The values of <paramref name="kinds"/>: the one special-value set of the managed and JIT harnesses.</summary>
+    public static List<float> SpecialsOf(SpecialValues kinds)
     {
         var v = new List<float>();
         if (kinds.HasFlag(SpecialValues.NaN)) v.Add(float.NaN);

@@ -24,7 +24,7 @@ public sealed class ElementwiseEmitter : IKernelEmitter
         var op = key.Op;
         AssemblerRegister64 a = rsi, b = rdx, c = rcx, offset = rax;
         k.LoadPointer(a, KernelArgs.Offsets.A);
-        if (op is OpKind.Add or OpKind.Mul) k.LoadPointer(b, KernelArgs.Offsets.B);
+        if (key.Spec.Operand(OperandField.B) is not null) k.LoadPointer(b, KernelArgs.Offsets.B);
         k.LoadPointer(c, KernelArgs.Offsets.C);
 
         int perSlot = op switch { OpKind.Tanh => 1 + MathEmitter.TanhTemps, OpKind.Sigmoid => 1 + MathEmitter.SigmoidTemps, _ => 2 };
