@@ -11,7 +11,7 @@ namespace NeuralJit.Benchmarks;
 /// Prints issue 3's benchmark table: every figure is a median measured side by side, interleaved, in
 /// this run (see <see cref="SideBySideRunner"/>), with the ratio and the target it is held to.
 /// Usage: <c>dotnet run -c Release --project tests/NeuralJit.Benchmarks -- [filter] [--seconds S]</c>;
-/// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>; <c>session</c>: a call's network setup;
+/// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>; <c>session</c>: a call's network setup; <c>call cost</c>: a cmdlet call's fixed cost;
 /// <c>dnc step</c>: the issue's three LSTM + DNC steps; <c>dnc curve</c>: the step's scaling curve over N).
 /// </summary>
 internal static unsafe class Program
@@ -67,6 +67,7 @@ internal static unsafe class Program
 
         if (Selected("compile")) CompileTime.Print(isas[0]);
         if (Selected("session")) NetworkSetup.Print();
+        if (Selected("call cost")) CallCost.Print();
 
         // GEMM against LIBXSMM, under both ISAs (AVX2 against the AVX2 peak and LIBXSMM capped at AVX2).
         foreach (var isa in isas)
