@@ -40,6 +40,12 @@ public sealed class NeuralEngine : IDisposable
         }
     }
 
+    /// <summary>
+    /// Starts, once per process and on a pool thread, what a first step would otherwise pay: the profiler's clock and the
+    /// managed kernels' optimised code. Every engine does this when made; the module calls it on import, earlier.
+    /// </summary>
+    public static void WarmUpInBackground() => Models.ManagedTierWarmUp.StartInBackground();
+
     /// <summary>True once <see cref="Default"/> has been created (module removal disposes it only then).</summary>
     public static bool DefaultCreated => Volatile.Read(ref s_default) is not null;
 

@@ -19,6 +19,7 @@ public sealed class ModuleLifetime : IModuleAssemblyInitializer, IModuleAssembly
 
     public void OnImport()
     {
+        NeuralEngine.WarmUpInBackground(); // a script's first Invoke-NeuralInference usually follows the import within a second
         var runspace = Runspace.DefaultRunspace;
         lock (s_gate)
         {

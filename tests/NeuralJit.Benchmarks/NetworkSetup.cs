@@ -51,9 +51,9 @@ internal static class NetworkSetup
         Console.WriteLine("  copy weights = new NeuralNetwork(engine, sizes, parameters) + Dispose; shared weights = model.CreateNetwork(engine) + Dispose.");
     }
 
-    private static double Us(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
+    internal static double Us(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
 
-    private static double Median(double[] a)
+    internal static double Median(double[] a)
     {
         var s = (double[])a.Clone();
         Array.Sort(s);

@@ -11,7 +11,8 @@ namespace NeuralJit.Benchmarks;
 /// Prints issue 3's benchmark table: every figure is a median measured side by side, interleaved, in
 /// this run (see <see cref="SideBySideRunner"/>), with the ratio and the target it is held to.
 /// Usage: <c>dotnet run -c Release --project tests/NeuralJit.Benchmarks -- [filter] [--seconds S]</c>;
-/// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>; <c>session</c>: a call's network setup).
+/// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>; <c>session</c>: a call's network setup; <c>call cost</c>: a cmdlet call's fixed cost;
+/// <c>dnc step</c>: the issue's three LSTM + DNC steps; <c>dnc curve</c>: the step's scaling curve over N).
 /// </summary>
 internal static unsafe class Program
 {
@@ -66,6 +67,7 @@ internal static unsafe class Program
 
         if (Selected("compile")) CompileTime.Print(isas[0]);
         if (Selected("session")) NetworkSetup.Print();
+        if (Selected("call cost")) CallCost.Print();
 
         // GEMM against LIBXSMM, under both ISAs (AVX2 against the AVX2 peak and LIBXSMM capped at AVX2).
         foreach (var isa in isas)
@@ -104,7 +106,8 @@ internal static unsafe class Program
         Console.WriteLine("Legend: Base/JIT ns = medians (ns per call) of interleaved batches; Ratio = Base/JIT (for GEMM vs LIBXSMM: JIT GFLOP/s ÷ LIBXSMM GFLOP/s);");
         Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else the read bandwidth ceiling of the working set: its cache level or the curve at its size, whichever is faster);");
         Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs (DNC step rows: over the outputs of 200 steps from a fresh state);");
-        Console.WriteLine("  DNC step bound = Σ over the step's ops of max(flops at the ISA's FMA peak, bytes at the read ceiling of the whole step's working set), from the step's profile.");
+        Console.WriteLine("  DNC step bound = Σ over the step's ops of max(flops at the ISA's FMA peak, bytes at the read ceiling of the whole step's working set), from the step's profile;");
+        Console.WriteLine("  DNC curve rows: the same step for N = 64 … 4096 (W = 64, R = 4, H = 128, I = 64), target 1.5 × its bound; MaxAbsErr over 200·256/N steps (10 to 200).");
         return 0;
     }
 
@@ -145,13 +148,14 @@ internal static unsafe class Program
             foreach (var isa in isas)
             {
                 double goal = isa == JitIsa.Avx512 && sizes.MemorySlots == 256 ? 20_000 : target;
-                if (DncStep($"DNC step {name} {isa} vs ManagedSimd", sizes, isa, roof, goal) is double ns) jitStepNs[(name, isa)] = ns;
+                if (DncStep($"DNC step {name} {isa} vs ManagedSimd", sizes, isa, roof, _ => goal) is double ns) jitStepNs[(name, isa)] = ns;
             }
         if (jitStepNs.Count > 0) TorchRows(jitStepNs);
         if (Selected("dnc profile"))
             foreach (var (name, sizes, _) in DncNetworks)
                 foreach (var isa in isas)
                     DncProfile(name, sizes, isa);
+        DncCurve(isas, roof);
     }
 
     /// <summary>Where a JIT step's time goes: each op's calls and time per step from the engine's own profile (printed, not a table row).</summary>
@@ -176,6 +180,22 @@ internal static unsafe class Program
         Console.WriteLine($"DNC step profile {name} {isa}: median {stepNs:N0} ns per step ({rounds} rounds of {steps} steps); the ops' profiled time sums to {ops.Sum(o => o.NanosecondsPerStep):N0} ns");
         foreach (var (key, calls, ns) in ops)
             Console.WriteLine($"  {key,-30} {calls,5:N1} calls {ns,12:N0} ns {100 * ns / stepNs,5:N1}%");
+    }
+
+    /// <summary>
+    /// The scaling curve: the whole step for N = 64, 128, …, 4096 (W = 64, R = 4, H = 128, I = 64, out 10), each ISA
+    /// against the managed tier, with the step's bound at each N; the issue holds every N to 1.5× its bound.
+    /// </summary>
+    private static void DncCurve(JitIsa[] isas, RooflineResult roof)
+    {
+        for (int n = 64; n <= 4096; n *= 2)
+        {
+            var sizes = new NetworkSizes(64, 128, 10) { MemorySlots = n, MemoryWidth = 64, ReadHeads = 4 };
+            // The step grows with N² (N = 4096: a 64 MiB link matrix, tens of ms a step): fewer checked and profiled steps.
+            int steps = Math.Clamp(200 * 256 / n, 10, 200);
+            foreach (var isa in isas)
+                DncStep($"DNC curve N={n} W=64 R=4 H=128 I=64 {isa} vs ManagedSimd", sizes, isa, roof, bound => 1.5 * bound, steps);
+        }
     }
 
     /// <summary>Each network's JIT step against the PyTorch peer's, both measured in this run (the peer after our rows, not interleaved).</summary>
@@ -257,21 +277,25 @@ internal static unsafe class Program
             $"±{m.Candidate.Error999:N0}", $"{r.GFlops:N1} GFLOP/s", $"{r.PercentOfBound:N0}% {r.Bound}", $"{err:G2}", "faster", m.Speedup > 1 ? "PASS" : "SHORT");
     }
 
-    /// <summary>The whole step, JIT against managed; returns the JIT step's median (ns), or null when not selected.</summary>
-    private static double? DncStep(string name, NetworkSizes sizes, JitIsa isa, RooflineResult roof, double targetNs)
+    /// <summary>
+    /// The whole step, JIT against managed, held to <paramref name="target"/> (ns, from the step's bound in ns); returns the
+    /// JIT step's median (ns), or null when not selected. <paramref name="traceSteps"/> steps are compared and profiled for the bound.
+    /// </summary>
+    private static double? DncStep(string name, NetworkSizes sizes, JitIsa isa, RooflineResult roof, Func<double, double> target, int traceSteps = 200)
     {
-        if (!Selected(name) && !Selected("dnc step")) return null;
+        if (!Selected(name)) return null;
         using var managed = new NetworkStep(sizes, null);
         using var jitted = new NetworkStep(sizes, isa);
-        const int traceSteps = 200;
         var a = managed.Trace(traceSteps);
         var b = jitted.Trace(traceSteps);
         double err = 0;
         for (int s = 0; s < traceSteps; s++)
             for (int i = 0; i < a[s].Length; i++) err = Math.Max(err, float.IsNaN(a[s][i]) != float.IsNaN(b[s][i]) ? double.PositiveInfinity : Math.Abs(a[s][i] - b[s][i]));
+        int profiled = Math.Min(100, traceSteps);
         jitted.ResetProfile();
-        jitted.Run(100);
-        double boundNs = jitted.BoundNanoseconds(isa, roof, 100);
+        jitted.Run(profiled);
+        double boundNs = jitted.BoundNanoseconds(isa, roof, profiled);
+        double targetNs = target(boundNs);
         var m = SideBySideRunner.Measure(managed, jitted, s_budget);
         Add(name, isa, "ManagedSimd", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
             $"±{m.Candidate.Error999:N0}", $"bound {boundNs:N0} ns", $"{100 * boundNs / m.Candidate.Median:N0}%", $"{err:G2}",

@@ -140,11 +140,8 @@ public class JitDncTests
     }
 
     /// <summary>DncContent's bound (cosine error ≤ 4γ_W + 8ε amplified by β ≤ 8, plus the N-term softmax normaliser); the memory is exact (0 error).</summary>
-    private static JitTolerance ContentTol(int n, int w)
-    {
-        static double Gamma(int terms) => 2.0 * Math.Max(1, terms) * OpTestData.FloatEps / (1 - Math.Max(1, terms) * OpTestData.FloatEps);
-        return new(8 * (4 * Gamma(w) + 8 * OpTestData.FloatEps) + 2 * Gamma(n) + 1e-7, 1e-5);
-    }
+    private static OpTolerance ContentTol(int n, int w) =>
+        new(8 * (4 * OpTolerance.Gamma(w) + 8 * OpTolerance.FloatEps) + 2 * OpTolerance.Gamma(n) + 1e-7, 1e-5);
 
     [Theory, MemberData(nameof(Isas))]
     public void LinkUpdateIsBitExact(JitIsa isa)

@@ -146,4 +146,33 @@ public class NeuralSessionTests
         Assert.True(session.TryEnter());
         session.Exit();
     }
+
+    /// <summary>A rented network starts from a zero state even after a call left its state changed, and is reused on the same engine only.</summary>
+    [Fact]
+    public void ARentedNetworkIsReusedWithAFreshStateOnItsEngineOnly()
+    {
+        var m = NeuralModel.Create(Dnc, 9);
+        var x = Enumerable.Range(0, 12).Select(t => Enumerable.Range(0, 6).Select(i => MathF.Cos(t * 6 + i)).ToArray()).ToArray();
+        float[][] Run(NeuralNetwork net) => x.Select(v => net.Step(v).ToArray()).ToArray();
+        using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        using var other = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        float[][] expected;
+        using (var fresh = m.CreateNetwork(engine)) expected = Run(fresh);
+
+        var first = m.RentNetwork(engine);
+        Assert.Equal(expected, Run(first));
+        m.ReturnNetwork(first);
+        var second = m.RentNetwork(engine);
+        Assert.Same(first, second);
+        Assert.Equal(expected, Run(second)); // the first call's memory, links and h, c are gone
+        m.ReturnNetwork(second);
+
+        var elsewhere = m.RentNetwork(other);
+        Assert.NotSame(first, elsewhere);
+        Assert.Same(other, elsewhere.Engine);
+        Assert.Equal(expected, Run(elsewhere));
+        m.ReturnNetwork(elsewhere);
+
+        Assert.Throws<ArgumentException>(() => NeuralModel.Create(Dnc, 9).ReturnNetwork(m.RentNetwork(engine)));
+    }
 }

@@ -101,6 +101,25 @@ public class NeuralModelCmdletTests
         AssertOutputs(outputs, o, "pipeline");
     }
 
+    /// <summary>
+    /// -Sequence binds an object[] of float[] (taken as they are), typed float[][], and arrays of other numbers (PowerShell's
+    /// conversion) to the same steps; and each -Model call starts from a fresh state, also when it reuses the last call's network.
+    /// </summary>
+    [Fact]
+    public void SequenceBindsEveryArrayShapeAlikeAndEachModelCallStartsFresh()
+    {
+        var (o, e) = Run("""
+            $m = New-NeuralModel -InputSize 3 -HiddenSize 8 -OutputSize 2 -MemorySlots 5 -MemoryWidth 4 -ReadHeads 2
+            $objects = foreach ($t in 0..5) { , [float[]]@(($t * 0.5), -1, ($t / 3)) }
+            $typed = [float[][]]$objects
+            $doubles = foreach ($v in $objects) { , [double[]]$v }
+            foreach ($s in @(, $objects) + @(, $typed) + @(, $doubles) + @(, $objects)) { (Invoke-NeuralInference -Model $m -Sequence $s | ForEach-Object { $_.Output -join ',' }) -join ';' }
+            """);
+        Assert.Empty(e);
+        Assert.Equal(4, o.Count);
+        Assert.All(o, r => Assert.Equal(o[0].ToString(), r.ToString()));
+    }
+
     [Fact]
     public void FilesFromTheFileSystemBindByFullNameAndWildcardsExpand()
     {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NeuralJit.Models;
 
 /// <summary>
@@ -10,7 +12,7 @@ internal static class ManagedTierWarmUp
 {
     private static int s_started;
 
-    /// <summary>Starts the warm-up on first call; later calls (every engine's constructor) do nothing.</summary>
+    /// <summary>Starts the warm-up on first call; later calls (the module's import, every engine's constructor) do nothing.</summary>
     public static void StartInBackground()
     {
         if (Interlocked.Exchange(ref s_started, 1) != 0) return;
@@ -21,6 +23,9 @@ internal static class ManagedTierWarmUp
     {
         try
         {
+            // The profiler's clock first (Iced's first use for its stubs, then its calibration: 0.1–1 s on a loaded machine):
+            // a user's first profiled step would otherwise wait for it.
+            RuntimeHelpers.RunClassConstructor(typeof(Profiling.CycleClock).TypeHandle);
             using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
             // Sizes past 8 vectors of 16 floats (N = 160) with tails (W = 20, H = 20): the library's unrolled loops and
             // every remainder path are compiled too, not only the short-span ones (N = 256 measured 46 ms on its first step otherwise).

@@ -83,6 +83,39 @@ public sealed class NeuralModel
     /// <summary>A fresh network (own zeroed state, the shared <see cref="Weights"/>) on <paramref name="engine"/>'s slots.</summary>
     public NeuralNetwork CreateNetwork(NeuralEngine engine) => new(engine, Weights);
 
+    // The network the last finished call gave back: the next call on the same engine zeroes and reuses its state instead
+    // of allocating it again (a DNC's link matrix is N² floats: fresh pages fault in on the first step).
+    private NeuralNetwork? _idleNetwork;
+
+    /// <summary>
+    /// A network with a fresh (zeroed) state for one call, as <see cref="CreateNetwork"/> makes: the one the last call
+    /// gave back (<see cref="ReturnNetwork"/>) when it runs on <paramref name="engine"/>, else a new one.
+    /// </summary>
+    /// <exception cref="MemoryBudgetException">A new network would exceed the memory budget.</exception>
+    public NeuralNetwork RentNetwork(NeuralEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        var idle = Interlocked.Exchange(ref _idleNetwork, null);
+        if (idle is not null)
+        {
+            if (ReferenceEquals(idle.Engine, engine))
+            {
+                idle.ResetState();
+                return idle;
+            }
+            idle.Dispose(); // made on an engine since replaced (the module was removed and imported again)
+        }
+        return CreateNetwork(engine);
+    }
+
+    /// <summary>Gives back a network from <see cref="RentNetwork"/> when its call is done; the caller must not use it again.</summary>
+    public void ReturnNetwork(NeuralNetwork network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (!ReferenceEquals(network.Weights, Weights)) throw new ArgumentException("The network runs another model's weights.", nameof(network));
+        Interlocked.Exchange(ref _idleNetwork, network)?.Dispose(); // keep one: calls on one model rarely overlap
+    }
+
     /// <summary>The tensors holding NaN or ±∞, with how many such values each: any of them makes the outputs NaN.</summary>
     public IReadOnlyList<(string Tensor, int Count)> NonFiniteTensors() =>
         _names.Select(n => (Tensor: n, Count: _parameters[n].Count(v => !float.IsFinite(v)))).Where(x => x.Count > 0).ToList();

@@ -58,6 +58,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
     [Parameter(Mandatory = true, ParameterSetName = SequenceSet)]
     [Parameter(Mandatory = true, ParameterSetName = ModelSequenceSet)]
     [Parameter(ParameterSetName = SessionSequenceSet)]
+    [TimeStepsTransformation]
     public float[][] Sequence { get; set; } = [];
 
     [Parameter(Mandatory = true, ParameterSetName = PipelineSet, ValueFromPipeline = true)]
@@ -210,7 +211,7 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
         if (ReferenceEquals(model, _networkModel)) return true;
         if (!SizesAgree(model.GetSizes(), model, nameof(Model))) return false;
         DisposeNetwork();
-        try { _network = model.CreateNetwork(NeuralEngine.Default); }
+        try { _network = model.RentNetwork(NeuralEngine.Default); }
         catch (MemoryBudgetException e) { WriteError(TooLarge(e, model)); return false; }
         _networkModel = model;
         _description = $"{model.Description} ({model.Source})";
@@ -220,7 +221,8 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
 
     private void DisposeNetwork()
     {
-        _network?.Dispose();
+        if (_networkModel is not null) _networkModel.ReturnNetwork(_network!); // a model's network: its state is reused by the next call
+        else _network?.Dispose();
         _network = null;
         _networkModel = null;
     }
