@@ -1,17 +1,13 @@
 using System.Diagnostics;
-using Iced.Intel;
-using NeuralJit.Jit;
-using static Iced.Intel.AssemblerRegisters;
+using NeuralJit.Platform;
 
 namespace NeuralJit.Profiling;
 
 /// <summary>
-/// The profiler's clock: fenced <c>rdtsc</c> from two tiny stubs emitted with Iced and called through
-/// <c>delegate* unmanaged[SuppressGCTransition]</c> (the stubs never block), with a <see cref="Stopwatch"/>
+/// The profiler's clock: fenced <c>rdtsc</c> from two tiny stubs (<see cref="TimestampCounter"/>), with a <see cref="Stopwatch"/>
 /// fallback where executable memory or x86-64 is not available. The TSC frequency is calibrated against the
 /// wall clock once, at first use. The TSC counts reference ticks at a constant rate, not core cycles (the rate
 /// depends on the CPU model: ~2.1 GHz on a Zen 5 whose cores boost higher), and in some VMs it advances in steps of ~20 ticks.
-/// The stubs' page lives as long as the process (one page; the clock is hardware, not engine state).
 /// </summary>
 /// <remarks>
 /// Why these fences. <c>rdtsc</c> is not serialising: it can sample the counter before earlier instructions
@@ -24,12 +20,9 @@ namespace NeuralJit.Profiling;
 /// measured here it was no cheaper (~50 ns a call either way, ~37 ns for <c>lfence; rdtsc</c>, ~25 ns for a bare
 /// <c>rdtsc</c>: reading the TSC is slow in this VM). On AMD, <c>lfence</c> is dispatch-serialising when the OS sets
 /// DE_CFG[1], which Linux and Windows do for Spectre mitigation; on Intel it always is.
-/// The old figure of ~189 ticks for an empty region was not the clock, the GC transition or the Stopwatch branch:
-/// it was measured inside this class's static constructor by tier-0 code, and while a class is being initialised
-/// every tier-0 read of its static fields (the stub pointer) goes through the runtime's class-initialisation helper.
-/// The identical loop run after initialisation gives 21 ticks (min) with the old stub. Subtracting 189 understated
-/// every timed call by ~150 ticks (~70 ns). The measurement now runs in a fully optimised method (below), which
-/// agrees with measurements taken after initialisation.
+/// The bias of an empty region is measured by fully optimised code after the stubs are mapped: while a class is being
+/// initialised, every tier-0 read of its static fields (the stub pointers) goes through the runtime's class-init
+/// helper, which would inflate the bias several-fold and make every timed call look shorter than it is.
 /// </remarks>
 public static unsafe class CycleClock
 {
@@ -62,9 +55,9 @@ public static unsafe class CycleClock
         {
             try
             {
-                nint page = EmitStubs(out int endOffset);
-                s_start = (delegate* unmanaged[SuppressGCTransition]<ulong>)page;
-                s_end = (delegate* unmanaged[SuppressGCTransition]<ulong>)(page + endOffset);
+                var (start, end) = TimestampCounter.Map();
+                s_start = (delegate* unmanaged[SuppressGCTransition]<ulong>)start;
+                s_end = (delegate* unmanaged[SuppressGCTransition]<ulong>)end;
             }
             catch (Exception e) when (e is ExecutableMemoryException or DllNotFoundException or EntryPointNotFoundException)
             {
@@ -76,8 +69,9 @@ public static unsafe class CycleClock
         if (s_start != null)
         {
             Source = "TSC (lfence; rdtsc; lfence … lfence; rdtsc)";
-            double f1 = Calibrate(TimeSpan.FromMilliseconds(15));
-            double f2 = Calibrate(TimeSpan.FromMilliseconds(15));
+            // Paired reads make each end exact to a bracket of ~0.1 µs, so 5 ms gives the frequency to a few parts in 10⁵.
+            double f1 = Calibrate(TimeSpan.FromMilliseconds(5));
+            double f2 = Calibrate(TimeSpan.FromMilliseconds(5));
             Frequency = (f1 + f2) / 2;
             bool agree = Math.Abs(f1 - f2) / Frequency < 0.005;
             bool invariant = CpuFeatures.InvariantTsc;
@@ -104,39 +98,6 @@ public static unsafe class CycleClock
     public static long ReadEnd() => s_end != null ? (long)s_end() : Stopwatch.GetTimestamp();
 
     public static double TicksToNanoseconds(double ticks) => ticks * 1e9 / Frequency;
-
-    private static nint EmitStubs(out int endOffset)
-    {
-        const int EndOffset = 32; // each stub in its own half cache line
-        var start = new Assembler(64);
-        start.lfence();
-        start.rdtsc();
-        start.lfence();
-        start.shl(rdx, 32);
-        start.or(rax, rdx);
-        start.ret();
-        var end = new Assembler(64);
-        end.lfence();
-        end.rdtsc();
-        end.shl(rdx, 32);
-        end.or(rax, rdx);
-        end.ret();
-        var mem = ExecutableMemory.Allocate(ExecutableMemory.PageSize);
-        using (var ms = new MemoryStream())
-        {
-            start.Assemble(new StreamCodeWriter(ms), (ulong)mem.Address);
-            if (ms.Length > EndOffset) throw new InvalidOperationException("clock stub too long");
-            ms.ToArray().CopyTo(mem.WritableSpan);
-        }
-        using (var ms = new MemoryStream())
-        {
-            end.Assemble(new StreamCodeWriter(ms), (ulong)mem.Address + EndOffset);
-            ms.ToArray().CopyTo(mem.WritableSpan[EndOffset..]);
-        }
-        mem.Seal();
-        endOffset = EndOffset;
-        return mem.Address; // intentionally never disposed: lives with the process
-    }
 
     /// <summary>TSC ticks per Stopwatch second over <paramref name="span"/>, both ends read by <see cref="PairedRead"/>.</summary>
     private static double Calibrate(TimeSpan span)

@@ -1,3 +1,4 @@
+using NeuralJit.Platform;
 using System.Diagnostics;
 using NeuralJit.Jit;
 using NeuralJit.Profiling;
@@ -76,5 +77,24 @@ public class CycleClockTests
         Assert.InRange(CycleClock.ReadOverheadTicks, 0, CycleClock.PairCostTicks * 4);
         Assert.True(CycleClock.PairCostTicks >= 1);
         Assert.True(OpSlot.SampleCostTicks >= 2 * CycleClock.PairCostTicks, "a timed call costs at least its two fenced reads");
+    }
+
+    [Theory]
+    [InlineData("start", "lfence|rdtsc|lfence|shl rdx,20h|or rax,rdx|ret")]
+    [InlineData("end", "lfence|rdtsc|shl rdx,20h|or rax,rdx|ret")]
+    public void TheStubsBytesDecodeToTheirFencedReads(string stub, string expected)
+    {
+        var bytes = (stub == "start" ? TimestampCounter.StartCode : TimestampCounter.EndCode).ToArray();
+        Assert.True(bytes.Length <= TimestampCounter.EndOffset, "each stub fits its half cache line");
+        var decoder = Iced.Intel.Decoder.Create(64, new Iced.Intel.ByteArrayCodeReader(bytes));
+        decoder.IP = 0;
+        var text = new List<string>();
+        while (decoder.IP < (ulong)bytes.Length)
+        {
+            var instruction = decoder.Decode();
+            Assert.False(instruction.IsInvalid, $"{stub}: invalid bytes at {instruction.IP}");
+            text.Add(instruction.ToString());
+        }
+        Assert.Equal(expected, string.Join('|', text));
     }
 }
