@@ -49,13 +49,7 @@ internal static class CallCost
         // PowerShell's own first calls (its script compiler, tier-up of its binder) would land on the first model's rows.
         var first = NeuralModel.Create(new NetworkSizes(64, 128, 10), 42);
         for (int i = 0; i < 100; i++) Invoke(runspace, Script, new() { ["m"] = first, ["calls"] = calls });
-        foreach (var sizes in new[]
-                 {
-                     new NetworkSizes(64, 128, 10),
-                     new NetworkSizes(32, 64, 10) { MemorySlots = 64, MemoryWidth = 16, ReadHeads = 2 },
-                     new NetworkSizes(64, 128, 10) { MemorySlots = 256, MemoryWidth = 64, ReadHeads = 4 },
-                     new NetworkSizes(64, 128, 10) { MemorySlots = 1024, MemoryWidth = 64, ReadHeads = 4 },
-                 })
+        foreach (var sizes in NetworkSetup.Models)
         {
             var model = NeuralModel.Create(sizes, 42);
             var x = new float[sizes.InputSize];

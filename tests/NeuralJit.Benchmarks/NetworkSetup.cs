@@ -10,19 +10,22 @@ namespace NeuralJit.Benchmarks;
 /// </summary>
 internal static class NetworkSetup
 {
+    /// <summary>The models whose per-call costs the app prints: the LSTM and the three LSTM + DNC sizes of the issue.</summary>
+    internal static readonly NetworkSizes[] Models =
+    [
+        new NetworkSizes(64, 128, 10),
+        new NetworkSizes(32, 64, 10) { MemorySlots = 64, MemoryWidth = 16, ReadHeads = 2 },
+        new NetworkSizes(64, 128, 10) { MemorySlots = 256, MemoryWidth = 64, ReadHeads = 4 },
+        new NetworkSizes(64, 128, 10) { MemorySlots = 1024, MemoryWidth = 64, ReadHeads = 4 },
+    ];
+
     public static void Print()
     {
         Console.WriteLine();
         Console.WriteLine("Network setup per call (µs, medians of 200 interleaved rounds; managed tier, profiling on):");
         Console.WriteLine($"  {"model",-54} {"copy weights",13} {"shared weights",15} {"one step",9} {"weights KiB",12} {"state KiB",10}");
         using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
-        foreach (var sizes in new[]
-                 {
-                     new NetworkSizes(64, 128, 10),
-                     new NetworkSizes(32, 64, 10) { MemorySlots = 64, MemoryWidth = 16, ReadHeads = 2 },
-                     new NetworkSizes(64, 128, 10) { MemorySlots = 256, MemoryWidth = 64, ReadHeads = 4 },
-                     new NetworkSizes(64, 128, 10) { MemorySlots = 1024, MemoryWidth = 64, ReadHeads = 4 },
-                 })
+        foreach (var sizes in Models)
         {
             var model = NeuralModel.Create(sizes, 42);
             var parameters = model.TensorNames.ToDictionary(n => n, n => model.GetParameter(n)!);
