@@ -142,6 +142,11 @@ public sealed unsafe class OpSpec
     /// bit-identical results. Null for the others.
     /// </summary>
     public Func<OpShape, long>? RowMultiplyAdds { get; init; }
+    /// <summary>
+    /// The JIT has an emitter for the op (false: it stays managed). <c>KernelEmitters</c> checks at startup that its
+    /// emitters cover exactly the ops that say so, so an op added without an emitter must declare it here.
+    /// </summary>
+    public bool HasEmitter { get; init; } = true;
     /// <summary>How close the managed SIMD tier must come to the reference on a shape; null for ops whose tests state their own.</summary>
     public Func<OpShape, OpTolerance>? Accuracy { get; init; }
     /// <summary>How close a JIT kernel must come, where it differs from <see cref="Accuracy"/> (a fused multiply-add, another approximation).</summary>
