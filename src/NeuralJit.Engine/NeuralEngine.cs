@@ -23,6 +23,7 @@ public sealed class NeuralEngine : IDisposable
         Counters = counters ?? DefaultCounters.Value;
         Jit = new JitCompiler(Options, RaiseTiering);
         Promotion = new TierPromotion(Options, Profile, Jit, RaiseTiering, () => ActiveTrace);
+        Profiler = new ProfilerState(Options, Counters, Promotion);
         // Iced costs ~50 ms on its first use in a process: pay it on a pool thread, not on a hot path.
         if (Options.JitEnabled) JitCompiler.WarmUpInBackground();
         // The managed kernels' optimised code likewise, once per process, so a fresh session's first step does not compile it.
@@ -75,11 +76,11 @@ public sealed class NeuralEngine : IDisposable
     public JitCompiler Jit { get; }
     /// <summary>Tier-up: which keys get compiled, and installing kernels into slots.</summary>
     public TierPromotion Promotion { get; }
-    private int _nextSlotId;
-    internal int NextSlotId() => Interlocked.Increment(ref _nextSlotId);
+    /// <summary>What this engine's slots read on their calls.</summary>
+    internal ProfilerState Profiler { get; }
 
     /// <summary>The recorder calls write to, or null when no trace is recording (the slots' only extra check).</summary>
-    internal volatile TraceRecorder? ActiveTrace;
+    internal TraceRecorder? ActiveTrace { get => Profiler.ActiveTrace; private set => Profiler.ActiveTrace = value; }
     private readonly object _traceGate = new();
 
     /// <summary>The trace recording now, or the last one stopped (kept for export); null if none was started.</summary>
@@ -149,7 +150,7 @@ public sealed class NeuralEngine : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ValidateShape(op, shape);
-        return Profile.GetOrAdd(new OpKey(op, shape), k => new OpSlot(this, k));
+        return Profile.GetOrAdd(new OpKey(op, shape), k => new OpSlot(this, Profiler, k));
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> for sizes no kernel can run (negative, ld smaller than a row).</summary>

@@ -130,7 +130,7 @@ public sealed unsafe class OpWorkload : IDisposable
             _args = (KernelArgs*)NativeMemory.AlignedAlloc((nuint)sizeof(KernelArgs), 64);
             *_args = default;
             foreach (var (f, data) in w._initialMutable) _own[f] = new AlignedBuffer(data);
-            foreach (var f in Enum.GetValues<OperandField>()) SetField(f, Pointer(f));
+            foreach (var f in Enum.GetValues<OperandField>()) *KernelArgs.Field(_args, f) = Pointer(f);
             _args->Alpha = w.Alpha;
             _args->Beta = w.Beta;
         }
@@ -140,20 +140,6 @@ public sealed unsafe class OpWorkload : IDisposable
         public KernelArgs* Args => _args;
         public float* Pointer(OperandField f) => _own.TryGetValue(f, out var b) ? b.Pointer : _w._shared.TryGetValue(f, out var s) ? s.Pointer : null;
         public Span<float> Span(OperandField f) => _own.TryGetValue(f, out var b) ? b.Span : _w._shared.TryGetValue(f, out var s) ? s.Span : default;
-
-        private void SetField(OperandField f, float* p)
-        {
-            switch (f)
-            {
-                case OperandField.A: _args->A = p; break;
-                case OperandField.B: _args->B = p; break;
-                case OperandField.C: _args->C = p; break;
-                case OperandField.D: _args->D = p; break;
-                case OperandField.E: _args->E = p; break;
-                case OperandField.F: _args->F = p; break;
-                case OperandField.G: _args->G = p; break;
-            }
-        }
 
         public void ResetOutputs()
         {
@@ -184,23 +170,12 @@ public sealed unsafe class OpWorkload : IDisposable
         private readonly OpShape _shape = w.Key.Shape;
         private readonly int _panelRows = PanelRows(w.Key, tier);
 
+        /// <summary>Rows of one panel, or 0 to run whole calls (rows not independent, or a call short enough).</summary>
         private static int PanelRows(OpKey key, KernelTier tier)
         {
-            long perRow = RowMultiplyAdds(key), panel = PanelMultiplyAdds(tier);
+            long perRow = key.Spec.RowMultiplyAdds?.Invoke(key.Shape) ?? 0, panel = PanelMultiplyAdds(tier);
             return perRow > 0 && perRow * key.Shape.M > panel ? (int)Math.Max(1, panel / perRow) : 0;
         }
-
-        /// <summary>
-        /// Multiply-adds of one output row for ops whose rows are independent (a row of C, y or the gates depends only on
-        /// its row of A), so rows [r0, r1) are the same call on offset pointers: bit-identical results. 0 for the others.
-        /// </summary>
-        private static long RowMultiplyAdds(OpKey key) => key.Op switch
-        {
-            OpKind.Gemm => (long)key.Shape.N * key.Shape.K,
-            OpKind.Gemv or OpKind.Dense or OpKind.CosineSimilarity => key.Shape.N,
-            OpKind.LstmGates => (long)key.Shape.N + key.Shape.K,
-            _ => 0,
-        };
 
         public override void Run(long calls)
         {
@@ -216,21 +191,12 @@ public sealed unsafe class OpWorkload : IDisposable
         private void RunInPanels(CancellationToken stop)
         {
             var s = _shape;
-            int lda = s.StrideA(Workload.Key.Op), ldc = s.StrideC;
+            var spec = Workload.Key.Spec;
             for (int r0 = 0; r0 < s.M; r0 += _panelRows)
             {
                 stop.ThrowIfCancellationRequested();
-                int rows = Math.Min(_panelRows, s.M - r0);
                 KernelArgs a = *Args;
-                a.A += (long)r0 * lda;
-                var panel = s with { M = rows, Lda = lda };
-                switch (Workload.Key.Op)
-                {
-                    case OpKind.Gemm: a.C += (long)r0 * ldc; panel = panel with { Ldb = s.StrideB, Ldc = ldc }; break;
-                    case OpKind.Gemv or OpKind.CosineSimilarity: a.C += r0; break;
-                    case OpKind.Dense: a.C += r0; a.D += r0; break;
-                    case OpKind.LstmGates: a.D += r0; a.E += r0; break;
-                }
+                var panel = spec.RowPanel(s, &a, r0, Math.Min(_panelRows, s.M - r0));
                 _fn(in panel, &a);
             }
         }

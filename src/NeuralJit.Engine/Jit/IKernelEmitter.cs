@@ -46,6 +46,11 @@ public static class KernelEmitters
                 if (table[(int)op] is { } other) throw new InvalidOperationException($"{op} has two emitters: {other.GetType().Name} and {e.GetType().Name}.");
                 table[(int)op] = e;
             }
+        foreach (var spec in OpSpecs.All)
+            if (spec.HasEmitter != (table[(int)spec.Kind] is not null))
+                throw new InvalidOperationException(spec.HasEmitter
+                    ? $"{spec.Kind}: its OpSpec declares an emitter, but none in KernelEmitters.All handles it."
+                    : $"{spec.Kind}: its OpSpec says HasEmitter = false, but {table[(int)spec.Kind]!.GetType().Name} handles it.");
         return table;
     }
 

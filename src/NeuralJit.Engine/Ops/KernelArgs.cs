@@ -24,6 +24,9 @@ public unsafe struct KernelArgs
     /// <summary>Scalar output (Dot, EwcPenalty).</summary>
     public double Result;
 
+    /// <summary>The pointer field <paramref name="f"/> of <paramref name="args"/> (A to G sit in enum order, one after another).</summary>
+    public static float** Field(KernelArgs* args, OperandField f) => &args->A + (int)f;
+
     /// <summary>
     /// Byte offsets of the fields, for emitters, taken from the struct's layout (as oneDNN's <c>GET_OFF</c> is
     /// <c>offsetof</c>): reorder or add a field and the emitted loads follow.

@@ -34,6 +34,12 @@ public sealed record OperandSpec(OperandField Field, string Name, OperandRole Ro
 {
     /// <summary>Inputs that must be ≥ 0 to mean anything (a Fisher diagonal): generators draw |x|.</summary>
     public bool NonNegative { get; init; }
+    /// <summary>
+    /// Floats between two consecutive output rows in this operand when it follows the output's rows (output row r uses
+    /// only row r of it: a matrix row, or one element of a vector); null when every output row may use all of it.
+    /// Stated per operand, never inferred from an extent of M rows (a square B would match by accident).
+    /// </summary>
+    public Func<OpShape, int>? RowStep { get; init; }
     public bool IsRead => Role is OperandRole.Input or OperandRole.InOut;
     public bool IsWritten => Role is OperandRole.Output or OperandRole.InOut;
 }
@@ -130,6 +136,17 @@ public sealed unsafe class OpSpec
     /// (the JIT sweep where an emitter declares it) without naming it.
     /// </summary>
     public bool Elementwise { get; init; }
+    /// <summary>
+    /// Multiply-adds of one output row, for ops whose output rows are independent (a row of C, y or the gates depends
+    /// only on its row of A): rows [r0, r1) are then one call on offset pointers (<see cref="RowPanel"/>), with
+    /// bit-identical results. Null for the others.
+    /// </summary>
+    public Func<OpShape, long>? RowMultiplyAdds { get; init; }
+    /// <summary>
+    /// The JIT has an emitter for the op (false: it stays managed). <c>KernelEmitters</c> checks at startup that its
+    /// emitters cover exactly the ops that say so, so an op added without an emitter must declare it here.
+    /// </summary>
+    public bool HasEmitter { get; init; } = true;
     /// <summary>How close the managed SIMD tier must come to the reference on a shape; null for ops whose tests state their own.</summary>
     public Func<OpShape, OpTolerance>? Accuracy { get; init; }
     /// <summary>How close a JIT kernel must come, where it differs from <see cref="Accuracy"/> (a fused multiply-add, another approximation).</summary>
@@ -160,6 +177,20 @@ public sealed unsafe class OpSpec
             bytes += o.Role switch { OperandRole.InOut => 8.0 * n, OperandRole.Scratch => 0, _ => 4.0 * n };
         }
         return bytes;
+    }
+
+    /// <summary>
+    /// Points <paramref name="args"/> at output rows [<paramref name="r0"/>, r0 + <paramref name="rows"/>) of a call on
+    /// <paramref name="s"/> (every operand with a <see cref="OperandSpec.RowStep"/> advanced by r0 steps) and returns the
+    /// shape of that call: <paramref name="rows"/> rows, the leading dimensions of <paramref name="s"/>. Only for ops with
+    /// <see cref="RowMultiplyAdds"/>.
+    /// </summary>
+    public OpShape RowPanel(in OpShape s, KernelArgs* args, int r0, int rows)
+    {
+        if (RowMultiplyAdds is null) throw new InvalidOperationException($"{Kind}: output rows are not independent.");
+        foreach (var o in Operands)
+            if (o.RowStep is { } step) *KernelArgs.Field(args, o.Field) += (long)r0 * step(s);
+        return s with { M = rows, Lda = s.StrideA(Kind), Ldb = s.StrideB, Ldc = s.StrideC };
     }
 
     /// <summary>The operand in <paramref name="field"/>, or null when the op does not use it.</summary>

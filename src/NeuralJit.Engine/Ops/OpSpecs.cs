@@ -26,6 +26,8 @@ public static unsafe class OpSpecs
     private static OperandExtent Vec(long n) => OperandExtent.Vector(checked((int)n));
     private static OperandExtent Mat(int rows, int cols, int ld) => OperandExtent.Matrix(rows, cols, ld);
     private static OperandExtent Rows(in OpShape s, OpKind op, int cols) => OperandExtent.Matrix(s.M, cols, s.StrideA(op));
+    /// <summary><paramref name="o"/> follows the output rows, <paramref name="step"/> floats per row (one for a vector).</summary>
+    private static OperandSpec ByRow(OperandSpec o, Func<OpShape, int>? step = null) => o with { RowStep = step ?? (_ => 1) };
 
     private static string? FourGatesPerUnit(OpKind op, in OpShape s) => s.M != 4 * s.K ? $"{op}: M ({s.M}) must be 4 × hidden ({s.K})." : null;
 
@@ -35,20 +37,21 @@ public static unsafe class OpSpecs
         void Add(OpSpec spec) => table.Add(spec);
 
         Add(new(OpKind.Gemm, DimsForm.Triple, "MxNxK (e.g. 64x64x64)",
-            [In(A, "A", s => Rows(s, OpKind.Gemm, s.K)), In(B, "B", s => Mat(s.K, s.N, s.StrideB)), InOut(C, "C", s => Mat(s.M, s.N, s.StrideC))],
+            [ByRow(In(A, "A", s => Rows(s, OpKind.Gemm, s.K)), s => s.StrideA(OpKind.Gemm)), In(B, "B", s => Mat(s.K, s.N, s.StrideB)),
+             ByRow(InOut(C, "C", s => Mat(s.M, s.N, s.StrideC)), s => s.StrideC)],
             s => (long)s.M * s.N * s.K, s => 2.0 * s.M * s.N * s.K,
             &OpEntry<ReferenceOps>.Gemm, &OpEntry<ManagedSimdOps>.Gemm, rowLengthA: s => s.K)
         {
-            ComputeBound = true, SampleAlpha = 1.5f, SampleBeta = 0.5f,
+            ComputeBound = true, SampleAlpha = 1.5f, SampleBeta = 0.5f, RowMultiplyAdds = s => (long)s.N * s.K,
             Accuracy = s => new(Underflow, 0, "K-term sums in another order/FMA, then α·sum + β·c: 2·γ_(K+2)·(|α|Σ|a||b| + |β||c|)", Gamma(s.K + 2)),
         });
 
         Add(new(OpKind.Gemv, DimsForm.Matrix, "rowsxcols (e.g. 256x64)",
-            [In(A, "A", s => Rows(s, OpKind.Gemv, s.N)), In(B, "x", s => Vec(s.N)), InOut(C, "y", s => Vec(s.M))],
+            [ByRow(In(A, "A", s => Rows(s, OpKind.Gemv, s.N)), s => s.StrideA(OpKind.Gemv)), In(B, "x", s => Vec(s.N)), ByRow(InOut(C, "y", s => Vec(s.M)))],
             s => (long)s.M * s.N, s => 2.0 * s.M * s.N,
             &OpEntry<ReferenceOps>.Gemv, &OpEntry<ManagedSimdOps>.Gemv)
         {
-            ComputeBound = true, SampleAlpha = 1.5f, SampleBeta = 0.5f,
+            ComputeBound = true, SampleAlpha = 1.5f, SampleBeta = 0.5f, RowMultiplyAdds = s => s.N,
             Accuracy = s => new(Underflow, 0, "N-term sums in another order/FMA, then α·sum + β·y: 2·γ_(N+2)·(|α|Σ|a||x| + |β||y|)", Gamma(s.N + 2)),
         });
 
@@ -58,12 +61,13 @@ public static unsafe class OpSpecs
             In(D, "bias", s => Vec(s.M)),
         };
         Add(new(OpKind.LstmGates, DimsForm.Lstm, "(4·hidden)x(input+hidden) (e.g. 512x192)",
-            [.. lstmOperands, Out(E, "gates", s => Vec(s.M))],
+            [ByRow(lstmOperands[0], s => s.StrideA(OpKind.LstmGates)), lstmOperands[1], lstmOperands[2], ByRow(lstmOperands[3]),
+             ByRow(Out(E, "gates", s => Vec(s.M)))],
             s => (long)s.M * (s.N + s.K), s => 2.0 * s.M * (s.N + s.K) + s.M,
             &OpEntry<ReferenceOps>.LstmGates, &OpEntry<ManagedSimdOps>.LstmGates,
             rowLengthA: s => s.N + s.K, constraint: s => FourGatesPerUnit(OpKind.LstmGates, s))
         {
-            ComputeBound = true,
+            ComputeBound = true, RowMultiplyAdds = s => (long)s.N + s.K,
             Accuracy = s => new(Underflow, 0, "(N+K)-term sums in another order/FMA, plus the bias: 2·γ_(N+K+1)·(Σ|w||[x;h]| + |b|)", Gamma(s.N + s.K + 1)),
         });
 
@@ -88,11 +92,12 @@ public static unsafe class OpSpecs
         });
 
         Add(new(OpKind.CosineSimilarity, DimsForm.Matrix, "rowsxcols (e.g. 256x64)",
-            [In(A, "memory", s => Rows(s, OpKind.CosineSimilarity, s.N)), In(B, "key", s => Vec(s.N)), Out(C, "similarity", s => Vec(s.M))],
+            [ByRow(In(A, "memory", s => Rows(s, OpKind.CosineSimilarity, s.N)), s => s.StrideA(OpKind.CosineSimilarity)), In(B, "key", s => Vec(s.N)),
+             ByRow(Out(C, "similarity", s => Vec(s.M)))],
             s => (long)s.M * s.N, s => 4.0 * s.M * s.N,
             &OpEntry<ReferenceOps>.CosineSimilarity, &OpEntry<ManagedSimdOps>.CosineSimilarity)
         {
-            ComputeBound = true,
+            ComputeBound = true, RowMultiplyAdds = s => s.N,
             // |cos| ≤ 1: by Cauchy–Schwarz the dot's error is ≤ 2γ_N·‖a‖‖b‖, and each norm's relative error is ≤ γ_N.
             Accuracy = s => new(CosineError(s), 1e-6, "dot error ≤ 2γ_N·‖a‖‖b‖ (Cauchy–Schwarz) plus the norms' γ_N each and sqrt/divide roundings, on outputs in [−1, 1]"),
         });
@@ -152,11 +157,12 @@ public static unsafe class OpSpecs
         { WritesResult = true, Accuracy = s => new(Underflow, 0, "M-term float sum in another order/FMA: 2·γ_M·Σ|a||b|", Gamma(s.M)) });
 
         Add(new(OpKind.Dense, DimsForm.Matrix, "rowsxcols (e.g. 256x64)",
-            [In(A, "W", s => Rows(s, OpKind.Dense, s.N)), In(B, "x", s => Vec(s.N)), In(D, "bias", s => Vec(s.M)), Out(C, "y", s => Vec(s.M))],
+            [ByRow(In(A, "W", s => Rows(s, OpKind.Dense, s.N)), s => s.StrideA(OpKind.Dense)), In(B, "x", s => Vec(s.N)), ByRow(In(D, "bias", s => Vec(s.M))),
+             ByRow(Out(C, "y", s => Vec(s.M)))],
             s => (long)s.M * s.N, s => 2.0 * s.M * s.N + s.M,
             &OpEntry<ReferenceOps>.Dense, &OpEntry<ManagedSimdOps>.Dense)
         {
-            ComputeBound = true,
+            ComputeBound = true, RowMultiplyAdds = s => s.N,
             Accuracy = s => new(Underflow, 0, "N-term sums in another order/FMA, plus the bias: 2·γ_(N+1)·(Σ|w||x| + |b|)", Gamma(s.N + 1)),
         });
 
@@ -304,10 +310,21 @@ public static unsafe class OpSpecs
             if (spec.Reference == null || spec.Managed == null) throw new InvalidOperationException($"OpSpecs: {spec.Kind} lacks an entry point.");
             if (spec.Operands.Select(o => o.Field).Distinct().Count() != spec.Operands.Count) throw new InvalidOperationException($"OpSpecs: {spec.Kind} uses a field twice.");
             if (!spec.WritesResult && !spec.Operands.Any(o => o.IsWritten)) throw new InvalidOperationException($"OpSpecs: {spec.Kind} writes nothing.");
+            CheckRows(spec);
             table[(int)spec.Kind] = spec;
         }
         foreach (var k in kinds)
             if (table[(int)k] is null) throw new InvalidOperationException($"OpSpecs: {k} has no descriptor; add one to OpSpecs.Table.");
         return table!;
+    }
+
+    /// <summary>Independent rows: every operand a row panel writes follows the rows, and no scalar result spans them all.</summary>
+    private static void CheckRows(OpSpec spec)
+    {
+        bool byRow = spec.RowMultiplyAdds is not null;
+        if (!byRow && spec.Operands.Any(o => o.RowStep is not null))
+            throw new InvalidOperationException($"OpSpecs: {spec.Kind} has operands that follow the rows but no RowMultiplyAdds.");
+        if (byRow && (spec.WritesResult || spec.Operands.Any(o => o.Role != OperandRole.Input && o.RowStep is null)))
+            throw new InvalidOperationException($"OpSpecs: {spec.Kind} states independent rows, but writes something that does not follow them.");
     }
 }

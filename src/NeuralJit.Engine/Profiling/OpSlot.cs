@@ -40,8 +40,9 @@ public sealed unsafe class OpSlot
 
         private static long Measure()
         {
-            using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false }, new NoHardwareCounters("calibration"), new ProfileTable(buckets: 1));
-            var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(1));
+            // The path an engine's slot takes with profiling on, no trace, no counters; no promotion (too few calls to ask).
+            var state = new ProfilerState(new EngineOptions { JitEnabled = false }, new NoHardwareCounters("calibration"), promotion: null);
+            var slot = new OpSlot(engine: null, state, new OpKey(OpKind.Relu, OpShape.Vector(1)));
             float x = 1;
             KernelArgs a = default;
             a.A = &x; a.C = &x;
@@ -61,7 +62,8 @@ public sealed unsafe class OpSlot
         }
     }
 
-    private readonly NeuralEngine _engine;
+    private readonly NeuralEngine? _engine;
+    private readonly ProfilerState _state;
     private readonly delegate*<in OpShape, KernelArgs*, void> _managed;
     private readonly OpShape _shape;
     private JitKernel? _jit;
@@ -84,20 +86,22 @@ public sealed unsafe class OpSlot
     private int _promotionState; // 0 none, 1 requested
     private long _nextPromotionCheck; // call count before which MaybePromote does not ask again
 
-    internal OpSlot(NeuralEngine engine, OpKey key)
+    /// <summary>A slot of <paramref name="engine"/> (null only for the profiler's calibration), reading <paramref name="state"/> on its calls.</summary>
+    internal OpSlot(NeuralEngine? engine, ProfilerState state, OpKey key)
     {
         _engine = engine;
+        _state = state;
         Key = key;
         _shape = key.Shape;
         _managed = ManagedKernels.Get(key.Op, KernelTier.ManagedSimd);
-        TraceId = engine.NextSlotId();
+        TraceId = state.NextSlotId();
     }
 
     /// <summary>This slot's number in trace events (unique within its engine).</summary>
     internal int TraceId { get; }
 
     public OpKey Key { get; }
-    public NeuralEngine Engine => _engine;
+    public NeuralEngine Engine => _engine ?? throw new InvalidOperationException("The profiler's calibration slot belongs to no engine.");
 
     /// <summary>The JIT kernel running this slot, or null on the managed tier.</summary>
     public JitKernel? JitKernel => Volatile.Read(ref _jit);
@@ -109,8 +113,8 @@ public sealed unsafe class OpSlot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Invoke(KernelArgs* args)
     {
-        if (_engine.ActiveTrace is { } trace) { InvokeTraced(trace, args); return; } // null unless Start-NeuralTrace: one predictable branch
-        if (!_engine.ProfilingEnabled) { Run(args); return; }
+        if (_state.ActiveTrace is { } trace) { InvokeTraced(trace, args); return; } // null unless Start-NeuralTrace: one predictable branch
+        if (!_state.Options.ProfilingEnabled) { Run(args); return; }
         long n = CountCall();
         if ((n & Volatile.Read(ref _sampleMask)) != 0) { Run(args); return; }
         InvokeMeasured(args, n);
@@ -144,7 +148,7 @@ public sealed unsafe class OpSlot
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void InvokeMeasured(KernelArgs* args, long n)
     {
-        var counters = _engine.Counters;
+        var counters = _state.Counters;
         ulong c0 = 0, t0miss = 0;
         bool haveCounters = counters.IsAvailable && counters.TryRead(out c0, out t0miss);
         long t0 = CycleClock.Read();
@@ -175,7 +179,7 @@ public sealed unsafe class OpSlot
         long t1 = CycleClock.ReadEnd();
         long ticks = Math.Max(0, t1 - t0 - CycleClock.ReadOverheadTicks);
         trace.Record(TraceId, jit, t0, ticks);
-        if (_engine.ProfilingEnabled)
+        if (_state.Options.ProfilingEnabled)
         {
             long n = CountCall();
             Record(ticks);
@@ -224,10 +228,10 @@ public sealed unsafe class OpSlot
     /// </summary>
     private void MaybePromote(long n, JitKernel? installed)
     {
-        long threshold = _engine.Options.CallThreshold;
+        long threshold = _state.Options.CallThreshold;
         if (n < threshold || n < Volatile.Read(ref _nextPromotionCheck) || installed is not null || Volatile.Read(ref _promotionState) != 0) return;
         Volatile.Write(ref _nextPromotionCheck, n + Math.Max(threshold, n / 4));
-        _engine.Promotion.Consider(this);
+        _state.Promotion?.Consider(this);
     }
 
     /// <summary>Slots that run beside this one in every step of a model layer (<see cref="NeuralEngine.PromoteTogether"/>).</summary>

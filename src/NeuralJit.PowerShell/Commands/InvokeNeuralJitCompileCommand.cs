@@ -42,7 +42,7 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
         JitIsa? requested = MyInvocation.BoundParameters.ContainsKey(nameof(Isa)) ? Isa : null;
         var isa = requested ?? engine.Jit.Isa;
         // Said before ShouldProcess: -WhatIf must not announce a compile that cannot happen.
-        if (KernelEmitters.For(key.Op) is null)
+        if (!key.Spec.HasEmitter)
         {
             WriteError(NeuralErrors.JitFailed(this, key, isa, JitFailure.NoEmitter(key.Op)));
             return;

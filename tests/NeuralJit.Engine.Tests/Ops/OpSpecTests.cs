@@ -64,6 +64,72 @@ public class OpSpecTests
         }
     }
 
+    public static TheoryData<OpKind, KernelTier> RowIndependentOpsAndTiers()
+    {
+        var data = new TheoryData<OpKind, KernelTier>();
+        foreach (var spec in OpSpecs.All.Where(s => s.RowMultiplyAdds is not null))
+            foreach (var tier in new[] { KernelTier.Scalar, KernelTier.ManagedSimd })
+                data.Add(spec.Kind, tier);
+        return data;
+    }
+
+    [Fact]
+    public void RowIndependentOpsAreTheMatrixRowOps()
+    {
+        var byRow = OpSpecs.All.Where(s => s.RowMultiplyAdds is not null).Select(s => s.Kind).Order();
+        Assert.Equal(new[] { OpKind.Gemm, OpKind.Gemv, OpKind.LstmGates, OpKind.CosineSimilarity, OpKind.Dense }.Order(), byRow);
+        Assert.Equal(6L * 5, OpSpecs.For(OpKind.Gemm).RowMultiplyAdds!(new OpShape(7, 6, 5)));
+        Assert.Equal(5L + 3, OpSpecs.For(OpKind.LstmGates).RowMultiplyAdds!(new OpShape(12, 5, 3)));
+    }
+
+    /// <summary>
+    /// Rows [r0, r0 + n) run as their own call (<see cref="OpSpec.RowPanel"/>, what a benchmark does to see a stop within
+    /// a long call) equal the whole call bit for bit: an operand that follows the rows but is not flagged, one flagged
+    /// that does not (B when K = M), or a wrong row step reads or writes the wrong rows. Panels of 1, 2 and 3 rows, on
+    /// shapes where M, N and K differ, where K or N equals M, and with padded leading dimensions.
+    /// </summary>
+    [Theory, MemberData(nameof(RowIndependentOpsAndTiers))]
+    public unsafe void RowPanelsEqualTheWholeCallBitForBit(OpKind op, KernelTier tier)
+    {
+        var spec = OpSpecs.For(op);
+        OpShape[] shapes = spec.Form switch
+        {
+            DimsForm.Triple => [new(7, 5, 3), new(6, 9, 6), new(5, 5, 5), new(7, 5, 3, Lda: 4, Ldb: 8, Ldc: 6)],
+            DimsForm.Lstm => [new(12, 5, 3), new(8, 8, 2), new(16, 3, 4, Lda: 9)],
+            _ => [new(7, 5), new(6, 6), new(9, 4, Lda: 7)],
+        };
+        var kernel = ManagedKernels.Get(op, tier);
+        int seed = 0;
+        foreach (var shape in shapes)
+        {
+            Assert.Null(spec.Invalid(shape));
+            foreach (int panelRows in new[] { 1, 2, 3 })
+            {
+                seed++;
+                using var whole = OpTestData.Create(op, shape, seed);
+                using var panels = OpTestData.Create(op, shape, seed);
+                whole.Run(kernel);
+                for (int r0 = 0; r0 < shape.M; r0 += panelRows)
+                {
+                    var a = panels.Args;
+                    var panel = spec.RowPanel(shape, &a, r0, Math.Min(panelRows, shape.M - r0));
+                    kernel(in panel, &a);
+                }
+                foreach (var o in whole.All)
+                {
+                    var x = o.Span; var y = panels[o.Name]!.Span;
+                    for (int i = 0; i < x.Length; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(x[i]) == BitConverter.SingleToInt32Bits(y[i]),
+                            $"{op} {shape} on {tier} in panels of {panelRows} rows: {o.Name}[{i}] is {y[i]:G9}, the whole call gives {x[i]:G9}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void RowPanelIsOnlyForIndependentRows() =>
+        Assert.Throws<InvalidOperationException>(() => { unsafe { KernelArgs a = default; OpSpecs.For(OpKind.DncContent).RowPanel(new OpShape(4, 4), &a, 1, 1); } });
+
     private static bool HasNaN(Span<float> s)
     {
         foreach (var v in s) if (float.IsNaN(v)) return true;
