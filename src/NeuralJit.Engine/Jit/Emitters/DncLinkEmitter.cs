@@ -10,8 +10,9 @@ namespace NeuralJit.Jit.Emitters;
 /// <para><b>DncTemporal</b> (f_h = L·w_h, b_h = Lᵀ·w_h for every read head h) reads L once: a group of Rb rows is
 /// loaded a vector at a time and serves both products, the forward dot products in Rb·R register accumulators
 /// (reduced once per row group) and the backward sums as b_h[j] += Σ_r w_h[n+r]·L[n+r, j] against the L1-resident
-/// b (R·N floats). Rb and the heads per pass come from the register budget (forward accumulators + broadcast
-/// weights + rows ≤ 16 ymm or 32 zmm); a head count that does not fit takes several passes. When b outgrows
+/// b (R·N floats). Rb and the heads per block come from the register budget (forward accumulators + broadcast
+/// weights + rows ≤ 16 ymm or 32 zmm); when all heads leave room for one row only, they are taken in even blocks
+/// that fit groups of two rows or more, each block reading the group's rows again from L1. When b outgrows
 /// L1 (R·N·4 &gt; 24 KiB, N &gt; 1536 at R = 4) the columns are cut in chunks whose b fits, and the forward sums add
 /// up over the chunks.</para>
 /// <para><b>DncLinkUpdate</b> is one streaming pass over L with the reference's operations in its order (no FMA),
@@ -37,14 +38,29 @@ public sealed class DncLinkEmitter : IKernelEmitter
 
     // ---- DncTemporal -----------------------------------------------------------------------------------
 
-    /// <summary>Rows per group and heads per pass that fit the register budget (Rb·H forward + Rb·H broadcasts + Rb rows + w + b).</summary>
+    /// <summary>Rows per group and heads per block that fit the register budget (Rb·H forward + Rb·H broadcasts + Rb rows + w + b).</summary>
     internal static (int Rows, int Heads) Blocking(int registers, int heads)
     {
         int h = Math.Max(1, Math.Min(Math.Min(heads, 15), (registers - 3) / 2));
+        int rows = RowsFor(registers, h);
+        // A one-row group reads w and reads and writes b for every row: when all heads leave room for one row only,
+        // even blocks of fewer heads (each reading the group's rows again from L1) let two rows share that traffic.
+        int h2 = Math.Min(heads, (registers - 4) / 4);
+        if (rows == 1 && heads > 1 && h2 >= 1)
+        {
+            int blocks = (heads + h2 - 1) / h2;
+            h = (heads + blocks - 1) / blocks;
+            rows = RowsFor(registers, h);
+        }
+        return (rows, h);
+    }
+
+    private static int RowsFor(int registers, int h)
+    {
         int rows = 1;
         // rows·h ≤ 15 keeps a VEX-encodable register (< 16) free for the forward sums' reduction.
         while (rows < 4 && (rows + 1) * (2 * h + 1) + 2 <= registers && (rows + 1) * h <= 15) rows++;
-        return (rows, h);
+        return rows;
     }
 
     /// <summary>Registers of the fused kernel: w, p and the current row (the Temporal part keeps rsi, rdx, rcx, r8–r11).</summary>
@@ -90,9 +106,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
         {
             int cols = Math.Min(chunkVecs, full - col0);
             bool last = col0 + cols >= full;
-            for (int h0 = 0; h0 < heads; h0 += hb)
-                TemporalPass(k, n, Math.Min(hb, heads - h0), h0, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0,
-                    updateLinks: fused && col0 == 0 && h0 == 0 ? sum : null);
+            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, updateLinks: fused && col0 == 0 ? sum : null);
             col0 += cols;
         }
         while (col0 < full);
@@ -100,18 +114,14 @@ public sealed class DncLinkEmitter : IKernelEmitter
     }
 
     /// <summary>
-    /// One pass over the rows for heads h0..h0+hc−1 and column vectors col0..col0+cols−1 (plus the tail). With
+    /// One pass over the rows for column vectors col0..col0+cols−1 (plus the tail): each row group serves all heads,
+    /// <paramref name="hb"/> at a time, its rows read again from L1 for each block of heads. With
     /// <paramref name="updateLinks"/> (the Σw cell), each row group is first link-updated in place.
     /// </summary>
-    private static void TemporalPass(KernelAssembler k, int n, int hc, int h0, int rb, int col0, int cols, TailMask? tail, bool accumulateForward, AssemblerMemoryOperand? updateLinks)
+    private static void TemporalPass(KernelAssembler k, int n, int heads, int hb, int rb, int col0, int cols, TailMask? tail, bool accumulateForward, AssemblerMemoryOperand? updateLinks)
     {
         var a = k.Asm;
         int vb = k.VectorBytes, nb = n * 4;
-        Vec Fwd(int r, int h) => new(r * hc + h);
-        Vec Bc(int r, int h) => new(rb * hc + r * hc + h);
-        Vec Row(int r) => new(2 * rb * hc + r);
-        var wv = new Vec(2 * rb * hc + rb);
-        var bv = new Vec(2 * rb * hc + rb + 1);
 
         void Group(int rows)
         {
@@ -121,6 +131,16 @@ public sealed class DncLinkEmitter : IKernelEmitter
                     a.lea(LinkRowPtr, __[rax + r * nb]);
                     LinkRow(k, n, LinkRowPtr, __dword_ptr[WriteWeights + r9 + r * 4], __dword_ptr[LinkRowPtr + r9 + r * 4], WriteWeights, Precedence, sum);
                 }
+            for (int h0 = 0; h0 < heads; h0 += hb) HeadBlock(rows, h0, Math.Min(hb, heads - h0));
+        }
+
+        void HeadBlock(int rows, int h0, int hc)
+        {
+            Vec Fwd(int r, int h) => new(r * hc + h);
+            Vec Bc(int r, int h) => new(rb * hc + r * hc + h);
+            Vec Row(int r) => new(2 * rb * hc + r);
+            var wv = new Vec(2 * rb * hc + rb);
+            var bv = new Vec(2 * rb * hc + rb + 1);
             for (int r = 0; r < rows; r++)
                 for (int h = 0; h < hc; h++)
                 {
