@@ -70,6 +70,25 @@ public class JitDncTests
             Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), 3000 + n, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
     }
 
+    /// <summary>Each Temporal row group fits the registers (one kept for the AVX2 tail mask), and two rows share a group whenever heads split evenly allow it.</summary>
+    [Fact]
+    public void TemporalBlockingFitsTheRegistersAndGroupsTwoRowsWhenTheHeadsAllow()
+    {
+        foreach (int registers in new[] { 15, 16, 32 })
+            for (int heads = 1; heads <= 16; heads++)
+            {
+                var (rows, hb) = NeuralJit.Jit.Emitters.DncLinkEmitter.Blocking(registers, heads);
+                string at = $"{registers} registers, {heads} heads: {rows}x{hb}";
+                Assert.True(hb >= 1 && hb <= heads && rows >= 1 && rows <= 4, at);
+                Assert.True(rows * (2 * hb + 1) + 2 <= registers && rows * hb <= 15, at);
+                int blocks = (heads + hb - 1) / hb;
+                Assert.True(hb - heads / blocks <= 1, $"{at}: uneven blocks");
+                if (2 * (2 * Math.Min(heads, 2) + 1) + 2 <= registers) Assert.True(rows >= 2, $"{at}: one row per group");
+            }
+        Assert.Equal((2, 2), NeuralJit.Jit.Emitters.DncLinkEmitter.Blocking(16, 4));
+        Assert.Equal((3, 4), NeuralJit.Jit.Emitters.DncLinkEmitter.Blocking(32, 4));
+    }
+
     /// <summary>The fused link update + temporal weightings: L and p bit-exact, the weightings within the Temporal sums' bound.</summary>
     [Theory, MemberData(nameof(Isas))]
     public void LinkTemporalMatchesTheUpdateThenTheWeightingsOfTheReference(JitIsa isa)
