@@ -325,7 +325,7 @@ public class VectorRegisterPlanTests
     }
 
     /// <summary>The emitters still on fixed register numbers.</summary>
-    private static readonly string[] Unplanned = { "DncLinkEmitter", "DncMemoryEmitter" };
+    private static readonly string[] Unplanned = { "DncMemoryEmitter" };
 
     /// <summary>
     /// The emitters converted to the plan stay on it: every kernel of a few conformance shapes, both ISAs, is emitted
