@@ -15,13 +15,17 @@ namespace NeuralJit.Jit.Emitters;
 /// histogram increments and scatters are dependent loads and stores that vectors do not speed up here).
 /// The kernel's stack holds keys[N], two permutations[N] and four 256-bin histograms (12·N + 4 KiB, probed a page at a
 /// time from the top so a Windows guard page is never skipped); up to <see cref="SmallSlots"/> slots, keys and one
-/// permutation.
+/// permutation. Registers: the AVX2 tail mask at the top for the whole kernel; the key pass, the ranking and the
+/// products each take theirs from v0 and give them back. Pointers: <c>Usage</c> (rsi), the stack scratch <c>Keys</c>
+/// (rdx), <c>Histograms</c> (r8), the current order <c>Order</c> (r11) and the next one <c>NextOrder</c> (rcx).
 /// </summary>
 public sealed class DncAllocationEmitter : IKernelEmitter
 {
     public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncAllocation };
 
     private const int Bins = 256, Passes = 4, PageBytes = 4096;
+
+    private static readonly AssemblerRegister64 Usage = rsi, Keys = rdx, Histograms = r8, Order = r11, NextOrder = rcx, Offset = r10;
 
     /// <summary>
     /// Up to this many slots the order comes from counting ranks with vector compares (O(N²/lanes), no histograms):
@@ -35,12 +39,16 @@ public sealed class DncAllocationEmitter : IKernelEmitter
     /// vectors below i's block every key with j &lt; i counts when ≤ key_i, above it when &lt; key_i, and only the block's own
     /// vector compares indices. The tail vector is filled with int.MaxValue, which is never below a key.
     /// </summary>
-    private static void RankByCounting(KernelAssembler k, int n)
+    private static void RankByCounting(KernelAssembler k, int n, Vec maskVec)
     {
         var a = k.Asm;
         int L = k.Lanes, vb = k.VectorBytes, nb = n * 4, vectors = (n + L - 1) / L, tail = n % L;
-        Vec ki = new(0), acc = new(1), kj = new(2), t = new(3), eq = new(4), lane = new(5), iota = new(6), one = new(7);
-        var maskVec = new Vec(k.VectorRegisters - 1);
+        AssemblerRegister64 rowSlot = rax, rank = r9;
+        AssemblerRegister32 rowSlot32 = eax, inBlock = r10d, rank32 = r9d;
+        var regs = k.Registers;
+        using var ranking = regs.Phase();
+        Vec ki = regs.Take("key_i"), acc = regs.Take("count"), kj = regs.Take("key_j"), t = regs.Take("temporary"), eq = regs.Take("j < i"),
+            lane = regs.Take("i − first"), iota = regs.Take("lane index"), one = regs.Take("1 (AVX-512)");
         TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
         var lanes = new uint[L];
         for (int i = 0; i < L; i++) lanes[i] = (uint)i;
@@ -50,8 +58,8 @@ public sealed class DncAllocationEmitter : IKernelEmitter
 
         void LoadKeys(int v)
         {
-            if (v == vectors - 1 && mask is { } m) k.LoadTail(kj, __[rdx + v * vb], m, fill);
-            else k.Load(kj, __[rdx + v * vb]);
+            if (v == vectors - 1 && mask is { } m) k.LoadTail(kj, __[Keys + v * vb], m, fill);
+            else k.Load(kj, __[Keys + v * vb]);
         }
         // acc −= m for a mask of −1 lanes (AVX2) or acc += 1 under k (AVX-512): one count per set lane; subtract = the opposite.
         void Count(int km, Vec m, bool subtract)
@@ -68,11 +76,11 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         {
             int first = b * L, end = Math.Min(n, first + L);
             var row = a.CreateLabel();
-            a.mov(eax, first);                                   // i
-            a.xor(r10d, r10d);                                  // i − first
+            a.mov(rowSlot32, first);
+            a.xor(inBlock, inBlock);
             a.Label(ref row);
-            k.Broadcast(ki, __dword_ptr[rdx + rax * 4]);
-            a.vmovd(k.X(lane), r10d);
+            k.Broadcast(ki, __dword_ptr[Keys + rowSlot * 4]);
+            a.vmovd(k.X(lane), inBlock);
             if (k.IsAvx512) a.vpbroadcastd(k.Z(lane), k.X(lane)); else a.vpbroadcastd(k.Y(lane), k.X(lane));
             k.Zero(acc);
             for (int v = 0; v < vectors; v++)
@@ -100,12 +108,12 @@ public sealed class DncAllocationEmitter : IKernelEmitter
             a.vpaddd(k.X(acc), k.X(acc), k.X(t));
             a.vpshufd(k.X(t), k.X(acc), 0xB1);
             a.vpaddd(k.X(acc), k.X(acc), k.X(t));
-            a.vmovd(r9d, k.X(acc));
-            a.add(r9d, first);
-            a.mov(__dword_ptr[rdx + r9 * 4 + nb], eax);         // φ[rank_i] = i
-            a.inc(eax);
-            a.inc(r10d);
-            a.cmp(eax, end);
+            a.vmovd(rank32, k.X(acc));
+            a.add(rank32, first);
+            a.mov(__dword_ptr[Keys + rank * 4 + nb], rowSlot32);      // φ[rank_i] = i
+            a.inc(rowSlot32);
+            a.inc(inBlock);
+            a.cmp(rowSlot32, end);
             a.jb(row);
         }
     }
@@ -117,23 +125,25 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         var a = k.Asm;
         int nb = n * 4;
         bool small = n <= SmallSlots;
-        var maskVec = new Vec(k.VectorRegisters - 1);
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);          // usage
+        var regs = k.Registers;
+        var maskVec = regs.TakeHighest("AVX2 tail mask");
+        k.LoadPointer(Usage, KernelArgs.Offsets.A);
         int bytes = small ? 2 * nb : 3 * nb + Passes * Bins * 4;
         int at = k.AllocateStack(bytes);
         for (int touch = bytes - PageBytes; touch > 0; touch -= PageBytes) a.mov(eax, __dword_ptr[rsp + (at + touch)]);
-        a.lea(rdx, __[rsp + at]);                          // keys[N] | perm[N] | perm[N] | hist[4][256]
-        a.lea(r8, __[rdx + 3 * nb]);                       // histograms
+        a.lea(Keys, __[rsp + at]);                         // keys[N] | perm[N] | perm[N] | hist[4][256]
+        a.lea(Histograms, __[Keys + 3 * nb]);
 
         // Keys: the float's bits made monotonic as unsigned (negative: ~b, else b | 2^31); −0 → +0; NaN → 0xFFFFFFFF.
-        Vec x = new(0), s = new(1), ones = new(2), zero = new(3);
-        var nan = new MaskReg(2, new Vec(4));
+        var keyPass = regs.Phase();
+        Vec x = regs.Take("usage → key"), s = regs.Take("sign bits"), ones = regs.Take("all ones"), zero = regs.Take("zero");
+        var nan = new MaskReg(2, regs.Take("NaN lanes (AVX2)"));
         a.mov(eax, -1);
         if (k.IsAvx512) a.vpbroadcastd(k.Z(ones), eax); else { a.vmovd(k.X(ones), eax); a.vpbroadcastd(k.Y(ones), k.X(ones)); }
         k.Zero(zero);
-        k.ForEachVector(n, 1, r10, maskVec, c =>
+        k.ForEachVector(n, 1, Offset, maskVec, c =>
         {
-            k.LoadPart(x, c.At(rsi), c.Count, c.Tail);
+            k.LoadPart(x, c.At(Usage), c.Count, c.Tail);
             k.Add(x, x, zero);                              // −0 + 0 = +0: the two zeros tie, as in the reference
             if (k.IsAvx512) a.vpsrad(k.Z(s), k.Z(x), 31); else a.vpsrad(k.Y(s), k.Y(x), 31);
             k.Or(s, s, k.ConstBits(0x80000000));
@@ -141,103 +151,113 @@ public sealed class DncAllocationEmitter : IKernelEmitter
             k.Xor(x, x, s);
             k.Blend(x, x, ones, nan);
             if (small) k.Xor(x, x, k.ConstBits(0x80000000));   // as signed ints: vpcmpgtd compares them in the same order
-            k.StorePart(c.At(rdx), x, c.Count, c.Tail);
+            k.StorePart(c.At(Keys), x, c.Count, c.Tail);
         });
         if (small)
         {
-            RankByCounting(k, n);
-            a.lea(r11, __[rdx + nb]);
+            keyPass.Dispose();
+            RankByCounting(k, n, maskVec);
+            a.lea(Order, __[Keys + nb]);
             Products(k, n);
             return;
         }
-        k.ForEachVector(Passes * Bins, 4, r10, maskVec, c => k.Store(c.At(r8), zero));
+        k.ForEachVector(Passes * Bins, 4, Offset, maskVec, c => k.Store(c.At(Histograms), zero));
+        keyPass.Dispose();
+        AssemblerRegister64 slot = rax, bin = r10, position = rsi;
+        AssemblerRegister32 slot32 = eax, keyBits32 = r9d, bin32 = r10d, position32 = esi;
 
         // Identity permutation, then the four byte histograms in one pass over the keys.
         var loop = a.CreateLabel();
-        a.xor(eax, eax);
+        a.xor(slot32, slot32);
         a.Label(ref loop);
-        a.mov(__dword_ptr[rdx + rax * 4 + nb], eax);
-        a.inc(eax);
-        a.cmp(eax, n);
+        a.mov(__dword_ptr[Keys + slot * 4 + nb], slot32);
+        a.inc(slot32);
+        a.cmp(slot32, n);
         a.jb(loop);
         loop = a.CreateLabel();
-        a.xor(eax, eax);
+        a.xor(slot32, slot32);
         a.Label(ref loop);
-        a.mov(r9d, __dword_ptr[rdx + rax * 4]);
+        a.mov(keyBits32, __dword_ptr[Keys + slot * 4]);
         for (int p = 0; p < Passes; p++)
         {
-            a.movzx(r10d, r9b);
-            a.inc(__dword_ptr[r8 + r10 * 4 + p * Bins * 4]);
-            if (p < Passes - 1) a.shr(r9d, (byte)8);
+            a.movzx(bin32, r9b);                             // the key's low byte
+            a.inc(__dword_ptr[Histograms + bin * 4 + p * Bins * 4]);
+            if (p < Passes - 1) a.shr(keyBits32, (byte)8);
         }
-        a.inc(rax);
-        a.cmp(rax, n);
+        a.inc(slot);
+        a.cmp(slot, n);
         a.jb(loop);
 
-        // r11 = the current order, rcx = where the next pass writes; swapped after each pass that runs.
-        a.lea(r11, __[rdx + nb]);
-        a.lea(rcx, __[rdx + 2 * nb]);
+        // Order = the current order, NextOrder = where the next pass writes; swapped after each pass that runs.
+        a.lea(Order, __[Keys + nb]);
+        a.lea(NextOrder, __[Keys + 2 * nb]);
         for (int p = 0; p < Passes; p++)
         {
             int hist = p * Bins * 4;
             var skip = a.CreateLabel();
-            a.mov(eax, __dword_ptr[rdx]);
-            if (p > 0) a.shr(eax, (byte)(8 * p));
-            a.movzx(eax, al);
-            a.cmp(__dword_ptr[r8 + rax * 4 + hist], n);
+            AssemblerRegister64 binIndex = rax, sortedIndex = r9;
+            AssemblerRegister32 binIndex32 = eax, runningSum = r9d, binCount = r10d, sortedIndex32 = r9d;
+            a.mov(binIndex32, __dword_ptr[Keys]);
+            if (p > 0) a.shr(binIndex32, (byte)(8 * p));
+            a.movzx(binIndex32, al);
+            a.cmp(__dword_ptr[Histograms + binIndex * 4 + hist], n);
             a.je(skip);                                      // every key has this byte: the pass would not move anything
             // Exclusive prefix sums: bin → first output position.
             loop = a.CreateLabel();
-            a.xor(r9d, r9d);
-            a.xor(eax, eax);
+            a.xor(runningSum, runningSum);
+            a.xor(binIndex32, binIndex32);
             a.Label(ref loop);
-            a.mov(r10d, __dword_ptr[r8 + rax * 4 + hist]);
-            a.mov(__dword_ptr[r8 + rax * 4 + hist], r9d);
-            a.add(r9d, r10d);
-            a.inc(eax);
-            a.cmp(eax, Bins);
+            a.mov(binCount, __dword_ptr[Histograms + binIndex * 4 + hist]);
+            a.mov(__dword_ptr[Histograms + binIndex * 4 + hist], runningSum);
+            a.add(runningSum, binCount);
+            a.inc(binIndex32);
+            a.cmp(binIndex32, Bins);
             a.jb(loop);
             // Stable scatter in the current order.
             loop = a.CreateLabel();
-            a.xor(r9d, r9d);
+            a.xor(sortedIndex32, sortedIndex32);
             a.Label(ref loop);
-            a.mov(eax, __dword_ptr[r11 + r9 * 4]);           // slot
-            a.mov(r10d, __dword_ptr[rdx + rax * 4]);         // its key
-            if (p > 0) a.shr(r10d, (byte)(8 * p));
-            a.movzx(r10d, r10b);
-            a.mov(esi, __dword_ptr[r8 + r10 * 4 + hist]);
-            a.inc(__dword_ptr[r8 + r10 * 4 + hist]);
-            a.mov(__dword_ptr[rcx + rsi * 4], eax);
-            a.inc(r9);
-            a.cmp(r9, n);
+            a.mov(slot32, __dword_ptr[Order + sortedIndex * 4]);
+            a.mov(bin32, __dword_ptr[Keys + slot * 4]);      // its key
+            if (p > 0) a.shr(bin32, (byte)(8 * p));
+            a.movzx(bin32, r10b);                            // the key's byte p
+            a.mov(position32, __dword_ptr[Histograms + bin * 4 + hist]);
+            a.inc(__dword_ptr[Histograms + bin * 4 + hist]);
+            a.mov(__dword_ptr[NextOrder + position * 4], slot32);
+            a.inc(sortedIndex);
+            a.cmp(sortedIndex, n);
             a.jb(loop);
-            a.xchg(r11, rcx);
+            a.xchg(Order, NextOrder);
             a.Label(ref skip);
         }
 
         Products(k, n);
     }
 
-    /// <summary>a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i], in float and in sorted order like the reference; φ at r11.</summary>
+    /// <summary>a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i], in float and in sorted order like the reference; φ at <see cref="Order"/>.</summary>
     private static void Products(KernelAssembler k, int n)
     {
         var a = k.Asm;
-        Vec product = new(0), one = new(1), u = new(2), t = new(3);
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);
-        k.LoadPointer(r10, KernelArgs.Offsets.C);
+        AssemblerRegister64 output = r10, slot = rax, j = r9;
+        AssemblerRegister32 slot32 = eax, j32 = r9d;
+        var regs = k.Registers;
+        using var products = regs.Phase();
+        Vec product = regs.Take("running product"), one = regs.Take("1"), u = regs.Take("u"), t = regs.Take("temporary");
+        k.LoadPointer(Usage, KernelArgs.Offsets.A);
+        k.LoadPointer(output, KernelArgs.Offsets.C);
         k.LoadConst(one, 1f);
         k.Move(product, one);
         var loop = a.CreateLabel();
-        a.xor(r9d, r9d);
+        a.xor(j32, j32);
         a.Label(ref loop);
-        a.mov(eax, __dword_ptr[r11 + r9 * 4]);
-        a.vmovss(k.X(u), __dword_ptr[rsi + rax * 4]);
+        a.mov(slot32, __dword_ptr[Order + j * 4]);
+        a.vmovss(k.X(u), __dword_ptr[Usage + slot * 4]);
         a.vsubss(k.X(t), k.X(one), k.X(u));
         a.vmulss(k.X(t), k.X(t), k.X(product));
-        a.vmovss(__dword_ptr[r10 + rax * 4], k.X(t));
+        a.vmovss(__dword_ptr[output + slot * 4], k.X(t));
         a.vmulss(k.X(product), k.X(product), k.X(u));
-        a.inc(r9);
-        a.cmp(r9, n);
+        a.inc(j);
+        a.cmp(j, n);
         a.jb(loop);
     }
 }

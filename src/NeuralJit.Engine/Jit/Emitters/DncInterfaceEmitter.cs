@@ -10,6 +10,9 @@ namespace NeuralJit.Jit.Emitters;
 /// offset: keys and the write vector copied, strengths 1 + softplus (<see cref="MathEmitter.Softplus"/>), erase and
 /// gates the logistic sigmoid, and each head's three read modes a softmax in one masked 3-lane vector (a loop over
 /// the heads). In place (A = C) works: every vector is loaded before it is stored.
+/// Registers: each pass takes its value and temporaries from the bottom (v0..v4) and the AVX2 tail mask from the top,
+/// and gives them back when it ends. Pointers: ξ <c>Raw</c> (rsi) and the output <c>Out</c> (rcx); a section's read and
+/// write cursors <c>From</c>/<c>To</c> (r8/r9).
 /// </summary>
 public sealed class DncInterfaceEmitter : IKernelEmitter
 {
@@ -17,12 +20,15 @@ public sealed class DncInterfaceEmitter : IKernelEmitter
 
     private enum Squash { Copy, OnePlus, Sigmoid }
 
+    private static readonly AssemblerRegister64 Raw = rsi, Out = rcx, From = r8, To = r9, Offset = r10;
+    private static readonly AssemblerRegister32 HeadsLeft = r11d;
+
     public void Emit(KernelAssembler k, OpKey key)
     {
         int heads = key.Shape.M, width = key.Shape.N;
         var l = new DncInterfaceLayout(heads, width);
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);
+        k.LoadPointer(Raw, KernelArgs.Offsets.A);
+        k.LoadPointer(Out, KernelArgs.Offsets.C);
         Pass(k, l.ReadKeys, heads * width, Squash.Copy);
         Pass(k, l.ReadStrengths, heads, Squash.OnePlus);
         Pass(k, l.WriteKey, width, Squash.Copy);
@@ -37,19 +43,21 @@ public sealed class DncInterfaceEmitter : IKernelEmitter
     {
         if (count == 0) return;
         var a = k.Asm;
-        a.lea(r8, __[rsi + offset * 4]);
-        a.lea(r9, __[rcx + offset * 4]);
-        Vec x = new(0), t1 = new(1), t2 = new(2), t3 = new(3), t4 = new(4);
-        k.ForEachVector(count, 1, r10, new Vec(k.VectorRegisters - 1), c =>
+        a.lea(From, __[Raw + offset * 4]);
+        a.lea(To, __[Out + offset * 4]);
+        var regs = k.Registers;
+        using var pass = regs.Phase();
+        Vec x = regs.Take("x"), t1 = regs.Take("t1"), t2 = regs.Take("t2"), t3 = regs.Take("t3"), t4 = regs.Take("t4");
+        k.ForEachVector(count, 1, Offset, regs.TakeHighest("AVX2 tail mask"), c =>
         {
-            k.LoadPart(x, c.At(r8), c.Count, c.Tail);
+            k.LoadPart(x, c.At(From), c.Count, c.Tail);
             if (squash == Squash.OnePlus)
             {
                 MathEmitter.Softplus(k, x, t1, t2, t3, t4);
                 k.Add(x, x, k.Const(1f));
             }
             else if (squash == Squash.Sigmoid) MathEmitter.Sigmoid(k, x, t1, t2);
-            k.StorePart(c.At(r9), x, c.Count, c.Tail);
+            k.StorePart(c.At(To), x, c.Count, c.Tail);
         });
     }
 
@@ -58,14 +66,16 @@ public sealed class DncInterfaceEmitter : IKernelEmitter
     {
         if (heads == 0) return;
         var a = k.Asm;
-        Vec x = new(0), m = new(1), t1 = new(2), t2 = new(3), s = new(4);
-        var three = k.CreateTailMask(3, new Vec(k.VectorRegisters - 1));
-        a.lea(r8, __[rsi + offset * 4]);
-        a.lea(r9, __[rcx + offset * 4]);
-        a.mov(r11d, heads);
+        var regs = k.Registers;
+        using var modes = regs.Phase();
+        Vec x = regs.Take("x"), m = regs.Take("max"), t1 = regs.Take("t1"), t2 = regs.Take("t2"), s = regs.Take("sum");
+        var three = k.CreateTailMask(3, regs.TakeHighest("AVX2 3-lane mask"));
+        a.lea(From, __[Raw + offset * 4]);
+        a.lea(To, __[Out + offset * 4]);
+        a.mov(HeadsLeft, heads);
         var head = a.CreateLabel();
         a.Label(ref head);
-        k.LoadTail(x, __[r8], three, float.NegativeInfinity);
+        k.LoadTail(x, __[From], three, float.NegativeInfinity);
         k.Move(m, x);
         k.ReduceMax(m, t1);
         k.BroadcastLane0(m, m);
@@ -75,10 +85,10 @@ public sealed class DncInterfaceEmitter : IKernelEmitter
         k.ReduceAdd(s, t1);
         k.BroadcastLane0(s, s);
         k.Div(x, x, s);
-        k.StoreTail(__[r9], x, three);
-        a.add(r8, 12);
-        a.add(r9, 12);
-        a.dec(r11d);
+        k.StoreTail(__[To], x, three);
+        a.add(From, 12);
+        a.add(To, 12);
+        a.dec(HeadsLeft);
         a.jnz(head);
     }
 }

@@ -21,6 +21,9 @@ namespace NeuralJit.Jit.Emitters;
 /// <para><b>DncLinkTemporal</b> is the two in one pass over L: each row group is updated (the LinkUpdate row, exact)
 /// and stored, then read back from L1 by the Temporal group, so L comes from L2/L3 once and is written once instead
 /// of being streamed twice; p is updated after the last row.</para>
+/// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
+/// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/>; the link row and the
+/// precedence update pin theirs (v0, v1, v3, two per unrolled slot from v4) the same way; the AVX2 tail mask sits at the top.
 /// </summary>
 public sealed class DncLinkEmitter : IKernelEmitter
 {
@@ -66,38 +69,50 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// <summary>Registers of the fused kernel: w, p and the current row (the Temporal part keeps rsi, rdx, rcx, r8–r11).</summary>
     private static readonly AssemblerRegister64 WriteWeights = rbx, Precedence = r12, LinkRowPtr = r13;
 
+    /// <summary>
+    /// The Temporal part's pointers: L, the read weightings, f and b; the current row of L and the group's byte offset in
+    /// w and f; the column offset (also the index of the link row and precedence passes).
+    /// </summary>
+    private static readonly AssemblerRegister64 Links = rsi, Reads = rdx, Forward = rcx, Backward = r8, RowPtr = rax, GroupOffset = r9, ColumnOffset = r10;
+    private static readonly AssemblerRegister32 GroupOffset32 = r9d, GroupsLeft = r11d;
+
     private static void EmitTemporal(KernelAssembler k, int n, int heads, bool fused)
     {
         if (n == 0 || heads == 0) return;
         int L = k.Lanes, vb = k.VectorBytes, nb = n * 4;
         int full = n / L, tail = n % L;
-        var maskVec = new Vec(k.VectorRegisters - 1);
-        int budget = k.VectorRegisters - (!k.IsAvx512 && tail > 0 ? 1 : 0);
+        var regs = k.Registers;
+        bool avx2Tail = !k.IsAvx512 && tail > 0;
+        var maskVec = avx2Tail ? regs.TakeHighest("AVX2 tail mask") : default;
+        int budget = k.VectorRegisters - (avx2Tail ? 1 : 0);
         var (rb, hb) = Blocking(budget, heads);
         var sum = fused ? SumOnStack(k) : default;
 
         if (fused)
         {
-            k.LoadPointer(rsi, KernelArgs.Offsets.A);   // L, updated in place
+            k.LoadPointer(Links, KernelArgs.Offsets.A);     // updated in place
             k.LoadPointer(WriteWeights, KernelArgs.Offsets.B);
             k.LoadPointer(Precedence, KernelArgs.Offsets.C);
-            k.LoadPointer(rdx, KernelArgs.Offsets.D);   // read weightings (R×N)
-            k.LoadPointer(rcx, KernelArgs.Offsets.E);   // forward
-            k.LoadPointer(r8, KernelArgs.Offsets.F);    // backward
+            k.LoadPointer(Reads, KernelArgs.Offsets.D);     // R×N
+            k.LoadPointer(Forward, KernelArgs.Offsets.E);
+            k.LoadPointer(Backward, KernelArgs.Offsets.F);
             foreach (var r in new[] { WriteWeights, Precedence, LinkRowPtr }) k.UseCalleeSaved(r);
         }
         else
         {
-            k.LoadPointer(rsi, KernelArgs.Offsets.A);   // L
-            k.LoadPointer(rdx, KernelArgs.Offsets.B);   // read weightings (R×N)
-            k.LoadPointer(rcx, KernelArgs.Offsets.C);   // forward
-            k.LoadPointer(r8, KernelArgs.Offsets.D);    // backward
+            k.LoadPointer(Links, KernelArgs.Offsets.A);
+            k.LoadPointer(Reads, KernelArgs.Offsets.B);     // R×N
+            k.LoadPointer(Forward, KernelArgs.Offsets.C);
+            k.LoadPointer(Backward, KernelArgs.Offsets.D);
         }
 
         // b = 0, then accumulated row by row.
-        var zero = new Vec(0);
-        k.Zero(zero);
-        k.ForEachVector(heads * n, 4, rax, maskVec, c => k.StorePart(c.At(r8), zero, c.Count, c.Tail));
+        using (regs.Phase())
+        {
+            var zero = regs.Take("zero");
+            k.Zero(zero);
+            k.ForEachVector(heads * n, 4, RowPtr, maskVec, c => k.StorePart(c.At(Backward), zero, c.Count, c.Tail));
+        }
         TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
 
         int chunkVecs = heads * nb <= WholeBackwardBytes ? full : Math.Max(1, ChunkBytes / (heads * vb));
@@ -106,11 +121,11 @@ public sealed class DncLinkEmitter : IKernelEmitter
         {
             int cols = Math.Min(chunkVecs, full - col0);
             bool last = col0 + cols >= full;
-            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, updateLinks: fused && col0 == 0 ? sum : null);
+            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, updateLinks: fused && col0 == 0 ? sum : null, maskVec);
             col0 += cols;
         }
         while (col0 < full);
-        if (fused) UpdatePrecedence(k, n, WriteWeights, Precedence, sum);
+        if (fused) UpdatePrecedence(k, n, WriteWeights, Precedence, sum, maskVec);
     }
 
     /// <summary>
@@ -118,9 +133,11 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// <paramref name="hb"/> at a time, its rows read again from L1 for each block of heads. With
     /// <paramref name="updateLinks"/> (the Σw cell), each row group is first link-updated in place.
     /// </summary>
-    private static void TemporalPass(KernelAssembler k, int n, int heads, int hb, int rb, int col0, int cols, TailMask? tail, bool accumulateForward, AssemblerMemoryOperand? updateLinks)
+    private static void TemporalPass(KernelAssembler k, int n, int heads, int hb, int rb, int col0, int cols, TailMask? tail, bool accumulateForward,
+        AssemblerMemoryOperand? updateLinks, Vec avx2Mask)
     {
         var a = k.Asm;
+        var regs = k.Registers;
         int vb = k.VectorBytes, nb = n * 4;
 
         void Group(int rows)
@@ -128,75 +145,88 @@ public sealed class DncLinkEmitter : IKernelEmitter
             if (updateLinks is { } sum)
                 for (int r = 0; r < rows; r++)
                 {
-                    a.lea(LinkRowPtr, __[rax + r * nb]);
-                    LinkRow(k, n, LinkRowPtr, __dword_ptr[WriteWeights + r9 + r * 4], __dword_ptr[LinkRowPtr + r9 + r * 4], WriteWeights, Precedence, sum);
+                    a.lea(LinkRowPtr, __[RowPtr + r * nb]);
+                    LinkRow(k, n, LinkRowPtr, __dword_ptr[WriteWeights + GroupOffset + r * 4], __dword_ptr[LinkRowPtr + GroupOffset + r * 4], WriteWeights, Precedence, sum, avx2Mask);
                 }
             for (int h0 = 0; h0 < heads; h0 += hb) HeadBlock(rows, h0, Math.Min(hb, heads - h0));
         }
 
         void HeadBlock(int rows, int h0, int hc)
         {
-            Vec Fwd(int r, int h) => new(r * hc + h);
-            Vec Bc(int r, int h) => new(rb * hc + r * hc + h);
-            Vec Row(int r) => new(2 * rb * hc + r);
-            var wv = new Vec(2 * rb * hc + rb);
-            var bv = new Vec(2 * rb * hc + rb + 1);
+            // Where Blocking's budget puts each role: accumulators, then broadcasts, rows, w and b.
+            int Fwd(int r, int h) => r * hc + h;
+            int Bc(int r, int h) => rb * hc + r * hc + h;
+            int Row(int r) => 2 * rb * hc + r;
+            int wAt = 2 * rb * hc + rb, bAt = 2 * rb * hc + rb + 1;
+            using var group = regs.Phase();
+            var fwd = new Vec[rows, hc];
+            var bc = new Vec[rows, hc];
+            var row = new Vec[rows];
+            for (int r = 0; r < rows; r++)
+                for (int h = 0; h < hc; h++) fwd[r, h] = regs.TakeAt(Fwd(r, h), $"forward sum row {r} head {h}");
+            for (int r = 0; r < rows; r++)
+                for (int h = 0; h < hc; h++) bc[r, h] = regs.TakeAt(Bc(r, h), $"w row {r} head {h}");
+            for (int r = 0; r < rows; r++) row[r] = regs.TakeAt(Row(r), $"L row {r}");
+            var wv = regs.TakeAt(wAt, "w");
+            var bv = regs.TakeAt(bAt, "b");
             for (int r = 0; r < rows; r++)
                 for (int h = 0; h < hc; h++)
                 {
-                    k.Zero(Fwd(r, h));
-                    k.Broadcast(Bc(r, h), __dword_ptr[rdx + r9 + ((h0 + h) * nb + r * 4)]);
+                    k.Zero(fwd[r, h]);
+                    k.Broadcast(bc[r, h], __dword_ptr[Reads + GroupOffset + ((h0 + h) * nb + r * 4)]);
                 }
             void Column(AssemblerRegister64? index, int disp, TailMask? t)
             {
                 AssemblerMemoryOperand At(AssemblerRegister64 b, int off) => index is { } i ? __[b + i + (off + disp)] : __[b + (off + disp)];
                 int count = t is { } m ? m.Count : k.Lanes;
-                for (int r = 0; r < rows; r++) k.LoadPart(Row(r), At(rax, r * nb), count, t);
+                for (int r = 0; r < rows; r++) k.LoadPart(row[r], At(RowPtr, r * nb), count, t);
                 for (int h = 0; h < hc; h++)
                 {
-                    k.LoadPart(wv, At(rdx, (h0 + h) * nb), count, t);
-                    for (int r = 0; r < rows; r++) k.FmaAcc(Fwd(r, h), Row(r), wv);
-                    k.LoadPart(bv, At(r8, (h0 + h) * nb), count, t);
-                    for (int r = 0; r < rows; r++) k.FmaAcc(bv, Bc(r, h), Row(r));
-                    k.StorePart(At(r8, (h0 + h) * nb), bv, count, t);
+                    k.LoadPart(wv, At(Reads, (h0 + h) * nb), count, t);
+                    for (int r = 0; r < rows; r++) k.FmaAcc(fwd[r, h], row[r], wv);
+                    k.LoadPart(bv, At(Backward, (h0 + h) * nb), count, t);
+                    for (int r = 0; r < rows; r++) k.FmaAcc(bv, bc[r, h], row[r]);
+                    k.StorePart(At(Backward, (h0 + h) * nb), bv, count, t);
                 }
             }
             if (cols >= 2)
             {
                 var loop = a.CreateLabel();
-                a.mov(r10, col0 * vb);
+                a.mov(ColumnOffset, col0 * vb);
                 a.Label(ref loop);
-                Column(r10, 0, null);
-                a.add(r10, vb);
-                a.cmp(r10, (col0 + cols) * vb);
+                Column(ColumnOffset, 0, null);
+                a.add(ColumnOffset, vb);
+                a.cmp(ColumnOffset, (col0 + cols) * vb);
                 a.jb(loop);
             }
             else if (cols == 1) Column(null, col0 * vb, null);
             if (tail is { } tm) Column(null, (col0 + cols) * vb, tm);
-            var tmp = new Vec(rows * hc);
+            // The broadcasts are dead after the columns; the reduction's temporary is the register after the group's
+            // accumulators (the first broadcast when the group is whole), which keeps it VEX-encodable (Blocking).
+            foreach (var v in bc) regs.Release(v);
+            var tmp = regs.TakeAt(rows * hc, "reduction temporary");
             for (int r = 0; r < rows; r++)
                 for (int h = 0; h < hc; h++)
                 {
-                    k.ReduceAdd(Fwd(r, h), tmp);
-                    var at = __dword_ptr[rcx + r9 + ((h0 + h) * nb + r * 4)];
-                    if (accumulateForward) a.vaddss(k.X(Fwd(r, h)), k.X(Fwd(r, h)), at);
-                    a.vmovss(at, k.X(Fwd(r, h)));
+                    k.ReduceAdd(fwd[r, h], tmp);
+                    var at = __dword_ptr[Forward + GroupOffset + ((h0 + h) * nb + r * 4)];
+                    if (accumulateForward) a.vaddss(k.X(fwd[r, h]), k.X(fwd[r, h]), at);
+                    a.vmovss(at, k.X(fwd[r, h]));
                 }
         }
 
-        // rax = row pointer into L, r9 = byte offset of the group's first row in w and f.
-        a.mov(rax, rsi);
-        a.xor(r9d, r9d);
+        a.mov(RowPtr, Links);
+        a.xor(GroupOffset32, GroupOffset32);
         int groups = n / rb, rest = n % rb;
         if (groups > 0)
         {
             var rows = a.CreateLabel();
-            a.mov(r11d, groups);
+            a.mov(GroupsLeft, groups);
             a.Label(ref rows);
             Group(rb);
-            a.add(rax, rb * nb);
-            a.add(r9, rb * 4);
-            a.dec(r11d);
+            a.add(RowPtr, rb * nb);
+            a.add(GroupOffset, rb * 4);
+            a.dec(GroupsLeft);
             a.jnz(rows);
         }
         if (rest > 0) Group(rest);
@@ -208,20 +238,23 @@ public sealed class DncLinkEmitter : IKernelEmitter
     {
         if (n == 0) return;
         var a = k.Asm;
+        AssemblerRegister64 links = rsi, weights = rdx, precedence = rcx, row = r9, i = rax;
+        AssemblerRegister32 i32 = eax;
         var sum = SumOnStack(k);
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);   // L, updated in place
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);   // w
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);   // p, read here, updated after L
-        a.mov(r9, rsi);
-        a.xor(eax, eax);
-        var row = a.CreateLabel();
-        a.Label(ref row);
-        LinkRow(k, n, r9, __dword_ptr[rdx + rax * 4], __dword_ptr[r9 + rax * 4], rdx, rcx, sum);
-        a.add(r9, n * 4);
-        a.inc(rax);
-        a.cmp(rax, n);
-        a.jb(row);
-        UpdatePrecedence(k, n, rdx, rcx, sum);
+        var maskVec = k.Registers.TakeHighest("AVX2 tail mask");
+        k.LoadPointer(links, KernelArgs.Offsets.A);         // updated in place
+        k.LoadPointer(weights, KernelArgs.Offsets.B);
+        k.LoadPointer(precedence, KernelArgs.Offsets.C);    // read here, updated after L
+        a.mov(row, links);
+        a.xor(i32, i32);
+        var next = a.CreateLabel();
+        a.Label(ref next);
+        LinkRow(k, n, row, __dword_ptr[weights + i * 4], __dword_ptr[row + i * 4], weights, precedence, sum, maskVec);
+        a.add(row, n * 4);
+        a.inc(i);
+        a.cmp(i, n);
+        a.jb(next);
+        UpdatePrecedence(k, n, weights, precedence, sum, maskVec);
     }
 
     /// <summary>Σw lives in a stack qword (0.0): the fused kernel's Temporal part may need every vector register.</summary>
@@ -235,15 +268,16 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// <summary>
     /// One row i of the link update, in place at <paramref name="row"/>: L[i, j] = (1 − w_i − w_j)·L[i, j] + w_i·p_j with
     /// the reference's operations, then L[i, i] = 0 (<paramref name="diagonal"/>), and Σw += w_i in double. Uses v0–v1,
-    /// v3 and v4.. (two per unrolled slot), the index r10, and the tail mask register.
+    /// v3 and v4.. (two per unrolled slot), the index <see cref="ColumnOffset"/>, and the tail mask register.
     /// </summary>
     private static void LinkRow(KernelAssembler k, int n, AssemblerRegister64 row, AssemblerMemoryOperand wi, AssemblerMemoryOperand diagonal,
-        AssemblerRegister64 w, AssemblerRegister64 p, AssemblerMemoryOperand sum)
+        AssemblerRegister64 w, AssemblerRegister64 p, AssemblerMemoryOperand sum, Vec avx2Mask)
     {
         var a = k.Asm;
-        Vec keep = new(0), wiv = new(1), scalar = new(3);
-        Vec T(int slot) => new(4 + 2 * slot);
-        Vec U(int slot) => new(5 + 2 * slot);
+        var regs = k.Registers;
+        using var phase = regs.Phase();
+        Vec keep = regs.TakeAt(0, "1 − w_i (Σw first)"), wiv = regs.TakeAt(1, "w_i"), scalar = regs.TakeAt(3, "w_i scalar");
+        var slots = SlotPairs(k);
         a.vmovss(k.X(scalar), wi);
         k.BroadcastLane0(wiv, scalar);
         a.vcvtss2sd(k.X(keep), k.X(keep), k.X(scalar));
@@ -251,10 +285,9 @@ public sealed class DncLinkEmitter : IKernelEmitter
         a.vmovsd(sum, k.X(keep));
         k.LoadConst(keep, 1f);
         k.Sub(keep, keep, wiv);                            // 1 − w_i, then − w_j: the reference's left-to-right order
-        k.ForEachVector(n, k.IsAvx512 ? 4 : 2, r10, new Vec(k.VectorRegisters - 1), c =>
+        k.ForEachVector(n, Unroll(k), ColumnOffset, avx2Mask, c =>
         {
-            var t = T(c.Slot);
-            var u = U(c.Slot);
+            var (t, u) = slots[c.Slot];
             k.LoadPart(u, c.At(w), c.Count, c.Tail);
             k.Sub(t, keep, u);
             k.LoadPart(u, c.At(row), c.Count, c.Tail);
@@ -268,18 +301,20 @@ public sealed class DncLinkEmitter : IKernelEmitter
     }
 
     /// <summary>p = (1 − Σw)·p + w, with 1 − Σw in double rounded to float once.</summary>
-    private static void UpdatePrecedence(KernelAssembler k, int n, AssemblerRegister64 w, AssemblerRegister64 p, AssemblerMemoryOperand sum)
+    private static void UpdatePrecedence(KernelAssembler k, int n, AssemblerRegister64 w, AssemblerRegister64 p, AssemblerMemoryOperand sum, Vec avx2Mask)
     {
         var a = k.Asm;
-        Vec keep = new(0), scalar = new(3);
+        var regs = k.Registers;
+        using var phase = regs.Phase();
+        Vec keep = regs.TakeAt(0, "1 − Σw"), scalar = regs.TakeAt(3, "1 − Σw scalar");
+        var slots = SlotPairs(k);
         a.vmovsd(k.X(scalar), k.ConstDouble(1.0));
         a.vsubsd(k.X(scalar), k.X(scalar), sum);
         a.vcvtsd2ss(k.X(scalar), k.X(scalar), k.X(scalar));
         k.BroadcastLane0(keep, scalar);
-        k.ForEachVector(n, k.IsAvx512 ? 4 : 2, r10, new Vec(k.VectorRegisters - 1), c =>
+        k.ForEachVector(n, Unroll(k), ColumnOffset, avx2Mask, c =>
         {
-            var t = new Vec(4 + 2 * c.Slot);
-            var u = new Vec(5 + 2 * c.Slot);
+            var (t, u) = slots[c.Slot];
             k.LoadPart(t, c.At(p), c.Count, c.Tail);
             k.Mul(t, keep, t);
             k.LoadPart(u, c.At(w), c.Count, c.Tail);
@@ -287,4 +322,10 @@ public sealed class DncLinkEmitter : IKernelEmitter
             k.StorePart(c.At(p), t, c.Count, c.Tail);
         });
     }
+
+    private static int Unroll(KernelAssembler k) => k.IsAvx512 ? 4 : 2;
+
+    /// <summary>The link row's and the precedence update's (t, u) per unrolled slot, from v4.</summary>
+    private static (Vec T, Vec U)[] SlotPairs(KernelAssembler k) =>
+        Enumerable.Range(0, Unroll(k)).Select(s => (k.Registers.TakeAt(4 + 2 * s, $"slot {s} t"), k.Registers.TakeAt(5 + 2 * s, $"slot {s} u"))).ToArray();
 }

@@ -19,10 +19,16 @@ namespace NeuralJit.Jit.Emitters;
 /// Per chunk of rows the cosines are then finished vectorised (sqrt, ×‖k_h‖, + ε, divide, ×β_h), which keeps sqrt and
 /// divide off each row's dependency chain. Heads that do not fit the registers (R &gt; 8) re-read the row just
 /// written from L1. The R softmaxes then run over the R·N scores, which are L1-resident, not over M.</para>
+/// Registers come from the register plan, in the order that gives each role its place (the AVX2 tail mask at the top);
+/// pointers by operand: <c>Memory</c> (rsi), the current row <c>Row</c> (r9), the row's index <c>Slot</c> (rax).
 /// </summary>
 public sealed class DncMemoryEmitter : IKernelEmitter
 {
     public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncRead, OpKind.DncWrite, OpKind.DncWriteContent };
+
+    /// <summary>M, the write weights w (N), the erase vector e and the write vector v (W); the row being written and its index; the vector offset.</summary>
+    private static readonly AssemblerRegister64 Memory = rsi, Weights = rdx, Erase = rcx, WriteVec = r8, Row = r9, Slot = rax, VectorOffset = r10;
+    private static readonly AssemblerRegister32 Slot32 = eax;
 
     public void Emit(KernelAssembler k, OpKey key)
     {
@@ -46,13 +52,17 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         var a = k.Asm;
         int L = k.Lanes, vb = k.VectorBytes, nb = n * 4, wb = w * 4;
         int full = w / L, tail = w % L, vectors = full + (tail > 0 ? 1 : 0);
-        var maskVec = new Vec(k.VectorRegisters - 1);
-        int budget = k.VectorRegisters - (!k.IsAvx512 && tail > 0 ? 1 : 0);
+        var regs = k.Registers;
+        bool avx2Tail = !k.IsAvx512 && tail > 0;
+        var maskVec = avx2Tail ? regs.TakeHighest("AVX2 tail mask") : default;
+        int budget = k.VectorRegisters - (avx2Tail ? 1 : 0);
         var (hb, jb) = ReadBlocking(budget, heads);
+        AssemblerRegister64 readWeights = rdx, reads = rcx, offset = rax;
+        AssemblerRegister32 offset32 = eax;
 
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);   // memory
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);   // w (R×N)
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);   // r (R×W)
+        k.LoadPointer(Memory, KernelArgs.Offsets.A);
+        k.LoadPointer(readWeights, KernelArgs.Offsets.B);   // R×N
+        k.LoadPointer(reads, KernelArgs.Offsets.C);         // R×W
         TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
 
         for (int h0 = 0; h0 < heads; h0 += hb)
@@ -61,33 +71,36 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             for (int v0 = 0; v0 < vectors; v0 += jb)
             {
                 int vc = Math.Min(jb, vectors - v0);
-                Vec Acc(int h, int v) => new(h * vc + v);
-                Vec Bc(int h) => new(hc * vc + h);
-                var row = new Vec(hc * vc + hc);
+                using var block = regs.Phase();
+                var acc = regs.TakeBlock(hc * vc, "r");
+                var bc = regs.TakeBlock(hc, "w broadcast");
+                var row = regs.Take("row vector");
+                Vec Acc(int h, int v) => acc[h * vc + v];
+                Vec Bc(int h) => bc[h];
                 int Count(int v) => v0 + v < full ? L : tail;
                 TailMask? Mask(int v) => v0 + v < full ? null : mask;
                 for (int h = 0; h < hc; h++)
                     for (int v = 0; v < vc; v++) k.Zero(Acc(h, v));
                 if (n > 0)
                 {
-                    // r9 = row pointer, rax = byte offset of the row's weight in each head.
-                    a.mov(r9, rsi);
-                    a.xor(eax, eax);
+                    // offset = byte offset of the row's weight in each head.
+                    a.mov(Row, Memory);
+                    a.xor(offset32, offset32);
                     var rows = a.CreateLabel();
                     a.Label(ref rows);
-                    for (int h = 0; h < hc; h++) k.Broadcast(Bc(h), __dword_ptr[rdx + rax + (h0 + h) * nb]);
+                    for (int h = 0; h < hc; h++) k.Broadcast(Bc(h), __dword_ptr[readWeights + offset + (h0 + h) * nb]);
                     for (int v = 0; v < vc; v++)
                     {
-                        k.LoadPart(row, __[r9 + (v0 + v) * vb], Count(v), Mask(v));
+                        k.LoadPart(row, __[Row + (v0 + v) * vb], Count(v), Mask(v));
                         for (int h = 0; h < hc; h++) k.FmaAcc(Acc(h, v), Bc(h), row);
                     }
-                    a.add(r9, ldBytes);
-                    a.add(rax, 4);
-                    a.cmp(rax, nb);
+                    a.add(Row, ldBytes);
+                    a.add(offset, 4);
+                    a.cmp(offset, nb);
                     a.jb(rows);
                 }
                 for (int h = 0; h < hc; h++)
-                    for (int v = 0; v < vc; v++) k.StorePart(__[rcx + ((h0 + h) * wb + (v0 + v) * vb)], Acc(h, v), Count(v), Mask(v));
+                    for (int v = 0; v < vc; v++) k.StorePart(__[reads + ((h0 + h) * wb + (v0 + v) * vb)], Acc(h, v), Count(v), Mask(v));
             }
         }
     }
@@ -96,43 +109,45 @@ public sealed class DncMemoryEmitter : IKernelEmitter
     {
         if (n == 0 || w == 0) return;
         var a = k.Asm;
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);   // memory, updated in place
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);   // w (N)
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);   // erase (W)
-        k.LoadPointer(r8, KernelArgs.Offsets.D);    // write vector (W)
-        k.LoadConst(One, 1f);
-        a.mov(r9, rsi);
-        a.xor(eax, eax);
+        k.LoadPointer(Memory, KernelArgs.Offsets.A);   // updated in place
+        k.LoadPointer(Weights, KernelArgs.Offsets.B);
+        k.LoadPointer(Erase, KernelArgs.Offsets.C);
+        k.LoadPointer(WriteVec, KernelArgs.Offsets.D);
+        var regs = k.Registers;
+        var write = new WriteScalars(regs.Take("w_i"), regs.Take("1"));
+        var slots = Enumerable.Range(0, k.IsAvx512 ? 4 : 2).Select(s => regs.TakeBlock(2, $"slot {s} (t, u)")).ToArray();
+        var maskVec = regs.TakeHighest("AVX2 tail mask");
+        k.LoadConst(write.One, 1f);
+        a.mov(Row, Memory);
+        a.xor(Slot32, Slot32);
         var row = a.CreateLabel();
         a.Label(ref row);
-        k.Broadcast(WriteWeight, __dword_ptr[rdx + rax * 4]);
-        k.ForEachVector(w, k.IsAvx512 ? 4 : 2, r10, new Vec(k.VectorRegisters - 1), c => WriteVector(k, c, WriteT(c.Slot), WriteU(c.Slot)));
-        a.add(r9, ldBytes);
-        a.inc(rax);
-        a.cmp(rax, n);
+        k.Broadcast(write.Weight, __dword_ptr[Weights + Slot * 4]);
+        k.ForEachVector(w, k.IsAvx512 ? 4 : 2, VectorOffset, maskVec, c => WriteVector(k, c, write, slots[c.Slot][0], slots[c.Slot][1]));
+        a.add(Row, ldBytes);
+        a.inc(Slot);
+        a.cmp(Slot, n);
         a.jb(row);
     }
 
-    /// <summary>w_i (broadcast) and 1.0 during a write; the write's temporaries of unrolled slot s are v(2+2s), v(3+2s).</summary>
-    private static readonly Vec WriteWeight = new(0), One = new(1);
-    private static Vec WriteT(int slot) => new(2 + 2 * slot);
-    private static Vec WriteU(int slot) => new(3 + 2 * slot);
+    /// <summary>w_i (broadcast) and 1.0 during a write.</summary>
+    private readonly record struct WriteScalars(Vec Weight, Vec One);
 
     /// <summary>
-    /// One vector of row r9 written in place with the reference's operations in its order (no FMA):
-    /// M·(1 − w_i·e) + w_i·v (rcx = e, r8 = v); the written vector stays in <paramref name="t"/> (lanes past a tail are 0).
+    /// One vector of <see cref="Row"/> written in place with the reference's operations in its order (no FMA):
+    /// M·(1 − w_i·e) + w_i·v; the written vector stays in <paramref name="t"/> (lanes past a tail are 0).
     /// </summary>
-    private static void WriteVector(KernelAssembler k, Cursor c, Vec t, Vec u)
+    private static void WriteVector(KernelAssembler k, Cursor c, WriteScalars s, Vec t, Vec u)
     {
-        k.LoadPart(t, c.At(rcx), c.Count, c.Tail);
-        k.Mul(t, WriteWeight, t);
-        k.Sub(t, One, t);                               // 1 − w_i·e_j
-        k.LoadPart(u, c.At(r9), c.Count, c.Tail);
+        k.LoadPart(t, c.At(Erase), c.Count, c.Tail);
+        k.Mul(t, s.Weight, t);
+        k.Sub(t, s.One, t);                             // 1 − w_i·e_j
+        k.LoadPart(u, c.At(Row), c.Count, c.Tail);
         k.Mul(t, u, t);
-        k.LoadPart(u, c.At(r8), c.Count, c.Tail);
-        k.Mul(u, WriteWeight, u);
+        k.LoadPart(u, c.At(WriteVec), c.Count, c.Tail);
+        k.Mul(u, s.Weight, u);
         k.Add(t, t, u);
-        k.StorePart(c.At(r9), t, c.Count, c.Tail);
+        k.StorePart(c.At(Row), t, c.Count, c.Tail);
     }
 
     /// <summary>Registers of the fused write + content kernel beyond the write's (r12–r14 and rbx callee-saved).</summary>
@@ -155,20 +170,25 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         if (n == 0) return;
         var a = k.Asm;
         int nb = n * 4, wb = w * 4;
-        var maskVec = new Vec(k.VectorRegisters - 1);
-        Vec norm = new(2), tmp = new(3), denom = new(4), t = new(5), u = new(6);
-        Vec Dot(int h) => new(7 + h);
+        var regs = k.Registers;
+        var body = regs.Phase();   // everything until the softmaxes, which take their own
+        var write = new WriteScalars(regs.Take("w_i"), regs.Take("1"));
+        Vec norm = regs.Take("‖row‖² / ‖key‖"), tmp = regs.Take("temporary"), denom = regs.Take("denominator"), t = regs.Take("written vector"), u = regs.Take("u");
+        var dots = regs.TakeBlock(ContentHeadsPerPass, "dot");
+        var maskVec = regs.TakeHighest("AVX2 tail mask");
+        Vec Dot(int h) => dots[h];
+        AssemblerRegister64 strengths = r9;   // until the rows start; then Row
         int padded = (heads + 3) / 4 * 4;
         // ‖k_h‖ and β_h on the stack, padded to a multiple of 4 heads (zeros) so each quad of heads loads one xmm.
-        int keyNorms = k.AllocateStack(Math.Max(1, padded) * 4), strengths = k.AllocateStack(Math.Max(1, padded) * 4);
+        int keyNorms = k.AllocateStack(Math.Max(1, padded) * 4), strengthsAt = k.AllocateStack(Math.Max(1, padded) * 4);
         int rowNorms = k.AllocateStack(Math.Min(n, ContentChunkRows) * 4);
 
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);   // memory, updated in place
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);   // w (N)
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);   // erase (W)
-        k.LoadPointer(r8, KernelArgs.Offsets.D);    // write vector (W)
-        k.LoadPointer(Keys, KernelArgs.Offsets.E);  // read keys (R×W)
-        k.LoadPointer(r9, KernelArgs.Offsets.F);    // read strengths (R)
+        k.LoadPointer(Memory, KernelArgs.Offsets.A);   // updated in place
+        k.LoadPointer(Weights, KernelArgs.Offsets.B);
+        k.LoadPointer(Erase, KernelArgs.Offsets.C);
+        k.LoadPointer(WriteVec, KernelArgs.Offsets.D);
+        k.LoadPointer(Keys, KernelArgs.Offsets.E);      // R×W
+        k.LoadPointer(strengths, KernelArgs.Offsets.F); // R
         foreach (var r in new[] { Content, ChunkRow, ChunkContent, Chunks }) k.UseCalleeSaved(r);
         k.LoadPointer(Content, KernelArgs.Offsets.G);
 
@@ -177,14 +197,14 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             if (h >= heads)
             {
                 a.mov(__dword_ptr[rsp + (keyNorms + h * 4)], 0);
-                a.mov(__dword_ptr[rsp + (strengths + h * 4)], 0);
+                a.mov(__dword_ptr[rsp + (strengthsAt + h * 4)], 0);
                 continue;
             }
-            a.vmovss(k.X(tmp), __dword_ptr[r9 + h * 4]);
-            a.vmovss(__dword_ptr[rsp + (strengths + h * 4)], k.X(tmp));
+            a.vmovss(k.X(tmp), __dword_ptr[strengths + h * 4]);
+            a.vmovss(__dword_ptr[rsp + (strengthsAt + h * 4)], k.X(tmp));
             k.Zero(norm);
             int h1 = h;
-            k.ForEachVector(w, 1, r10, maskVec, c =>
+            k.ForEachVector(w, 1, VectorOffset, maskVec, c =>
             {
                 k.LoadPart(tmp, Offset(c, Keys, h1 * wb), c.Count, c.Tail);
                 k.FmaAcc(norm, tmp, tmp);
@@ -197,27 +217,27 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         // Phase 1 of a chunk: each row written, its R dot products (raw) into c^r and its squared norm onto the stack.
         void WriteAndSum(int rows)
         {
-            k.LoadConst(One, 1f);
+            k.LoadConst(write.One, 1f);
             a.xor(ChunkRow, ChunkRow);
             var row = a.CreateLabel();
             a.Label(ref row);
-            k.Broadcast(WriteWeight, __dword_ptr[rdx + rax * 4]);
+            k.Broadcast(write.Weight, __dword_ptr[Weights + Slot * 4]);
             int passes = Math.Max(1, (heads + ContentHeadsPerPass - 1) / ContentHeadsPerPass);
             for (int p = 0; p < passes; p++)
             {
                 int h0 = p * ContentHeadsPerPass, hc = Math.Min(ContentHeadsPerPass, heads - h0);
-                bool write = p == 0;
-                if (write) k.Zero(norm);
+                bool writes = p == 0;
+                if (writes) k.Zero(norm);
                 for (int h = 0; h < (hc + 3) / 4 * 4; h++) k.Zero(Dot(h)); // a quad's unused heads sum to 0
                 // Unroll 1: the written vector feeds R + 1 accumulators, which already give the FMA chains their independence.
-                k.ForEachVector(w, 1, r10, maskVec, c =>
+                k.ForEachVector(w, 1, VectorOffset, maskVec, c =>
                 {
-                    if (write)
+                    if (writes)
                     {
-                        WriteVector(k, c, t, u);
+                        WriteVector(k, c, write, t, u);
                         k.FmaAcc(norm, t, t);
                     }
-                    else k.LoadPart(t, c.At(r9), c.Count, c.Tail);
+                    else k.LoadPart(t, c.At(Row), c.Count, c.Tail);
                     for (int h = 0; h < hc; h++)
                     {
                         var key = Offset(c, Keys, (h0 + h) * wb);
@@ -225,7 +245,7 @@ public sealed class DncMemoryEmitter : IKernelEmitter
                         else { k.LoadPart(u, key, c.Count, c.Tail); k.FmaAcc(Dot(h), t, u); }
                     }
                 });
-                if (write)
+                if (writes)
                 {
                     k.ReduceAdd(norm, tmp);
                     a.vmovss(__dword_ptr[rsp + ChunkRow * 4 + rowNorms], k.X(norm));
@@ -235,13 +255,13 @@ public sealed class DncMemoryEmitter : IKernelEmitter
                     var d = Dot(q);
                     SumFour(k, d, Dot(q + 1), Dot(q + 2), Dot(q + 3), tmp);
                     int hq = h0 + q;
-                    a.vmovss(__dword_ptr[Content + rax * 4 + hq * nb], k.X(d));
+                    a.vmovss(__dword_ptr[Content + Slot * 4 + hq * nb], k.X(d));
                     for (int j = 1; j < Math.Min(4, hc - q); j++)
-                        a.vextractps(__dword_ptr[Content + rax * 4 + (hq + j) * nb], k.X(d), (byte)j);
+                        a.vextractps(__dword_ptr[Content + Slot * 4 + (hq + j) * nb], k.X(d), (byte)j);
                 }
             }
-            a.add(r9, ldBytes);
-            a.inc(rax);
+            a.add(Row, ldBytes);
+            a.inc(Slot);
             a.inc(ChunkRow);
             a.cmp(ChunkRow, rows);
             a.jb(row);
@@ -250,32 +270,33 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         // Phase 2, vectorised over the chunk's rows: c[h][i] = β_h · dot / (‖M′_i‖·‖k_h‖ + ε), the reference's operations in its order.
         void FinishCosines(int rows)
         {
-            k.ForEachVector(rows, 1, r10, maskVec, c =>
+            k.ForEachVector(rows, 1, VectorOffset, maskVec, c =>
             {
                 k.LoadPart(tmp, Offset(c, rsp, rowNorms), c.Count, c.Tail);
                 k.Sqrt(tmp, tmp);
                 k.StorePart(Offset(c, rsp, rowNorms), tmp, c.Count, c.Tail);
             });
             k.LoadConst(u, ReferenceOps.CosineEpsilon);
+            Vec keyNorm = Dot(0), beta = Dot(1);   // the dots are done with until the next chunk
             for (int h = 0; h < heads; h++)
             {
-                k.Broadcast(Dot(0), __dword_ptr[rsp + (keyNorms + h * 4)]);
-                k.Broadcast(Dot(1), __dword_ptr[rsp + (strengths + h * 4)]);
-                k.ForEachVector(rows, 1, r10, maskVec, c =>
+                k.Broadcast(keyNorm, __dword_ptr[rsp + (keyNorms + h * 4)]);
+                k.Broadcast(beta, __dword_ptr[rsp + (strengthsAt + h * 4)]);
+                k.ForEachVector(rows, 1, VectorOffset, maskVec, c =>
                 {
                     k.LoadPart(denom, Offset(c, rsp, rowNorms), c.Count, c.Tail);
-                    k.Mul(denom, denom, Dot(0));
+                    k.Mul(denom, denom, keyNorm);
                     k.Add(denom, denom, u);
                     k.LoadPart(t, Offset(c, ChunkContent, h * nb), c.Count, c.Tail);
                     k.Div(t, t, denom);
-                    k.Mul(t, t, Dot(1));
+                    k.Mul(t, t, beta);
                     k.StorePart(Offset(c, ChunkContent, h * nb), t, c.Count, c.Tail);
                 });
             }
         }
 
-        a.mov(r9, rsi);
-        a.xor(eax, eax);
+        a.mov(Row, Memory);
+        a.xor(Slot32, Slot32);
         a.mov(ChunkContent, Content);
         int full = n / ContentChunkRows, rest = n % ContentChunkRows;
         if (full > 0)
@@ -295,10 +316,12 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             FinishCosines(rest);
         }
 
+        body.Dispose();
+        AssemblerRegister64 scores = r9;
         for (int h = 0; h < heads; h++)
         {
-            a.lea(r9, __[Content + h * nb]);
-            ReductionEmitter.EmitSoftmax(k, r9, r9, n, scale: null);
+            a.lea(scores, __[Content + h * nb]);
+            ReductionEmitter.EmitSoftmax(k, scores, scores, n, scale: null);
         }
     }
 

@@ -1,3 +1,4 @@
+using Iced.Intel;
 using NeuralJit.Ops;
 using OpKind = NeuralJit.Ops.OpKind;
 using static Iced.Intel.AssemblerRegisters;
@@ -8,6 +9,8 @@ namespace NeuralJit.Jit.Emitters;
 /// The DNC's element-wise steps over slot vectors: DncUsage (retention ψ and usage), DncWriteWeighting and
 /// DncReadWeighting. Each is one streaming pass with the reference's IEEE operations in its order (no FMA), so
 /// the JIT matches the reference and the managed tier bit for bit. Unroll 4 on AVX-512, 2 on AVX2.
+/// Registers: the broadcast constants first (from v0), then one block per unrolled slot, the AVX2 tail mask at the
+/// top. Pointers by role in each op; the vector offset <c>Offset</c> (r10).
 /// </summary>
 public sealed class DncWeightingEmitter : IKernelEmitter
 {
@@ -24,45 +27,50 @@ public sealed class DncWeightingEmitter : IKernelEmitter
         }
     }
 
+    private static readonly AssemblerRegister64 Offset = r10;
+
     private static int Unroll(KernelAssembler k) => k.IsAvx512 ? 4 : 2;
-    private static Vec MaskVec(KernelAssembler k) => new(k.VectorRegisters - 1);
+
+    /// <summary>One block of <paramref name="perSlot"/> registers per unrolled slot.</summary>
+    private static Vec[][] SlotBlocks(KernelAssembler k, int perSlot, string roles) =>
+        Enumerable.Range(0, Unroll(k)).Select(u => k.Registers.TakeBlock(perSlot, $"slot {u} {roles}")).ToArray();
 
     /// <summary>ψ = Π_i (1 − f_i·w^r_i), u = ((u + w^w) − u·w^w)·ψ, the heads multiplied in order.</summary>
     private static void EmitUsage(KernelAssembler k, int n, int heads)
     {
         if (n == 0) return;
         int nb = n * 4;
-        Vec one = new(0);
-        Vec Psi(int slot) => new(1 + 4 * slot);
-        Vec T(int slot) => new(2 + 4 * slot);
-        Vec U(int slot) => new(3 + 4 * slot);
-        Vec F(int slot) => new(4 + 4 * slot);
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);   // free gates (R)
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);   // previous read weightings (R×N)
-        k.LoadPointer(r8, KernelArgs.Offsets.D);    // previous write weighting (N)
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);   // usage, updated in place
+        AssemblerRegister64 freeGates = rsi, reads = rdx, write = r8, usage = rcx;
+        var one = k.Registers.Take("1");
+        var slots = SlotBlocks(k, 4, "(ψ, t, u, f)");
+        var mask = k.Registers.TakeHighest("AVX2 tail mask");
+        k.LoadPointer(freeGates, KernelArgs.Offsets.A);   // R
+        k.LoadPointer(reads, KernelArgs.Offsets.B);       // previous read weightings (R×N)
+        k.LoadPointer(write, KernelArgs.Offsets.D);       // previous write weighting (N)
+        k.LoadPointer(usage, KernelArgs.Offsets.C);       // updated in place
         k.LoadConst(one, 1f);
-        k.ForEachVector(n, Unroll(k), r10, MaskVec(k), c =>
+        k.ForEachVector(n, Unroll(k), Offset, mask, c =>
         {
-            Vec psi = Psi(c.Slot), t = T(c.Slot), u = U(c.Slot), f = F(c.Slot);
+            var slot = slots[c.Slot];
+            Vec psi = slot[0], t = slot[1], u = slot[2], f = slot[3];
             if (heads == 0) k.Move(psi, one);
             for (int i = 0; i < heads; i++)
             {
-                k.Broadcast(f, __dword_ptr[rsi + i * 4]);
-                var at = c.Index is { } x ? __[rdx + x + (i * nb + c.Displacement)] : __[rdx + (i * nb + c.Displacement)];
+                k.Broadcast(f, __dword_ptr[freeGates + i * 4]);
+                var at = c.Index is { } x ? __[reads + x + (i * nb + c.Displacement)] : __[reads + (i * nb + c.Displacement)];
                 k.LoadPart(t, at, c.Count, c.Tail);
                 k.Mul(t, f, t);
                 k.Sub(t, one, t);
                 if (i == 0) k.Move(psi, t);                 // 1·t = t: the reference's ψ = 1 starting value
                 else k.Mul(psi, psi, t);
             }
-            k.LoadPart(u, c.At(rcx), c.Count, c.Tail);
-            k.LoadPart(f, c.At(r8), c.Count, c.Tail);
+            k.LoadPart(u, c.At(usage), c.Count, c.Tail);
+            k.LoadPart(f, c.At(write), c.Count, c.Tail);
             k.Add(t, u, f);
             k.Mul(u, u, f);
             k.Sub(t, t, u);
             k.Mul(t, t, psi);
-            k.StorePart(c.At(rcx), t, c.Count, c.Tail);
+            k.StorePart(c.At(usage), t, c.Count, c.Tail);
         });
     }
 
@@ -70,26 +78,28 @@ public sealed class DncWeightingEmitter : IKernelEmitter
     private static void EmitWriteWeighting(KernelAssembler k, int n)
     {
         if (n == 0) return;
-        Vec ga = new(0), gc = new(1), gw = new(2);
-        Vec T(int slot) => new(3 + 2 * slot);
-        Vec U(int slot) => new(4 + 2 * slot);
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);
+        AssemblerRegister64 allocation = rsi, content = rdx, output = rcx;
+        var regs = k.Registers;
+        Vec ga = regs.Take("g^a"), gc = regs.Take("1 − g^a"), gw = regs.Take("g^w");
+        var slots = SlotBlocks(k, 2, "(t, u)");
+        var mask = regs.TakeHighest("AVX2 tail mask");
+        k.LoadPointer(allocation, KernelArgs.Offsets.A);
+        k.LoadPointer(content, KernelArgs.Offsets.B);
+        k.LoadPointer(output, KernelArgs.Offsets.C);
         k.BroadcastField(ga, KernelArgs.Offsets.Alpha);
         k.BroadcastField(gw, KernelArgs.Offsets.Beta);
         k.LoadConst(gc, 1f);
         k.Sub(gc, gc, ga);
-        k.ForEachVector(n, Unroll(k), r10, MaskVec(k), c =>
+        k.ForEachVector(n, Unroll(k), Offset, mask, c =>
         {
-            Vec t = T(c.Slot), u = U(c.Slot);
-            k.LoadPart(t, c.At(rsi), c.Count, c.Tail);
+            Vec t = slots[c.Slot][0], u = slots[c.Slot][1];
+            k.LoadPart(t, c.At(allocation), c.Count, c.Tail);
             k.Mul(t, ga, t);
-            k.LoadPart(u, c.At(rdx), c.Count, c.Tail);
+            k.LoadPart(u, c.At(content), c.Count, c.Tail);
             k.Mul(u, gc, u);
             k.Add(t, t, u);
             k.Mul(t, gw, t);
-            k.StorePart(c.At(rcx), t, c.Count, c.Tail);
+            k.StorePart(c.At(output), t, c.Count, c.Tail);
         });
     }
 
@@ -99,39 +109,42 @@ public sealed class DncWeightingEmitter : IKernelEmitter
         if (n == 0 || heads == 0) return;
         var a = k.Asm;
         int nb = n * 4;
-        Vec pb = new(0), pc = new(1), pf = new(2);
-        Vec T(int slot) => new(3 + 2 * slot);
-        Vec U(int slot) => new(4 + 2 * slot);
-        k.LoadPointer(rsi, KernelArgs.Offsets.A);   // backward
-        k.LoadPointer(rdx, KernelArgs.Offsets.B);   // content
-        k.LoadPointer(rcx, KernelArgs.Offsets.C);   // forward
-        k.LoadPointer(r8, KernelArgs.Offsets.D);    // read modes (R×3)
-        k.LoadPointer(r9, KernelArgs.Offsets.E);    // output
-        a.mov(r11d, heads);
+        AssemblerRegister64 backward = rsi, content = rdx, forward = rcx, modes = r8, output = r9;
+        AssemblerRegister32 headsLeft = r11d;
+        var regs = k.Registers;
+        Vec pb = regs.Take("π backward"), pc = regs.Take("π content"), pf = regs.Take("π forward");
+        var slots = SlotBlocks(k, 2, "(t, u)");
+        var mask = regs.TakeHighest("AVX2 tail mask");
+        k.LoadPointer(backward, KernelArgs.Offsets.A);
+        k.LoadPointer(content, KernelArgs.Offsets.B);
+        k.LoadPointer(forward, KernelArgs.Offsets.C);
+        k.LoadPointer(modes, KernelArgs.Offsets.D);    // R×3
+        k.LoadPointer(output, KernelArgs.Offsets.E);
+        a.mov(headsLeft, heads);
         var head = a.CreateLabel();
         a.Label(ref head);
-        k.Broadcast(pb, __dword_ptr[r8]);
-        k.Broadcast(pc, __dword_ptr[r8 + 4]);
-        k.Broadcast(pf, __dword_ptr[r8 + 8]);
-        k.ForEachVector(n, Unroll(k), r10, MaskVec(k), c =>
+        k.Broadcast(pb, __dword_ptr[modes]);
+        k.Broadcast(pc, __dword_ptr[modes + 4]);
+        k.Broadcast(pf, __dword_ptr[modes + 8]);
+        k.ForEachVector(n, Unroll(k), Offset, mask, c =>
         {
-            Vec t = T(c.Slot), u = U(c.Slot);
-            k.LoadPart(t, c.At(rsi), c.Count, c.Tail);
+            Vec t = slots[c.Slot][0], u = slots[c.Slot][1];
+            k.LoadPart(t, c.At(backward), c.Count, c.Tail);
             k.Mul(t, pb, t);
-            k.LoadPart(u, c.At(rdx), c.Count, c.Tail);
+            k.LoadPart(u, c.At(content), c.Count, c.Tail);
             k.Mul(u, pc, u);
             k.Add(t, t, u);
-            k.LoadPart(u, c.At(rcx), c.Count, c.Tail);
+            k.LoadPart(u, c.At(forward), c.Count, c.Tail);
             k.Mul(u, pf, u);
             k.Add(t, t, u);
-            k.StorePart(c.At(r9), t, c.Count, c.Tail);
+            k.StorePart(c.At(output), t, c.Count, c.Tail);
         });
-        a.add(rsi, nb);
-        a.add(rdx, nb);
-        a.add(rcx, nb);
-        a.add(r9, nb);
-        a.add(r8, 12);
-        a.dec(r11d);
+        a.add(backward, nb);
+        a.add(content, nb);
+        a.add(forward, nb);
+        a.add(output, nb);
+        a.add(modes, 12);
+        a.dec(headsLeft);
         a.jnz(head);
     }
 }
