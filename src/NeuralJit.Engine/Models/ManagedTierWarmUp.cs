@@ -23,7 +23,7 @@ internal static class ManagedTierWarmUp
     {
         try
         {
-            // The profiler's clock first (Iced's first use for its stubs, then its calibration: 0.1–1 s on a loaded machine):
+            // The profiler's clock first (its calibration and overhead measurement, tens of ms on a loaded machine):
             // a user's first profiled step would otherwise wait for it.
             RuntimeHelpers.RunClassConstructor(typeof(Profiling.CycleClock).TypeHandle);
             using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
