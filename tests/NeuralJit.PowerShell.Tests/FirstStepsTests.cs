@@ -6,7 +6,7 @@ namespace NeuralJit.PowerShell.Tests;
 /// A fresh process (the real pwsh: a new runtime, nothing of ours compiled yet) runs its first steps on optimised
 /// managed kernels, not on .NET's tier-0 code: the median of steps 1–99 of its first call is within 2× of the
 /// steady state (the median of a later call's steps 500–999). Medians, so that a preempted step on a loaded machine moves neither side; step 0
-/// (which compiles) is left out. Measured on a loaded 2-core Xeon: 1.0–1.1× after, 6× before (N = 256).
+/// (which compiles) is left out. Measured on a loaded 2-core Xeon: 1.0–1.1× with optimised kernels, 6× without (N = 256).
 /// </summary>
 public sealed class FirstStepsTests
 {
@@ -28,10 +28,18 @@ public sealed class FirstStepsTests
             $ns = [double[]]@(Invoke-NeuralInference -Model $m -Sequence $seq | ForEach-Object NanosecondsPerStep)
             '{0:R} {1:R}' -f $first, (Median $ns[500..999])
             """;
-        var r = PwshProcess.Run(null, "-Command", script);
-        Assert.True(r.ExitCode == 0, r.ToString());
-        var parts = r.StdOut.Trim().Split(' ');
-        double first = double.Parse(parts[0], CultureInfo.InvariantCulture), steady = double.Parse(parts[1], CultureInfo.InvariantCulture);
-        Assert.True(first <= 2 * steady, $"Steps 1-99 of a fresh process take {first / 1e3:N1} µs (median), the steady state {steady / 1e3:N1} µs: the first steps ran unoptimised code.");
+        // Up to three fresh processes: unoptimised code is slow in every one of them (6× measured), while a loaded CI machine
+        // (the other test assembly and the module's background warm-up sharing two cores) can slow one whole first call.
+        var attempts = new List<string>();
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            var r = PwshProcess.Run(null, "-Command", script);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            var parts = r.StdOut.Trim().Split(' ');
+            double first = double.Parse(parts[0], CultureInfo.InvariantCulture), steady = double.Parse(parts[1], CultureInfo.InvariantCulture);
+            if (first <= 2 * steady) return;
+            attempts.Add($"{first / 1e3:N1} µs against {steady / 1e3:N1} µs");
+        }
+        Assert.Fail($"Steps 1-99 of a fresh process take (median) {string.Join("; ", attempts)} of the steady state, in three processes: the first steps ran unoptimised code.");
     }
 }
