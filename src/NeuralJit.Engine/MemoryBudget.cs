@@ -22,11 +22,11 @@ public static class MemoryBudget
     public const long MaxBytes = 1L << 30;
 
     /// <summary>
-    /// The most one time step of a network may cost: 2³¹ flops, about a quarter of a second on the managed tier of one
+    /// The most one time step of a network may cost: 2³⁰ flops, about a tenth of a second on the managed tier of one
     /// AVX2 core. A step is not interrupted half-way (its state would be left half-updated), so this bound is what keeps
     /// Ctrl+C within a second. Memory alone does not bound it: each DNC read head adds a pass over the link matrix and the memory.
     /// </summary>
-    public const double MaxStepFlops = 1L << 31;
+    public const double MaxStepFlops = 1L << 30;
 
     /// <summary>Parameter and state bytes of a network of <paramref name="s"/>, as <see cref="NeuralNetwork"/> allocates them (fp32).</summary>
     /// <exception cref="OverflowException">The sizes do not fit 64 bits (the caller reports them as too large).</exception>
