@@ -53,7 +53,7 @@ public static class MemoryBudget
 
     /// <summary>
     /// fp32 flops of one time step of a network of <paramref name="s"/>, from the descriptors' cost models of the ops
-    /// the step runs (LSTM layers, the DNC's ops with one content lookup per read head and one for the write, the dense head).
+    /// the step runs: the LSTM layers, the interface, the ops DncMemory resolves (a test holds the two lists together), the head.
     /// Call it on sizes that passed the byte budget: every dimension then fits an int.
     /// </summary>
     public static double StepFlops(NetworkSizes s)
@@ -70,9 +70,9 @@ public static class MemoryBudget
             + F(OpKind.DncInterface, new OpShape(r, w))
             + F(OpKind.DncUsage, new OpShape(n, r))
             + F(OpKind.DncAllocation, OpShape.Vector(n))
-            + (r + 1.0) * F(OpKind.DncContent, OpShape.Matrix(n, w))
+            + F(OpKind.DncContent, OpShape.Matrix(n, w))
             + F(OpKind.DncWriteWeighting, OpShape.Vector(n))
-            + F(OpKind.DncWrite, new OpShape(n, w))
+            + F(OpKind.DncWriteContent, new OpShape(n, w, r))
             + F(OpKind.DncLinkTemporal, new OpShape(n, r))
             + F(OpKind.DncReadWeighting, new OpShape(n, r))
             + F(OpKind.DncRead, new OpShape(n, w, r));
