@@ -3,7 +3,6 @@ using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Jit;
 using NeuralJit.Models;
 using NeuralJit.Ops;
-using OpKind = NeuralJit.Ops.OpKind;
 
 namespace NeuralJit.Engine.Tests;
 

@@ -2,7 +2,6 @@ using Iced.Intel;
 using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Jit;
 using NeuralJit.Ops;
-using OpKind = NeuralJit.Ops.OpKind;
 using Xunit.Abstractions;
 using static Iced.Intel.AssemblerRegisters;
 
