@@ -8,9 +8,9 @@ public sealed class EngineInfo
 {
     public string CpuFeatures { get; init; } = "";
     /// <summary>Widest ISA this CPU supports for our kernels.</summary>
-    public string BestIsa { get; init; } = "";
+    public JitIsa BestIsa { get; init; }
     /// <summary>ISA the JIT would emit now, after the cap.</summary>
-    public string JitIsa { get; init; } = "";
+    public JitIsa JitIsa { get; init; }
     public bool JitEnabled { get; init; }
     public string ClockSource { get; init; } = "";
     public double ClockFrequencyHz { get; init; }
@@ -45,8 +45,8 @@ public sealed class EngineInfo
     public static EngineInfo From(NeuralEngine engine) => new()
     {
         CpuFeatures = Platform.CpuFeatures.Describe(),
-        BestIsa = Platform.CpuFeatures.Best.ToString(),
-        JitIsa = engine.Jit.Isa.ToString(),
+        BestIsa = Platform.CpuFeatures.Best,
+        JitIsa = engine.Jit.Isa,
         JitEnabled = engine.Options.JitEnabled,
         ClockSource = CycleClock.Source,
         ClockFrequencyHz = CycleClock.Frequency,

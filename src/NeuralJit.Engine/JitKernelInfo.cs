@@ -12,7 +12,7 @@ public sealed class JitKernelInfo
     /// <summary>The shape as Get-NeuralHotspot shows it ("256x64").</summary>
     public string Dims { get; init; } = "";
     /// <summary>Avx2 or Avx512.</summary>
-    public string Isa { get; init; } = "";
+    public JitIsa Isa { get; init; }
     /// <summary>Bytes of machine code (the constant pool in front of it is <see cref="ConstantPoolBytes"/>).</summary>
     public int CodeBytes { get; init; }
     public int ConstantPoolBytes { get; init; }
@@ -37,7 +37,7 @@ public sealed class JitKernelInfo
             Name = kernel.Name,
             Operation = kernel.Key.Op,
             Dims = kernel.Key.Dims,
-            Isa = kernel.Isa.ToString(),
+            Isa = kernel.Isa,
             CodeBytes = kernel.Code.Length,
             ConstantPoolBytes = kernel.ConstantPoolBytes,
             CompileMicroseconds = kernel.CompileMicroseconds,

@@ -195,7 +195,7 @@ public sealed class NeuralEngine : IDisposable
                     OutlierCalls = s.OutlierCalls,
                     CyclesEstimated = s.CyclesEstimated,
                     AvgNanoseconds = CycleClock.TicksToNanoseconds(s.AvgCycles),
-                    Tier = kernel?.Isa.ToString() ?? "Managed",
+                    Tier = kernel is null ? HotspotTier.Managed : (HotspotTier)kernel.Isa,
                 };
             })
             .ToList();

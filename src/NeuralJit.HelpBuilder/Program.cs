@@ -1,3 +1,6 @@
+using System.Management.Automation;
+using System.Reflection;
+using System.Runtime.Loader;
 using System.Text;
 using System.Xml;
 using Markdig;
@@ -12,9 +15,11 @@ namespace NeuralJit.HelpBuilder;
 /// platyPS itself is not available here:
 ///   docs/Verb-Noun.md   → one command entry each in &lt;out&gt;/NeuralJit.PowerShell.dll-Help.xml (MAML)
 ///   docs/about_*.md     → &lt;out&gt;/about_*.help.txt (plain text, 80 columns)
+/// A parameter's accepted values come from the built module assembly (<see cref="AcceptedValues"/>), never from the
+/// markdown, so a new enum member (an operation) reaches every page that takes it with no doc edit.
 /// Problems in a file are printed as MSBuild warnings (file: warning NJHELP: …); the tests of
 /// NeuralJit.PowerShell.Tests decide what is required (every cmdlet, every parameter, examples that run).
-/// Usage: NeuralJit.HelpBuilder &lt;docs folder&gt; &lt;output folder&gt; [help file name]
+/// Usage: NeuralJit.HelpBuilder &lt;docs folder&gt; &lt;output folder&gt; [module assembly]
 /// </summary>
 public static class Program
 {
@@ -22,11 +27,13 @@ public static class Program
     {
         if (args.Length < 2)
         {
-            Console.Error.WriteLine("Usage: NeuralJit.HelpBuilder <docs folder> <output folder> [help file name]");
+            Console.Error.WriteLine("Usage: NeuralJit.HelpBuilder <docs folder> <output folder> [module assembly]");
             return 64;
         }
         string docs = args[0], output = args[1];
-        string helpFile = args.Length > 2 ? args[2] : "NeuralJit.PowerShell.dll-Help.xml";
+        string? assembly = args.Length > 2 ? args[2] : null;
+        string helpFile = (assembly is null ? "NeuralJit.PowerShell.dll" : Path.GetFileName(assembly)) + "-Help.xml";
+        var accepted = assembly is null ? new() : AcceptedValues.Read(assembly);
         Directory.CreateDirectory(output);
         var pipeline = new MarkdownPipelineBuilder().UseYamlFrontMatter().UsePipeTables().Build();
 
@@ -45,9 +52,43 @@ public static class Program
             commands.Add(help);
         }
         var path = Path.Combine(output, helpFile);
-        Maml.Write(path, commands);
+        Maml.Write(path, commands, accepted);
         Console.WriteLine($"NeuralJit.HelpBuilder: {commands.Count} commands -> {path}");
         return 0;
+    }
+}
+
+/// <summary>
+/// What each cmdlet parameter accepts, read from the built module assembly as platyPS reads command metadata:
+/// a [ValidateSet]'s values, else the names of an enum type (T, T? or T[]).
+/// </summary>
+internal static class AcceptedValues
+{
+    public static Dictionary<string, string[]> Read(string assemblyPath)
+    {
+        var path = Path.GetFullPath(assemblyPath);
+        var dir = Path.GetDirectoryName(path)!;
+        // The module's own dependencies (the engine, Iced) load from beside it; System.Management.Automation is this tool's.
+        AssemblyLoadContext.Default.Resolving += (context, name) =>
+            File.Exists(Path.Combine(dir, name.Name + ".dll")) ? context.LoadFromAssemblyPath(Path.Combine(dir, name.Name + ".dll")) : null;
+        var result = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
+        foreach (var type in AssemblyLoadContext.Default.LoadFromAssemblyPath(path).GetExportedTypes())
+        {
+            if (type.GetCustomAttribute<CmdletAttribute>() is not { } cmdlet) continue;
+            foreach (var p in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.IsDefined(typeof(ParameterAttribute), true)))
+                if (Of(p) is { } values) result[Key($"{cmdlet.VerbName}-{cmdlet.NounName}", p.Name)] = values;
+        }
+        return result;
+    }
+
+    public static string Key(string command, string parameter) => command + " -" + parameter;
+
+    private static string[]? Of(PropertyInfo p)
+    {
+        if (p.GetCustomAttribute<ValidateSetAttribute>() is { } set) return set.ValidValues.ToArray();
+        var t = p.PropertyType.IsArray ? p.PropertyType.GetElementType()! : p.PropertyType;
+        t = Nullable.GetUnderlyingType(t) ?? t;
+        return t.IsEnum ? Enum.GetNames(t) : null;
     }
 }
 
@@ -140,6 +181,7 @@ internal sealed class ParameterSetInfo
     public string DefaultValue = "None";
     public string PipelineInput = "False";
     public bool Wildcards;
+    public bool ListsAcceptedValues;
 
     public bool AppliesTo(string set) => SetNames.Any(s => s is "(All)" or "__AllParameterSets" || string.Equals(s, set, StringComparison.OrdinalIgnoreCase));
 
@@ -161,6 +203,7 @@ internal sealed class ParameterSetInfo
                 case "Default value": p.DefaultValue = value.Length == 0 ? "None" : value; break;
                 case "Accept pipeline input": p.PipelineInput = value.Length == 0 ? "False" : value; break;
                 case "Accept wildcard characters": p.Wildcards = value.StartsWith("True", StringComparison.OrdinalIgnoreCase); break;
+                case "Accepted values": p.ListsAcceptedValues = true; break;
             }
         }
         if (p.SetNames.Count == 0) p.SetNames = ["(All)"];
@@ -245,6 +288,8 @@ internal sealed class CommandHelp
                         };
                         p.Sets = body.OfType<FencedCodeBlock>().Where(f => f.Info == "yaml").Select(f => ParameterSetInfo.Parse(MdText.Code(f))).ToList();
                         if (p.Sets.Count == 0) { warn($"parameter -{p.Name} has no yaml block"); p.Sets.Add(new ParameterSetInfo()); }
+                        if (p.Sets.Any(s => s.ListsAcceptedValues))
+                            warn($"parameter -{p.Name} lists 'Accepted values' by hand: remove the line, the help takes them from the parameter's type or [ValidateSet]");
                         help.Parameters.Add(p);
                     }
                     break;
@@ -296,20 +341,21 @@ internal static class Maml
     private const string CommandNs = "http://schemas.microsoft.com/maml/dev/command/2004/10";
     private const string DevNs = "http://schemas.microsoft.com/maml/dev/2004/10";
 
-    public static void Write(string path, IEnumerable<CommandHelp> commands)
+    public static void Write(string path, IEnumerable<CommandHelp> commands, IReadOnlyDictionary<string, string[]> accepted)
     {
         var settings = new XmlWriterSettings { Indent = true, Encoding = new UTF8Encoding(false) };
         using var w = XmlWriter.Create(path, settings);
         w.WriteStartDocument();
         w.WriteStartElement("helpItems", Msh);
         w.WriteAttributeString("schema", "maml");
-        foreach (var c in commands) Command(w, c);
+        foreach (var c in commands) Command(w, c, accepted);
         w.WriteEndElement();
         w.WriteEndDocument();
     }
 
-    private static void Command(XmlWriter w, CommandHelp c)
+    private static void Command(XmlWriter w, CommandHelp c, IReadOnlyDictionary<string, string[]> accepted)
     {
+        string[]? Values(ParameterHelp p) => accepted.GetValueOrDefault(AcceptedValues.Key(c.Name, p.Name));
         w.WriteStartElement("command", "command", CommandNs);
         w.WriteAttributeString("xmlns", "maml", null, MamlNs);
         w.WriteAttributeString("xmlns", "dev", null, DevNs);
@@ -331,14 +377,14 @@ internal static class Maml
             foreach (var p in c.Parameters)
             {
                 var info = p.Sets.FirstOrDefault(s => s.AppliesTo(set));
-                if (info is not null) Parameter(w, p, info, inSyntax: true);
+                if (info is not null) Parameter(w, p, info, Values(p), inSyntax: true);
             }
             w.WriteEndElement();
         }
         w.WriteEndElement();
 
         w.WriteStartElement("command", "parameters", CommandNs);
-        foreach (var p in c.Parameters) Parameter(w, p, p.Sets[0], inSyntax: false);
+        foreach (var p in c.Parameters) Parameter(w, p, p.Sets[0], Values(p), inSyntax: false);
         w.WriteEndElement();
 
         TypeList(w, "inputTypes", "inputType", c.Inputs);
@@ -382,7 +428,7 @@ internal static class Maml
         w.WriteEndElement();
     }
 
-    private static void Parameter(XmlWriter w, ParameterHelp p, ParameterSetInfo info, bool inSyntax)
+    private static void Parameter(XmlWriter w, ParameterHelp p, ParameterSetInfo info, string[]? acceptedValues, bool inSyntax)
     {
         bool isSwitch = info.Type.Equals("SwitchParameter", StringComparison.OrdinalIgnoreCase);
         w.WriteStartElement("command", "parameter", CommandNs);
@@ -394,6 +440,20 @@ internal static class Maml
         w.WriteAttributeString("aliases", info.Aliases.Length == 0 ? "none" : info.Aliases);
         w.WriteElementString("maml", "name", MamlNs, p.Name);
         Description(w, p.Description);
+        if (acceptedValues is not null)
+        {
+            // Get-Help prints these in the syntax as -Name {A | B}.
+            w.WriteStartElement("command", "parameterValueGroup", CommandNs);
+            foreach (var v in acceptedValues)
+            {
+                w.WriteStartElement("command", "parameterValue", CommandNs);
+                w.WriteAttributeString("required", "false");
+                w.WriteAttributeString("command", "variableLength", CommandNs, "false");
+                w.WriteString(v);
+                w.WriteEndElement();
+            }
+            w.WriteEndElement();
+        }
         if (!isSwitch || !inSyntax)
         {
             w.WriteStartElement("command", "parameterValue", CommandNs);

@@ -58,7 +58,7 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
         double perStep(long calls) => (double)calls / stepsRun;
         long workingSet = (long)slots.Sum(s => s.Key.Spec.Bytes(s.Key.Shape) * Math.Min(1, perStep(s.Calls)));
         var (_, gbps) = roof.BandwidthFor(workingSet);
-        double peak = roof.PeakGFlops(isa.ToString());
+        double peak = roof.PeakGFlops(isa);
         return slots.Sum(s =>
         {
             double flops = s.Key.Spec.Flops(s.Key.Shape), bytes = s.Key.Spec.Bytes(s.Key.Shape);

@@ -325,7 +325,7 @@ internal static unsafe class Program
         double err = w.MaxAbsDifference(b, c);
         var m = SideBySideRunner.Measure(b, c, s_budget);
         var r = SpeedupBenchmark.ToResult(key, isa, "LIBXSMM", m, err, w.WorkingSetBytes, roof);
-        double peak = roof.PeakGFlops(isa.ToString());
+        double peak = roof.PeakGFlops(isa);
         double flops = 2.0 * s.M * s.N * s.K;
         double xsGf = flops / m.Baseline.Median, jitGf = flops / m.Candidate.Median;
         Add(name + $" [{Libxsmm.TargetArch}]", isa, "LIBXSMM", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), (jitGf / xsGf).ToString("N2") + "x",

@@ -4,7 +4,6 @@ using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Jit;
 using NeuralJit.Ops;
 using static Iced.Intel.AssemblerRegisters;
-using OpKind = NeuralJit.Ops.OpKind;
 
 namespace NeuralJit.Engine.Tests;
 

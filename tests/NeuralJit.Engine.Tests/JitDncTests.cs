@@ -3,7 +3,6 @@ using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Jit;
 using NeuralJit.Models;
 using NeuralJit.Ops;
-using OpKind = NeuralJit.Ops.OpKind;
 
 namespace NeuralJit.Engine.Tests;
 
@@ -339,7 +338,7 @@ public class JitDncTests
         Assert.Equal(9, dnc.Count);
         foreach (var h in dnc)
             Assert.True(h.Status == HotspotStatus.Jit, $"{h.Operation} {h.Dims}: {h.Status} ({h.Share:P2} of cycles, {h.Calls} calls; {engine.Jit.WhyManaged(OpKey.Parse(h.Operation, h.Dims))})");
-        Assert.All(dnc, h => Assert.Equal(isa.ToString(), h.Tier));
+        Assert.All(dnc, h => Assert.Equal((HotspotTier)isa, h.Tier));
     }
 
     private const Iced.Intel.OpKind OpKind_Register = Iced.Intel.OpKind.Register;

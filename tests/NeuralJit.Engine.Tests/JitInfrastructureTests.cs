@@ -2,7 +2,6 @@ using Iced.Intel;
 using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Jit;
 using NeuralJit.Ops;
-using OpKind = NeuralJit.Ops.OpKind;
 using Xunit.Abstractions;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -238,7 +237,7 @@ public class JitInfrastructureTests(ITestOutputHelper output)
         var record = Assert.Single(engine.GetHotspots());
         Assert.Equal(HotspotStatus.Jit, record.Status);
         Assert.Equal(1000, record.Calls);
-        Assert.Equal(engine.Jit.Isa.ToString(), record.Tier);
+        Assert.Equal((HotspotTier)engine.Jit.Isa, record.Tier);
         for (int i = 0; i < 64; i++) Assert.Equal(ReferenceOps.Logistic(x[i]), y[i], 5);
     }
 

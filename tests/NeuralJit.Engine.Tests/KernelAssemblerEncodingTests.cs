@@ -2,7 +2,6 @@ using Iced.Intel;
 using NeuralJit.Jit;
 using NeuralJit.Ops;
 using static Iced.Intel.AssemblerRegisters;
-using OpKind = NeuralJit.Ops.OpKind;
 
 namespace NeuralJit.Engine.Tests;
 

@@ -76,6 +76,32 @@ public sealed class HelpTests : IDisposable
             Assert.True(outputNames.Contains(t!.FullName!), $"{name}: [OutputType({t.FullName})] is not under OUTPUTS in docs/{name}.md ({string.Join(", ", outputNames)}).");
     }
 
+    /// <summary>
+    /// Every parameter's accepted values in Get-Help (the syntax's -Name {A | B} and the parameter entry) are exactly
+    /// its [ValidateSet] or the names of its enum type, from the built module, so a new operation needs no doc edit;
+    /// other parameters list none.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cmdlets))]
+    public void HelpListsEachParametersAcceptedValuesFromItsType(string name)
+    {
+        var cmdlet = (CmdletInfo)_s.Run($"Get-Command {name}").Single().BaseObject;
+        var listed = _s.Run($$"""
+            $h = Get-Help {{name}} -Full
+            foreach ($p in @($h.parameters.parameter)) { "parameters|$($p.name)|$(@($p.parameterValueGroup.parameterValue) -join ',')" }
+            foreach ($s in @($h.syntax.syntaxItem)) { foreach ($p in @($s.parameter)) { "syntax|$($p.name)|$(@($p.parameterValueGroup.parameterValue) -join ',')" } }
+            """).Select(o => o.ToString().Split('|')).Where(e => e[1].Length > 0).ToList();   // Get-NeuralEngine has no parameters
+        foreach (var entry in listed)
+        {
+            var meta = cmdlet.Parameters[entry[1]];
+            var type = meta.ParameterType.IsArray ? meta.ParameterType.GetElementType()! : meta.ParameterType;
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            var expected = meta.Attributes.OfType<ValidateSetAttribute>().FirstOrDefault()?.ValidValues.ToArray()
+                           ?? (type.IsEnum ? Enum.GetNames(type) : []);
+            Assert.True(string.Join(",", expected) == entry[2], $"{name} -{entry[1]} ({entry[0]}): help lists '{entry[2]}', the parameter accepts '{string.Join(",", expected)}'.");
+        }
+    }
+
     /// <summary>A docs/Verb-Noun.md per exported cmdlet, its parameters exactly the cmdlet's, with their types.</summary>
     [Fact]
     public void DocsAndCmdletsNameTheSameCmdletsAndParameters()

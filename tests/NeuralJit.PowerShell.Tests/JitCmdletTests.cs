@@ -131,8 +131,8 @@ public class JitCmdletTests
             if ((Get-NeuralEngine).BestIsa -eq 'Avx512') { Set-NeuralJitOption -Isa Avx2 } else { Set-NeuralJitOption -Isa Avx512 }
             (Get-NeuralEngine).JitIsa
             Set-NeuralJitOption -ShareThreshold (Get-NeuralEngine).ShareThreshold -PassThru | ForEach-Object JitKernels");
-        bool avx512 = (string)output[0].BaseObject == "Avx512";
-        Assert.Contains((string)output[0].BaseObject, new[] { "Avx2", "Avx512" });
+        bool avx512 = output[0].BaseObject.ToString() == "Avx512";
+        Assert.Contains(output[0].BaseObject.ToString(), new[] { "Avx2", "Avx512" });
         Assert.True((bool)output[1].BaseObject);
         Assert.Equal(output[0].BaseObject, output[2].BaseObject);
         Assert.True((int)output[3].BaseObject >= 1);

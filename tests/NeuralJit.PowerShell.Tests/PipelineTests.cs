@@ -46,6 +46,27 @@ public sealed class PipelineTests : IDisposable
         foreach (var c in candidates) Assert.Contains(c, jit);
     }
 
+    /// <summary>
+    /// Tier and every ISA an output record carries are enums, never free strings, that Where-Object compares with
+    /// their names (tests/pester/Pipelines.Tests.ps1 sorts, exports and converts them to JSON).
+    /// </summary>
+    [Fact]
+    public void TierAndIsaAreEnumsThatWhereObjectComparesWithNames()
+    {
+        foreach (var type in ModuleSurface.OutputTypes)
+            foreach (var p in type.GetProperties().Where(p => p.Name == "Tier" || p.Name.EndsWith("Isa", StringComparison.Ordinal)))
+                Assert.True(p.PropertyType.IsEnum, $"{type.Name}.{p.Name} is a {p.PropertyType.Name}, not an enum.");
+
+        var isa = _s.Run("(Get-NeuralEngine).JitIsa").Single().ToString();
+        if (isa == "None") return;   // no JIT on this CPU: every row is Managed
+        // Shapes of this test only (the engine is shared by the whole test process): LstmStep 92x34.
+        _s.Run("Reset-NeuralProfile -Confirm:$false; Invoke-NeuralInference -InputSize 11 -HiddenSize 23 -Steps 3 | Out-Null; " +
+               "Get-NeuralHotspot -Operation LstmStep -Dims 92x34 | Invoke-NeuralJitCompile | Out-Null");
+        Assert.Equal("LstmStep", _s.Run($"(Get-NeuralHotspot | Where-Object Tier -eq '{isa}').Operation").Single().ToString());
+        Assert.NotEmpty(_s.Run("Get-NeuralHotspot | Where-Object Tier -eq 'Managed'"));   // the Dense head
+        Assert.Equal("LstmStep", _s.Run($"(Get-NeuralJitKernel | Where-Object {{ $_.Isa -eq '{isa}' -and $_.Dims -eq '92x34' }}).Operation").Single().ToString());
+    }
+
     [Fact]
     public void KernelsPipeIntoCompareJitSpeedup()
     {

@@ -6,7 +6,7 @@ namespace NeuralJit.PowerShell.Tests;
 
 /// <summary>
 /// Every output type survives PSSerializer (what Invoke-Command remoting and jobs use) with its property
-/// names and types: numbers stay numbers, so a fleet's results still sort numerically; enums (Operation, Status) come
+/// names and types: numbers stay numbers, so a fleet's results still sort numerically; enums (Operation, Status, Tier, Isa) come
 /// back as their names, so the views and string comparisons read them as before.
 /// </summary>
 public sealed class SerializationTests

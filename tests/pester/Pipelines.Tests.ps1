@@ -51,6 +51,40 @@ Describe 'Get-NeuralHotspot | Invoke-NeuralJitCompile' {
     }
 }
 
+Describe 'Tier and Isa are enums that read as names' {
+    BeforeAll {
+        Reset-NeuralProfile -Confirm:$false
+        $null = Invoke-NeuralInference -InputSize 11 -HiddenSize 23 -OutputSize 3 -Steps 3
+        $script:isa = (Get-NeuralEngine).JitIsa
+        if ($isa -ne 'None') { $null = Get-NeuralHotspot -Operation LstmStep | Invoke-NeuralJitCompile }
+        $script:rows = @(Get-NeuralHotspot)
+    }
+
+    It 'Sort-Object Tier puts the managed tier before the JIT kernels' {
+        if ($isa -eq 'None') { Set-ItResult -Skipped -Because 'this CPU has no JIT: every row is Managed' }
+        $sorted = @($rows | Sort-Object Tier)
+        $sorted[-1].Operation | Should -Be 'LstmStep'
+        $sorted[-1].Tier | Should -Be $isa
+        $sorted[0].Tier | Should -Be 'Managed'
+    }
+
+    It 'Export-Csv writes the names' {
+        if ($isa -eq 'None') { Set-ItResult -Skipped -Because 'this CPU has no JIT: every row is Managed' }
+        $csv = @($rows | ConvertTo-Csv | ConvertFrom-Csv)
+        ($csv | Where-Object Operation -eq LstmStep).Tier | Should -BeExactly "$isa"
+        ($csv | Where-Object Operation -eq Dense).Tier | Should -BeExactly 'Managed'
+        @(Get-NeuralJitKernel -Operation LstmStep | ConvertTo-Csv | ConvertFrom-Csv)[0].Isa | Should -BeExactly "$isa"
+    }
+
+    It 'ConvertTo-Json writes numbers, and names with -EnumsAsStrings' {
+        if ($isa -eq 'None') { Set-ItResult -Skipped -Because 'this CPU has no JIT: every row is Managed' }
+        $lstm = $rows | Where-Object Operation -eq LstmStep
+        $lstm | ConvertTo-Json -Compress | Should -Match ('"Tier":{0}\b' -f [int]$lstm.Tier)
+        $lstm | ConvertTo-Json -Compress -EnumsAsStrings | Should -Match ('"Tier":"{0}"' -f $isa)
+        Get-NeuralEngine | ConvertTo-Json -Compress -EnumsAsStrings | Should -Match ('"JitIsa":"{0}"' -f $isa)
+    }
+}
+
 Describe 'Get-ChildItem | Import-NeuralModel' {
     It 'imports every safetensors fixture through PSPath' {
         $files = @(Get-ChildItem (Join-Path $RepoRoot 'tests/fixtures/*.safetensors'))

@@ -72,7 +72,7 @@ public static unsafe class Roofline
             TestBufferBytes = [l1, l2, l3, mem],
             ReadCurveBytes = curveBytes.ToArray(),
             ReadCurveGBps = curveRates,
-            BandwidthIsa = code.LoadIsa.ToString(),
+            BandwidthIsa = code.LoadIsa,
             TscGHz = tsc / 1e9,
             MeasurementMilliseconds = sw.Elapsed.TotalMilliseconds,
         };

@@ -31,13 +31,13 @@ public sealed class RooflineResult
     /// <summary>The read bandwidth measured with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
     public double[] ReadCurveGBps { get; init; } = [];
     /// <summary>The ISA of the read loops (widest available: one load = one vector).</summary>
-    public string BandwidthIsa { get; init; } = "";
+    public JitIsa BandwidthIsa { get; init; }
     public double TscGHz { get; init; }
     public double MeasurementMilliseconds { get; init; }
 
-    /// <summary>The FMA peak of <paramref name="isa"/> ("Avx2"/"Avx512"), falling back to the narrower one.</summary>
-    public double PeakGFlops(string isa) =>
-        (isa == "Avx512" ? Avx512PeakGFlops ?? Avx2PeakGFlops : Avx2PeakGFlops) ?? 0;
+    /// <summary>The FMA peak of <paramref name="isa"/>, falling back to the narrower one.</summary>
+    public double PeakGFlops(JitIsa isa) =>
+        (isa == JitIsa.Avx512 ? Avx512PeakGFlops ?? Avx2PeakGFlops : Avx2PeakGFlops) ?? 0;
 
     /// <summary>
     /// The fastest a working set of <paramref name="bytes"/> can be read, and the level it fits in: the larger of that

@@ -50,7 +50,7 @@ public static class SpeedupBenchmark
         {
             Operation = key.Op,
             Dims = key.Dims,
-            Isa = isa.ToString(),
+            Isa = isa,
             Baseline = baseline,
             BaselineNanoseconds = m.Baseline.Median,
             JitNanoseconds = jitNs,
@@ -77,7 +77,7 @@ public static class SpeedupBenchmark
     /// <summary>The roofline bound: the larger of the compute time at the ISA's FMA peak and the transfer time at the bandwidth of the level the working set fits in.</summary>
     public static (string Bound, double Nanoseconds) BoundOf(double flops, double bytes, long workingSetBytes, JitIsa isa, RooflineResult r)
     {
-        double peak = r.PeakGFlops(isa.ToString());
+        double peak = r.PeakGFlops(isa);
         double computeNs = peak > 0 ? flops / peak : 0;
         var (level, gbps) = r.BandwidthFor(workingSetBytes);
         double memNs = gbps > 0 ? bytes / gbps : 0;

@@ -13,7 +13,7 @@ public sealed class SpeedupResult
     public OpKind Operation { get; init; }
     public string Dims { get; init; } = "";
     /// <summary>ISA of the JIT kernel (Avx2 or Avx512).</summary>
-    public string Isa { get; init; } = "";
+    public JitIsa Isa { get; init; }
     /// <summary>"Scalar" (the reference loops) or "ManagedSimd" (the managed tier).</summary>
     public string Baseline { get; init; } = "";
     public double BaselineNanoseconds { get; init; }

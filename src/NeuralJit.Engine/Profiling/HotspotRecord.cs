@@ -34,8 +34,8 @@ public sealed class HotspotRecord
     /// <summary>True when TotalCycles is scaled up from the measured sample rather than summed over every call.</summary>
     public bool CyclesEstimated { get; init; }
     public double AvgNanoseconds { get; init; }
-    /// <summary>ISA of the JIT kernel, or "Managed".</summary>
-    public string Tier { get; init; } = "";
+    /// <summary>The code the key's calls run now: the managed tier, or the JIT kernel of that ISA.</summary>
+    public HotspotTier Tier { get; init; }
 
     public override string ToString() => $"{Operation} {Dims}";
 }
@@ -49,4 +49,15 @@ public enum HotspotStatus
     Candidate,
     /// <summary>Running JIT machine code.</summary>
     Jit,
+}
+
+/// <summary>The code a key of the hotspot table runs: the managed tier or a JIT kernel of one ISA (numbered as <see cref="Platform.JitIsa"/>).</summary>
+public enum HotspotTier
+{
+    /// <summary>The managed tier (Vector256/Vector512 and TensorPrimitives).</summary>
+    Managed = 0,
+    /// <summary>A JIT kernel for AVX2 + FMA3.</summary>
+    Avx2 = Platform.JitIsa.Avx2,
+    /// <summary>A JIT kernel for AVX-512.</summary>
+    Avx512 = Platform.JitIsa.Avx512,
 }

@@ -41,7 +41,7 @@ public sealed class ExportNeuralReportCommand : KernelMeasurementCommand
 
     private protected override SpeedupResult ToResult(OpKey key) => new()
     {
-        Operation = key.Op, Dims = key.Dims, Isa = Isa ?? "", Baseline = Baseline ?? "",
+        Operation = key.Op, Dims = key.Dims, Isa = BoundIsa, Baseline = Baseline ?? "",
         BaselineNanoseconds = BaselineNanoseconds, JitNanoseconds = JitNanoseconds,
         Speedup = Speedup > 0 ? Speedup : JitNanoseconds > 0 ? BaselineNanoseconds / JitNanoseconds : 0,
         MaxAbsError = MaxAbsError, Bound = Bound ?? "", PercentOfBound = PercentOfBound,

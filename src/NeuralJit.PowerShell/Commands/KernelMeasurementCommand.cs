@@ -30,6 +30,9 @@ public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? Isa { get; set; }
 
+    /// <summary>The bound Isa as the enum results carry; None when the row names no ISA this module knows.</summary>
+    private protected JitIsa BoundIsa => Enum.TryParse<JitIsa>(Isa, ignoreCase: true, out var isa) ? isa : JitIsa.None;
+
     /// <summary>The baseline tier measured against the JIT (Scalar or ManagedSimd).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? Baseline { get; set; }
@@ -87,7 +90,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
     /// <summary>The bound row as a SpeedupResult (the report's table reads the extra properties its subclass binds).</summary>
     private protected virtual SpeedupResult ToResult(OpKey key) => new()
     {
-        Operation = key.Op, Dims = key.Dims, Isa = Isa ?? "", Baseline = Baseline ?? "",
+        Operation = key.Op, Dims = key.Dims, Isa = BoundIsa, Baseline = Baseline ?? "",
         BaselineNanoseconds = BaselineNanoseconds, JitNanoseconds = JitNanoseconds,
         Speedup = JitNanoseconds > 0 ? BaselineNanoseconds / JitNanoseconds : 0,
     };
@@ -100,8 +103,8 @@ public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
         foreach (var h in hotspots)
         {
             if (!OpKey.TryParse(h.Operation, h.Dims, out var key, out _)) continue;
-            bool jit = h.Tier != "Managed";
-            points.Add(new KernelPoint(key, h.Tier, "ManagedSimd", jit ? null : h.AvgNanoseconds, jit ? h.AvgNanoseconds : null));
+            bool jit = h.Tier != HotspotTier.Managed;
+            points.Add(new KernelPoint(key, h.Tier.ToString(), "ManagedSimd", jit ? null : h.AvgNanoseconds, jit ? h.AvgNanoseconds : null));
         }
         return points;
     }

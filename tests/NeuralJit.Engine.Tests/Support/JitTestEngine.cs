@@ -1,7 +1,6 @@
 using Iced.Intel;
 using NeuralJit.Jit;
 using NeuralJit.Ops;
-using OpKind = NeuralJit.Ops.OpKind;
 
 namespace NeuralJit.Engine.Tests.Support;
 

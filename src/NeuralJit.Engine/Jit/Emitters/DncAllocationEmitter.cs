@@ -1,6 +1,5 @@
 using Iced.Intel;
 using NeuralJit.Ops;
-using OpKind = NeuralJit.Ops.OpKind;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace NeuralJit.Jit.Emitters;

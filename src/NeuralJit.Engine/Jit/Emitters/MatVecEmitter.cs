@@ -1,7 +1,6 @@
 using Iced.Intel;
 using NeuralJit.Ops;
 using static Iced.Intel.AssemblerRegisters;
-using OpKind = NeuralJit.Ops.OpKind;
 
 namespace NeuralJit.Jit.Emitters;
 

@@ -1,6 +1,5 @@
 using Iced.Intel;
 using NeuralJit.Ops;
-using OpKind = NeuralJit.Ops.OpKind;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace NeuralJit.Jit.Emitters;
@@ -58,9 +57,9 @@ public sealed class ReductionEmitter : IKernelEmitter
     /// dst[0..n) = softmax(scale · src[0..n)), in three passes (max; exp and sum; divide). src may equal dst.
     /// <paramref name="scale"/> (optional) is applied as a separate multiply, rounding exactly like the reference's
     /// "output *= strength" before its softmax. Uses rax and, from the caller's register plan, the AVX2 mask at the
-    /// top and v0..17 (AVX-512) / v0..9 (AVX2) below; <paramref name="knownMaxLane0"/> (a max the caller already
-    /// has in lane 0) is consumed: released to the plan once broadcast. NaN anywhere makes the sum NaN and so
-    /// every output NaN, as in the reference.
+    /// top and the lowest 18 (AVX-512) / 10 (AVX2) free registers (v0..17 / v0..9 when the caller holds none there);
+    /// <paramref name="knownMaxLane0"/> (a max the caller already has in lane 0) is consumed: released to the plan once
+    /// broadcast. NaN anywhere makes the sum NaN and so every output NaN, as in the reference.
     /// </summary>
     internal static void EmitSoftmax(KernelAssembler k, AssemblerRegister64 src, AssemblerRegister64 dst, int n, Vec? scale, Vec? knownMaxLane0 = null)
     {
@@ -69,11 +68,11 @@ public sealed class ReductionEmitter : IKernelEmitter
         var regs = k.Registers;
         using var phase = regs.Phase();
         var mask = regs.TakeHighest("AVX2 tail mask");
-        // Above the slots (value + two exp temporaries each) and their partial sums: the max and the sum.
-        Vec m = regs.TakeAt(unroll * 4, "max"), sum = regs.TakeAt(unroll * 4 + 1, "sum");
-        if (knownMaxLane0 is { } known) { k.BroadcastLane0(m, known); regs.Release(known); }
         var slots = Enumerable.Range(0, unroll).Select(u => regs.TakeBlock(3, $"slot {u}: x, exp temporaries")).ToArray();
         var acc = regs.TakeBlock(unroll, "partial max or sum");
+        // Taken after the slots and sums, so they sit above them, and while the caller's max is still held.
+        Vec m = regs.Take("max"), sum = regs.Take("sum");
+        if (knownMaxLane0 is { } known) { k.BroadcastLane0(m, known); regs.Release(known); }
 
         if (knownMaxLane0 is null) EmitMax(k, src, n, scale, unroll, mask, slots, acc, m);
 
