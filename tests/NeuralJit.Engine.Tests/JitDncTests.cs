@@ -100,8 +100,26 @@ public class JitDncTests
                 var fill = Fill(inputs, weights: f => f is "B" or "D");
                 Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng));
             }
-        foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16), (33, 0) })
+        foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16), (33, 0), (181, 36) })
             Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3500 + n, InputKind.Random, Fill(InputKind.Random));
+    }
+
+    /// <summary>
+    /// L past L2 (N·N·4 &gt; 512 KiB): the fused kernel updates each row group inside the Temporal column loop, the diagonal
+    /// zeroed by a mask window, rows in groups with a remainder, tails, every head count of one pass, b cut in column chunks
+    /// (R·N·4 &gt; 24 KiB) with the diagonal in every chunk; random and special inputs.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void LinkTemporalUpdatingInTheColumnLoopMatchesTheReference(JitIsa isa)
+    {
+        int i = 0;
+        foreach (var (n, r) in new[] { (363, 1), (401, 2), (515, 3), (777, 4), (1024, 4), (1031, 2), (2048, 4), (1540, 5), (600, 9) })
+            foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            {
+                float scale = 2f / n;
+                var fill = Fill(inputs, weights: f => f is "B" or "D");
+                Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3700 + i++, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng));
+            }
     }
 
     [Theory, MemberData(nameof(Isas))]
