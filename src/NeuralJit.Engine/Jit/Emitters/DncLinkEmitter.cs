@@ -12,9 +12,9 @@ namespace NeuralJit.Jit.Emitters;
 /// (reduced once per row group) and the backward sums as b_h[j] += Σ_r w_h[n+r]·L[n+r, j] against the L1-resident
 /// b (R·N floats). Rb and the heads per block come from the register budget (forward accumulators + broadcast
 /// weights + rows ≤ 16 ymm or 32 zmm); when all heads leave room for one row only, they are taken in even blocks
-/// that fit groups of two rows or more, each block reading the group's rows again from L1. When b outgrows
-/// L1 (R·N·4 &gt; 24 KiB, N &gt; 1536 at R = 4) the columns are cut in chunks whose b fits, and the forward sums add
-/// up over the chunks.</para>
+/// that fit groups of two rows or more, each block reading the group's rows again from L1. When b and the read
+/// weightings outgrow L1 (R·N·4 &gt; 12 KiB, N &gt; 768 at R = 4) the columns are cut in chunks whose b and w fit, and
+/// the forward sums add up over the chunks.</para>
 /// <para><b>DncLinkUpdate</b> is one streaming pass over L with the reference's operations in its order (no FMA),
 /// so it matches bit for bit: (1 − w_i − w_j)·L + w_i·p_j, the diagonal zeroed after its row, Σw summed in double
 /// in row order inside the same loop (a stack cell; its latency hides under the row's vector work), then p updated.</para>
@@ -33,8 +33,12 @@ public sealed class DncLinkEmitter : IKernelEmitter
 {
     public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncLinkUpdate, OpKind.DncTemporal, OpKind.DncLinkTemporal };
 
-    /// <summary>b (R·N floats) kept whole while it fits this many bytes; above, the columns are chunked to <see cref="ChunkBytes"/>.</summary>
-    private const int WholeBackwardBytes = 24 * 1024, ChunkBytes = 16 * 1024;
+    /// <summary>
+    /// b (R·N floats) kept whole while it fits this many bytes; above, the columns are chunked to <see cref="ChunkBytes"/>
+    /// of b. The read weightings (as many bytes) stream beside b for every row group, so b and w together stay within
+    /// L1 with room for the group's rows.
+    /// </summary>
+    private const int WholeBackwardBytes = 12 * 1024, ChunkBytes = 8 * 1024;
 
     public void Emit(KernelAssembler k, OpKey key)
     {
@@ -264,8 +268,6 @@ public sealed class DncLinkEmitter : IKernelEmitter
                         k.Mul(tmp0, pj, k.IsAvx512 ? __dword_bcst[WriteWeights + GroupOffset + r * 4] : __[rsp + (f.WriteWeight + r * vb)]);
                         k.Add(row[r], row[r], tmp0);
                         k.And(row[r], row[r], k.Width.Ptr[DiagonalMask - r * 4]);
-                        // Lanes past the tail are zero, as the loads' are, so a non-finite 1 − w_i stays out of the sums.
-                        if (t is { } tm) ZeroPastTail(k, row[r], tm);
                         k.StorePart(At(RowPtr, r * nb), row[r], count, t);
                     }
                 }
@@ -354,13 +356,6 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 }
             }
         }
-    }
-
-    /// <summary>Zeroes the lanes of <paramref name="v"/> past the tail's count.</summary>
-    private static void ZeroPastTail(KernelAssembler k, Vec v, TailMask t)
-    {
-        if (k.IsAvx512) k.Asm.vmovaps(k.ZK(v, t.Mask.K).z, k.Z(v));
-        else k.And(v, v, t.Mask.Vector);
     }
 
     // ---- DncLinkUpdate ---------------------------------------------------------------------------------
