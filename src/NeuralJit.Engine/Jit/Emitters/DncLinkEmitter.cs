@@ -75,12 +75,11 @@ public sealed class DncLinkEmitter : IKernelEmitter
     }
 
     /// <summary>
-    /// Registers of the fused kernel: w and p. Updating rows first: the current row and a scratch for the diagonal's
-    /// chunk test. Updating in the column loop: the bounds the diagonal mask's address is clamped to, and that address
-    /// (rdi: the KernelArgs pointer is not needed after the loads).
+    /// Registers of the fused kernel: w and p. Updating rows first: the current row. Updating in the column loop: the
+    /// bounds the diagonal mask's address is clamped to, and that address (rdi: the KernelArgs pointer is not needed
+    /// after the loads).
     /// </summary>
-    private static readonly AssemblerRegister64 WriteWeights = rbx, Precedence = r12, LinkRowPtr = r13, DiagonalOffset = r14,
-        MaskLow = r13, MaskHigh = r14, DiagonalMask = rdi;
+    private static readonly AssemblerRegister64 WriteWeights = rbx, Precedence = r12, LinkRowPtr = r13, MaskLow = r13, MaskHigh = r14, DiagonalMask = rdi;
 
     /// <summary>
     /// The Temporal part's pointers: L, the read weightings, f and b; the current row of L and the group's byte offset in
@@ -171,7 +170,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
         {
             int cols = Math.Min(chunkVecs, full - col0);
             bool last = col0 + cols >= full;
-            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, cells, firstChunk: col0 == 0, chunked: cols < full);
+            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, cells, firstChunk: col0 == 0);
             col0 += cols;
         }
         while (col0 < full);
@@ -185,7 +184,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// the first block as it reads the rows, the diagonal zeroed by a mask.
     /// </summary>
     private static void TemporalPass(KernelAssembler k, int n, int heads, int hb, int rb, int col0, int cols, TailMask? tail, bool accumulateForward,
-        FusedCells? fused, bool firstChunk, bool chunked)
+        FusedCells? fused, bool firstChunk)
     {
         var a = k.Asm;
         var regs = k.Registers;
@@ -201,7 +200,8 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 {
                     a.lea(LinkRowPtr, __[RowPtr + r * nb]);
                     LinkRow(k, LinkRowPtr, __dword_ptr[WriteWeights + GroupOffset + r * 4], WriteWeights, Precedence, firstChunk ? g.Sum : null, col0, cols, tail);
-                    ZeroDiagonal(k, __dword_ptr[LinkRowPtr + GroupOffset + r * 4], r, chunked ? (col0, cols + (tail is null ? 0 : 1)) : null);
+                    // L[i, i] = 0 after every chunk's update: a chunk left of it zeroes it early, its own chunk updates and zeroes it.
+                    a.mov(__dword_ptr[LinkRowPtr + GroupOffset + r * 4], 0);
                 }
             for (int h0 = 0; h0 < heads; h0 += hb) HeadBlock(rows, h0, Math.Min(hb, heads - h0), update: inline && h0 == 0);
         }
@@ -429,23 +429,6 @@ public sealed class DncLinkEmitter : IKernelEmitter
             k.Add(t, t, u);
             k.StorePart(c.At(row), t, c.Count, c.Tail);
         });
-    }
-
-    /// <summary>
-    /// L[i, i] = 0 after row r of the group is updated (<paramref name="diagonal"/>); when the row was updated over a
-    /// column chunk only (<paramref name="vectors"/>: first vector, count), only if i falls in it, so that no later
-    /// chunk's update overwrites the zero.
-    /// </summary>
-    private static void ZeroDiagonal(KernelAssembler k, AssemblerMemoryOperand diagonal, int r, (int First, int Count)? vectors)
-    {
-        var a = k.Asm;
-        if (vectors is not { } v) { a.mov(diagonal, 0); return; }
-        var skip = a.CreateLabel();
-        a.lea(DiagonalOffset, __[GroupOffset + (r * 4 - v.First * k.VectorBytes)]);
-        a.cmp(DiagonalOffset, v.Count * k.VectorBytes);   // unsigned: a column left of the chunk wraps high
-        a.jae(skip);
-        a.mov(diagonal, 0);
-        a.Label(ref skip);
     }
 
     /// <summary>
