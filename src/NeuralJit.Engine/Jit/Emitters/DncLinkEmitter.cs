@@ -23,8 +23,8 @@ namespace NeuralJit.Jit.Emitters;
 /// w_i in registers) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
 /// the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
 /// w_i broadcast from memory) and the diagonal is zeroed by an AND with a window of a stack table, clamped so that the
-/// loop has no branch. In both, the column loop prefetches the next group's rows, whose update then finds them in L1,
-/// and when b is chunked each chunk updates its own columns (Σw summed in the first).</para>
+/// loop has no branch, and the loop prefetches the next group's rows, whose update then finds them in L1. When b is
+/// chunked, each chunk updates its own columns (Σw summed in the first).</para>
 /// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
 /// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/>; the link row and the
 /// precedence update pin theirs (v0, v1, v3, two per unrolled slot from v4) the same way; the AVX2 tail mask sits at the top.
@@ -129,7 +129,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
             k.LoadPointer(Reads, KernelArgs.Offsets.D);     // R×N
             k.LoadPointer(Forward, KernelArgs.Offsets.E);
             k.LoadPointer(Backward, KernelArgs.Offsets.F);
-            foreach (var r in new[] { WriteWeights, Precedence, r13, r14 }) k.UseCalleeSaved(r);
+            foreach (var r in inline ? new[] { WriteWeights, Precedence, MaskLow, MaskHigh } : new[] { WriteWeights, Precedence, LinkRowPtr }) k.UseCalleeSaved(r);
             if (inline)
             {
                 // The diagonal mask table: 4L lanes of all-ones but a zero at lane 2L; the L lanes from 2L − d zero lane d.
@@ -242,8 +242,8 @@ public sealed class DncLinkEmitter : IKernelEmitter
             {
                 AssemblerMemoryOperand At(AssemblerRegister64 b, int off) => index is { } i ? __[b + i + (off + disp)] : __[b + (off + disp)];
                 int count = t is { } m ? m.Count : k.Lanes;
-                // The next row group's lines, one per row per vector of this one, so that its update finds them in L1.
-                if (index is not null && h0 == 0 && fused is not null)
+                // Past L2, the next row group's lines, one per row per vector of this one, so that its update finds them in L1.
+                if (index is not null && update)
                     for (int r = 0; r < rb; r++) a.prefetcht0(At(RowPtr, (rb + r) * nb));
                 if (update && fused is { } f)
                 {
@@ -443,7 +443,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
         if (blocks >= 2)
         {
             var loop = a.CreateLabel();
-            a.mov(index, col0 * vb);
+            if (col0 == 0) a.xor(index, index); else a.mov(index, col0 * vb);
             a.Label(ref loop);
             for (int u = 0; u < unroll; u++) body(new Cursor(index, u * vb, k.Lanes, null, u));
             a.add(index, unroll * vb);
