@@ -70,11 +70,14 @@ public class JitDncTests
             Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), 3000 + n, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
     }
 
-    /// <summary>Each Temporal row group fits the registers (one kept for the AVX2 tail mask), and two rows share a group whenever heads split evenly allow it.</summary>
+    /// <summary>
+    /// Each Temporal row group fits the registers (one kept for the AVX2 tail mask; three more for the fused kernel's
+    /// update in the column loop), and two rows share a group whenever heads split evenly allow it.
+    /// </summary>
     [Fact]
     public void TemporalBlockingFitsTheRegistersAndGroupsTwoRowsWhenTheHeadsAllow()
     {
-        foreach (int registers in new[] { 15, 16, 32 })
+        foreach (int registers in new[] { 12, 13, 15, 16, 29, 32 })
             for (int heads = 1; heads <= 16; heads++)
             {
                 var (rows, hb) = NeuralJit.Jit.Emitters.DncLinkEmitter.Blocking(registers, heads);

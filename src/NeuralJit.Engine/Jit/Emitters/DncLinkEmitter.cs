@@ -26,8 +26,9 @@ namespace NeuralJit.Jit.Emitters;
 /// loop has no branch, and the loop prefetches the next group's rows, whose update then finds them in L1. When b is
 /// chunked, each chunk updates its own columns (Σw summed in the first).</para>
 /// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
-/// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/>; the link row and the
-/// precedence update pin theirs (v0, v1, v3, two per unrolled slot from v4) the same way; the AVX2 tail mask sits at the top.
+/// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/> (the update in the column
+/// loop: w_j, p_j and a temporary after b, from a budget three smaller); the link row and the precedence update pin
+/// theirs (v0, v1, v3, two per unrolled slot from v4) the same way; the AVX2 tail mask sits at the top.
 /// </summary>
 public sealed class DncLinkEmitter : IKernelEmitter
 {
