@@ -13,8 +13,8 @@ namespace NeuralJit.Jit.Emitters;
 /// b (R·N floats). Rb and the heads per block come from the register budget (forward accumulators + broadcast
 /// weights + rows ≤ 16 ymm or 32 zmm); when all heads leave room for one row only, they are taken in even blocks
 /// that fit groups of two rows or more, each block reading the group's rows again from L1. When b and the read
-/// weightings outgrow L1 (R·N·4 &gt; 12 KiB, N &gt; 768 at R = 4) the columns are cut in chunks whose b and w fit, and
-/// the forward sums add up over the chunks.</para>
+/// weightings outgrow L1 (R·N·4 &gt; 12 KiB, N &gt; 768 at R = 4) the columns are cut in chunks (<see cref="ChunkBytes"/>),
+/// and the forward sums add up over the chunks.</para>
 /// <para><b>DncLinkUpdate</b> is one streaming pass over L with the reference's operations in its order (no FMA),
 /// so it matches bit for bit: (1 − w_i − w_j)·L + w_i·p_j, the diagonal zeroed after its row, Σw summed in double
 /// in row order inside the same loop (a stack cell; its latency hides under the row's vector work), then p updated.</para>
@@ -35,11 +35,11 @@ public sealed class DncLinkEmitter : IKernelEmitter
     public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncLinkUpdate, OpKind.DncTemporal, OpKind.DncLinkTemporal };
 
     /// <summary>
-    /// b (R·N floats) kept whole while it fits this many bytes; above, the columns are chunked to <see cref="ChunkBytes"/>
-    /// of b. The read weightings (as many bytes) stream beside b for every row group, so b and w together stay within
-    /// L1 with room for the group's rows.
+    /// b (R·N floats) kept whole while it fits this many bytes: the read weightings (as many bytes) stream beside it for
+    /// every row group, and both share L1 with the group's rows. Above, the columns are cut in the fewest even chunks of
+    /// b up to <see cref="ChunkBytes"/>, and at least two (narrower strips of L stream worse).
     /// </summary>
-    private const int WholeBackwardBytes = 12 * 1024, ChunkBytes = 8 * 1024;
+    private const int WholeBackwardBytes = 12 * 1024, ChunkBytes = 16 * 1024;
 
     public void Emit(KernelAssembler k, OpKey key)
     {
@@ -165,7 +165,8 @@ public sealed class DncLinkEmitter : IKernelEmitter
 
         // With b outgrowing L1, the columns are cut in chunks: each row group is updated and weighed chunk by chunk,
         // so L is still read once.
-        int chunkVecs = heads * nb <= WholeBackwardBytes ? full : Math.Max(1, ChunkBytes / (heads * vb));
+        int chunks = heads * nb <= WholeBackwardBytes ? 1 : Math.Max(2, (heads * nb + ChunkBytes - 1) / ChunkBytes);
+        int chunkVecs = (full + chunks - 1) / chunks;
         int col0 = 0;
         do
         {
