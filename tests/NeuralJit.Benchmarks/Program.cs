@@ -140,6 +140,9 @@ internal static unsafe class Program
         foreach (int n in new[] { 64, 256, 1024 })
             foreach (var isa in isas)
                 LinkFusion(n, 4, isa, jit, roof);
+        foreach (var (n, r) in new[] { (64, 2), (256, 4), (1024, 4), (4096, 4) })
+            foreach (var isa in isas)
+                LinkVersusFloor(n, r, isa, jit);
         foreach (var (n, w, r) in new[] { (64, 16, 2), (256, 64, 4), (1024, 64, 4) })
             foreach (var isa in isas)
                 WriteContentFusion(n, w, r, isa, jit, roof);
@@ -239,6 +242,18 @@ internal static unsafe class Program
         var r = SpeedupBenchmark.ToResult(key, isa, "JIT LinkUpdate+Temporal", m, err, w.WorkingSetBytes, roof);
         Add(name, isa, "JIT", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
             $"±{m.Candidate.Error999:N0}", $"{r.GFlops:N1} GFLOP/s", $"{r.PercentOfBound:N0}% {r.Bound}", $"{err:G2}", "faster", m.Speedup > 1 ? "PASS" : "SHORT");
+    }
+
+    /// <summary>The fused DncLinkTemporal kernel against one in-place read-modify-write pass over L (<see cref="LinkFloor"/>): Ratio = floor ÷ kernel.</summary>
+    private static void LinkVersusFloor(int n, int heads, JitIsa isa, JitSource jit)
+    {
+        var key = new OpKey(OpKind.DncLinkTemporal, new OpShape(n, heads));
+        string name = $"{key} {isa} vs L read-modify-write floor";
+        if (!Selected(name) && !Selected("dnc op")) return;
+        if (LinkFloor.Measure(n, heads, isa, jit, s_budget) is not { } m) { Add(name, isa, "RMW", "—", "—", "—", "—", "—", "—", "—", "—", "NO JIT KERNEL"); return; }
+        double gbps = 8.0 * n * n / m.Candidate.Median;
+        Add(name, isa, "RMW", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
+            $"±{m.Candidate.Error999:N0}", $"{gbps:N1} GB/s", $"{100 * m.Speedup:N0}% floor", "—", "—", "INFO");
     }
 
     /// <summary>The fused DncWriteContent kernel against the JIT's DncWrite then R DncContent kernels on the same operands.</summary>

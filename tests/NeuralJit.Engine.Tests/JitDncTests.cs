@@ -64,16 +64,19 @@ public class JitDncTests
         foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
             foreach (var (n, r, seed) in SlotsByHeads(inputs == InputKind.Random ? 1000 : 2000))
                 Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, Fill(inputs, weights: f => f == "B"));
-        // More heads than one pass holds, and a backward (R·N·4 > 24 KiB) cut in column chunks.
+        // More heads than one pass holds, and a backward (R·N·4 > 12 KiB) cut in column chunks.
         foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16) })
             Run(isa, new OpKey(OpKind.DncTemporal, new OpShape(n, r)), SumTol(n), 3000 + n, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
     }
 
-    /// <summary>Each Temporal row group fits the registers (one kept for the AVX2 tail mask), and two rows share a group whenever heads split evenly allow it.</summary>
+    /// <summary>
+    /// Each Temporal row group fits the registers (one kept for the AVX2 tail mask; three more for the fused kernel's
+    /// update in the column loop), and two rows share a group whenever heads split evenly allow it.
+    /// </summary>
     [Fact]
     public void TemporalBlockingFitsTheRegistersAndGroupsTwoRowsWhenTheHeadsAllow()
     {
-        foreach (int registers in new[] { 15, 16, 32 })
+        foreach (int registers in new[] { 12, 13, 15, 16, 29, 32 })
             for (int heads = 1; heads <= 16; heads++)
             {
                 var (rows, hb) = NeuralJit.Jit.Emitters.DncLinkEmitter.Blocking(registers, heads);
@@ -99,8 +102,28 @@ public class JitDncTests
                 var fill = Fill(inputs, weights: f => f is "B" or "D");
                 Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), seed, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng));
             }
-        foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16), (33, 0) })
+        // Past one pass of heads; b cut in column chunks, for L in L2 (181x36: each chunk updates its own columns and
+        // zeroes the diagonals that fall in it) and past it; heads = 0 (the update alone).
+        foreach (var (n, r) in new[] { (700, 9), (1601, 4), (40, 16), (33, 0), (181, 36) })
             Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3500 + n, InputKind.Random, Fill(InputKind.Random));
+    }
+
+    /// <summary>
+    /// L past L2 (N·N·4 &gt; 512 KiB): the fused kernel updates each row group inside the Temporal column loop, the diagonal
+    /// zeroed by a mask window, rows in groups with a remainder, tails, every head count of one pass, b cut in column chunks
+    /// (R·N·4 &gt; 12 KiB) with the diagonal in every chunk; random and special inputs.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void LinkTemporalUpdatingInTheColumnLoopMatchesTheReference(JitIsa isa)
+    {
+        int i = 0;
+        foreach (var (n, r) in new[] { (363, 1), (401, 2), (515, 3), (777, 4), (1024, 4), (1031, 2), (2048, 4), (1540, 5), (600, 9) })
+            foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            {
+                float scale = 2f / n;
+                var fill = Fill(inputs, weights: f => f is "B" or "D");
+                Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3700 + i++, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng));
+            }
     }
 
     [Theory, MemberData(nameof(Isas))]

@@ -11,25 +11,34 @@ namespace NeuralJit.Jit.Emitters;
 /// (reduced once per row group) and the backward sums as b_h[j] += Σ_r w_h[n+r]·L[n+r, j] against the L1-resident
 /// b (R·N floats). Rb and the heads per block come from the register budget (forward accumulators + broadcast
 /// weights + rows ≤ 16 ymm or 32 zmm); when all heads leave room for one row only, they are taken in even blocks
-/// that fit groups of two rows or more, each block reading the group's rows again from L1. When b outgrows
-/// L1 (R·N·4 &gt; 24 KiB, N &gt; 1536 at R = 4) the columns are cut in chunks whose b fits, and the forward sums add
-/// up over the chunks.</para>
+/// that fit groups of two rows or more, each block reading the group's rows again from L1. When b and the read
+/// weightings outgrow L1 (R·N·4 &gt; 12 KiB, N &gt; 768 at R = 4) the columns are cut in chunks (<see cref="ChunkBytes"/>),
+/// and the forward sums add up over the chunks.</para>
 /// <para><b>DncLinkUpdate</b> is one streaming pass over L with the reference's operations in its order (no FMA),
 /// so it matches bit for bit: (1 − w_i − w_j)·L + w_i·p_j, the diagonal zeroed after its row, Σw summed in double
 /// in row order inside the same loop (a stack cell; its latency hides under the row's vector work), then p updated.</para>
-/// <para><b>DncLinkTemporal</b> is the two in one pass over L: each row group is updated (the LinkUpdate row, exact)
-/// and stored, then read back from L1 by the Temporal group, so L comes from L2/L3 once and is written once instead
-/// of being streamed twice; p is updated after the last row.</para>
+/// <para><b>DncLinkTemporal</b> is the two in one pass over L, so L is read once and written once; p is updated after
+/// the last row. While L fits L2 (≤ 512 KiB) each row group is updated row by row (the LinkUpdate row, exact, 1 − w_i and
+/// w_i in registers) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
+/// the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
+/// w_i broadcast from memory) and the diagonal is zeroed by an AND with a window of a stack table, clamped so that the
+/// loop has no branch, and the loop prefetches the next group's rows, whose update then finds them in L1. When b is
+/// chunked, each chunk updates its own columns (Σw summed in the first).</para>
 /// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
-/// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/>; the link row and the
-/// precedence update pin theirs (v0, v1, v3, two per unrolled slot from v4) the same way; the AVX2 tail mask sits at the top.
+/// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/> (the update in the column
+/// loop: w_j, p_j and a temporary after b, from a budget three smaller); the link row and the precedence update pin
+/// theirs (v0, v1, v3, two per unrolled slot from v4) the same way; the AVX2 tail mask sits at the top.
 /// </summary>
 public sealed class DncLinkEmitter : IKernelEmitter
 {
     public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncLinkUpdate, OpKind.DncTemporal, OpKind.DncLinkTemporal };
 
-    /// <summary>b (R·N floats) kept whole while it fits this many bytes; above, the columns are chunked to <see cref="ChunkBytes"/>.</summary>
-    private const int WholeBackwardBytes = 24 * 1024, ChunkBytes = 16 * 1024;
+    /// <summary>
+    /// b (R·N floats) kept whole while it fits this many bytes: the read weightings (as many bytes) stream beside it for
+    /// every row group, and both share L1 with the group's rows. Above, the columns are cut in the fewest even chunks of
+    /// b up to <see cref="ChunkBytes"/>, and at least two (narrower strips of L stream worse).
+    /// </summary>
+    private const int WholeBackwardBytes = 12 * 1024, ChunkBytes = 16 * 1024;
 
     public void Emit(KernelAssembler k, OpKey key)
     {
@@ -65,37 +74,76 @@ public sealed class DncLinkEmitter : IKernelEmitter
         return rows;
     }
 
-    /// <summary>Registers of the fused kernel: w, p and the current row (the Temporal part keeps rsi, rdx, rcx, r8–r11).</summary>
-    private static readonly AssemblerRegister64 WriteWeights = rbx, Precedence = r12, LinkRowPtr = r13;
+    /// <summary>
+    /// Registers of the fused kernel: w and p. Updating rows first: the current row. Updating in the column loop: the
+    /// bounds the diagonal mask's address is clamped to, and that address (rdi: the KernelArgs pointer is not needed
+    /// after the loads).
+    /// </summary>
+    private static readonly AssemblerRegister64 WriteWeights = rbx, Precedence = r12, LinkRowPtr = r13, MaskLow = r13, MaskHigh = r14, DiagonalMask = rdi;
 
     /// <summary>
     /// The Temporal part's pointers: L, the read weightings, f and b; the current row of L and the group's byte offset in
-    /// w and f; the column offset (also the index of the link row and precedence passes).
+    /// w and f; the column offset (also the index of the precedence pass).
     /// </summary>
     private static readonly AssemblerRegister64 Links = rsi, Reads = rdx, Forward = rcx, Backward = r8, RowPtr = rax, GroupOffset = r9, ColumnOffset = r10;
     private static readonly AssemblerRegister32 GroupOffset32 = r9d, GroupsLeft = r11d;
 
+    /// <summary>
+    /// The fused kernel's stack cells: Σw; updating in the column loop (<see cref="Inline"/>), each group row's 1 − w_i
+    /// (a float) and w_i (AVX2: a whole vector), and the diagonal mask table.
+    /// </summary>
+    private readonly record struct FusedCells(AssemblerMemoryOperand Sum, bool Inline, int Keep, int WriteWeight, int MaskTable);
+
+    /// <summary>
+    /// Above this many bytes of L the fused kernel updates each row group inside the Temporal column loop (L streams from
+    /// L3 or memory, and the loop's loads overlap its arithmetic); at or below, where L sits in L2, it updates the group's
+    /// rows first, with 1 − w_i and w_i in registers, and the column loop reads them back from L1.
+    /// </summary>
+    private const int InlineUpdateAboveBytes = 512 * 1024;
+
     private static void EmitTemporal(KernelAssembler k, int n, int heads, bool fused)
     {
         if (n == 0 || heads == 0) return;
+        var a = k.Asm;
         int L = k.Lanes, vb = k.VectorBytes, nb = n * 4;
         int full = n / L, tail = n % L;
         var regs = k.Registers;
         bool avx2Tail = !k.IsAvx512 && tail > 0;
         var maskVec = avx2Tail ? regs.TakeHighest("AVX2 tail mask") : default;
         int budget = k.VectorRegisters - (avx2Tail ? 1 : 0);
-        var (rb, hb) = Blocking(budget, heads);
-        var sum = fused ? SumOnStack(k) : default;
+        bool inline = fused && (long)n * nb > InlineUpdateAboveBytes;
+        // The head block that updates the rows also holds w_j, p_j and a temporary.
+        var (rb, hb) = Blocking(inline ? budget - 3 : budget, heads);
+        FusedCells? cells = null;
 
         if (fused)
         {
+            var sum = SumOnStack(k);
+            var fc = inline
+                ? new FusedCells(sum, true, k.AllocateStack(4 * 4), k.IsAvx512 ? 0 : k.AllocateStack(4 * vb), k.AllocateStack(4 * vb))
+                : new FusedCells(sum, false, 0, 0, 0);
+            cells = fc;
             k.LoadPointer(Links, KernelArgs.Offsets.A);     // updated in place
             k.LoadPointer(WriteWeights, KernelArgs.Offsets.B);
             k.LoadPointer(Precedence, KernelArgs.Offsets.C);
             k.LoadPointer(Reads, KernelArgs.Offsets.D);     // R×N
             k.LoadPointer(Forward, KernelArgs.Offsets.E);
             k.LoadPointer(Backward, KernelArgs.Offsets.F);
-            foreach (var r in new[] { WriteWeights, Precedence, LinkRowPtr }) k.UseCalleeSaved(r);
+            foreach (var r in inline ? new[] { WriteWeights, Precedence, MaskLow, MaskHigh } : new[] { WriteWeights, Precedence, LinkRowPtr }) k.UseCalleeSaved(r);
+            if (inline)
+            {
+                // The diagonal mask table: 4L lanes of all-ones but a zero at lane 2L; the L lanes from 2L − d zero lane d.
+                using (regs.Phase())
+                {
+                    var ones = regs.TakeAt(0, "all ones");
+                    k.LoadConst(ones, BitConverter.UInt32BitsToSingle(0xFFFFFFFFu));
+                    for (int v = 0; v < 4; v++) k.Store(__[rsp + (fc.MaskTable + v * vb)], ones);
+                    a.mov(__dword_ptr[rsp + (fc.MaskTable + 2 * vb)], 0);
+                }
+                // The clamp bounds of row 0's window: rows r < rb read r lanes below it, and a clamped window stays all ones.
+                a.lea(MaskLow, __[rsp + (fc.MaskTable + (rb - 1) * 4)]);
+                a.lea(MaskHigh, __[rsp + (fc.MaskTable + 3 * vb)]);
+            }
         }
         else
         {
@@ -114,45 +162,54 @@ public sealed class DncLinkEmitter : IKernelEmitter
         }
         TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
 
-        int chunkVecs = heads * nb <= WholeBackwardBytes ? full : Math.Max(1, ChunkBytes / (heads * vb));
+        // With b outgrowing L1, the columns are cut in chunks: each row group is updated and weighed chunk by chunk,
+        // so L is still read once.
+        int chunks = heads * nb <= WholeBackwardBytes ? 1 : Math.Max(2, (heads * nb + ChunkBytes - 1) / ChunkBytes);
+        int chunkVecs = (full + chunks - 1) / chunks;
         int col0 = 0;
         do
         {
             int cols = Math.Min(chunkVecs, full - col0);
             bool last = col0 + cols >= full;
-            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, updateLinks: fused && col0 == 0 ? sum : null, maskVec);
+            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, cells, firstChunk: col0 == 0);
             col0 += cols;
         }
         while (col0 < full);
-        if (fused) UpdatePrecedence(k, n, WriteWeights, Precedence, sum, maskVec);
+        if (cells is { } c) UpdatePrecedence(k, n, WriteWeights, Precedence, c.Sum, maskVec);
     }
 
     /// <summary>
     /// One pass over the rows for column vectors col0..col0+cols−1 (plus the tail): each row group serves all heads,
-    /// <paramref name="hb"/> at a time, its rows read again from L1 for each block of heads. With
-    /// <paramref name="updateLinks"/> (the Σw cell), each row group is first link-updated in place.
+    /// <paramref name="hb"/> at a time, its rows read again from L1 for each block of heads. With <paramref name="fused"/>
+    /// cells, each row group is link-updated first: row by row before its blocks, or (<see cref="FusedCells.Inline"/>) by
+    /// the first block as it reads the rows, the diagonal zeroed by a mask.
     /// </summary>
     private static void TemporalPass(KernelAssembler k, int n, int heads, int hb, int rb, int col0, int cols, TailMask? tail, bool accumulateForward,
-        AssemblerMemoryOperand? updateLinks, Vec avx2Mask)
+        FusedCells? fused, bool firstChunk)
     {
         var a = k.Asm;
         var regs = k.Registers;
         int vb = k.VectorBytes, nb = n * 4;
+        int end = (col0 + cols) * vb;
+        bool inline = fused is { Inline: true };
 
         void Group(int rows)
         {
-            if (updateLinks is { } sum)
+            if (fused is { Inline: true } f) PrepareGroup(k, f, rows, firstChunk);
+            else if (fused is { } g)
                 for (int r = 0; r < rows; r++)
                 {
                     a.lea(LinkRowPtr, __[RowPtr + r * nb]);
-                    LinkRow(k, n, LinkRowPtr, __dword_ptr[WriteWeights + GroupOffset + r * 4], __dword_ptr[LinkRowPtr + GroupOffset + r * 4], WriteWeights, Precedence, sum, avx2Mask);
+                    LinkRow(k, LinkRowPtr, __dword_ptr[WriteWeights + GroupOffset + r * 4], WriteWeights, Precedence, firstChunk ? g.Sum : null, col0, cols, tail);
+                    // L[i, i] = 0 after every chunk's update: a chunk left of it zeroes it early, its own chunk updates and zeroes it.
+                    a.mov(__dword_ptr[LinkRowPtr + GroupOffset + r * 4], 0);
                 }
-            for (int h0 = 0; h0 < heads; h0 += hb) HeadBlock(rows, h0, Math.Min(hb, heads - h0));
+            for (int h0 = 0; h0 < heads; h0 += hb) HeadBlock(rows, h0, Math.Min(hb, heads - h0), update: inline && h0 == 0);
         }
 
-        void HeadBlock(int rows, int h0, int hc)
+        void HeadBlock(int rows, int h0, int hc, bool update)
         {
-            // Where Blocking's budget puts each role: accumulators, then broadcasts, rows, w and b.
+            // Where Blocking's budget puts each role: accumulators, then broadcasts, rows, w and b (then w_j, p_j and a temporary).
             int Fwd(int r, int h) => r * hc + h;
             int Bc(int r, int h) => rb * hc + r * hc + h;
             int Row(int r) => 2 * rb * hc + r;
@@ -168,17 +225,55 @@ public sealed class DncLinkEmitter : IKernelEmitter
             for (int r = 0; r < rows; r++) row[r] = regs.TakeAt(Row(r), $"L row {r}");
             var wv = regs.TakeAt(wAt, "w");
             var bv = regs.TakeAt(bAt, "b");
+            Vec wj = default, pj = default, tmp0 = default;
+            if (update)
+            {
+                wj = regs.TakeAt(bAt + 1, "w_j");
+                pj = regs.TakeAt(bAt + 2, "p_j");
+                tmp0 = regs.TakeAt(bAt + 3, "link temporary");
+            }
             for (int r = 0; r < rows; r++)
                 for (int h = 0; h < hc; h++)
                 {
                     k.Zero(fwd[r, h]);
                     k.Broadcast(bc[r, h], __dword_ptr[Reads + GroupOffset + ((h0 + h) * nb + r * 4)]);
                 }
+
             void Column(AssemblerRegister64? index, int disp, TailMask? t)
             {
                 AssemblerMemoryOperand At(AssemblerRegister64 b, int off) => index is { } i ? __[b + i + (off + disp)] : __[b + (off + disp)];
                 int count = t is { } m ? m.Count : k.Lanes;
-                for (int r = 0; r < rows; r++) k.LoadPart(row[r], At(RowPtr, r * nb), count, t);
+                // Past L2, the next row group's lines, one per row per vector of this one, so that its update finds them in L1.
+                if (index is not null && update)
+                    for (int r = 0; r < rb; r++) a.prefetcht0(At(RowPtr, (rb + r) * nb));
+                if (update && fused is { } f)
+                {
+                    // Row r's mask zeroes lane i − v·L of this vector v: the table's window at 2L·4 + v·vb − i·4, clamped into
+                    // the table; a window clamped to either end is all ones (the diagonal is in another vector).
+                    if (index is { } i) a.lea(DiagonalMask, __[rsp + i + (f.MaskTable + 2 * vb + disp)]);
+                    else a.lea(DiagonalMask, __[rsp + (f.MaskTable + 2 * vb + disp)]);
+                    a.sub(DiagonalMask, GroupOffset);
+                    a.cmp(DiagonalMask, MaskLow);
+                    a.cmovb(DiagonalMask, MaskLow);
+                    a.cmp(DiagonalMask, MaskHigh);
+                    a.cmova(DiagonalMask, MaskHigh);
+                    k.LoadPart(wj, At(WriteWeights, 0), count, t);
+                    k.LoadPart(pj, At(Precedence, 0), count, t);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        // (1 − w_i − w_j)·L + w_i·p_j in the reference's order, no FMA: bit-exact.
+                        k.Broadcast(row[r], __dword_ptr[rsp + (f.Keep + r * 4)]);
+                        k.Sub(row[r], row[r], wj);
+                        if (t is null) k.Mul(row[r], row[r], At(RowPtr, r * nb));
+                        else { k.LoadPart(tmp0, At(RowPtr, r * nb), count, t); k.Mul(row[r], row[r], tmp0); }
+                        k.Mul(tmp0, pj, k.IsAvx512 ? __dword_bcst[WriteWeights + GroupOffset + r * 4] : __[rsp + (f.WriteWeight + r * vb)]);
+                        k.Add(row[r], row[r], tmp0);
+                        k.And(row[r], row[r], k.Width.Ptr[DiagonalMask - r * 4]);
+                        k.StorePart(At(RowPtr, r * nb), row[r], count, t);
+                    }
+                }
+                else
+                    for (int r = 0; r < rows; r++) k.LoadPart(row[r], At(RowPtr, r * nb), count, t);
                 for (int h = 0; h < hc; h++)
                 {
                     k.LoadPart(wv, At(Reads, (h0 + h) * nb), count, t);
@@ -188,6 +283,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
                     k.StorePart(At(Backward, (h0 + h) * nb), bv, count, t);
                 }
             }
+
             if (cols >= 2)
             {
                 var loop = a.CreateLabel();
@@ -195,11 +291,11 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 a.Label(ref loop);
                 Column(ColumnOffset, 0, null);
                 a.add(ColumnOffset, vb);
-                a.cmp(ColumnOffset, (col0 + cols) * vb);
+                a.cmp(ColumnOffset, end);
                 a.jb(loop);
             }
             else if (cols == 1) Column(null, col0 * vb, null);
-            if (tail is { } tm) Column(null, (col0 + cols) * vb, tm);
+            if (tail is { } tm) Column(null, end, tm);
             // The broadcasts are dead after the columns; the reduction's temporary is the register after the group's
             // accumulators (the first broadcast when the group is whole), which keeps it VEX-encodable (Blocking).
             foreach (var v in bc) regs.Release(v);
@@ -231,6 +327,38 @@ public sealed class DncLinkEmitter : IKernelEmitter
         if (rest > 0) Group(rest);
     }
 
+    /// <summary>
+    /// The scalars of a row group updated in the column loop: per row, Σw += w_i in double (first chunk only, in row
+    /// order like the reference) and 1 − w_i (and on AVX2 w_i broadcast) to the stack.
+    /// </summary>
+    private static void PrepareGroup(KernelAssembler k, FusedCells f, int rows, bool firstChunk)
+    {
+        var a = k.Asm;
+        int vb = k.VectorBytes;
+        using (k.Registers.Phase())
+        {
+            Vec wi = k.Registers.TakeAt(0, "w_i"), keep = k.Registers.TakeAt(1, "1 − w_i (Σw first)");
+            for (int r = 0; r < rows; r++)
+            {
+                a.vmovss(k.X(wi), __dword_ptr[WriteWeights + GroupOffset + r * 4]);
+                if (firstChunk)
+                {
+                    a.vcvtss2sd(k.X(keep), k.X(keep), k.X(wi));
+                    a.vaddsd(k.X(keep), k.X(keep), f.Sum);
+                    a.vmovsd(f.Sum, k.X(keep));
+                }
+                k.LoadConst(keep, 1f);
+                a.vsubss(k.X(keep), k.X(keep), k.X(wi));   // 1 − w_i, then − w_j: the reference's left-to-right order
+                a.vmovss(__dword_ptr[rsp + (f.Keep + r * 4)], k.X(keep));
+                if (!k.IsAvx512)
+                {
+                    k.BroadcastLane0(wi, wi);
+                    k.Store(__[rsp + (f.WriteWeight + r * vb)], wi);
+                }
+            }
+        }
+    }
+
     // ---- DncLinkUpdate ---------------------------------------------------------------------------------
 
     private static void EmitLinkUpdate(KernelAssembler k, int n)
@@ -244,11 +372,13 @@ public sealed class DncLinkEmitter : IKernelEmitter
         k.LoadPointer(links, KernelArgs.Offsets.A);         // updated in place
         k.LoadPointer(weights, KernelArgs.Offsets.B);
         k.LoadPointer(precedence, KernelArgs.Offsets.C);    // read here, updated after L
+        TailMask? tail = n % k.Lanes > 0 ? k.CreateTailMask(n % k.Lanes, maskVec) : null;
         a.mov(row, links);
         a.xor(i32, i32);
         var next = a.CreateLabel();
         a.Label(ref next);
-        LinkRow(k, n, row, __dword_ptr[weights + i * 4], __dword_ptr[row + i * 4], weights, precedence, sum, maskVec);
+        LinkRow(k, row, __dword_ptr[weights + i * 4], weights, precedence, sum, 0, n / k.Lanes, tail);
+        a.mov(__dword_ptr[row + i * 4], 0);
         a.add(row, n * 4);
         a.inc(i);
         a.cmp(i, n);
@@ -265,12 +395,13 @@ public sealed class DncLinkEmitter : IKernelEmitter
     }
 
     /// <summary>
-    /// One row i of the link update, in place at <paramref name="row"/>: L[i, j] = (1 − w_i − w_j)·L[i, j] + w_i·p_j with
-    /// the reference's operations, then L[i, i] = 0 (<paramref name="diagonal"/>), and Σw += w_i in double. Uses v0–v1,
-    /// v3 and v4.. (two per unrolled slot), the index <see cref="ColumnOffset"/>, and the tail mask register.
+    /// Column vectors col0..col0+cols−1 of one row i of the link update, in place at <paramref name="row"/>, then the
+    /// <paramref name="tail"/> vector: L[i, j] = (1 − w_i − w_j)·L[i, j] + w_i·p_j with the reference's operations; with
+    /// <paramref name="sum"/> (once per row), Σw += w_i in double. Uses v0–v1, v3 and v4.. (two per unrolled slot), the
+    /// index <see cref="ColumnOffset"/>, and (AVX2) the tail mask register.
     /// </summary>
-    private static void LinkRow(KernelAssembler k, int n, AssemblerRegister64 row, AssemblerMemoryOperand wi, AssemblerMemoryOperand diagonal,
-        AssemblerRegister64 w, AssemblerRegister64 p, AssemblerMemoryOperand sum, Vec avx2Mask)
+    private static void LinkRow(KernelAssembler k, AssemblerRegister64 row, AssemblerMemoryOperand wi,
+        AssemblerRegister64 w, AssemblerRegister64 p, AssemblerMemoryOperand? sum, int col0, int cols, TailMask? tail)
     {
         var a = k.Asm;
         var regs = k.Registers;
@@ -279,12 +410,15 @@ public sealed class DncLinkEmitter : IKernelEmitter
         var slots = SlotPairs(k);
         a.vmovss(k.X(scalar), wi);
         k.BroadcastLane0(wiv, scalar);
-        a.vcvtss2sd(k.X(keep), k.X(keep), k.X(scalar));
-        a.vaddsd(k.X(keep), k.X(keep), sum);               // Σw in double, in row order like the reference
-        a.vmovsd(sum, k.X(keep));
+        if (sum is { } s)
+        {
+            a.vcvtss2sd(k.X(keep), k.X(keep), k.X(scalar));
+            a.vaddsd(k.X(keep), k.X(keep), s);               // Σw in double, in row order like the reference
+            a.vmovsd(s, k.X(keep));
+        }
         k.LoadConst(keep, 1f);
         k.Sub(keep, keep, wiv);                            // 1 − w_i, then − w_j: the reference's left-to-right order
-        k.ForEachVector(n, Unroll(k), ColumnOffset, avx2Mask, c =>
+        ForEachVectorIn(k, col0, cols, tail, Unroll(k), ColumnOffset, c =>
         {
             var (t, u) = slots[c.Slot];
             k.LoadPart(u, c.At(w), c.Count, c.Tail);
@@ -296,7 +430,30 @@ public sealed class DncLinkEmitter : IKernelEmitter
             k.Add(t, t, u);
             k.StorePart(c.At(row), t, c.Count, c.Tail);
         });
-        a.mov(diagonal, 0);
+    }
+
+    /// <summary>
+    /// Visits column vectors col0..col0+cols−1 (an <paramref name="unroll"/>-vector loop over byte offset
+    /// <paramref name="index"/> while two or more unrolled blocks remain, then straight-line code), then the
+    /// <paramref name="tail"/> vector after them; the body addresses memory with <see cref="Cursor.At"/>.
+    /// </summary>
+    private static void ForEachVectorIn(KernelAssembler k, int col0, int cols, TailMask? tail, int unroll, AssemblerRegister64 index, Action<Cursor> body)
+    {
+        var a = k.Asm;
+        int vb = k.VectorBytes, blocks = cols / unroll, done = 0;
+        if (blocks >= 2)
+        {
+            var loop = a.CreateLabel();
+            if (col0 == 0) a.xor(index, index); else a.mov(index, col0 * vb);
+            a.Label(ref loop);
+            for (int u = 0; u < unroll; u++) body(new Cursor(index, u * vb, k.Lanes, null, u));
+            a.add(index, unroll * vb);
+            a.cmp(index, (col0 + blocks * unroll) * vb);
+            a.jb(loop);
+            done = blocks * unroll;
+        }
+        for (int v = done; v < cols; v++) body(new Cursor(null, (col0 + v) * vb, k.Lanes, null, (v - done) % unroll));
+        if (tail is { } t) body(new Cursor(null, (col0 + cols) * vb, t.Count, t, 0));
     }
 
     /// <summary>p = (1 − Σw)·p + w, with 1 − Σw in double rounded to float once.</summary>
