@@ -1,8 +1,8 @@
 namespace NeuralJit;
 
 /// <summary>
-/// What <c>Get-NeuralRoofline</c> returns: this core's measured fp32 FMA peak per ISA and its read
-/// bandwidth from each cache level and from memory, each the best of several runs of an emitted loop.
+/// What <c>Get-NeuralRoofline</c> returns: this core's measured fp32 FMA peak per ISA and its bandwidth from each
+/// cache level and from memory for reads, in-place updates and writes, each the best of several runs of an emitted loop.
 /// Rates are per wall-clock second; the per-TSC-tick figures divide by the TSC frequency (the TSC ticks
 /// at a constant rate, not at the core clock). A null peak means the CPU lacks that ISA.
 /// </summary>
@@ -20,16 +20,33 @@ public sealed class RooflineResult
     public double L2BytesPerTick { get; init; }
     public double L3BytesPerTick { get; init; }
     public double MemoryBytesPerTick { get; init; }
+    /// <summary>
+    /// In-place update (load, add, store to the same address) from each level, in bytes moved per second: each byte
+    /// updated counts twice, read and written back, as <see cref="Ops.OpTraffic.Updated"/> counts an in-out operand.
+    /// </summary>
+    public double L1UpdateGBps { get; init; }
+    public double L2UpdateGBps { get; init; }
+    public double L3UpdateGBps { get; init; }
+    public double MemoryUpdateGBps { get; init; }
+    /// <summary>Write-only stores (every byte of the buffer overwritten, none read by the loop) to each level, in bytes written per second.</summary>
+    public double L1WriteGBps { get; init; }
+    public double L2WriteGBps { get; init; }
+    public double L3WriteGBps { get; init; }
+    public double MemoryWriteGBps { get; init; }
     public long L1DataBytes { get; init; }
     public long L2Bytes { get; init; }
     public long L3Bytes { get; init; }
     public string CacheSizeSource { get; init; } = "";
     /// <summary>Buffer sizes the L1/L2/L3/memory loops read (half the level or more, never more than the level).</summary>
     public long[] TestBufferBytes { get; init; } = [];
-    /// <summary>Buffer sizes of the read-bandwidth curve, every √2 from 4 KiB to twice L2, where the cache levels blur.</summary>
+    /// <summary>Buffer sizes of the bandwidth curves (read, update, write), where the cache levels blur: every √2 from 4 KiB to half of L2, then every 2^⅛ to twice L2.</summary>
     public long[] ReadCurveBytes { get; init; } = [];
     /// <summary>The read bandwidth measured with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
     public double[] ReadCurveGBps { get; init; } = [];
+    /// <summary>The in-place update rate (bytes moved, as <see cref="L1UpdateGBps"/>) with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
+    public double[] UpdateCurveGBps { get; init; } = [];
+    /// <summary>The write-only rate with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
+    public double[] WriteCurveGBps { get; init; } = [];
     /// <summary>The ISA of the read loops (widest available: one load = one vector).</summary>
     public string BandwidthIsa { get; init; } = "";
     public double TscGHz { get; init; }
@@ -46,16 +63,37 @@ public sealed class RooflineResult
     /// </summary>
     public (string Level, double GBps) BandwidthFor(long bytes)
     {
-        var (level, rate) = bytes <= L1DataBytes ? ("L1", L1ReadGBps)
-            : bytes <= L2Bytes ? ("L2", L2ReadGBps)
-            : bytes <= L3Bytes ? ("L3", L3ReadGBps)
-            : ("Memory", MemoryReadGBps);
-        // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there.
-        int at = Array.FindLastIndex(ReadCurveBytes, b => b <= bytes);
-        double curve = ReadCurveGBps.Length == 0 ? 0 : ReadCurveGBps[Math.Max(at, 0)];
-        return (level, Math.Max(rate, curve));
+        var c = CeilingFor(bytes);
+        return (c.Level, c.ReadGBps);
+    }
+
+    /// <summary>
+    /// The fastest a working set of <paramref name="bytes"/> can be read, updated in place and written, each as
+    /// <see cref="BandwidthFor"/> takes the read rate: the level's rate or the curve's below that size, whichever is faster.
+    /// </summary>
+    public BandwidthCeiling CeilingFor(long bytes)
+    {
+        int level = bytes <= L1DataBytes ? 0 : bytes <= L2Bytes ? 1 : bytes <= L3Bytes ? 2 : 3;
+        string[] names = ["L1", "L2", "L3", "Memory"];
+        // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there. A larger
+        // buffer is never faster, so a point measured slower than a larger one was slowed by a neighbour: the larger one's counts.
+        int at = Math.Max(Array.FindLastIndex(ReadCurveBytes, b => b <= bytes), 0);
+        double Rate(double[] levels, double[] curve) => Math.Max(levels[level], at < curve.Length ? curve.Skip(at).Max() : 0);
+        return new BandwidthCeiling(
+            names[level],
+            Rate([L1ReadGBps, L2ReadGBps, L3ReadGBps, MemoryReadGBps], ReadCurveGBps),
+            Rate([L1UpdateGBps, L2UpdateGBps, L3UpdateGBps, MemoryUpdateGBps], UpdateCurveGBps),
+            Rate([L1WriteGBps, L2WriteGBps, L3WriteGBps, MemoryWriteGBps], WriteCurveGBps));
     }
 
     public override string ToString() =>
-        $"FMA AVX2 {Avx2PeakGFlops:N1} / AVX-512 {Avx512PeakGFlops:N1} GFLOP/s; read L1 {L1ReadGBps:N0}, L2 {L2ReadGBps:N0}, L3 {L3ReadGBps:N0}, memory {MemoryReadGBps:N0} GB/s";
+        $"FMA AVX2 {Avx2PeakGFlops:N1} / AVX-512 {Avx512PeakGFlops:N1} GFLOP/s; read L1 {L1ReadGBps:N0}, L2 {L2ReadGBps:N0}, L3 {L3ReadGBps:N0}, memory {MemoryReadGBps:N0} GB/s; "
+        + $"update {L1UpdateGBps:N0}, {L2UpdateGBps:N0}, {L3UpdateGBps:N0}, {MemoryUpdateGBps:N0}; write {L1WriteGBps:N0}, {L2WriteGBps:N0}, {L3WriteGBps:N0}, {MemoryWriteGBps:N0} GB/s";
 }
+
+/// <summary>
+/// What memory can do for one working set, from <see cref="RooflineResult.CeilingFor"/>: the level it fits in and its rate
+/// (GB/s) for bytes read, bytes updated in place (counted read and written, as <see cref="RooflineResult.L1UpdateGBps"/>)
+/// and bytes written.
+/// </summary>
+public readonly record struct BandwidthCeiling(string Level, double ReadGBps, double UpdateGBps, double WriteGBps);

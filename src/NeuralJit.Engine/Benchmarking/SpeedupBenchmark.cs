@@ -44,7 +44,7 @@ public static class SpeedupBenchmark
         var spec = key.Spec;
         double flops = spec.Flops(key.Shape), bytes = spec.Bytes(key.Shape);
         double jitNs = m.Candidate.Median;
-        var (bound, boundNs) = BoundOf(flops, bytes, workingSetBytes, isa, roofline);
+        var (bound, boundNs) = BoundOf(flops, spec.Traffic(key.Shape), workingSetBytes, isa, roofline);
         bool compute = spec.ComputeBound;
         return new SpeedupResult
         {
@@ -74,13 +74,21 @@ public static class SpeedupBenchmark
         };
     }
 
-    /// <summary>The roofline bound: the larger of the compute time at the ISA's FMA peak and the transfer time at the bandwidth of the level the working set fits in.</summary>
-    public static (string Bound, double Nanoseconds) BoundOf(double flops, double bytes, long workingSetBytes, JitIsa isa, RooflineResult r)
+    /// <summary>
+    /// The roofline bound: the larger of the compute time at the ISA's FMA peak and the transfer time at the level the
+    /// working set fits in, each kind of traffic at its own measured rate there. The transfer times add up: the roofline's
+    /// read, update and write loops each saturate one shared path (the load/store ports into L1, the fills and write-backs
+    /// of a lower level), and a loop that reads half its bytes and writes the other half runs at the rate that sum predicts
+    /// at every level, not at the faster rate that overlapping them would give.
+    /// </summary>
+    public static (string Bound, double Nanoseconds) BoundOf(double flops, OpTraffic traffic, long workingSetBytes, JitIsa isa, RooflineResult r)
     {
         double peak = r.PeakGFlops(isa.ToString());
         double computeNs = peak > 0 ? flops / peak : 0;
-        var (level, gbps) = r.BandwidthFor(workingSetBytes);
-        double memNs = gbps > 0 ? bytes / gbps : 0;
-        return computeNs >= memNs ? ("Compute", computeNs) : (level, memNs);
+        var c = r.CeilingFor(workingSetBytes);
+        double memNs = Time(traffic.Read, c.ReadGBps) + Time(traffic.Updated, c.UpdateGBps) + Time(traffic.Written, c.WriteGBps);
+        return computeNs >= memNs ? ("Compute", computeNs) : (c.Level, memNs);
     }
+
+    private static double Time(double bytes, double gbps) => bytes > 0 && gbps > 0 ? bytes / gbps : 0;
 }
