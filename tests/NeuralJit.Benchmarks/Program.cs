@@ -43,7 +43,7 @@ internal static unsafe class Program
 
         var roof = Roofline.Measure();
         Console.WriteLine();
-        Console.WriteLine("Roofline (emitted loops, best of 7 runs):");
+        Console.WriteLine($"Roofline (emitted loops, best of 7 runs; measured in {roof.MeasurementMilliseconds:N0} ms):");
         Console.WriteLine($"  FMA peak: AVX2 {roof.Avx2PeakGFlops:N1} GFLOP/s, AVX-512 {(roof.Avx512PeakGFlops is double z ? z.ToString("N1") : "n/a")} GFLOP/s ({roof.PeakFlopsPerTick:N1} flop/TSC tick)");
         Console.WriteLine($"  Read bandwidth: L1 {roof.L1ReadGBps:N0} GB/s ({roof.L1BytesPerTick:N0} B/tick), L2 {roof.L2ReadGBps:N0} ({roof.L2BytesPerTick:N0}), L3 {roof.L3ReadGBps:N0} ({roof.L3BytesPerTick:N0}), memory {roof.MemoryReadGBps:N0} ({roof.MemoryBytesPerTick:N1})");
         Console.WriteLine($"  In-place update (bytes read + written back): L1 {roof.L1UpdateGBps:N0} GB/s, L2 {roof.L2UpdateGBps:N0}, L3 {roof.L3UpdateGBps:N0}, memory {roof.MemoryUpdateGBps:N0}; write only: L1 {roof.L1WriteGBps:N0}, L2 {roof.L2WriteGBps:N0}, L3 {roof.L3WriteGBps:N0}, memory {roof.MemoryWriteGBps:N0}");

@@ -26,7 +26,7 @@ public static unsafe class Roofline
     private static readonly object s_gate = new();
     private static RooflineResult? s_cached;
 
-    /// <summary>The process-wide measurement (taken on first use, ~0.3 s; seconds on a loaded machine).</summary>
+    /// <summary>The process-wide measurement (taken on first use: seconds).</summary>
     public static RooflineResult Cached => GetCached();
 
     /// <summary>The process-wide measurement; a first measurement cancelled by <paramref name="cancellation"/> is not kept, the next call measures again.</summary>

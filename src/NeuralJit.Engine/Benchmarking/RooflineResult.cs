@@ -58,8 +58,8 @@ public sealed class RooflineResult
 
     /// <summary>
     /// The fastest a working set of <paramref name="bytes"/> can be read, and the level it fits in: the larger of that
-    /// level's rate and the curve's rate at the largest measured buffer not above <paramref name="bytes"/> (the rate only
-    /// falls as buffers grow, so this is a ceiling, never an estimate: a kernel cannot beat it).
+    /// level's rate and, within the curve's sizes, the curve's rate at the largest measured buffer not above
+    /// <paramref name="bytes"/> (the rate only falls as buffers grow, so this is a ceiling: a kernel cannot beat it).
     /// </summary>
     public (string Level, double GBps) BandwidthFor(long bytes)
     {
@@ -75,10 +75,11 @@ public sealed class RooflineResult
     {
         int level = bytes <= L1DataBytes ? 0 : bytes <= L2Bytes ? 1 : bytes <= L3Bytes ? 2 : 3;
         string[] names = ["L1", "L2", "L3", "Memory"];
-        // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there. A larger
+        // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there. Past its
+        // last buffer the curve says nothing (its 2×L2 buffer sits in L3, not in memory): the level's rate alone. A larger
         // buffer is never faster, so a point measured slower than a larger one was slowed by a neighbour: the larger one's counts.
-        int at = Math.Max(Array.FindLastIndex(ReadCurveBytes, b => b <= bytes), 0);
-        double Rate(double[] levels, double[] curve) => Math.Max(levels[level], at < curve.Length ? curve.Skip(at).Max() : 0);
+        int at = ReadCurveBytes.Length > 0 && bytes <= ReadCurveBytes[^1] ? Math.Max(Array.FindLastIndex(ReadCurveBytes, b => b <= bytes), 0) : -1;
+        double Rate(double[] levels, double[] curve) => Math.Max(levels[level], at >= 0 && at < curve.Length ? curve.Skip(at).Max() : 0);
         return new BandwidthCeiling(
             names[level],
             Rate([L1ReadGBps, L2ReadGBps, L3ReadGBps, MemoryReadGBps], ReadCurveGBps),
