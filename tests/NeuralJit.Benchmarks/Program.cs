@@ -299,11 +299,11 @@ internal static unsafe class Program
         int profiled = Math.Min(100, traceSteps);
         jitted.ResetProfile();
         jitted.Run(profiled);
-        double boundNs = jitted.BoundNanoseconds(isa, roof, profiled);
+        var (boundNs, workingSet) = jitted.Bound(isa, roof, profiled);
         double targetNs = target(boundNs);
         var m = SideBySideRunner.Measure(managed, jitted, s_budget);
         Add(name, isa, "ManagedSimd", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
-            $"±{m.Candidate.Error999:N0}", $"bound {boundNs:N0} ns", $"{100 * boundNs / m.Candidate.Median:N0}%", $"{err:G2}",
+            $"±{m.Candidate.Error999:N0}", $"bound {boundNs:N0} ns ({roof.CeilingFor(workingSet).Level} {workingSet / 1024.0:N0} KiB)", $"{100 * boundNs / m.Candidate.Median:N0}%", $"{err:G2}",
             $"≤ {targetNs:N0} ns", m.Candidate.Median <= targetNs ? "PASS" : "SHORT");
         return m.Candidate.Median;
     }

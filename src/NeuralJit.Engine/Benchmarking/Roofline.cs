@@ -21,6 +21,8 @@ namespace NeuralJit.Benchmarking;
 public static unsafe class Roofline
 {
     public const int Runs = 7;
+    /// <summary>Length of one timed run at a level's buffer, and at each of the curve's (many more) buffers.</summary>
+    private const double LevelRunSeconds = 0.003, CurveRunSeconds = 0.001;
     /// <summary>The smallest buffer of the bandwidth curve: below it the loop's own overhead, not the cache, sets the rate.</summary>
     public const long CurveStartBytes = 4096;
     private static readonly object s_gate = new();
@@ -56,12 +58,12 @@ public static unsafe class Roofline
         long l3 = Math.Clamp(caches.L3Bytes / 4, 2 * caches.L2Bytes, Math.Max(2 * caches.L2Bytes, caches.L3Bytes / 2));
         long mem = Math.Min(Math.Max(4 * caches.L3Bytes, 64L << 20), 256L << 20);
         long[] levels = [l1, l2, l3, mem];
-        double[] read = levels.Select(b => code.Bandwidth(StreamKind.Read, b, cancellation)).ToArray();
-        double[] update = levels.Select(b => code.Bandwidth(StreamKind.Update, b, cancellation)).ToArray();
-        double[] write = levels.Select(b => code.Bandwidth(StreamKind.Write, b, cancellation)).ToArray();
+        // Rates[size][kind]; the curve's many points take shorter runs (still best of Runs).
+        double[][] atLevels = levels.Select(b => code.Bandwidths(b, LevelRunSeconds, cancellation)).ToArray();
         var curveBytes = CurveBytes(caches);
-        double[] Curve(StreamKind kind) => curveBytes.Select(b => code.Bandwidth(kind, b, cancellation)).ToArray();
-        double[] readCurve = Curve(StreamKind.Read), updateCurve = Curve(StreamKind.Update), writeCurve = Curve(StreamKind.Write);
+        double[][] alongCurve = curveBytes.Select(b => code.Bandwidths(b, CurveRunSeconds, cancellation)).ToArray();
+        double[] read = Kind(atLevels, StreamKind.Read), update = Kind(atLevels, StreamKind.Update), write = Kind(atLevels, StreamKind.Write);
+        double[] readCurve = Kind(alongCurve, StreamKind.Read), updateCurve = Kind(alongCurve, StreamKind.Update), writeCurve = Kind(alongCurve, StreamKind.Write);
         double tsc = CycleClock.Frequency;
         return new RooflineResult
         {
@@ -83,6 +85,8 @@ public static unsafe class Roofline
             MeasurementMilliseconds = sw.Elapsed.TotalMilliseconds,
         };
     }
+
+    private static double[] Kind(double[][] rates, StreamKind kind) => rates.Select(r => r[(int)kind]).ToArray();
 
     /// <summary>
     /// The buffer sizes of the curves, where the levels blur (a working set a little over a level still hits it in part):
@@ -233,33 +237,24 @@ public static unsafe class Roofline
         }
 
         /// <summary>
-        /// GB/s of a <paramref name="kind"/> stream over a buffer of <paramref name="bytes"/>, repeated: the best of Runs runs of
-        /// ~3 ms, over 1 and 4 streams. An update moves each byte twice (read, then written back) and counts both.
+        /// GB/s of each <see cref="StreamKind"/> (indexed by it) over one buffer of <paramref name="bytes"/>, repeated: the best of
+        /// Runs runs of about <paramref name="runSeconds"/>, over 1 and 4 streams. An update moves each byte twice (read, then
+        /// written back) and counts both.
         /// </summary>
-        public double Bandwidth(StreamKind kind, long bytes, CancellationToken ct) => _stream[(int)kind].Max(entry => Bandwidth(entry, kind, bytes, ct));
-
-        private double Bandwidth(nint entry, StreamKind kind, long bytes, CancellationToken ct)
+        public double[] Bandwidths(long bytes, double runSeconds, CancellationToken ct)
         {
             int step = (LoadIsa == JitIsa.Avx512 ? 64 : 32) * LoadUnroll;
             bytes = Math.Max(step, bytes / step * step);
-            double movedPerPass = kind == StreamKind.Update ? 2.0 * bytes : bytes;
             var p = (float*)NativeMemory.AlignedAlloc((nuint)bytes, 4096);
             try
             {
                 new Span<byte>(p, (int)Math.Min(bytes, int.MaxValue)).Fill(1);
                 if (bytes > int.MaxValue) NativeMemory.Fill((byte*)p + int.MaxValue, (nuint)(bytes - int.MaxValue), 1);
-                Call(entry, p, bytes, 2);
-                long reps = Calibrate(n => Call(entry, p, bytes, n), 1);
-                var rates = new double[Runs];
-                for (int r = 0; r < Runs; r++)
+                return Enum.GetValues<StreamKind>().Select(kind =>
                 {
-                    ct.ThrowIfCancellationRequested();
-                    long t0 = Stopwatch.GetTimestamp();
-                    Call(entry, p, bytes, reps);
-                    double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                    rates[r] = movedPerPass * reps / s / 1e9;
-                }
-                return rates.Max();
+                    double movedPerPass = kind == StreamKind.Update ? 2.0 * bytes : bytes;
+                    return _stream[(int)kind].Max(entry => Best(entry, p, bytes, runSeconds, ct) * movedPerPass / 1e9);
+                }).ToArray();
             }
             finally
             {
@@ -267,8 +262,24 @@ public static unsafe class Roofline
             }
         }
 
-        /// <summary>A count for <paramref name="run"/> that takes about 3 ms.</summary>
-        private static long Calibrate(Action<long> run, long start)
+        /// <summary>The most passes per second of <paramref name="entry"/> over the buffer in Runs runs.</summary>
+        private static double Best(nint entry, float* p, long bytes, double runSeconds, CancellationToken ct)
+        {
+            Call(entry, p, bytes, 2);
+            long reps = Calibrate(n => Call(entry, p, bytes, n), 1, runSeconds);
+            double best = 0;
+            for (int r = 0; r < Runs; r++)
+            {
+                ct.ThrowIfCancellationRequested();
+                long t0 = Stopwatch.GetTimestamp();
+                Call(entry, p, bytes, reps);
+                best = Math.Max(best, reps / Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+            return best;
+        }
+
+        /// <summary>A count for <paramref name="run"/> that takes about <paramref name="seconds"/>.</summary>
+        private static long Calibrate(Action<long> run, long start, double seconds = LevelRunSeconds)
         {
             long n = start;
             while (true)
@@ -276,7 +287,7 @@ public static unsafe class Roofline
                 long t0 = Stopwatch.GetTimestamp();
                 run(n);
                 double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                if (s >= 0.0015 || n > 1L << 40) return Math.Max(1, (long)(n * 0.003 / Math.Max(s, 1e-9)));
+                if (s >= seconds / 2 || n > 1L << 40) return Math.Max(1, (long)(n * seconds / Math.Max(s, 1e-9)));
                 n *= 4;
             }
         }
