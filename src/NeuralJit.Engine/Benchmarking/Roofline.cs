@@ -58,7 +58,7 @@ public static unsafe class Roofline
         long l3 = Math.Clamp(caches.L3Bytes / 4, 2 * caches.L2Bytes, Math.Max(2 * caches.L2Bytes, caches.L3Bytes / 2));
         long mem = Math.Min(Math.Max(4 * caches.L3Bytes, 64L << 20), 256L << 20);
         long[] levels = [l1, l2, l3, mem];
-        // Rates[size][kind]; the curve's many points take shorter runs (still best of Runs).
+        // [size][kind]; the curve's many buffers take shorter runs (still the best of Runs).
         double[][] atLevels = levels.Select(b => code.Bandwidths(b, LevelRunSeconds, cancellation)).ToArray();
         var curveBytes = CurveBytes(caches);
         double[][] alongCurve = curveBytes.Select(b => code.Bandwidths(b, CurveRunSeconds, cancellation)).ToArray();
@@ -102,15 +102,15 @@ public static unsafe class Roofline
         return sizes.Distinct().ToArray();
     }
 
+    /// <summary>What a stream loop does with each vector of its buffer.</summary>
+    private enum StreamKind { Read, Update, Write }
+
     /// <summary>
     /// The emitted loops, built with the JIT's own <see cref="KernelAssembler"/> (one body for ymm and zmm, the
     /// calling convention and Win64 register saves from <see cref="CallingConvention"/>) and installed in a
     /// private <see cref="CodeCache"/> released on dispose. Each loop is a kernel taking one KernelArgs*; its
     /// counts travel in pointer-sized fields (documented per loop) because KernelArgs has no integer fields.
     /// </summary>
-    /// <summary>What a stream loop does with each vector of its buffer.</summary>
-    private enum StreamKind { Read, Update, Write }
-
     private sealed class RooflineCode : IDisposable
     {
         private const int Accumulators = 12, FmaUnroll = 2, LoadUnroll = 8;
