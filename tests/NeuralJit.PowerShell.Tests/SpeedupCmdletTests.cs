@@ -119,7 +119,7 @@ public class SpeedupCmdletTests
         Assert.Equal("NeuralJit.RooflineResult", r.TypeNames[0]);
         Assert.True(P<double?>(r, "Avx2PeakGFlops") > 0);
         foreach (var name in new[] { "L1ReadGBps", "L2ReadGBps", "L3ReadGBps", "MemoryReadGBps", "L1BytesPerTick", "TscGHz",
-                     "L1UpdateGBps", "L3UpdateGBps", "MemoryUpdateGBps", "L1WriteGBps", "L3WriteGBps", "MemoryWriteGBps" })
+                     "L1UpdateGBps", "L3UpdateGBps", "MemoryUpdateGBps", "L1WriteGBps", "L3WriteGBps", "MemoryWriteGBps", "L1ReadWriteGBps", "MemoryReadWriteGBps" })
             Assert.True(P<double>(r, name) > 0, name);
         Assert.True(P<long>(r, "L1DataBytes") > 0 && P<long>(r, "L2Bytes") > P<long>(r, "L1DataBytes"));
     }

@@ -80,6 +80,7 @@ public sealed class ViewTests : IDisposable
         Assert.Matches(@"MemoryReadGBps\s+: [\d,]+ \([\d.]+ B/tick\)", text);
         Assert.Matches(@"UpdateGBps\s+: L1 [\d,]+, L2 [\d,]+, L3 [\d,]+, memory [\d,]+ \(read \+ written back\)", text);
         Assert.Matches(@"WriteGBps\s+: L1 [\d,]+, L2 [\d,]+, L3 [\d,]+, memory [\d,]+ \(write only\)", text);
+        Assert.Matches(@"ReadWriteGBps\s+: L1 [\d,]+, L2 [\d,]+, L3 [\d,]+, memory [\d,]+ \(half read, half written\)", text);
         Assert.All(Lines(text), l => Assert.True(l.Length <= 80, $"line longer than 80 columns: {l}"));
     }
 

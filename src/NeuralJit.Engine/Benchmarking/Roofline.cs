@@ -21,8 +21,12 @@ namespace NeuralJit.Benchmarking;
 public static unsafe class Roofline
 {
     public const int Runs = 7;
-    /// <summary>Length of one timed run at a level's buffer, and at each of the curve's (many more) buffers.</summary>
-    private const double LevelRunSeconds = 0.003, CurveRunSeconds = 0.001;
+    /// <summary>
+    /// Length of one timed run of the FMA loop and of a stream loop (at least one pass over its buffer). Short stream runs
+    /// let one of the Runs fall between a neighbour's bursts; a neighbour can still slow all of one size's runs, so the
+    /// levels are measured in two rounds, a size apart, and keep the faster.
+    /// </summary>
+    private const double FmaRunSeconds = 0.003, StreamRunSeconds = 0.001;
     /// <summary>The smallest buffer of the bandwidth curve: below it the loop's own overhead, not the cache, sets the rate.</summary>
     public const long CurveStartBytes = 4096;
     private static readonly object s_gate = new();
@@ -58,11 +62,20 @@ public static unsafe class Roofline
         long l3 = Math.Clamp(caches.L3Bytes / 4, 2 * caches.L2Bytes, Math.Max(2 * caches.L2Bytes, caches.L3Bytes / 2));
         long mem = Math.Min(Math.Max(4 * caches.L3Bytes, 64L << 20), 256L << 20);
         long[] levels = [l1, l2, l3, mem];
-        // [size][kind]; the curve's many buffers take shorter runs (still the best of Runs).
-        double[][] atLevels = levels.Select(b => code.Bandwidths(b, LevelRunSeconds, cancellation)).ToArray();
+        // [size][kind].
+        var allKinds = Enum.GetValues<StreamKind>();
+        double[][] atLevels = levels.Select(b => new double[allKinds.Length]).ToArray();
+        for (int round = 0; round < 2; round++)
+            for (int i = 0; i < levels.Length; i++)
+            {
+                double[] rates = code.Bandwidths(levels[i], allKinds, cancellation);
+                for (int k = 0; k < rates.Length; k++) atLevels[i][k] = Math.Max(atLevels[i][k], rates[k]);
+            }
         var curveBytes = CurveBytes(caches);
-        double[][] alongCurve = curveBytes.Select(b => code.Bandwidths(b, CurveRunSeconds, cancellation)).ToArray();
+        StreamKind[] curveKinds = [StreamKind.Read, StreamKind.Update, StreamKind.Write];
+        double[][] alongCurve = curveBytes.Select(b => code.Bandwidths(b, curveKinds, cancellation)).ToArray();
         double[] read = Kind(atLevels, StreamKind.Read), update = Kind(atLevels, StreamKind.Update), write = Kind(atLevels, StreamKind.Write);
+        double[] readWrite = Kind(atLevels, StreamKind.ReadWrite);
         double[] readCurve = Kind(alongCurve, StreamKind.Read), updateCurve = Kind(alongCurve, StreamKind.Update), writeCurve = Kind(alongCurve, StreamKind.Write);
         double tsc = CycleClock.Frequency;
         return new RooflineResult
@@ -74,6 +87,7 @@ public static unsafe class Roofline
             L1BytesPerTick = read[0] * 1e9 / tsc, L2BytesPerTick = read[1] * 1e9 / tsc, L3BytesPerTick = read[2] * 1e9 / tsc, MemoryBytesPerTick = read[3] * 1e9 / tsc,
             L1UpdateGBps = update[0], L2UpdateGBps = update[1], L3UpdateGBps = update[2], MemoryUpdateGBps = update[3],
             L1WriteGBps = write[0], L2WriteGBps = write[1], L3WriteGBps = write[2], MemoryWriteGBps = write[3],
+            L1ReadWriteGBps = readWrite[0], L2ReadWriteGBps = readWrite[1], L3ReadWriteGBps = readWrite[2], MemoryReadWriteGBps = readWrite[3],
             L1DataBytes = caches.L1DataBytes, L2Bytes = caches.L2Bytes, L3Bytes = caches.L3Bytes, CacheSizeSource = caches.Source,
             TestBufferBytes = levels,
             ReadCurveBytes = curveBytes,
@@ -103,7 +117,7 @@ public static unsafe class Roofline
     }
 
     /// <summary>What a stream loop does with each vector of its buffer.</summary>
-    private enum StreamKind { Read, Update, Write }
+    private enum StreamKind { Read, Update, Write, ReadWrite }
 
     /// <summary>
     /// The emitted loops, built with the JIT's own <see cref="KernelAssembler"/> (one body for ymm and zmm, the
@@ -125,7 +139,9 @@ public static unsafe class Roofline
         {
             _fmaAvx2 = Install(EmitFma(JitIsa.Avx2));
             _fmaAvx512 = CpuFeatures.Best == JitIsa.Avx512 ? Install(EmitFma(JitIsa.Avx512)) : 0;
-            _stream = Enum.GetValues<StreamKind>().Select(kind => Streams.Select(s => Install(EmitStream(LoadIsa, kind, s))).ToArray()).ToArray();
+            // The read-write loop needs two parts at least: half of them read, the other half written.
+            _stream = Enum.GetValues<StreamKind>()
+                .Select(kind => Streams.Where(s => kind != StreamKind.ReadWrite || s > 1).Select(s => Install(EmitStream(LoadIsa, kind, s))).ToArray()).ToArray();
         }
 
         private nint Install(KernelAssembler k)
@@ -154,7 +170,8 @@ public static unsafe class Roofline
         /// Stream loop over a buffer: A = buffer, B = bytes (a multiple of LoadUnroll vectors), C = repetitions; full-width
         /// accesses only. <see cref="StreamKind.Read"/> loads each vector; <see cref="StreamKind.Update"/> loads it, flips its
         /// signs and stores it back (an in-place read-modify-write, like an InOut operand); <see cref="StreamKind.Write"/> only
-        /// stores (a write-only Out operand). Every store changes its bytes (the sign flips each pass), so no core can skip a
+        /// stores (a write-only Out operand); <see cref="StreamKind.ReadWrite"/> loads the first half of the parts and stores to
+        /// the other half (how far the level overlaps reads with writes). Every store changes its bytes (the sign flips each pass), so no core can skip a
         /// store that rewrites what is there, and none stores zeros, which some cores store for less. With
         /// <paramref name="streams"/> &gt; 1 the buffer is walked as that many equal parts side by side (rdx holds the part size).
         /// </summary>
@@ -174,7 +191,7 @@ public static unsafe class Roofline
             var outer = a.CreateLabel();
             var inner = a.CreateLabel();
             a.Label(ref outer);
-            if (kind == StreamKind.Write) k.Xor(stored, stored, sign);
+            if (kind is StreamKind.Write or StreamKind.ReadWrite) k.Xor(stored, stored, sign);
             a.mov(r9, r10);
             a.lea(r8, __[r10 + rdx]);
             a.Label(ref inner);
@@ -189,6 +206,7 @@ public static unsafe class Roofline
                     {
                         case StreamKind.Read: k.Load(v, at); break;
                         case StreamKind.Update: k.Load(v, at); k.Xor(v, v, sign); k.Store(at, v); break;
+                        case StreamKind.ReadWrite when s < streams / 2: k.Load(v, at); break;
                         default: k.Store(at, stored); break;
                     }
                 }
@@ -237,11 +255,11 @@ public static unsafe class Roofline
         }
 
         /// <summary>
-        /// GB/s of each <see cref="StreamKind"/> (indexed by it) over one buffer of <paramref name="bytes"/>, repeated: the best of
-        /// Runs runs of about <paramref name="runSeconds"/>, over 1 and 4 streams. An update moves each byte twice (read, then
-        /// written back) and counts both.
+        /// GB/s of each of <paramref name="kinds"/> (indexed by <see cref="StreamKind"/>, 0 where not measured) over one buffer of
+        /// <paramref name="bytes"/>, repeated: the best of Runs runs of about StreamRunSeconds, over 1 and 4 streams.
+        /// An update moves each byte twice (read, then written back) and counts both.
         /// </summary>
-        public double[] Bandwidths(long bytes, double runSeconds, CancellationToken ct)
+        public double[] Bandwidths(long bytes, IReadOnlyCollection<StreamKind> kinds, CancellationToken ct)
         {
             int step = (LoadIsa == JitIsa.Avx512 ? 64 : 32) * LoadUnroll;
             bytes = Math.Max(step, bytes / step * step);
@@ -252,8 +270,9 @@ public static unsafe class Roofline
                 if (bytes > int.MaxValue) NativeMemory.Fill((byte*)p + int.MaxValue, (nuint)(bytes - int.MaxValue), 1);
                 return Enum.GetValues<StreamKind>().Select(kind =>
                 {
+                    if (!kinds.Contains(kind)) return 0;
                     double movedPerPass = kind == StreamKind.Update ? 2.0 * bytes : bytes;
-                    return _stream[(int)kind].Max(entry => Best(entry, p, bytes, runSeconds, ct) * movedPerPass / 1e9);
+                    return _stream[(int)kind].Max(entry => Best(entry, p, bytes, ct) * movedPerPass / 1e9);
                 }).ToArray();
             }
             finally
@@ -263,10 +282,10 @@ public static unsafe class Roofline
         }
 
         /// <summary>The most passes per second of <paramref name="entry"/> over the buffer in Runs runs.</summary>
-        private static double Best(nint entry, float* p, long bytes, double runSeconds, CancellationToken ct)
+        private static double Best(nint entry, float* p, long bytes, CancellationToken ct)
         {
             Call(entry, p, bytes, 2);
-            long reps = Calibrate(n => Call(entry, p, bytes, n), 1, runSeconds);
+            long reps = Calibrate(n => Call(entry, p, bytes, n), 1, StreamRunSeconds);
             double best = 0;
             for (int r = 0; r < Runs; r++)
             {
@@ -279,7 +298,7 @@ public static unsafe class Roofline
         }
 
         /// <summary>A count for <paramref name="run"/> that takes about <paramref name="seconds"/>.</summary>
-        private static long Calibrate(Action<long> run, long start, double seconds = LevelRunSeconds)
+        private static long Calibrate(Action<long> run, long start, double seconds = FmaRunSeconds)
         {
             long n = start;
             while (true)

@@ -33,6 +33,14 @@ public sealed class RooflineResult
     public double L2WriteGBps { get; init; }
     public double L3WriteGBps { get; init; }
     public double MemoryWriteGBps { get; init; }
+    /// <summary>
+    /// A loop reading half its buffer while writing the other half, in bytes moved per second: how far each level overlaps
+    /// reads with writes (L1 with 256-bit vectors has separate load and store ports; beyond L2 both share the line fills).
+    /// </summary>
+    public double L1ReadWriteGBps { get; init; }
+    public double L2ReadWriteGBps { get; init; }
+    public double L3ReadWriteGBps { get; init; }
+    public double MemoryReadWriteGBps { get; init; }
     public long L1DataBytes { get; init; }
     public long L2Bytes { get; init; }
     public long L3Bytes { get; init; }
@@ -75,6 +83,8 @@ public sealed class RooflineResult
     {
         int level = bytes <= L1DataBytes ? 0 : bytes <= L2Bytes ? 1 : bytes <= L3Bytes ? 2 : 3;
         string[] names = ["L1", "L2", "L3", "Memory"];
+        double[] read = [L1ReadGBps, L2ReadGBps, L3ReadGBps, MemoryReadGBps], write = [L1WriteGBps, L2WriteGBps, L3WriteGBps, MemoryWriteGBps];
+        double[] readWrite = [L1ReadWriteGBps, L2ReadWriteGBps, L3ReadWriteGBps, MemoryReadWriteGBps];
         // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there. Past its
         // last buffer the curve says nothing (its 2×L2 buffer sits in L3, not in memory): the level's rate alone. A larger
         // buffer is never faster, so a point measured slower than a larger one was slowed by a neighbour: the larger one's counts.
@@ -82,9 +92,22 @@ public sealed class RooflineResult
         double Rate(double[] levels, double[] curve) => Math.Max(levels[level], at >= 0 && at < curve.Length ? curve.Skip(at).Max() : 0);
         return new BandwidthCeiling(
             names[level],
-            Rate([L1ReadGBps, L2ReadGBps, L3ReadGBps, MemoryReadGBps], ReadCurveGBps),
+            Rate(read, ReadCurveGBps),
             Rate([L1UpdateGBps, L2UpdateGBps, L3UpdateGBps, MemoryUpdateGBps], UpdateCurveGBps),
-            Rate([L1WriteGBps, L2WriteGBps, L3WriteGBps, MemoryWriteGBps], WriteCurveGBps));
+            Rate(write, WriteCurveGBps),
+            Serial(read[level], write[level], readWrite[level]));
+    }
+
+    /// <summary>
+    /// Where between overlapped (0) and added up (1) the times of reads and writes lie at a level, from its half-read,
+    /// half-written loop: 1 − (what the loop saved against adding both halves' times) ÷ (what full overlap would save).
+    /// Unmeasured: added up.
+    /// </summary>
+    private static double Serial(double read, double write, double readWrite)
+    {
+        if (read <= 0 || write <= 0 || readWrite <= 0) return 1;
+        double added = 0.5 / read + 0.5 / write, overlapped = Math.Max(0.5 / read, 0.5 / write), measured = 1 / readWrite;
+        return added > overlapped ? Math.Clamp((measured - overlapped) / (added - overlapped), 0, 1) : 1;
     }
 
     public override string ToString() =>
@@ -95,6 +118,7 @@ public sealed class RooflineResult
 /// <summary>
 /// What memory can do for one working set, from <see cref="RooflineResult.CeilingFor"/>: the level it fits in and its rate
 /// (GB/s) for bytes read, bytes updated in place (counted read and written, as <see cref="RooflineResult.L1UpdateGBps"/>)
-/// and bytes written.
+/// and bytes written; <see cref="Serial"/> says how the times of different kinds combine there: 0, the longest of them
+/// (they overlap); 1, their sum; between, in proportion.
 /// </summary>
-public readonly record struct BandwidthCeiling(string Level, double ReadGBps, double UpdateGBps, double WriteGBps);
+public readonly record struct BandwidthCeiling(string Level, double ReadGBps, double UpdateGBps, double WriteGBps, double Serial = 1);

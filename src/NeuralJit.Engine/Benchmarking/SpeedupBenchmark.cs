@@ -76,17 +76,19 @@ public static class SpeedupBenchmark
 
     /// <summary>
     /// The roofline bound: the larger of the compute time at the ISA's FMA peak and the transfer time at the level the
-    /// working set fits in, each kind of traffic at its own measured rate there. The transfer times add up: the roofline's
-    /// read, update and write loops each saturate one shared path (the load/store ports into L1, the fills and write-backs
-    /// of a lower level), and a loop that reads half its bytes and writes the other half runs at the rate that sum predicts
-    /// at every level, not at the faster rate that overlapping them would give.
+    /// working set fits in, each kind of traffic at its own measured rate there. How those times combine is measured too
+    /// (<see cref="BandwidthCeiling.Serial"/>): from L3 out, and in L1 and L2 with 512-bit vectors, a loop that reads half
+    /// its bytes and writes the other half takes the sum of both halves' times (reads and writes share the fills); in L1
+    /// with 256-bit vectors it takes the longer (separate load and store ports), and in L2 in between.
     /// </summary>
     public static (string Bound, double Nanoseconds) BoundOf(double flops, OpTraffic traffic, long workingSetBytes, JitIsa isa, RooflineResult r)
     {
         double peak = r.PeakGFlops(isa.ToString());
         double computeNs = peak > 0 ? flops / peak : 0;
         var c = r.CeilingFor(workingSetBytes);
-        double memNs = Time(traffic.Read, c.ReadGBps) + Time(traffic.Updated, c.UpdateGBps) + Time(traffic.Written, c.WriteGBps);
+        double read = Time(traffic.Read, c.ReadGBps), updated = Time(traffic.Updated, c.UpdateGBps), written = Time(traffic.Written, c.WriteGBps);
+        double longest = Math.Max(read, Math.Max(updated, written));
+        double memNs = longest + c.Serial * (read + updated + written - longest);
         return computeNs >= memNs ? ("Compute", computeNs) : (c.Level, memNs);
     }
 

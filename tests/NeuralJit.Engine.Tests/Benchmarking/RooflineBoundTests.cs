@@ -35,6 +35,9 @@ public class RooflineBoundTests(ITestOutputHelper output)
         new(OpKind.Add, OpShape.Vector(4096)),
         new(OpKind.Relu, OpShape.Vector(8)),
         new(OpKind.Softmax, OpShape.Vector(256)),
+        // Operands updated in place (the link matrix, the memory), held to the update rate.
+        new(OpKind.DncLinkUpdate, OpShape.Vector(256)),
+        new(OpKind.DncWrite, new OpShape(256, 64)),
     ];
 
     [Fact]

@@ -40,6 +40,29 @@ public class TrafficBoundTests
         Assert.Equal(2000 / write, SpeedupBenchmark.BoundOf(1, new OpTraffic(0, 0, 2000), workingSet, JitIsa.Avx512, r).Nanoseconds, 9);
     }
 
+    /// <summary>
+    /// A level whose half-read, half-written loop ran at the rate of its slower half overlaps reads with writes: the bound is
+    /// the longest kind's time. One that ran at the rate adding both halves' times predicts adds them; one between, between.
+    /// </summary>
+    [Theory]
+    [InlineData(170.0 * 2, 0.0)]            // 0.5/400 and 0.5/170 overlapped: the write half alone, 1/340 per byte
+    [InlineData(1 / (0.5 / 400 + 0.5 / 170), 1.0)]
+    [InlineData(1 / (0.5 / 340 + 0.5 * (0.5 / 400 + 0.5 / 170)), 0.5)] // a time halfway between
+    public void TimesOfDifferentKindsAddAsFarAsTheLevelsReadWriteLoopShowsTheyDo(double readWriteGBps, double serial)
+    {
+        var r = Synthetic();
+        r = new RooflineResult
+        {
+            Avx2PeakGFlops = r.Avx2PeakGFlops, L1ReadGBps = r.L1ReadGBps, L1UpdateGBps = r.L1UpdateGBps, L1WriteGBps = r.L1WriteGBps,
+            L1ReadWriteGBps = readWriteGBps, L1DataBytes = r.L1DataBytes, L2Bytes = r.L2Bytes, L3Bytes = r.L3Bytes,
+        };
+        var c = r.CeilingFor(16 << 10);
+        Assert.Equal(serial, c.Serial, 6);
+        double read = 3000 / 400.0, updated = 8000 / 350.0, written = 2000 / 170.0;
+        double expected = updated + serial * (read + written);
+        Assert.Equal(expected, SpeedupBenchmark.BoundOf(1, new OpTraffic(3000, 8000, 2000), 16 << 10, JitIsa.Avx2, r).Nanoseconds, 6);
+    }
+
     [Fact]
     public void BoundIsComputeWhenTheFlopsTakeLongerThanTheTraffic()
     {
