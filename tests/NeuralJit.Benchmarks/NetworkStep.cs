@@ -49,9 +49,9 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
     }
 
     /// <summary>
-    /// The step's roofline bound (ns) and working set: each op's calls per step at its <see cref="SpeedupBenchmark.BoundOf"/> (compute at the
-    /// ISA's FMA peak, or its reads, updates and writes at their rates), all at the level the whole step's operands fit in
-    /// (each op's footprint once per step, however often it runs). Read from this engine's profile.
+    /// The step's roofline bound (ns) and working set: each op's calls per step at its <see cref="SpeedupBenchmark.BoundOf"/>
+    /// (compute at the ISA's FMA peak, or its reads, updates and writes at their rates), all at the level the whole step's
+    /// operands fit in (each op's footprint once per step, however often it runs). Read from this engine's profile.
     /// </summary>
     public (double Nanoseconds, long WorkingSetBytes) Bound(JitIsa isa, RooflineResult roof, int stepsRun)
     {

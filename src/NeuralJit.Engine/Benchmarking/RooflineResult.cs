@@ -21,7 +21,7 @@ public sealed class RooflineResult
     public double L3BytesPerTick { get; init; }
     public double MemoryBytesPerTick { get; init; }
     /// <summary>
-    /// In-place update (load, add, store to the same address) from each level, in bytes moved per second: each byte
+    /// In-place update (load, change, store to the same address) at each level, in bytes moved per second: each byte
     /// updated counts twice, read and written back, as <see cref="Ops.OpTraffic.Updated"/> counts an in-out operand.
     /// </summary>
     public double L1UpdateGBps { get; init; }

@@ -55,8 +55,6 @@ public readonly record struct OpTraffic(double Read, double Updated, double Writ
     public double Total => Read + Updated + Written;
     /// <summary>The distinct bytes the operands span (an updated element once): the working set of one call.</summary>
     public double Footprint => Read + Updated / 2 + Written;
-    public static OpTraffic operator +(OpTraffic a, OpTraffic b) => new(a.Read + b.Read, a.Updated + b.Updated, a.Written + b.Written);
-    public static OpTraffic operator *(double k, OpTraffic t) => new(k * t.Read, k * t.Updated, k * t.Written);
 }
 
 /// <summary>
