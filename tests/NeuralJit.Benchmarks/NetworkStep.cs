@@ -49,21 +49,17 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
     }
 
     /// <summary>
-    /// The step's roofline bound (ns): each op's calls per step at the larger of its compute time (FMA peak of the
-    /// ISA) and its bytes at the bandwidth of the level the whole step's operands fit in. Read from this engine's profile.
+    /// The step's roofline bound (ns) and working set: each op's calls per step at its <see cref="SpeedupBenchmark.BoundOf"/>
+    /// (compute at the ISA's FMA peak, or its reads, updates and writes at their rates), all at the level the whole step's
+    /// operands fit in (each op's footprint once per step, however often it runs). Read from this engine's profile.
     /// </summary>
-    public double BoundNanoseconds(JitIsa isa, RooflineResult roof, int stepsRun)
+    public (double Nanoseconds, long WorkingSetBytes) Bound(JitIsa isa, RooflineResult roof, int stepsRun)
     {
         var slots = _engine.Profile.Slots.Select(s => (s.Key, Calls: s.Snapshot().Calls)).Where(s => s.Calls > 0).ToList();
         double perStep(long calls) => (double)calls / stepsRun;
-        long workingSet = (long)slots.Sum(s => s.Key.Spec.Bytes(s.Key.Shape) * Math.Min(1, perStep(s.Calls)));
-        var (_, gbps) = roof.BandwidthFor(workingSet);
-        double peak = roof.PeakGFlops(isa);
-        return slots.Sum(s =>
-        {
-            double flops = s.Key.Spec.Flops(s.Key.Shape), bytes = s.Key.Spec.Bytes(s.Key.Shape);
-            return perStep(s.Calls) * Math.Max(flops / peak, bytes / gbps);
-        });
+        long workingSet = (long)slots.Sum(s => s.Key.Spec.Traffic(s.Key.Shape).Footprint * Math.Min(1, perStep(s.Calls)));
+        double ns = slots.Sum(s => perStep(s.Calls) * SpeedupBenchmark.BoundOf(s.Key.Spec.Flops(s.Key.Shape), s.Key.Spec.Traffic(s.Key.Shape), workingSet, isa, roof).Nanoseconds);
+        return (ns, workingSet);
     }
 
     public void ResetProfile() => _engine.Profile.Reset();

@@ -118,7 +118,8 @@ public class SpeedupCmdletTests
         var r = Assert.Single(output);
         Assert.Equal("NeuralJit.RooflineResult", r.TypeNames[0]);
         Assert.True(P<double?>(r, "Avx2PeakGFlops") > 0);
-        foreach (var name in new[] { "L1ReadGBps", "L2ReadGBps", "L3ReadGBps", "MemoryReadGBps", "L1BytesPerTick", "TscGHz" })
+        foreach (var name in new[] { "L1ReadGBps", "L2ReadGBps", "L3ReadGBps", "MemoryReadGBps", "L1BytesPerTick", "TscGHz",
+                     "L1UpdateGBps", "L3UpdateGBps", "MemoryUpdateGBps", "L1WriteGBps", "L3WriteGBps", "MemoryWriteGBps", "L1ReadWriteGBps", "MemoryReadWriteGBps" })
             Assert.True(P<double>(r, name) > 0, name);
         Assert.True(P<long>(r, "L1DataBytes") > 0 && P<long>(r, "L2Bytes") > P<long>(r, "L1DataBytes"));
     }

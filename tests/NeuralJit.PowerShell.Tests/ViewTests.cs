@@ -73,6 +73,17 @@ public sealed class ViewTests : IDisposable
         Assert.Matches(@"Ring buffer\s+: 1,024 events x 32 B = 32\.0 KiB", text);
     }
 
+    [Fact]
+    public void RooflineListShowsEveryKindOfBandwidthWithin80Columns()
+    {
+        var text = _s.Render("Get-NeuralRoofline");
+        Assert.Matches(@"MemoryReadGBps\s+: [\d,]+ \([\d.]+ B/tick\)", text);
+        Assert.Matches(@"UpdateGBps\s+: L1 [\d,]+, L2 [\d,]+, L3 [\d,]+, memory [\d,]+ \(read \+ written back\)", text);
+        Assert.Matches(@"WriteGBps\s+: L1 [\d,]+, L2 [\d,]+, L3 [\d,]+, memory [\d,]+ \(write only\)", text);
+        Assert.Matches(@"ReadWriteGBps\s+: L1 [\d,]+, L2 [\d,]+, L3 [\d,]+, memory [\d,]+ \(half read, half written\)", text);
+        Assert.All(Lines(text), l => Assert.True(l.Length <= 80, $"line longer than 80 columns: {l}"));
+    }
+
     public static IEnumerable<object[]> OutputTypes => ModuleSurface.OutputTypeNames;
 
     /// <summary>The view and serialization tests find output types through [OutputType]: a cmdlet without it would escape them.</summary>

@@ -12,20 +12,27 @@ namespace NeuralJit.Benchmarking;
 /// <summary>
 /// Measures the roofline of this core with loops emitted through the JIT's KernelAssembler (Iced): the fp32 FMA peak (12 independent
 /// accumulator chains — more than FMA latency × FMA ports on current cores — so the loop is bound by
-/// FMA throughput alone) under AVX2 and AVX-512, and the read bandwidth of L1, L2, L3 and memory
-/// (unrolled vector loads over a buffer sized for the level, repeated). Each figure is the best of
+/// FMA throughput alone) under AVX2 and AVX-512, and the bandwidth of L1, L2, L3 and memory for each kind of access an
+/// operand makes: read, updated in place, written (unrolled vector loads and/or stores over a buffer sized for the level,
+/// repeated). Each figure is the best of
 /// <see cref="Runs"/> timed runs: a ceiling is what the hardware can do, and interference (two cores
 /// shared with other processes here) only ever lowers a run. <see cref="Cached"/> measures once per process.
 /// </summary>
 public static unsafe class Roofline
 {
     public const int Runs = 7;
+    /// <summary>
+    /// Length of one timed run of the FMA loop and of a stream loop (at least one pass over its buffer). Short stream runs
+    /// let one of the Runs fall between a neighbour's bursts; a neighbour can still slow all of one size's runs, so the
+    /// levels are measured in two rounds, a size apart, and keep the faster.
+    /// </summary>
+    private const double FmaRunSeconds = 0.003, StreamRunSeconds = 0.001;
     /// <summary>The smallest buffer of the bandwidth curve: below it the loop's own overhead, not the cache, sets the rate.</summary>
     public const long CurveStartBytes = 4096;
     private static readonly object s_gate = new();
     private static RooflineResult? s_cached;
 
-    /// <summary>The process-wide measurement (taken on first use, ~0.3 s; seconds on a loaded machine).</summary>
+    /// <summary>The process-wide measurement (taken on first use: seconds).</summary>
     public static RooflineResult Cached => GetCached();
 
     /// <summary>The process-wide measurement; a first measurement cancelled by <paramref name="cancellation"/> is not kept, the next call measures again.</summary>
@@ -54,29 +61,63 @@ public static unsafe class Roofline
         long l2 = Math.Max(caches.L2Bytes / 2, 4 * caches.L1DataBytes);
         long l3 = Math.Clamp(caches.L3Bytes / 4, 2 * caches.L2Bytes, Math.Max(2 * caches.L2Bytes, caches.L3Bytes / 2));
         long mem = Math.Min(Math.Max(4 * caches.L3Bytes, 64L << 20), 256L << 20);
-        double bw1 = code.ReadBandwidth(l1, cancellation), bw2 = code.ReadBandwidth(l2, cancellation);
-        double bw3 = code.ReadBandwidth(l3, cancellation), bwm = code.ReadBandwidth(mem, cancellation);
-        // The curve where the levels blur (a working set a little over L1 still hits L1 mostly): every √2 from 4 KiB to 2×L2.
-        var curveBytes = new List<long>();
-        for (double size = CurveStartBytes; size <= 2.0 * caches.L2Bytes; size *= Math.Sqrt(2)) curveBytes.Add((long)size / 512 * 512);
-        var curveRates = curveBytes.Select(b => code.ReadBandwidth(b, cancellation)).ToArray();
+        long[] levels = [l1, l2, l3, mem];
+        // [size][kind].
+        var allKinds = Enum.GetValues<StreamKind>();
+        double[][] atLevels = levels.Select(b => new double[allKinds.Length]).ToArray();
+        for (int round = 0; round < 2; round++)
+            for (int i = 0; i < levels.Length; i++)
+            {
+                double[] rates = code.Bandwidths(levels[i], allKinds, cancellation);
+                for (int k = 0; k < rates.Length; k++) atLevels[i][k] = Math.Max(atLevels[i][k], rates[k]);
+            }
+        var curveBytes = CurveBytes(caches);
+        StreamKind[] curveKinds = [StreamKind.Read, StreamKind.Update, StreamKind.Write];
+        double[][] alongCurve = curveBytes.Select(b => code.Bandwidths(b, curveKinds, cancellation)).ToArray();
+        double[] read = Kind(atLevels, StreamKind.Read), update = Kind(atLevels, StreamKind.Update), write = Kind(atLevels, StreamKind.Write);
+        double[] readWrite = Kind(atLevels, StreamKind.ReadWrite);
+        double[] readCurve = Kind(alongCurve, StreamKind.Read), updateCurve = Kind(alongCurve, StreamKind.Update), writeCurve = Kind(alongCurve, StreamKind.Write);
         double tsc = CycleClock.Frequency;
         return new RooflineResult
         {
             Avx2PeakGFlops = avx2,
             Avx512PeakGFlops = avx512,
             PeakFlopsPerTick = (avx512 ?? avx2 ?? 0) * 1e9 / tsc,
-            L1ReadGBps = bw1, L2ReadGBps = bw2, L3ReadGBps = bw3, MemoryReadGBps = bwm,
-            L1BytesPerTick = bw1 * 1e9 / tsc, L2BytesPerTick = bw2 * 1e9 / tsc, L3BytesPerTick = bw3 * 1e9 / tsc, MemoryBytesPerTick = bwm * 1e9 / tsc,
+            L1ReadGBps = read[0], L2ReadGBps = read[1], L3ReadGBps = read[2], MemoryReadGBps = read[3],
+            L1BytesPerTick = read[0] * 1e9 / tsc, L2BytesPerTick = read[1] * 1e9 / tsc, L3BytesPerTick = read[2] * 1e9 / tsc, MemoryBytesPerTick = read[3] * 1e9 / tsc,
+            L1UpdateGBps = update[0], L2UpdateGBps = update[1], L3UpdateGBps = update[2], MemoryUpdateGBps = update[3],
+            L1WriteGBps = write[0], L2WriteGBps = write[1], L3WriteGBps = write[2], MemoryWriteGBps = write[3],
+            L1ReadWriteGBps = readWrite[0], L2ReadWriteGBps = readWrite[1], L3ReadWriteGBps = readWrite[2], MemoryReadWriteGBps = readWrite[3],
             L1DataBytes = caches.L1DataBytes, L2Bytes = caches.L2Bytes, L3Bytes = caches.L3Bytes, CacheSizeSource = caches.Source,
-            TestBufferBytes = [l1, l2, l3, mem],
-            ReadCurveBytes = curveBytes.ToArray(),
-            ReadCurveGBps = curveRates,
+            TestBufferBytes = levels,
+            ReadCurveBytes = curveBytes,
+            ReadCurveGBps = readCurve,
+            UpdateCurveGBps = updateCurve,
+            WriteCurveGBps = writeCurve,
             BandwidthIsa = code.LoadIsa,
             TscGHz = tsc / 1e9,
             MeasurementMilliseconds = sw.Elapsed.TotalMilliseconds,
         };
     }
+
+    private static double[] Kind(double[][] rates, StreamKind kind) => rates.Select(r => r[(int)kind]).ToArray();
+
+    /// <summary>
+    /// The buffer sizes of the curves, where the levels blur (a working set a little over a level still hits it in part):
+    /// every √2 from 4 KiB to L2/2, then every 2^⅛ to 2×L2. A size between two points is charged the rate of the lower
+    /// one, and past L2 the rates fall by half within one doubling, so √2 apart would credit a working set of 1.2×L2 with
+    /// most of L2's rate; 2^⅛ apart the credit is within a few percent.
+    /// </summary>
+    private static long[] CurveBytes(CacheTopology caches)
+    {
+        var sizes = new List<long>();
+        for (double size = CurveStartBytes; size <= 2.0 * caches.L2Bytes * 1.0001; size *= size < caches.L2Bytes / 2 ? Math.Sqrt(2) : Math.Pow(2, 0.125))
+            sizes.Add((long)size / 512 * 512);
+        return sizes.Distinct().ToArray();
+    }
+
+    /// <summary>What a stream loop does with each vector of its buffer.</summary>
+    private enum StreamKind { Read, Update, Write, ReadWrite }
 
     /// <summary>
     /// The emitted loops, built with the JIT's own <see cref="KernelAssembler"/> (one body for ymm and zmm, the
@@ -88,17 +129,19 @@ public static unsafe class Roofline
     {
         private const int Accumulators = 12, FmaUnroll = 2, LoadUnroll = 8;
         private readonly CodeCache _cache = new(64 * 1024);
-        /// <summary>The read loop with 1 stream and with 4 (the buffer's quarters read side by side), so prefetchers that follow several streams are credited too.</summary>
+        /// <summary>Each stream loop with 1 stream and with 4 (the buffer's quarters walked side by side), so prefetchers that follow several streams are credited too.</summary>
         private static readonly int[] Streams = [1, 4];
         private readonly nint _fmaAvx2, _fmaAvx512;
-        private readonly nint[] _read;
+        private readonly nint[][] _stream;
         public JitIsa LoadIsa { get; } = CpuFeatures.Best;
 
         public RooflineCode()
         {
             _fmaAvx2 = Install(EmitFma(JitIsa.Avx2));
             _fmaAvx512 = CpuFeatures.Best == JitIsa.Avx512 ? Install(EmitFma(JitIsa.Avx512)) : 0;
-            _read = Streams.Select(s => Install(EmitRead(LoadIsa, s))).ToArray();
+            // The read-write loop needs two parts at least: half of them read, the other half written.
+            _stream = Enum.GetValues<StreamKind>()
+                .Select(kind => Streams.Where(s => kind != StreamKind.ReadWrite || s > 1).Select(s => Install(EmitStream(LoadIsa, kind, s))).ToArray()).ToArray();
         }
 
         private nint Install(KernelAssembler k)
@@ -124,29 +167,49 @@ public static unsafe class Roofline
         }
 
         /// <summary>
-        /// Read loop: A = buffer, B = bytes (a multiple of LoadUnroll vectors), C = repetitions; full-width loads only.
-        /// With <paramref name="streams"/> &gt; 1 the buffer is read as that many equal parts side by side (r8 holds the part size).
+        /// Stream loop over a buffer: A = buffer, B = bytes (a multiple of LoadUnroll vectors), C = repetitions; full-width
+        /// accesses only. <see cref="StreamKind.Read"/> loads each vector; <see cref="StreamKind.Update"/> loads it, flips its
+        /// signs and stores it back (an in-place read-modify-write, like an InOut operand); <see cref="StreamKind.Write"/> only
+        /// stores (a write-only Out operand); <see cref="StreamKind.ReadWrite"/> loads the first half of the parts and stores to
+        /// the other half (how far the level overlaps reads with writes). Every store changes its bytes (the sign flips each pass), so no core can skip a
+        /// store that rewrites what is there, and none stores zeros, which some cores store for less. With
+        /// <paramref name="streams"/> &gt; 1 the buffer is walked as that many equal parts side by side (rdx holds the part size).
         /// </summary>
-        private static KernelAssembler EmitRead(JitIsa isa, int streams)
+        private static KernelAssembler EmitStream(JitIsa isa, StreamKind kind, int streams)
         {
             var k = new KernelAssembler(isa);
             var a = k.Asm;
             int perStream = LoadUnroll / streams;
+            Vec sign = new(LoadUnroll), stored = new(LoadUnroll + 1);
             k.LoadPointer(r10, KernelArgs.Offsets.A);
             a.mov(r11, __qword_ptr[k.Args + KernelArgs.Offsets.B]);
             a.mov(rax, __qword_ptr[k.Args + KernelArgs.Offsets.C]);
             a.mov(rdx, r11);
             if (streams > 1) a.shr(rdx, (byte)BitOperations.Log2((uint)streams)); // one part's bytes
+            k.LoadConst(sign, -0f);
+            k.Load(stored, __[r10]);
             var outer = a.CreateLabel();
             var inner = a.CreateLabel();
             a.Label(ref outer);
+            if (kind is StreamKind.Write or StreamKind.ReadWrite) k.Xor(stored, stored, sign);
             a.mov(r9, r10);
             a.lea(r8, __[r10 + rdx]);
             a.Label(ref inner);
             a.mov(rcx, r9);
             for (int s = 0; s < streams; s++)
             {
-                for (int u = 0; u < perStream; u++) k.Load(new Vec(s * perStream + u), __[rcx + u * k.VectorBytes]);
+                for (int u = 0; u < perStream; u++)
+                {
+                    var at = __[rcx + u * k.VectorBytes];
+                    var v = new Vec(s * perStream + u);
+                    switch (kind)
+                    {
+                        case StreamKind.Read: k.Load(v, at); break;
+                        case StreamKind.Update: k.Load(v, at); k.Xor(v, v, sign); k.Store(at, v); break;
+                        case StreamKind.ReadWrite when s < streams / 2: k.Load(v, at); break;
+                        default: k.Store(at, stored); break;
+                    }
+                }
                 if (s + 1 < streams) a.add(rcx, rdx);
             }
             a.add(r9, perStream * k.VectorBytes);
@@ -191,10 +254,12 @@ public static unsafe class Roofline
             return rates.Max();
         }
 
-        /// <summary>GB/s reading a buffer of <paramref name="bytes"/> repeatedly: the best of Runs runs of ~3 ms, over 1 and 4 streams.</summary>
-        public double ReadBandwidth(long bytes, CancellationToken ct) => _read.Max(entry => ReadBandwidth(entry, bytes, ct));
-
-        private double ReadBandwidth(nint entry, long bytes, CancellationToken ct)
+        /// <summary>
+        /// GB/s of each of <paramref name="kinds"/> (indexed by <see cref="StreamKind"/>, 0 where not measured) over one buffer of
+        /// <paramref name="bytes"/>, repeated: the best of Runs runs of about StreamRunSeconds, over 1 and 4 streams.
+        /// An update moves each byte twice (read, then written back) and counts both.
+        /// </summary>
+        public double[] Bandwidths(long bytes, IReadOnlyCollection<StreamKind> kinds, CancellationToken ct)
         {
             int step = (LoadIsa == JitIsa.Avx512 ? 64 : 32) * LoadUnroll;
             bytes = Math.Max(step, bytes / step * step);
@@ -203,18 +268,12 @@ public static unsafe class Roofline
             {
                 new Span<byte>(p, (int)Math.Min(bytes, int.MaxValue)).Fill(1);
                 if (bytes > int.MaxValue) NativeMemory.Fill((byte*)p + int.MaxValue, (nuint)(bytes - int.MaxValue), 1);
-                Call(entry, p, bytes, 2);
-                long reps = Calibrate(n => Call(entry, p, bytes, n), 1);
-                var rates = new double[Runs];
-                for (int r = 0; r < Runs; r++)
+                return Enum.GetValues<StreamKind>().Select(kind =>
                 {
-                    ct.ThrowIfCancellationRequested();
-                    long t0 = Stopwatch.GetTimestamp();
-                    Call(entry, p, bytes, reps);
-                    double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                    rates[r] = (double)bytes * reps / s / 1e9;
-                }
-                return rates.Max();
+                    if (!kinds.Contains(kind)) return 0;
+                    double movedPerPass = kind == StreamKind.Update ? 2.0 * bytes : bytes;
+                    return _stream[(int)kind].Max(entry => Best(entry, p, bytes, ct) * movedPerPass / 1e9);
+                }).ToArray();
             }
             finally
             {
@@ -222,8 +281,24 @@ public static unsafe class Roofline
             }
         }
 
-        /// <summary>A count for <paramref name="run"/> that takes about 3 ms.</summary>
-        private static long Calibrate(Action<long> run, long start)
+        /// <summary>The most passes per second of <paramref name="entry"/> over the buffer in Runs runs.</summary>
+        private static double Best(nint entry, float* p, long bytes, CancellationToken ct)
+        {
+            Call(entry, p, bytes, 2);
+            long reps = Calibrate(n => Call(entry, p, bytes, n), 1, StreamRunSeconds);
+            double best = 0;
+            for (int r = 0; r < Runs; r++)
+            {
+                ct.ThrowIfCancellationRequested();
+                long t0 = Stopwatch.GetTimestamp();
+                Call(entry, p, bytes, reps);
+                best = Math.Max(best, reps / Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+            return best;
+        }
+
+        /// <summary>A count for <paramref name="run"/> that takes about <paramref name="seconds"/>.</summary>
+        private static long Calibrate(Action<long> run, long start, double seconds = FmaRunSeconds)
         {
             long n = start;
             while (true)
@@ -231,7 +306,7 @@ public static unsafe class Roofline
                 long t0 = Stopwatch.GetTimestamp();
                 run(n);
                 double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                if (s >= 0.0015 || n > 1L << 40) return Math.Max(1, (long)(n * 0.003 / Math.Max(s, 1e-9)));
+                if (s >= seconds / 2 || n > 1L << 40) return Math.Max(1, (long)(n * seconds / Math.Max(s, 1e-9)));
                 n *= 4;
             }
         }

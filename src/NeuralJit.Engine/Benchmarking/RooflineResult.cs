@@ -1,8 +1,8 @@
 namespace NeuralJit;
 
 /// <summary>
-/// What <c>Get-NeuralRoofline</c> returns: this core's measured fp32 FMA peak per ISA and its read
-/// bandwidth from each cache level and from memory, each the best of several runs of an emitted loop.
+/// What <c>Get-NeuralRoofline</c> returns: this core's measured fp32 FMA peak per ISA and its bandwidth from each
+/// cache level and from memory for reads, in-place updates and writes, each the best of several runs of an emitted loop.
 /// Rates are per wall-clock second; the per-TSC-tick figures divide by the TSC frequency (the TSC ticks
 /// at a constant rate, not at the core clock). A null peak means the CPU lacks that ISA.
 /// </summary>
@@ -20,16 +20,41 @@ public sealed class RooflineResult
     public double L2BytesPerTick { get; init; }
     public double L3BytesPerTick { get; init; }
     public double MemoryBytesPerTick { get; init; }
+    /// <summary>
+    /// In-place update (load, change, store to the same address) at each level, in bytes moved per second: each byte
+    /// updated counts twice, read and written back, as <see cref="Ops.OpTraffic.Updated"/> counts an in-out operand.
+    /// </summary>
+    public double L1UpdateGBps { get; init; }
+    public double L2UpdateGBps { get; init; }
+    public double L3UpdateGBps { get; init; }
+    public double MemoryUpdateGBps { get; init; }
+    /// <summary>Write-only stores (every byte of the buffer overwritten, none read by the loop) to each level, in bytes written per second.</summary>
+    public double L1WriteGBps { get; init; }
+    public double L2WriteGBps { get; init; }
+    public double L3WriteGBps { get; init; }
+    public double MemoryWriteGBps { get; init; }
+    /// <summary>
+    /// A loop reading half its buffer while writing the other half, in bytes moved per second: how far each level overlaps
+    /// reads with writes (L1 with 256-bit vectors has separate load and store ports; beyond L2 both share the line fills).
+    /// </summary>
+    public double L1ReadWriteGBps { get; init; }
+    public double L2ReadWriteGBps { get; init; }
+    public double L3ReadWriteGBps { get; init; }
+    public double MemoryReadWriteGBps { get; init; }
     public long L1DataBytes { get; init; }
     public long L2Bytes { get; init; }
     public long L3Bytes { get; init; }
     public string CacheSizeSource { get; init; } = "";
     /// <summary>Buffer sizes the L1/L2/L3/memory loops read (half the level or more, never more than the level).</summary>
     public long[] TestBufferBytes { get; init; } = [];
-    /// <summary>Buffer sizes of the read-bandwidth curve, every √2 from 4 KiB to twice L2, where the cache levels blur.</summary>
+    /// <summary>Buffer sizes of the bandwidth curves (read, update, write), where the cache levels blur: every √2 from 4 KiB to half of L2, then every 2^⅛ to twice L2.</summary>
     public long[] ReadCurveBytes { get; init; } = [];
     /// <summary>The read bandwidth measured with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
     public double[] ReadCurveGBps { get; init; } = [];
+    /// <summary>The in-place update rate (bytes moved, as <see cref="L1UpdateGBps"/>) with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
+    public double[] UpdateCurveGBps { get; init; } = [];
+    /// <summary>The write-only rate with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
+    public double[] WriteCurveGBps { get; init; } = [];
     /// <summary>The ISA of the read loops (widest available: one load = one vector).</summary>
     public JitIsa BandwidthIsa { get; init; }
     public double TscGHz { get; init; }
@@ -41,21 +66,59 @@ public sealed class RooflineResult
 
     /// <summary>
     /// The fastest a working set of <paramref name="bytes"/> can be read, and the level it fits in: the larger of that
-    /// level's rate and the curve's rate at the largest measured buffer not above <paramref name="bytes"/> (the rate only
-    /// falls as buffers grow, so this is a ceiling, never an estimate: a kernel cannot beat it).
+    /// level's rate and, within the curve's sizes, the curve's rate at the largest measured buffer not above
+    /// <paramref name="bytes"/> (the rate only falls as buffers grow, so this is a ceiling: a kernel cannot beat it).
     /// </summary>
     public (string Level, double GBps) BandwidthFor(long bytes)
     {
-        var (level, rate) = bytes <= L1DataBytes ? ("L1", L1ReadGBps)
-            : bytes <= L2Bytes ? ("L2", L2ReadGBps)
-            : bytes <= L3Bytes ? ("L3", L3ReadGBps)
-            : ("Memory", MemoryReadGBps);
-        // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there.
-        int at = Array.FindLastIndex(ReadCurveBytes, b => b <= bytes);
-        double curve = ReadCurveGBps.Length == 0 ? 0 : ReadCurveGBps[Math.Max(at, 0)];
-        return (level, Math.Max(rate, curve));
+        var c = CeilingFor(bytes);
+        return (c.Level, c.ReadGBps);
+    }
+
+    /// <summary>
+    /// The fastest a working set of <paramref name="bytes"/> can be read, updated in place and written, each as
+    /// <see cref="BandwidthFor"/> takes the read rate: the level's rate or the curve's below that size, whichever is faster.
+    /// </summary>
+    public BandwidthCeiling CeilingFor(long bytes)
+    {
+        int level = bytes <= L1DataBytes ? 0 : bytes <= L2Bytes ? 1 : bytes <= L3Bytes ? 2 : 3;
+        string[] names = ["L1", "L2", "L3", "Memory"];
+        double[] read = [L1ReadGBps, L2ReadGBps, L3ReadGBps, MemoryReadGBps], write = [L1WriteGBps, L2WriteGBps, L3WriteGBps, MemoryWriteGBps];
+        double[] readWrite = [L1ReadWriteGBps, L2ReadWriteGBps, L3ReadWriteGBps, MemoryReadWriteGBps];
+        // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there. Past its
+        // last buffer the curve says nothing (its 2×L2 buffer sits in L3, not in memory): the level's rate alone. A larger
+        // buffer is never faster, so a point measured slower than a larger one was slowed by a neighbour: the larger one's counts.
+        int at = ReadCurveBytes.Length > 0 && bytes <= ReadCurveBytes[^1] ? Math.Max(Array.FindLastIndex(ReadCurveBytes, b => b <= bytes), 0) : -1;
+        double Rate(double[] levels, double[] curve) => Math.Max(levels[level], at >= 0 && at < curve.Length ? curve.Skip(at).Max() : 0);
+        return new BandwidthCeiling(
+            names[level],
+            Rate(read, ReadCurveGBps),
+            Rate([L1UpdateGBps, L2UpdateGBps, L3UpdateGBps, MemoryUpdateGBps], UpdateCurveGBps),
+            Rate(write, WriteCurveGBps),
+            Serial(read[level], write[level], readWrite[level]));
+    }
+
+    /// <summary>
+    /// Where between overlapped (0) and added up (1) the times of reads and writes lie at a level, from its half-read,
+    /// half-written loop: 1 − (what the loop saved against adding both halves' times) ÷ (what full overlap would save).
+    /// Unmeasured: added up.
+    /// </summary>
+    private static double Serial(double read, double write, double readWrite)
+    {
+        if (read <= 0 || write <= 0 || readWrite <= 0) return 1;
+        double added = 0.5 / read + 0.5 / write, overlapped = Math.Max(0.5 / read, 0.5 / write), measured = 1 / readWrite;
+        return added > overlapped ? Math.Clamp((measured - overlapped) / (added - overlapped), 0, 1) : 1;
     }
 
     public override string ToString() =>
-        $"FMA AVX2 {Avx2PeakGFlops:N1} / AVX-512 {Avx512PeakGFlops:N1} GFLOP/s; read L1 {L1ReadGBps:N0}, L2 {L2ReadGBps:N0}, L3 {L3ReadGBps:N0}, memory {MemoryReadGBps:N0} GB/s";
+        $"FMA AVX2 {Avx2PeakGFlops:N1} / AVX-512 {Avx512PeakGFlops:N1} GFLOP/s; read L1 {L1ReadGBps:N0}, L2 {L2ReadGBps:N0}, L3 {L3ReadGBps:N0}, memory {MemoryReadGBps:N0} GB/s; "
+        + $"update {L1UpdateGBps:N0}, {L2UpdateGBps:N0}, {L3UpdateGBps:N0}, {MemoryUpdateGBps:N0}; write {L1WriteGBps:N0}, {L2WriteGBps:N0}, {L3WriteGBps:N0}, {MemoryWriteGBps:N0} GB/s";
 }
+
+/// <summary>
+/// What memory can do for one working set, from <see cref="RooflineResult.CeilingFor"/>: the level it fits in and its rate
+/// (GB/s) for bytes read, bytes updated in place (counted read and written, as <see cref="RooflineResult.L1UpdateGBps"/>)
+/// and bytes written; <see cref="Serial"/> says how the times of different kinds combine there: 0, the longest of them
+/// (they overlap); 1, their sum; between, in proportion.
+/// </summary>
+public readonly record struct BandwidthCeiling(string Level, double ReadGBps, double UpdateGBps, double WriteGBps, double Serial = 1);

@@ -45,6 +45,19 @@ public sealed record OperandSpec(OperandField Field, string Name, OperandRole Ro
 }
 
 /// <summary>
+/// The bytes one call moves, by kind: <see cref="Read"/> from input operands; <see cref="Updated"/> by in-out operands,
+/// each element read and written back in place (counted twice, 8 bytes per float); <see cref="Written"/> to output
+/// operands, never read. Scratch is not counted.
+/// </summary>
+public readonly record struct OpTraffic(double Read, double Updated, double Written)
+{
+    /// <summary>Every byte moved: what <see cref="OpSpec.Bytes"/> returns.</summary>
+    public double Total => Read + Updated + Written;
+    /// <summary>The distinct bytes the operands span (an updated element once): the working set of one call.</summary>
+    public double Footprint => Read + Updated / 2 + Written;
+}
+
+/// <summary>
 /// How close a tier must come to the reference: element e passes when
 /// |expected − actual| ≤ Absolute + Relative·|expected| + MagnitudeFactor·magnitude_e, NaN exactly where the reference
 /// has NaN and infinities exactly equal. magnitude_e is the same op run by the reference on |inputs| (|α|, |β| too):
@@ -168,15 +181,23 @@ public sealed unsafe class OpSpec
     public double Flops(in OpShape s) => _flops(s);
 
     /// <summary>Bytes one call moves: every operand read once and written once (in-out both); scratch is not counted.</summary>
-    public double Bytes(in OpShape s)
+    public double Bytes(in OpShape s) => Traffic(s).Total;
+
+    /// <summary>The bytes of <see cref="Bytes"/> by kind of access, which memory serves at different rates.</summary>
+    public OpTraffic Traffic(in OpShape s)
     {
-        double bytes = 0;
+        double read = 0, updated = 0, written = 0;
         foreach (var o in Operands)
         {
             long n = o.Extent(s).Touched;
-            bytes += o.Role switch { OperandRole.InOut => 8.0 * n, OperandRole.Scratch => 0, _ => 4.0 * n };
+            switch (o.Role)
+            {
+                case OperandRole.Input: read += 4.0 * n; break;
+                case OperandRole.InOut: updated += 8.0 * n; break;
+                case OperandRole.Output: written += 4.0 * n; break;
+            }
         }
-        return bytes;
+        return new OpTraffic(read, updated, written);
     }
 
     /// <summary>

@@ -5,8 +5,8 @@ using NeuralJit.Jit;
 namespace NeuralJit.PowerShell.Commands;
 
 /// <summary>
-/// Measures this machine's roofline with emitted loops: fp32 FMA peak under AVX2 and AVX-512 and the read
-/// bandwidth of L1, L2, L3 and memory. The first call measures (~0.3 s) and later calls return that
+/// Measures this machine's roofline with emitted loops: fp32 FMA peak under AVX2 and AVX-512 and the read, in-place
+/// update and write bandwidth of L1, L2, L3 and memory. The first call measures (seconds) and later calls return that
 /// measurement, which Compare-JitSpeedup also uses; -Force measures again.
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "NeuralRoofline")]

@@ -109,7 +109,7 @@ public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
         return points;
     }
 
-    /// <summary>The measured roofline (cached for the process; the first use measures for ~0.3 s).</summary>
+    /// <summary>The measured roofline (cached for the process; the first use measures for seconds).</summary>
     private protected RooflineResult? MeasureRoofline()
     {
         if (Platform.CpuFeatures.Best == Platform.JitIsa.None)
