@@ -7,8 +7,8 @@ namespace NeuralJit.Benchmarking;
 /// The operands of one (op, shape) for a benchmark, laid out as the op's <see cref="OpSpec"/> says: read-only inputs
 /// shared by every side (so an L2-resident weight matrix is the same bytes for baseline and candidate), and per side
 /// its own copy of what the op writes, reset to the same start before the outputs are compared. Inputs are uniform
-/// in [−1, 1) from a fixed seed (|x| where the spec says non-negative); Alpha and Beta are the spec's sample values
-/// unless given (the LIBXSMM comparison runs C = A·B + C with α = β = 1, what LIBXSMM's kernels do).
+/// in [−1, 1) from a fixed seed (|x| where the spec says non-negative; weightings scaled to sum to 1); Alpha and Beta
+/// are the spec's sample values unless given (the LIBXSMM comparison runs C = A·B + C with α = β = 1, what LIBXSMM's kernels do).
 /// </summary>
 public sealed unsafe class OpWorkload : IDisposable
 {
@@ -32,7 +32,8 @@ public sealed unsafe class OpWorkload : IDisposable
         {
             var data = new float[Math.Max(1, o.Extent(key.Shape).Floats)];
             for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 2 - 1);
-            if (o.NonNegative) for (int i = 0; i < data.Length; i++) data[i] = Math.Abs(data[i]);
+            if (o.NonNegative || o.WeightingLength is not null) for (int i = 0; i < data.Length; i++) data[i] = Math.Abs(data[i]);
+            if (o.WeightingLength?.Invoke(key.Shape) is > 0 and var length) NormalizeWeightings(data, length);
             if (o.Role == OperandRole.Input) _shared[o.Field] = new AlignedBuffer(data);
             else _initialMutable[o.Field] = data;
             if (o.IsWritten) _outputs.Add(o.Field);
@@ -40,6 +41,18 @@ public sealed unsafe class OpWorkload : IDisposable
     }
 
     public OpKey Key { get; }
+
+    /// <summary>Scales each run of <paramref name="length"/> non-negative floats to sum to 1 (a weighting).</summary>
+    private static void NormalizeWeightings(float[] data, int length)
+    {
+        for (int start = 0; start < data.Length; start += length)
+        {
+            var run = data.AsSpan(start, Math.Min(length, data.Length - start));
+            float sum = 0;
+            foreach (float x in run) sum += x;
+            if (sum > 0) foreach (ref float x in run) x /= sum;
+        }
+    }
 
     /// <summary>
     /// Stops the sides' calls: a managed side checks it between calls and, for a call longer than a few milliseconds,

@@ -32,8 +32,14 @@ public readonly record struct OperandExtent(int Rows, int Cols, int Stride)
 /// <summary>One operand of an op: where it is passed, a name from the op's domain, its role and its extent for a shape.</summary>
 public sealed record OperandSpec(OperandField Field, string Name, OperandRole Role, Func<OpShape, OperandExtent> Extent)
 {
-    /// <summary>Inputs that must be ≥ 0 to mean anything (a Fisher diagonal): generators draw |x|.</summary>
+    /// <summary>Inputs that must be ≥ 0 to mean anything (a Fisher diagonal, a usage, a gate): generators draw |x|.</summary>
     public bool NonNegative { get; init; }
+    /// <summary>
+    /// Floats in one weighting when the operand holds weightings (a head's weighting over the slots, a precedence, read
+    /// modes): each is ≥ 0 and sums to 1, as the DNC makes them, so generators draw them so. Repeated calls on sample data
+    /// then stay finite (a precedence fed unscaled weightings grows without bound and turns the link matrix into NaN).
+    /// </summary>
+    public Func<OpShape, int>? WeightingLength { get; init; }
     /// <summary>
     /// Floats between two consecutive output rows in this operand when it follows the output's rows (output row r uses
     /// only row r of it: a matrix row, or one element of a vector); null when every output row may use all of it.

@@ -173,62 +173,62 @@ public static unsafe class OpSpecs
             &DncEntry<DncReferenceOps>.Interface, &DncEntry<DncManagedOps>.Interface));
 
         Add(new(OpKind.DncUsage, DimsForm.Matrix, "slotsxheads (e.g. 16x2)",
-            [In(A, "free gates", s => Vec(s.N)), In(B, "read weightings", s => Vec((long)s.N * s.M)), In(D, "write weighting", s => Vec(s.M)),
-             InOut(C, "usage", s => Vec(s.M))],
+            [In(A, "free gates", s => Vec(s.N)) with { NonNegative = true }, In(B, "read weightings", s => Vec((long)s.N * s.M)) with { WeightingLength = Slots }, In(D, "write weighting", s => Vec(s.M)) with { WeightingLength = Slots },
+             InOut(C, "usage", s => Vec(s.M)) with { NonNegative = true }],
             s => (long)s.M * s.N, s => 3.0 * s.M * s.N + 4.0 * s.M,
             &DncEntry<DncReferenceOps>.Usage, &DncEntry<DncManagedOps>.Usage));
 
         Add(new(OpKind.DncAllocation, DimsForm.Length, "a length (e.g. 128)",
-            [In(A, "usage", s => Vec(s.M)), Out(C, "allocation", s => Vec(s.M))],
+            [In(A, "usage", s => Vec(s.M)) with { NonNegative = true }, Out(C, "allocation", s => Vec(s.M))],
             s => s.M, s => 2.0 * s.M,
             &DncEntry<DncReferenceOps>.Allocation, &DncEntry<DncManagedOps>.Allocation));
 
         Add(new(OpKind.DncWriteWeighting, DimsForm.Length, "a length (e.g. 128)",
-            [In(A, "allocation", s => Vec(s.M)), In(B, "content", s => Vec(s.M)), Out(C, "write weighting", s => Vec(s.M))],
+            [In(A, "allocation", s => Vec(s.M)) with { WeightingLength = Slots }, In(B, "content", s => Vec(s.M)) with { WeightingLength = Slots }, Out(C, "write weighting", s => Vec(s.M))],
             s => s.M, s => 4.0 * s.M,
             &DncEntry<DncReferenceOps>.WriteWeighting, &DncEntry<DncManagedOps>.WriteWeighting)
         { SampleAlpha = 0.6f, SampleBeta = 0.9f });
 
         Add(new(OpKind.DncWrite, DimsForm.Matrix, "slotsxwidth (e.g. 16x8)",
-            [InOut(A, "memory", s => Rows(s, OpKind.DncWrite, s.N)), In(B, "write weighting", s => Vec(s.M)), In(C, "erase", s => Vec(s.N)),
+            [InOut(A, "memory", s => Rows(s, OpKind.DncWrite, s.N)), In(B, "write weighting", s => Vec(s.M)) with { WeightingLength = Slots }, In(C, "erase", s => Vec(s.N)) with { NonNegative = true },
              In(D, "write vector", s => Vec(s.N))],
             s => (long)s.M * s.N, s => 4.0 * s.M * s.N,
             &DncEntry<DncReferenceOps>.Write, &DncEntry<DncManagedOps>.Write));
 
         Add(new(OpKind.DncLinkUpdate, DimsForm.Square, "slotsxslots (e.g. 16x16)",
-            [InOut(A, "link", s => Vec((long)s.M * s.M)), In(B, "write weighting", s => Vec(s.M)), InOut(C, "precedence", s => Vec(s.M))],
+            [InOut(A, "link", s => Vec((long)s.M * s.M)) with { NonNegative = true }, In(B, "write weighting", s => Vec(s.M)) with { WeightingLength = Slots }, InOut(C, "precedence", s => Vec(s.M)) with { WeightingLength = Slots }],
             s => (long)s.M * s.M, s => 5.0 * s.M * s.M + 3.0 * s.M,
             &DncEntry<DncReferenceOps>.LinkUpdate, &DncEntry<DncManagedOps>.LinkUpdate));
 
         Add(new(OpKind.DncTemporal, DimsForm.SquareByN, "slotsxslotsxheads (e.g. 16x16x2)",
-            [In(A, "link", s => Vec((long)s.M * s.M)), In(B, "read weightings", s => Vec((long)s.N * s.M)),
+            [In(A, "link", s => Vec((long)s.M * s.M)) with { NonNegative = true }, In(B, "read weightings", s => Vec((long)s.N * s.M)) with { WeightingLength = Slots },
              Out(C, "forward", s => Vec((long)s.N * s.M)), Out(D, "backward", s => Vec((long)s.N * s.M))],
             s => (long)s.M * s.M * s.N, s => 4.0 * s.M * s.M * s.N,
             &DncEntry<DncReferenceOps>.Temporal, &DncEntry<DncManagedOps>.Temporal)
         { ComputeBound = true });
 
         Add(new(OpKind.DncLinkTemporal, DimsForm.SquareByN, "slotsxslotsxheads (e.g. 16x16x2)",
-            [InOut(A, "link", s => Vec((long)s.M * s.M)), In(B, "write weighting", s => Vec(s.M)), InOut(C, "precedence", s => Vec(s.M)),
-             In(D, "read weightings", s => Vec((long)s.N * s.M)), Out(E, "forward", s => Vec((long)s.N * s.M)), Out(F, "backward", s => Vec((long)s.N * s.M))],
+            [InOut(A, "link", s => Vec((long)s.M * s.M)) with { NonNegative = true }, In(B, "write weighting", s => Vec(s.M)) with { WeightingLength = Slots }, InOut(C, "precedence", s => Vec(s.M)) with { WeightingLength = Slots },
+             In(D, "read weightings", s => Vec((long)s.N * s.M)) with { WeightingLength = Slots }, Out(E, "forward", s => Vec((long)s.N * s.M)), Out(F, "backward", s => Vec((long)s.N * s.M))],
             s => (long)s.M * s.M * (s.N + 1), s => 5.0 * s.M * s.M + 3.0 * s.M + 4.0 * s.M * s.M * s.N,
             &DncEntry<DncReferenceOps>.LinkTemporal, &DncEntry<DncManagedOps>.LinkTemporal)
         { ComputeBound = true });
 
         Add(new(OpKind.DncReadWeighting, DimsForm.Matrix, "slotsxheads (e.g. 16x2)",
-            [In(A, "backward", s => Vec((long)s.N * s.M)), In(B, "content", s => Vec((long)s.N * s.M)), In(C, "forward", s => Vec((long)s.N * s.M)),
-             In(D, "read modes", s => Vec(3L * s.N)), Out(E, "read weightings", s => Vec((long)s.N * s.M))],
+            [In(A, "backward", s => Vec((long)s.N * s.M)) with { WeightingLength = Slots }, In(B, "content", s => Vec((long)s.N * s.M)) with { WeightingLength = Slots }, In(C, "forward", s => Vec((long)s.N * s.M)) with { WeightingLength = Slots },
+             In(D, "read modes", s => Vec(3L * s.N)) with { WeightingLength = _ => 3 }, Out(E, "read weightings", s => Vec((long)s.N * s.M))],
             s => (long)s.M * s.N, s => 5.0 * s.M * s.N,
             &DncEntry<DncReferenceOps>.ReadWeighting, &DncEntry<DncManagedOps>.ReadWeighting));
 
         Add(new(OpKind.DncRead, DimsForm.Triple, "slotsxwidthxheads (e.g. 16x8x2)",
-            [In(A, "memory", s => Rows(s, OpKind.DncRead, s.N)), In(B, "read weightings", s => Vec((long)s.K * s.M)),
+            [In(A, "memory", s => Rows(s, OpKind.DncRead, s.N)), In(B, "read weightings", s => Vec((long)s.K * s.M)) with { WeightingLength = Slots },
              Out(C, "read vectors", s => Vec((long)s.K * s.N))],
             s => (long)s.M * s.N * s.K, s => 2.0 * s.M * s.N * s.K,
             &DncEntry<DncReferenceOps>.Read, &DncEntry<DncManagedOps>.Read)
         { ComputeBound = true });
 
         Add(new(OpKind.DncWriteContent, DimsForm.Triple, "slotsxwidthxheads (e.g. 16x8x2)",
-            [InOut(A, "memory", s => Rows(s, OpKind.DncWriteContent, s.N)), In(B, "write weighting", s => Vec(s.M)), In(C, "erase", s => Vec(s.N)),
+            [InOut(A, "memory", s => Rows(s, OpKind.DncWriteContent, s.N)), In(B, "write weighting", s => Vec(s.M)) with { WeightingLength = Slots }, In(C, "erase", s => Vec(s.N)) with { NonNegative = true },
              In(D, "write vector", s => Vec(s.N)), In(E, "read keys", s => Vec((long)s.K * s.N)), In(F, "read strengths", s => Vec(s.K)),
              Out(G, "read content", s => Vec((long)s.K * s.M))],
             s => (long)s.M * s.N * (s.K + 1), s => 4.0 * s.M * s.N + s.K * (4.0 * s.M * s.N + 3.0 * s.M),
@@ -236,6 +236,9 @@ public static unsafe class OpSpecs
         { ComputeBound = true });
         return table;
     }
+
+    /// <summary>A DNC weighting spans the slots (M).</summary>
+    private static int Slots(OpShape s) => s.M;
 
     /// <summary>C[M] = f(A[M]): one flop per element (a transcendental counts 1, see <see cref="OpSpec.Flops"/>).</summary>
     private static OpSpec Unary<TOp>(OpKind op, OpTolerance accuracy, OpTolerance? jit = null) where TOp : IUnaryOp =>
