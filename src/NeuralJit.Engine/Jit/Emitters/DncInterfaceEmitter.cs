@@ -80,7 +80,11 @@ public sealed class DncInterfaceEmitter : IKernelEmitter
         k.ReduceMax(m, t1);
         k.BroadcastLane0(m, m);
         k.Sub(x, x, m);
+        // AVX-512: the 13 unused lanes go through exp as 0 and are cleared after it. exp(−∞) would underflow in
+        // vscalefps, and every underflowing result costs a floating-point microcode assist.
+        if (k.IsAvx512) a.vmovaps(k.ZK(x, three.Mask.K).z, k.Z(x));
         MathEmitter.Exp(k, x, t1, t2);
+        if (k.IsAvx512) a.vmovaps(k.ZK(x, three.Mask.K).z, k.Z(x));
         k.Move(s, x);
         k.ReduceAdd(s, t1);
         k.BroadcastLane0(s, s);
