@@ -153,7 +153,10 @@ public class JitDncTests
                 var fill = Fill(inputs, f => f is "A" or "D" or "E", f => f == "F");
                 Run(isa, new OpKey(OpKind.DncWriteContent, new OpShape(n, w, r, lda)), ContentTol(n, w), 5500 + i++, inputs, (f, g) => f == "F" ? 8 * fill(f, g) : fill(f, g));
             }
-        foreach (var (n, w, r) in new[] { (256, 64, 4), (1024, 64, 4), (1100, 9, 3), (64, 16, 2), (37, 19, 30), (100, 8, 9), (33, 64, 25) })
+        // Row groups of one vector of lanes: a chunk of 512 rows and one more, whole groups only, one short group, rows wider
+        // than the straight-line limit (4 vectors) with a tail.
+        foreach (var (n, w, r) in new[] { (256, 64, 4), (1024, 64, 4), (1100, 9, 3), (64, 16, 2), (37, 19, 30), (100, 8, 9), (33, 64, 25),
+                     (513, 16, 2), (16, 16, 2), (7, 16, 1), (40, 100, 2) })
             Run(isa, new OpKey(OpKind.DncWriteContent, new OpShape(n, w, r)), ContentTol(n, w), 5600 + n + r, InputKind.Random,
                 (f, g) => f == "F" ? (float)(1 + 7 * g.NextDouble()) : Fill(InputKind.Random, f => f is "A" or "D" or "E")(f, g));
     }

@@ -10,7 +10,9 @@ namespace NeuralJit.Jit.Emitters;
 /// <para><b>DncRead</b> (r_h = Mᵀ·w_h for every read head): one pass over M per column block, every head at once.
 /// The block's R·J read vectors live in registers; each row broadcasts the R weights w_h[n] and loads its J
 /// vectors once, R·J FMAs per row. J = (registers − R − 1)/R: W = 64 is one block on AVX-512 (R = 4: 16
-/// accumulators), four on AVX2. Heads that do not fit (R &gt; 7 on AVX2) take several passes.</para>
+/// accumulators), four on AVX2. Heads that do not fit (R &gt; 7 on AVX2) take several passes. When the block has few
+/// accumulators (small W and R), up to four rows go into separate sets of them, added at the end, so that N rows are
+/// not one FMA latency chain.</para>
 /// <para><b>DncWrite</b> (erase then add) streams the rows once with the reference's operations in its order (no
 /// FMA), so it matches bit for bit: M·(1 − w_i·e) + w_i·v.</para>
 /// <para><b>DncWriteContent</b> is DncWrite and the content weightings of all R read keys, a chunk of rows at a time:
@@ -73,35 +75,47 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             {
                 int vc = Math.Min(jb, vectors - v0);
                 using var block = regs.Phase();
-                var acc = regs.TakeBlock(hc * vc, "r");
+                // Few accumulators (small W and R) would each be one long FMA chain over N rows: interleave up to
+                // four rows, each into its own set, so the latency is shared; the sets are added at the end.
+                int sets = Math.Clamp((budget - hc - 1) / (hc * vc), 1, 4);
+                var acc = regs.TakeBlock(sets * hc * vc, "r");
                 var bc = regs.TakeBlock(hc, "w broadcast");
                 var row = regs.Take("row vector");
-                Vec Acc(int h, int v) => acc[h * vc + v];
+                Vec Acc(int set, int h, int v) => acc[(set * hc + h) * vc + v];
                 Vec Bc(int h) => bc[h];
                 int Count(int v) => v0 + v < full ? L : tail;
                 TailMask? Mask(int v) => v0 + v < full ? null : mask;
-                for (int h = 0; h < hc; h++)
-                    for (int v = 0; v < vc; v++) k.Zero(Acc(h, v));
-                if (n > 0)
+                foreach (var x in acc) k.Zero(x);
+                // Row `u` past Row into set `set`.
+                void Rows(int u, int set)
                 {
-                    // offset = byte offset of the row's weight in each head.
-                    a.mov(Row, Memory);
-                    a.xor(offset32, offset32);
-                    var rows = a.CreateLabel();
-                    a.Label(ref rows);
-                    for (int h = 0; h < hc; h++) k.Broadcast(Bc(h), __dword_ptr[readWeights + offset + (h0 + h) * nb]);
+                    for (int h = 0; h < hc; h++) k.Broadcast(Bc(h), __dword_ptr[readWeights + offset + ((h0 + h) * nb + u * 4)]);
                     for (int v = 0; v < vc; v++)
                     {
-                        k.LoadPart(row, __[Row + (v0 + v) * vb], Count(v), Mask(v));
-                        for (int h = 0; h < hc; h++) k.FmaAcc(Acc(h, v), Bc(h), row);
+                        k.LoadPart(row, __[Row + (u * ldBytes + (v0 + v) * vb)], Count(v), Mask(v));
+                        for (int h = 0; h < hc; h++) k.FmaAcc(Acc(set, h, v), Bc(h), row);
                     }
-                    a.add(Row, ldBytes);
-                    a.add(offset, 4);
-                    a.cmp(offset, nb);
+                }
+                int groups = n / sets, rest = n % sets;
+                // offset = byte offset of the row's weight in each head.
+                a.mov(Row, Memory);
+                a.xor(offset32, offset32);
+                if (groups > 0)
+                {
+                    var rows = a.CreateLabel();
+                    a.Label(ref rows);
+                    for (int u = 0; u < sets; u++) Rows(u, u);
+                    a.add(Row, sets * ldBytes);
+                    a.add(offset, sets * 4);
+                    a.cmp(offset, groups * sets * 4);
                     a.jb(rows);
                 }
+                for (int u = 0; u < rest; u++) Rows(u, u);
+                for (int set = 1; set < sets; set++)
+                    for (int h = 0; h < hc; h++)
+                        for (int v = 0; v < vc; v++) k.Add(Acc(0, h, v), Acc(0, h, v), Acc(set, h, v));
                 for (int h = 0; h < hc; h++)
-                    for (int v = 0; v < vc; v++) k.StorePart(__[reads + ((h0 + h) * wb + (v0 + v) * vb)], Acc(h, v), Count(v), Mask(v));
+                    for (int v = 0; v < vc; v++) k.StorePart(__[reads + ((h0 + h) * wb + (v0 + v) * vb)], Acc(0, h, v), Count(v), Mask(v));
             }
         }
     }
