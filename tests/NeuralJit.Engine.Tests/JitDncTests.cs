@@ -242,6 +242,25 @@ public class JitDncTests
             }
     }
 
+    /// <summary>
+    /// The running product through the subnormal range, where the kernel leaves its float loop (N &gt; 64): a product that
+    /// turns subnormal at once (two −1e-20), decays there, and leaves it upwards (3, 1e10, 1e30); then random usages over
+    /// forty decades with random signs, so products cross the range both ways and outputs round on the subnormal grid.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void AllocationProductsThroughTheSubnormalRangeAreBitExact(JitIsa isa)
+    {
+        var walk = new float[] { -1e-20f, -1e-20f, 0.5f, 0.7f, 0.9f, 0.999f, 3f, 1e10f, 1e30f, float.NaN };
+        foreach (int n in new[] { 65, 100, 300 })
+        {
+            int next = 0;
+            Run(isa, new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), Exact, 9500 + n, InputKind.Random,
+                (f, rng) => next < walk.Length ? walk[next++] : next++ % 2 == 0 ? 1f : 0.6f + 0.3f * (float)rng.NextDouble());
+            Run(isa, new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), Exact, 9600 + n, InputKind.Random,
+                (f, rng) => (rng.Next(2) == 0 ? -1 : 1) * MathF.Pow(10, -20 + 40 * (float)rng.NextDouble()));
+        }
+    }
+
     /// <summary>Every DNC kernel of both ISAs assembles and decodes, whether or not this CPU can run it.</summary>
     [Fact]
     public void EveryDncKernelOfBothIsasDecodes()

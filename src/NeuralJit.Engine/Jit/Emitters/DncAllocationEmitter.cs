@@ -10,8 +10,9 @@ namespace NeuralJit.Jit.Emitters;
 /// Each usage becomes a 32-bit key with the float order (vector pass: −0 → +0, sign-flipped, NaN → all ones, so
 /// NaN sorts last); four 8-bit counting passes, each stable, starting from the identity permutation, give
 /// "usage ascending, ties by the lower slot index" — the reference's order — in O(N) (a pass whose byte is the
-/// same for every key is skipped: usages in (0, 1) share their top byte). The products run in float in sorted
-/// order exactly as the reference's, so the result matches it bit for bit. The sort is scalar GPR code (the
+/// same for every key is skipped: usages in (0, 1) share their top byte). The products run in sorted order with the
+/// reference's float roundings (its subnormal steps emulated in double, see <see cref="Products"/>), so the result
+/// matches it bit for bit. The sort is scalar GPR code (the
 /// histogram increments and scatters are dependent loads and stores that vectors do not speed up here).
 /// The kernel's stack holds keys[N], two permutations[N] and four 256-bin histograms (12·N + 4 KiB, probed a page at a
 /// time from the top so a Windows guard page is never skipped); up to <see cref="SmallSlots"/> slots, keys, one
@@ -268,22 +269,40 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         Products(k, n);
     }
 
-    /// <summary>a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i], in float and in sorted order like the reference; φ at <see cref="Order"/>.</summary>
+    /// <summary>
+    /// a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i], in float and in sorted order like the reference; φ at <see cref="Order"/>.
+    /// While the running product is a nonzero subnormal float, every multiply would take a floating-point microcode assist
+    /// (~150 cycles; with usages near 1, N = 4096 spends half its time there), so those steps leave the float loop: both
+    /// products are formed exactly in double (24-bit by 24-bit mantissas) and rounded to the float subnormal grid in
+    /// double, (x + 1.5·2^−97) − 1.5·2^−97, which rounds to a multiple of 2^−149 to nearest-even exactly as the float
+    /// multiply does; the output's bits are then that multiple as an integer, with the sign. Bit for bit the reference's.
+    /// Up to <see cref="UnguardedProductSlots"/> slots the float loop runs alone (see there).
+    /// </summary>
+    /// <summary>
+    /// Up to this many slots the product loop has no subnormal check: the check's five instructions a slot cost about
+    /// 15–20 ns at N = 64 (A/B, in the step too), while a product of so few usages, if it falls that low, crosses the
+    /// subnormal range in a step or two. Beyond it the subnormal steps can run long (N = 128: ~2.2 → ~1.0 µs).
+    /// </summary>
+    private const int UnguardedProductSlots = 64;
+
     private static void Products(KernelAssembler k, int n)
     {
         var a = k.Asm;
         AssemblerRegister64 output = r10, slot = rax, j = r9;
-        AssemblerRegister32 slot32 = eax, j32 = r9d;
+        AssemblerRegister32 slot32 = eax, j32 = r9d, bits = ecx, sign = r8d;
         var regs = k.Registers;
         using var products = regs.Phase();
-        Vec product = regs.Take("running product"), one = regs.Take("1"), u = regs.Take("u"), t = regs.Take("temporary");
+        Vec product = regs.Take("running product"), one = regs.Take("1"), u = regs.Take("u"), t = regs.Take("temporary"),
+            productD = regs.Take("running product (double, subnormal steps)"), tmpD = regs.Take("double temporary");
+        const double SubnormalRounder = 1.5 * 1.0 / (1L << 48) / (1L << 49);   // 1.5·2^−97: its ulp is 2^−149
+        double floatMin = BitConverter.Int32BitsToSingle(0x00800000), subnormalUlpInverse = Math.ScaleB(1.0, 149);
         k.LoadPointer(Usage, KernelArgs.Offsets.A);
         k.LoadPointer(output, KernelArgs.Offsets.C);
         k.LoadConst(one, 1f);
         k.Move(product, one);
-        var loop = a.CreateLabel();
+        Label fast = a.CreateLabel(), slow = a.CreateLabel(), toSlow = a.CreateLabel(), next = a.CreateLabel(), done = a.CreateLabel();
         a.xor(j32, j32);
-        a.Label(ref loop);
+        a.Label(ref fast);
         a.mov(slot32, __dword_ptr[Order + j * 4]);
         a.vmovss(k.X(u), __dword_ptr[Usage + slot * 4]);
         a.vsubss(k.X(t), k.X(one), k.X(u));
@@ -291,7 +310,96 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         a.vmovss(__dword_ptr[output + slot * 4], k.X(t));
         a.vmulss(k.X(product), k.X(product), k.X(u));
         a.inc(j);
+        if (n <= UnguardedProductSlots)
+        {
+            a.cmp(j, n);
+            a.jb(fast);
+            return;
+        }
+        // A nonzero subnormal product: |bits| − 1 below 0x7FFFFF (unsigned).
+        a.vmovd(bits, k.X(product));
+        a.and(bits, 0x7FFFFFFF);
+        a.dec(bits);
+        a.cmp(bits, 0x7FFFFF);
+        a.jb(toSlow);
         a.cmp(j, n);
-        a.jb(loop);
+        a.jb(fast);
+        a.jmp(done);
+
+        // The float product's exact value in double: its 23 mantissa bits · 2^−149, with its sign.
+        a.Label(ref toSlow);
+        a.inc(bits);
+        a.vcvtsi2sd(k.X(productD), k.X(productD), bits);
+        a.vmulsd(k.X(productD), k.X(productD), k.ConstDouble(1 / subnormalUlpInverse));
+        a.vmovd(sign, k.X(product));
+        a.and(sign, unchecked((int)0x80000000));
+        var positive = a.CreateLabel();
+        a.jz(positive);
+        a.vxorpd(k.X(productD), k.X(productD), k.ConstDouble(-0.0));
+        a.Label(ref positive);
+        a.cmp(j, n);
+        a.jae(done);
+
+        // The value of the double in tmpD rounded to a float: normal (|x| ≥ 2^−126, ±∞, NaN) by vcvtsd2ss into `t`,
+        // then jump to `normal`; else the double in tmpD becomes its rounding to the subnormal grid and `bits` its float bits.
+        void RoundTiny(Label normal)
+        {
+            a.vmovq(k.X(t), k.X(tmpD));                        // keep the sign's source
+            a.vandpd(k.X(tmpD), k.X(tmpD), k.ConstDouble(BitConverter.Int64BitsToDouble(long.MaxValue)));
+            a.vucomisd(k.X(tmpD), k.ConstDouble(floatMin));
+            Label tiny = a.CreateLabel(), convert = a.CreateLabel();
+            a.jp(convert);                                     // NaN
+            a.jb(tiny);
+            a.Label(ref convert);
+            a.vcvtsd2ss(k.X(t), k.X(t), k.X(t));
+            a.jmp(normal);
+            a.Label(ref tiny);
+            a.vaddsd(k.X(tmpD), k.X(tmpD), k.ConstDouble(SubnormalRounder));
+            a.vsubsd(k.X(tmpD), k.X(tmpD), k.ConstDouble(SubnormalRounder));
+            a.vmovmskpd(sign, k.X(t));
+            a.shl(sign, 31);
+            a.vmulsd(k.X(t), k.X(tmpD), k.ConstDouble(subnormalUlpInverse));
+            a.vcvttsd2si(bits, k.X(t));
+            a.or(bits, sign);                                  // |x| rounded, as float bits
+            a.test(sign, sign);
+            var keep = a.CreateLabel();
+            a.jz(keep);
+            a.vxorpd(k.X(tmpD), k.X(tmpD), k.ConstDouble(-0.0));
+            a.Label(ref keep);
+        }
+
+        a.Label(ref slow);
+        a.mov(slot32, __dword_ptr[Order + j * 4]);
+        a.vmovss(k.X(u), __dword_ptr[Usage + slot * 4]);
+        a.vsubss(k.X(t), k.X(one), k.X(u));
+        a.vcvtss2sd(k.X(tmpD), k.X(t), k.X(t));
+        a.vmulsd(k.X(tmpD), k.X(tmpD), k.X(productD));        // (1 − u)·p, exact
+        var outputNormal = a.CreateLabel();
+        var outputStored = a.CreateLabel();
+        RoundTiny(outputNormal);
+        a.mov(__dword_ptr[output + slot * 4], bits);
+        a.jmp(outputStored);
+        a.Label(ref outputNormal);
+        a.vmovss(__dword_ptr[output + slot * 4], k.X(t));
+        a.Label(ref outputStored);
+        a.vcvtss2sd(k.X(tmpD), k.X(u), k.X(u));
+        a.vmulsd(k.X(tmpD), k.X(tmpD), k.X(productD));        // p·u, exact
+        a.inc(j);
+        var productNormal = a.CreateLabel();
+        RoundTiny(productNormal);
+        // Still subnormal: stay here; rounded to ±0: back to the float loop with that zero.
+        a.vmovd(k.X(product), bits);
+        a.vmovapd(k.X(productD), k.X(tmpD));
+        a.test(bits, 0x7FFFFFFF);
+        a.jz(next);
+        a.cmp(j, n);
+        a.jb(slow);
+        a.jmp(done);
+        a.Label(ref productNormal);
+        a.vmovss(k.X(product), k.X(product), k.X(t));
+        a.Label(ref next);
+        a.cmp(j, n);
+        a.jb(fast);
+        a.Label(ref done);
     }
 }
