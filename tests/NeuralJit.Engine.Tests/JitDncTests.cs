@@ -211,20 +211,24 @@ public class JitDncTests
     public unsafe void InterfaceSquashesInPlace(JitIsa isa)
     {
         using var engine = JitTestEngine.Create();
-        var kernel = engine.Jit.Compile(new OpKey(OpKind.DncInterface, new OpShape(4, 64)), isa);
-        int size = DncInterfaceLayout.SizeOf(4, 64);
-        var rng = new Random(9);
-        var raw = Enumerable.Range(0, size).Select(_ => (float)(rng.NextDouble() * 20 - 10)).ToArray();
-        var expected = new float[size];
-        DncReferenceOps.DncInterface(4, 64, raw, expected);
-        fixed (float* p = raw)
+        // ξ copied to the kernel's stack first (up to 768 floats), read in place beyond (9 heads of 64: 816 floats), and one head of one.
+        foreach (var (heads, width) in new[] { (4, 64), (9, 64), (1, 1) })
         {
-            KernelArgs a = default;
-            a.A = p; a.C = p;
-            ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.DncInterface, new OpShape(heads, width)), isa);
+            int size = DncInterfaceLayout.SizeOf(heads, width);
+            var rng = new Random(9);
+            var raw = Enumerable.Range(0, size).Select(_ => (float)(rng.NextDouble() * 20 - 10)).ToArray();
+            var expected = new float[size];
+            DncReferenceOps.DncInterface(heads, width, raw, expected);
+            fixed (float* p = raw)
+            {
+                KernelArgs a = default;
+                a.A = p; a.C = p;
+                ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+            }
+            for (int i = 0; i < size; i++)
+                Assert.True(Math.Abs(raw[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]), $"{isa} {heads}x{width} in place [{i}]: {raw[i]} vs {expected[i]}");
         }
-        for (int i = 0; i < size; i++)
-            Assert.True(Math.Abs(raw[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]), $"{isa} in place [{i}]: {raw[i]} vs {expected[i]}");
     }
 
     [Theory, MemberData(nameof(Isas))]
