@@ -175,7 +175,10 @@ public class JitDncTests
                 var fill = Fill(inputs, f => f is "A" or "D" or "E", f => f == "F");
                 Run(isa, new OpKey(OpKind.DncWriteContent, new OpShape(n, w, r, lda)), ContentTol(n, w), 5500 + i++, inputs, (f, g) => f == "F" ? 8 * fill(f, g) : fill(f, g));
             }
-        foreach (var (n, w, r) in new[] { (256, 64, 4), (1024, 64, 4), (1100, 9, 3), (64, 16, 2), (37, 19, 30), (100, 8, 9), (33, 64, 25) })
+        // Row groups of one vector of lanes: a chunk of 512 rows and one more, whole groups only, one short group, rows wider
+        // than the straight-line limit (4 vectors) with a tail.
+        foreach (var (n, w, r) in new[] { (256, 64, 4), (1024, 64, 4), (1100, 9, 3), (64, 16, 2), (37, 19, 30), (100, 8, 9), (33, 64, 25),
+                     (513, 16, 2), (16, 16, 2), (7, 16, 1), (40, 100, 2) })
             Run(isa, new OpKey(OpKind.DncWriteContent, new OpShape(n, w, r)), ContentTol(n, w), 5600 + n + r, InputKind.Random,
                 (f, g) => f == "F" ? (float)(1 + 7 * g.NextDouble()) : Fill(InputKind.Random, f => f is "A" or "D" or "E")(f, g));
     }
@@ -230,20 +233,24 @@ public class JitDncTests
     public unsafe void InterfaceSquashesInPlace(JitIsa isa)
     {
         using var engine = JitTestEngine.Create();
-        var kernel = engine.Jit.Compile(new OpKey(OpKind.DncInterface, new OpShape(4, 64)), isa);
-        int size = DncInterfaceLayout.SizeOf(4, 64);
-        var rng = new Random(9);
-        var raw = Enumerable.Range(0, size).Select(_ => (float)(rng.NextDouble() * 20 - 10)).ToArray();
-        var expected = new float[size];
-        DncReferenceOps.DncInterface(4, 64, raw, expected);
-        fixed (float* p = raw)
+        // ξ copied to the kernel's stack first (up to 768 floats), read in place beyond (9 heads of 64: 816 floats), and one head of one.
+        foreach (var (heads, width) in new[] { (4, 64), (9, 64), (1, 1) })
         {
-            KernelArgs a = default;
-            a.A = p; a.C = p;
-            ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.DncInterface, new OpShape(heads, width)), isa);
+            int size = DncInterfaceLayout.SizeOf(heads, width);
+            var rng = new Random(9);
+            var raw = Enumerable.Range(0, size).Select(_ => (float)(rng.NextDouble() * 20 - 10)).ToArray();
+            var expected = new float[size];
+            DncReferenceOps.DncInterface(heads, width, raw, expected);
+            fixed (float* p = raw)
+            {
+                KernelArgs a = default;
+                a.A = p; a.C = p;
+                ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+            }
+            for (int i = 0; i < size; i++)
+                Assert.True(Math.Abs(raw[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]), $"{isa} {heads}x{width} in place [{i}]: {raw[i]} vs {expected[i]}");
         }
-        for (int i = 0; i < size; i++)
-            Assert.True(Math.Abs(raw[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]), $"{isa} in place [{i}]: {raw[i]} vs {expected[i]}");
     }
 
     [Theory, MemberData(nameof(Isas))]
@@ -259,6 +266,25 @@ public class JitDncTests
                 Run(isa, new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), Exact, 9000 + i++, inputs,
                     (f, rng) => ties && rng.Next(8) != 0 ? rng.Next(4) / 4f : fill(f, rng));
             }
+    }
+
+    /// <summary>
+    /// The running product through the subnormal range, where the kernel leaves its float loop (N &gt; 64): a product that
+    /// turns subnormal at once (two −1e-20), decays there, and leaves it upwards (3, 1e10, 1e30); then random usages over
+    /// forty decades with random signs, so products cross the range both ways and outputs round on the subnormal grid.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void AllocationProductsThroughTheSubnormalRangeAreBitExact(JitIsa isa)
+    {
+        var walk = new float[] { -1e-20f, -1e-20f, 0.5f, 0.7f, 0.9f, 0.999f, 3f, 1e10f, 1e30f, float.NaN };
+        foreach (int n in new[] { 65, 100, 300 })
+        {
+            int next = 0;
+            Run(isa, new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), Exact, 9500 + n, InputKind.Random,
+                (f, rng) => next < walk.Length ? walk[next++] : next++ % 2 == 0 ? 1f : 0.6f + 0.3f * (float)rng.NextDouble());
+            Run(isa, new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), Exact, 9600 + n, InputKind.Random,
+                (f, rng) => (rng.Next(2) == 0 ? -1 : 1) * MathF.Pow(10, -20 + 40 * (float)rng.NextDouble()));
+        }
     }
 
     /// <summary>Every DNC kernel of both ISAs assembles and decodes, whether or not this CPU can run it.</summary>

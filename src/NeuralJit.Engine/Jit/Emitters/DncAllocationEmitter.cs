@@ -9,12 +9,13 @@ namespace NeuralJit.Jit.Emitters;
 /// Each usage becomes a 32-bit key with the float order (vector pass: −0 → +0, sign-flipped, NaN → all ones, so
 /// NaN sorts last); four 8-bit counting passes, each stable, starting from the identity permutation, give
 /// "usage ascending, ties by the lower slot index" — the reference's order — in O(N) (a pass whose byte is the
-/// same for every key is skipped: usages in (0, 1) share their top byte). The products run in float in sorted
-/// order exactly as the reference's, so the result matches it bit for bit. The sort is scalar GPR code (the
+/// same for every key is skipped: usages in (0, 1) share their top byte). The products run in sorted order with the
+/// reference's float roundings (its subnormal steps emulated in double, see <see cref="Products"/>), so the result
+/// matches it bit for bit. The sort is scalar GPR code (the
 /// histogram increments and scatters are dependent loads and stores that vectors do not speed up here).
 /// The kernel's stack holds keys[N], two permutations[N] and four 256-bin histograms (12·N + 4 KiB, probed a page at a
-/// time from the top so a Windows guard page is never skipped); up to <see cref="SmallSlots"/> slots, keys and one
-/// permutation. Registers: the AVX2 tail mask at the top for the whole kernel; the key pass, the ranking and the
+/// time from the top so a Windows guard page is never skipped); up to <see cref="SmallSlots"/> slots, keys, one
+/// permutation and the ranks. Registers: the AVX2 tail mask at the top for the whole kernel; the key pass, the ranking and the
 /// products each take theirs from v0 and give them back. Pointers: <c>Usage</c> (rsi), the stack scratch <c>Keys</c>
 /// (rdx), <c>Histograms</c> (r8), the current order <c>Order</c> (r11) and the next one <c>NextOrder</c> (rcx).
 /// </summary>
@@ -34,87 +35,121 @@ public sealed class DncAllocationEmitter : IKernelEmitter
 
     /// <summary>
     /// φ by ranks: rank_i = #{j : key_j &lt; key_i} + #{j &lt; i : key_j = key_i} (usage ascending, ties by index), then
-    /// φ[rank_i] = i, at scratch + 4N. Keys are signed ints here. Rows i are emitted per block of one vector: for key
-    /// vectors below i's block every key with j &lt; i counts when ≤ key_i, above it when &lt; key_i, and only the block's own
-    /// vector compares indices. The tail vector is filled with int.MaxValue, which is never below a key.
+    /// φ[rank_i] = i, at scratch + 4N. Keys are signed ints here. The ranks of a batch of key vectors (one i per lane)
+    /// accumulate in registers while j runs over the slots, key_j broadcast: a block of j below i's block counts key_j ≤
+    /// key_i, above it key_j &lt; key_i, and i's own block adds key_j = key_i on the lanes past j. So every compare
+    /// serves a whole vector of i and no rank needs a horizontal sum. The tail vector's lanes past N are filled with
+    /// int.MaxValue; their ranks are never used. The ranks go to scratch + 8N, then a scalar pass writes φ.
     /// </summary>
     private static void RankByCounting(KernelAssembler k, int n, Vec maskVec)
     {
         var a = k.Asm;
-        int L = k.Lanes, vb = k.VectorBytes, nb = n * 4, vectors = (n + L - 1) / L, tail = n % L;
-        AssemblerRegister64 rowSlot = rax, rank = r9;
-        AssemblerRegister32 rowSlot32 = eax, inBlock = r10d, rank32 = r9d;
+        int L = k.Lanes, vb = k.VectorBytes, nb = n * 4, vectors = (n + L - 1) / L, tail = n % L, ranksAt = 2 * nb;
+        AssemblerRegister64 j = rax, rank = r9;
+        AssemblerRegister32 j32 = eax, rank32 = r9d;
         var regs = k.Registers;
         using var ranking = regs.Phase();
-        Vec ki = regs.Take("key_i"), acc = regs.Take("count"), kj = regs.Take("key_j"), t = regs.Take("temporary"), eq = regs.Take("j < i"),
-            lane = regs.Take("i − first"), iota = regs.Take("lane index"), one = regs.Take("1 (AVX-512)");
+        Vec kj = regs.Take("key_j (AVX2)"), t = regs.Take("compare (AVX2)"), above = regs.Take("lanes past j (AVX2)"), jLane = regs.Take("j − first (AVX2)"),
+            iota = regs.Take("lane index (AVX2)"), one = regs.Take("1 (AVX-512)");
+        // AVX2: 16 registers hold 4 key vectors and their counts beside the 6 above and the tail mask.
+        int batch = k.IsAvx512 ? 8 : 4;
+        var ki = regs.TakeBlock(batch, "key_i");
+        var acc = regs.TakeBlock(batch, "rank_i");
         TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
-        var lanes = new uint[L];
-        for (int i = 0; i < L; i++) lanes[i] = (uint)i;
-        k.Load(iota, k.ConstVector(lanes));
-        if (k.IsAvx512) { a.mov(eax, 1); a.vpbroadcastd(k.Z(one), eax); }
-        float fill = BitConverter.Int32BitsToSingle(int.MaxValue);
-
-        void LoadKeys(int v)
+        if (k.IsAvx512) { a.mov(r9d, 1); a.vpbroadcastd(k.Z(one), r9d); }
+        else
         {
-            if (v == vectors - 1 && mask is { } m) k.LoadTail(kj, __[Keys + v * vb], m, fill);
-            else k.Load(kj, __[Keys + v * vb]);
+            var lanes = new uint[L];
+            for (int i = 0; i < L; i++) lanes[i] = (uint)i;
+            k.Load(iota, k.ConstVector(lanes));
         }
-        // acc −= m for a mask of −1 lanes (AVX2) or acc += 1 under k (AVX-512): one count per set lane; subtract = the opposite.
-        void Count(int km, Vec m, bool subtract)
+        float fill = BitConverter.Int32BitsToSingle(int.MaxValue);
+        const int kCount = 2, kEqual = 3, kPastJ = 5;
+
+        // acc += 1 on the lanes where the compare holds: AVX-512 vpcmpd (predicate) into a k; AVX2 vpcmpgtd/vpcmpeqd (−1 lanes) subtracted.
+        void CountWhere(Vec accumulator, Vec key, byte predicate, bool pastJOnly)
         {
+            int km = pastJOnly ? kEqual : kCount;
             if (k.IsAvx512)
             {
-                if (subtract) a.vpsubd(k.ZK(acc, km), k.Z(acc), k.Z(one)); else a.vpaddd(k.ZK(acc, km), k.Z(acc), k.Z(one));
+                a.vpcmpd(KernelAssembler.K(km), k.Z(key), __dword_bcst[Keys + j * 4], predicate);
+                if (pastJOnly) a.kandw(KernelAssembler.K(km), KernelAssembler.K(km), KernelAssembler.K(kPastJ));
+                a.vpaddd(k.ZK(accumulator, km), k.Z(accumulator), k.Z(one));
+                return;
             }
-            else if (subtract) a.vpaddd(k.Y(acc), k.Y(acc), k.Y(m)); else a.vpsubd(k.Y(acc), k.Y(acc), k.Y(m));
-        }
-        void Greater(int km, Vec m, Vec x, Vec y) { if (k.IsAvx512) a.vpcmpgtd(KernelAssembler.K(km), k.Z(x), k.Z(y)); else a.vpcmpgtd(k.Y(m), k.Y(x), k.Y(y)); }
-
-        for (int b = 0; b < vectors; b++)
-        {
-            int first = b * L, end = Math.Min(n, first + L);
-            var row = a.CreateLabel();
-            a.mov(rowSlot32, first);
-            a.xor(inBlock, inBlock);
-            a.Label(ref row);
-            k.Broadcast(ki, __dword_ptr[Keys + rowSlot * 4]);
-            a.vmovd(k.X(lane), inBlock);
-            if (k.IsAvx512) a.vpbroadcastd(k.Z(lane), k.X(lane)); else a.vpbroadcastd(k.Y(lane), k.X(lane));
-            k.Zero(acc);
-            for (int v = 0; v < vectors; v++)
+            switch (predicate)
             {
-                LoadKeys(v);
-                if (v < b) { Greater(2, t, kj, ki); Count(2, t, subtract: true); }   // j < i: counts unless key_j > key_i
-                else
+                case 6: a.vpcmpgtd(k.Y(t), k.Y(key), k.Y(kj)); break;   // key_i > key_j
+                case 0: a.vpcmpeqd(k.Y(t), k.Y(key), k.Y(kj)); break;
+                default: throw new ArgumentOutOfRangeException(nameof(predicate));
+            }
+            if (pastJOnly) a.vpand(k.Y(t), k.Y(t), k.Y(above));
+            a.vpsubd(k.Y(accumulator), k.Y(accumulator), k.Y(t));
+        }
+
+        for (int b0 = 0; b0 < vectors; b0 += batch)
+        {
+            int bc = Math.Min(batch, vectors - b0);
+            for (int b = 0; b < bc; b++)
+            {
+                int v = b0 + b;
+                if (v == vectors - 1 && mask is { } m) k.LoadTail(ki[b], __[Keys + v * vb], m, fill);
+                else k.Load(ki[b], __[Keys + v * vb]);
+                // AVX2 counts j below i's block as L − #{key_j > key_i}: start at L per such block.
+                if (k.IsAvx512 || v == 0) k.Zero(acc[b]);
+                else { a.mov(r9d, v * L); a.vmovd(k.X(acc[b]), r9d); a.vpbroadcastd(k.Y(acc[b]), k.X(acc[b])); }
+            }
+            for (int c = 0; c < vectors; c++)
+            {
+                int first = c * L, end = Math.Min(n, first + L);
+                bool diagonal = c >= b0 && c < b0 + bc;
+                if (diagonal)
                 {
-                    Greater(2, t, ki, kj); Count(2, t, subtract: false);            // key_j < key_i
-                    if (v == b)
+                    if (k.IsAvx512) { a.mov(r9d, 0xFFFE); a.kmovw(KernelAssembler.K(kPastJ), r9d); }
+                    else k.Zero(jLane);
+                }
+                var loop = a.CreateLabel();
+                a.mov(j32, first);
+                a.Label(ref loop);
+                if (!k.IsAvx512) a.vpbroadcastd(k.Y(kj), __dword_ptr[Keys + j * 4]);
+                if (diagonal && !k.IsAvx512) a.vpcmpgtd(k.Y(above), k.Y(iota), k.Y(jLane));
+                for (int b = 0; b < bc; b++)
+                {
+                    int v = b0 + b;
+                    if (c > v) CountWhere(acc[b], ki[b], 6, false);           // j past i's block: key_j < key_i
+                    else if (c < v)
                     {
-                        // key_j = key_i with j < i
-                        Greater(3, eq, lane, iota);
-                        if (k.IsAvx512) { a.vpcmpeqd(KernelAssembler.K(4), k.Z(ki), k.Z(kj)); a.kandw(KernelAssembler.K(4), KernelAssembler.K(4), KernelAssembler.K(3)); }
-                        else { a.vpcmpeqd(k.Y(t), k.Y(ki), k.Y(kj)); a.vpand(k.Y(t), k.Y(t), k.Y(eq)); }
-                        Count(4, t, subtract: false);
+                        // j before i's block: key_j ≤ key_i
+                        if (k.IsAvx512) CountWhere(acc[b], ki[b], 5 /* NLT */, false);
+                        else { a.vpcmpgtd(k.Y(t), k.Y(kj), k.Y(ki[b])); a.vpaddd(k.Y(acc[b]), k.Y(acc[b]), k.Y(t)); }
+                    }
+                    else
+                    {
+                        CountWhere(acc[b], ki[b], 6, false);                  // key_j < key_i
+                        CountWhere(acc[b], ki[b], 0, pastJOnly: true);        // key_j = key_i with j < i
                     }
                 }
+                if (diagonal)
+                {
+                    if (k.IsAvx512) a.kshiftlw(KernelAssembler.K(kPastJ), KernelAssembler.K(kPastJ), 1);
+                    else a.vpaddd(k.Y(jLane), k.Y(jLane), k.ConstVector(Enumerable.Repeat(1u, L).ToArray()));
+                }
+                a.inc(j32);
+                a.cmp(j32, end);
+                a.jb(loop);
             }
-            // rank = first + Σ lanes (the keys below i's block each counted as L − #greater).
-            if (k.IsAvx512) { a.vextracti64x4(k.Y(t), k.Z(acc), 1); a.vpaddd(k.Y(acc), k.Y(acc), k.Y(t)); }
-            a.vextracti128(k.X(t), k.Y(acc), 1);
-            a.vpaddd(k.X(acc), k.X(acc), k.X(t));
-            a.vpshufd(k.X(t), k.X(acc), 0x4E);
-            a.vpaddd(k.X(acc), k.X(acc), k.X(t));
-            a.vpshufd(k.X(t), k.X(acc), 0xB1);
-            a.vpaddd(k.X(acc), k.X(acc), k.X(t));
-            a.vmovd(rank32, k.X(acc));
-            a.add(rank32, first);
-            a.mov(__dword_ptr[Keys + rank * 4 + nb], rowSlot32);      // φ[rank_i] = i
-            a.inc(rowSlot32);
-            a.inc(inBlock);
-            a.cmp(rowSlot32, end);
-            a.jb(row);
+            for (int b = 0; b < bc; b++) k.Store(__[Keys + (ranksAt + (b0 + b) * vb)], acc[b]);
         }
+
+        // φ[rank_i] = i.
+        var scatter = a.CreateLabel();
+        a.xor(j32, j32);
+        a.Label(ref scatter);
+        a.mov(rank32, __dword_ptr[Keys + j * 4 + ranksAt]);
+        a.mov(__dword_ptr[Keys + rank * 4 + nb], j32);
+        a.inc(j32);
+        a.cmp(j32, n);
+        a.jb(scatter);
     }
 
     public void Emit(KernelAssembler k, OpKey key)
@@ -127,7 +162,7 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         var regs = k.Registers;
         var maskVec = regs.TakeHighest("AVX2 tail mask");
         k.LoadPointer(Usage, KernelArgs.Offsets.A);
-        int bytes = small ? 2 * nb : 3 * nb + Passes * Bins * 4;
+        int bytes = small ? 2 * nb + (n + k.Lanes - 1) / k.Lanes * k.VectorBytes : 3 * nb + Passes * Bins * 4;
         int at = k.AllocateStack(bytes);
         for (int touch = bytes - PageBytes; touch > 0; touch -= PageBytes) a.mov(eax, __dword_ptr[rsp + (at + touch)]);
         a.lea(Keys, __[rsp + at]);                         // keys[N] | perm[N] | perm[N] | hist[4][256]
@@ -233,22 +268,40 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         Products(k, n);
     }
 
-    /// <summary>a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i], in float and in sorted order like the reference; φ at <see cref="Order"/>.</summary>
+    /// <summary>
+    /// a[φ_j] = (1 − u[φ_j])·Π_{i&lt;j} u[φ_i], in float and in sorted order like the reference; φ at <see cref="Order"/>.
+    /// While the running product is a nonzero subnormal float, every multiply would take a floating-point microcode assist
+    /// (~150 cycles; with usages near 1, N = 4096 spends half its time there), so those steps leave the float loop: both
+    /// products are formed exactly in double (24-bit by 24-bit mantissas) and rounded to the float subnormal grid in
+    /// double, (x + 1.5·2^−97) − 1.5·2^−97, which rounds to a multiple of 2^−149 to nearest-even exactly as the float
+    /// multiply does; the output's bits are then that multiple as an integer, with the sign. Bit for bit the reference's.
+    /// Up to <see cref="UnguardedProductSlots"/> slots the float loop runs alone (see there).
+    /// </summary>
+    /// <summary>
+    /// Up to this many slots the product loop has no subnormal check: the check's five instructions a slot cost about
+    /// 15–20 ns at N = 64 (A/B, in the step too), while a product of so few usages, if it falls that low, crosses the
+    /// subnormal range in a step or two. Beyond it the subnormal steps can run long (N = 128: ~2.2 → ~1.0 µs).
+    /// </summary>
+    private const int UnguardedProductSlots = 64;
+
     private static void Products(KernelAssembler k, int n)
     {
         var a = k.Asm;
         AssemblerRegister64 output = r10, slot = rax, j = r9;
-        AssemblerRegister32 slot32 = eax, j32 = r9d;
+        AssemblerRegister32 slot32 = eax, j32 = r9d, bits = ecx, sign = r8d;
         var regs = k.Registers;
         using var products = regs.Phase();
-        Vec product = regs.Take("running product"), one = regs.Take("1"), u = regs.Take("u"), t = regs.Take("temporary");
+        Vec product = regs.Take("running product"), one = regs.Take("1"), u = regs.Take("u"), t = regs.Take("temporary"),
+            productD = regs.Take("running product (double, subnormal steps)"), tmpD = regs.Take("double temporary");
+        const double SubnormalRounder = 1.5 * 1.0 / (1L << 48) / (1L << 49);   // 1.5·2^−97: its ulp is 2^−149
+        double floatMin = BitConverter.Int32BitsToSingle(0x00800000), subnormalUlpInverse = Math.ScaleB(1.0, 149);
         k.LoadPointer(Usage, KernelArgs.Offsets.A);
         k.LoadPointer(output, KernelArgs.Offsets.C);
         k.LoadConst(one, 1f);
         k.Move(product, one);
-        var loop = a.CreateLabel();
+        Label fast = a.CreateLabel(), slow = a.CreateLabel(), toSlow = a.CreateLabel(), next = a.CreateLabel(), done = a.CreateLabel();
         a.xor(j32, j32);
-        a.Label(ref loop);
+        a.Label(ref fast);
         a.mov(slot32, __dword_ptr[Order + j * 4]);
         a.vmovss(k.X(u), __dword_ptr[Usage + slot * 4]);
         a.vsubss(k.X(t), k.X(one), k.X(u));
@@ -256,7 +309,96 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         a.vmovss(__dword_ptr[output + slot * 4], k.X(t));
         a.vmulss(k.X(product), k.X(product), k.X(u));
         a.inc(j);
+        if (n <= UnguardedProductSlots)
+        {
+            a.cmp(j, n);
+            a.jb(fast);
+            return;
+        }
+        // A nonzero subnormal product: |bits| − 1 below 0x7FFFFF (unsigned).
+        a.vmovd(bits, k.X(product));
+        a.and(bits, 0x7FFFFFFF);
+        a.dec(bits);
+        a.cmp(bits, 0x7FFFFF);
+        a.jb(toSlow);
         a.cmp(j, n);
-        a.jb(loop);
+        a.jb(fast);
+        a.jmp(done);
+
+        // The float product's exact value in double: its 23 mantissa bits · 2^−149, with its sign.
+        a.Label(ref toSlow);
+        a.inc(bits);
+        a.vcvtsi2sd(k.X(productD), k.X(productD), bits);
+        a.vmulsd(k.X(productD), k.X(productD), k.ConstDouble(1 / subnormalUlpInverse));
+        a.vmovd(sign, k.X(product));
+        a.and(sign, unchecked((int)0x80000000));
+        var positive = a.CreateLabel();
+        a.jz(positive);
+        a.vxorpd(k.X(productD), k.X(productD), k.ConstDouble(-0.0));
+        a.Label(ref positive);
+        a.cmp(j, n);
+        a.jae(done);
+
+        // The value of the double in tmpD rounded to a float: normal (|x| ≥ 2^−126, ±∞, NaN) by vcvtsd2ss into `t`,
+        // then jump to `normal`; else the double in tmpD becomes its rounding to the subnormal grid and `bits` its float bits.
+        void RoundTiny(Label normal)
+        {
+            a.vmovq(k.X(t), k.X(tmpD));                        // keep the sign's source
+            a.vandpd(k.X(tmpD), k.X(tmpD), k.ConstDouble(BitConverter.Int64BitsToDouble(long.MaxValue)));
+            a.vucomisd(k.X(tmpD), k.ConstDouble(floatMin));
+            Label tiny = a.CreateLabel(), convert = a.CreateLabel();
+            a.jp(convert);                                     // NaN
+            a.jb(tiny);
+            a.Label(ref convert);
+            a.vcvtsd2ss(k.X(t), k.X(t), k.X(t));
+            a.jmp(normal);
+            a.Label(ref tiny);
+            a.vaddsd(k.X(tmpD), k.X(tmpD), k.ConstDouble(SubnormalRounder));
+            a.vsubsd(k.X(tmpD), k.X(tmpD), k.ConstDouble(SubnormalRounder));
+            a.vmovmskpd(sign, k.X(t));
+            a.shl(sign, 31);
+            a.vmulsd(k.X(t), k.X(tmpD), k.ConstDouble(subnormalUlpInverse));
+            a.vcvttsd2si(bits, k.X(t));
+            a.or(bits, sign);                                  // |x| rounded, as float bits
+            a.test(sign, sign);
+            var keep = a.CreateLabel();
+            a.jz(keep);
+            a.vxorpd(k.X(tmpD), k.X(tmpD), k.ConstDouble(-0.0));
+            a.Label(ref keep);
+        }
+
+        a.Label(ref slow);
+        a.mov(slot32, __dword_ptr[Order + j * 4]);
+        a.vmovss(k.X(u), __dword_ptr[Usage + slot * 4]);
+        a.vsubss(k.X(t), k.X(one), k.X(u));
+        a.vcvtss2sd(k.X(tmpD), k.X(t), k.X(t));
+        a.vmulsd(k.X(tmpD), k.X(tmpD), k.X(productD));        // (1 − u)·p, exact
+        var outputNormal = a.CreateLabel();
+        var outputStored = a.CreateLabel();
+        RoundTiny(outputNormal);
+        a.mov(__dword_ptr[output + slot * 4], bits);
+        a.jmp(outputStored);
+        a.Label(ref outputNormal);
+        a.vmovss(__dword_ptr[output + slot * 4], k.X(t));
+        a.Label(ref outputStored);
+        a.vcvtss2sd(k.X(tmpD), k.X(u), k.X(u));
+        a.vmulsd(k.X(tmpD), k.X(tmpD), k.X(productD));        // p·u, exact
+        a.inc(j);
+        var productNormal = a.CreateLabel();
+        RoundTiny(productNormal);
+        // Still subnormal: stay here; rounded to ±0: back to the float loop with that zero.
+        a.vmovd(k.X(product), bits);
+        a.vmovapd(k.X(productD), k.X(tmpD));
+        a.test(bits, 0x7FFFFFFF);
+        a.jz(next);
+        a.cmp(j, n);
+        a.jb(slow);
+        a.jmp(done);
+        a.Label(ref productNormal);
+        a.vmovss(k.X(product), k.X(product), k.X(t));
+        a.Label(ref next);
+        a.cmp(j, n);
+        a.jb(fast);
+        a.Label(ref done);
     }
 }

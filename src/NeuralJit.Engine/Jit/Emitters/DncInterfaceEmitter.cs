@@ -8,7 +8,8 @@ namespace NeuralJit.Jit.Emitters;
 /// DncInterface: squashes ξ section by section (<see cref="DncInterfaceLayout"/>), each a vector pass at its
 /// offset: keys and the write vector copied, strengths 1 + softplus (<see cref="MathEmitter.Softplus"/>), erase and
 /// gates the logistic sigmoid, and each head's three read modes a softmax in one masked 3-lane vector (a loop over
-/// the heads). In place (A = C) works: every vector is loaded before it is stored.
+/// the heads). In place (A = C) works: the sections read a stack copy of ξ (<see cref="CopyToStack"/>), or, past
+/// its size limit, every vector is loaded before it is stored.
 /// Registers: each pass takes its value and temporaries from the bottom (v0..v4) and the AVX2 tail mask from the top,
 /// and gives them back when it ends. Pointers: ξ <c>Raw</c> (rsi) and the output <c>Out</c> (rcx); a section's read and
 /// write cursors <c>From</c>/<c>To</c> (r8/r9).
@@ -28,6 +29,7 @@ public sealed class DncInterfaceEmitter : IKernelEmitter
         var l = new DncInterfaceLayout(heads, width);
         k.LoadPointer(Raw, KernelArgs.Offsets.A);
         k.LoadPointer(Out, KernelArgs.Offsets.C);
+        CopyToStack(k, DncInterfaceLayout.SizeOf(heads, width));
         Pass(k, l.ReadKeys, heads * width, Squash.Copy);
         Pass(k, l.ReadStrengths, heads, Squash.OnePlus);
         Pass(k, l.WriteKey, width, Squash.Copy);
@@ -36,6 +38,32 @@ public sealed class DncInterfaceEmitter : IKernelEmitter
         Pass(k, l.WriteVector, width, Squash.Copy);
         Pass(k, l.FreeGates, heads + 2, Squash.Sigmoid);    // free gates, allocation gate, write gate
         ReadModes(k, l.ReadModes, heads);
+    }
+
+    /// <summary>
+    /// ξ above this many floats is read in place: its copy would need a frame past one page (a stack probe).
+    /// </summary>
+    private const int CopyMaxFloats = 768;
+
+    /// <summary>
+    /// ξ copied to the stack first, whole vectors, and every section read from the copy (Raw repointed): the model squashes
+    /// ξ in place, and a section's load overlapping the vector an earlier section just stored (masked) cannot be
+    /// forwarded, so it would wait for that section's whole exp/divide chain and serialise the sections.
+    /// </summary>
+    private static void CopyToStack(KernelAssembler k, int floats)
+    {
+        if (floats > CopyMaxFloats) return;
+        var regs = k.Registers;
+        using var copy = regs.Phase();
+        Vec x = regs.Take("ξ vector");
+        int at = k.AllocateStack((floats + k.Lanes - 1) / k.Lanes * k.VectorBytes);
+        k.Asm.lea(From, __[rsp + at]);
+        k.ForEachVector(floats, 4, Offset, regs.TakeHighest("AVX2 tail mask"), c =>
+        {
+            k.LoadPart(x, c.At(Raw), c.Count, c.Tail);
+            k.StorePart(c.At(From), x, c.Count, c.Tail);
+        });
+        k.Asm.mov(Raw, From);
     }
 
     private static void Pass(KernelAssembler k, int offset, int count, Squash squash)
@@ -79,7 +107,11 @@ public sealed class DncInterfaceEmitter : IKernelEmitter
         k.ReduceMax(m, t1);
         k.BroadcastLane0(m, m);
         k.Sub(x, x, m);
+        // AVX-512: the 13 unused lanes go through exp as 0 and are cleared after it. exp(−∞) would underflow in
+        // vscalefps, and every underflowing result costs a floating-point microcode assist.
+        if (k.IsAvx512) a.vmovaps(k.ZK(x, three.Mask.K).z, k.Z(x));
         MathEmitter.Exp(k, x, t1, t2);
+        if (k.IsAvx512) a.vmovaps(k.ZK(x, three.Mask.K).z, k.Z(x));
         k.Move(s, x);
         k.ReduceAdd(s, t1);
         k.BroadcastLane0(s, s);

@@ -9,15 +9,18 @@ namespace NeuralJit.Jit.Emitters;
 /// <para><b>DncRead</b> (r_h = Mᵀ·w_h for every read head): one pass over M per column block, every head at once.
 /// The block's R·J read vectors live in registers; each row broadcasts the R weights w_h[n] and loads its J
 /// vectors once, R·J FMAs per row. J = (registers − R − 1)/R: W = 64 is one block on AVX-512 (R = 4: 16
-/// accumulators), four on AVX2. Heads that do not fit (R &gt; 7 on AVX2) take several passes.</para>
+/// accumulators), four on AVX2. Heads that do not fit (R &gt; 7 on AVX2) take several passes. When the block has few
+/// accumulators (small W and R), up to four rows go into separate sets of them, added at the end, so that N rows are
+/// not one FMA latency chain.</para>
 /// <para><b>DncWrite</b> (erase then add) streams the rows once with the reference's operations in its order (no
 /// FMA), so it matches bit for bit: M·(1 − w_i·e) + w_i·v.</para>
-/// <para><b>DncWriteContent</b> is DncWrite and the content weightings of all R read keys in one pass over M: each row
-/// is written (the DncWrite row, exact) and, while its vectors are still in registers, its squared norm and its dot
-/// products with every key accumulate; four heads' dots reduce together (vhaddps) into c^r, the norm onto the stack.
-/// Per chunk of rows the cosines are then finished vectorised (sqrt, ×‖k_h‖, + ε, divide, ×β_h), which keeps sqrt and
-/// divide off each row's dependency chain. Heads that do not fit the registers (R &gt; 8) re-read the row just
-/// written from L1. The R softmaxes then run over the R·N scores, which are L1-resident, not over M.</para>
+/// <para><b>DncWriteContent</b> is DncWrite and the content weightings of all R read keys, a chunk of rows at a time:
+/// the chunk's rows are written (the DncWrite loop, exact), then read back from L1 a group of L rows (one per lane) at a
+/// time: each row's squared norm, then its dot with each key, accumulates in the row's own register and a shuffle tree
+/// (<see cref="ReductionTree"/>) folds the L registers into one vector of L sums, stored to the stack (norms) or c^r.
+/// That keeps horizontal sums off each row (3·(L−1) shuffles and adds per L rows and key instead of a reduction per
+/// row). The cosines are then finished vectorised per chunk (sqrt, ×‖k_h‖, + ε, divide, ×β_h), and the R softmaxes run
+/// over the R·N scores, which are L1-resident, not over M.</para>
 /// Registers come from the register plan, in the order that gives each role its place (the AVX2 tail mask at the top);
 /// pointers by operand: <c>Memory</c> (rsi), the current row <c>Row</c> (r9), the row's index <c>Slot</c> (rax).
 /// </summary>
@@ -71,35 +74,47 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             {
                 int vc = Math.Min(jb, vectors - v0);
                 using var block = regs.Phase();
-                var acc = regs.TakeBlock(hc * vc, "r");
+                // Few accumulators (small W and R) would each be one long FMA chain over N rows: interleave up to
+                // four rows, each into its own set, so the latency is shared; the sets are added at the end.
+                int sets = Math.Clamp((budget - hc - 1) / (hc * vc), 1, 4);
+                var acc = regs.TakeBlock(sets * hc * vc, "r");
                 var bc = regs.TakeBlock(hc, "w broadcast");
                 var row = regs.Take("row vector");
-                Vec Acc(int h, int v) => acc[h * vc + v];
+                Vec Acc(int set, int h, int v) => acc[(set * hc + h) * vc + v];
                 Vec Bc(int h) => bc[h];
                 int Count(int v) => v0 + v < full ? L : tail;
                 TailMask? Mask(int v) => v0 + v < full ? null : mask;
-                for (int h = 0; h < hc; h++)
-                    for (int v = 0; v < vc; v++) k.Zero(Acc(h, v));
-                if (n > 0)
+                foreach (var x in acc) k.Zero(x);
+                // Row `u` past Row into set `set`.
+                void Rows(int u, int set)
                 {
-                    // offset = byte offset of the row's weight in each head.
-                    a.mov(Row, Memory);
-                    a.xor(offset32, offset32);
-                    var rows = a.CreateLabel();
-                    a.Label(ref rows);
-                    for (int h = 0; h < hc; h++) k.Broadcast(Bc(h), __dword_ptr[readWeights + offset + (h0 + h) * nb]);
+                    for (int h = 0; h < hc; h++) k.Broadcast(Bc(h), __dword_ptr[readWeights + offset + ((h0 + h) * nb + u * 4)]);
                     for (int v = 0; v < vc; v++)
                     {
-                        k.LoadPart(row, __[Row + (v0 + v) * vb], Count(v), Mask(v));
-                        for (int h = 0; h < hc; h++) k.FmaAcc(Acc(h, v), Bc(h), row);
+                        k.LoadPart(row, __[Row + (u * ldBytes + (v0 + v) * vb)], Count(v), Mask(v));
+                        for (int h = 0; h < hc; h++) k.FmaAcc(Acc(set, h, v), Bc(h), row);
                     }
-                    a.add(Row, ldBytes);
-                    a.add(offset, 4);
-                    a.cmp(offset, nb);
+                }
+                int groups = n / sets, rest = n % sets;
+                // offset = byte offset of the row's weight in each head.
+                a.mov(Row, Memory);
+                a.xor(offset32, offset32);
+                if (groups > 0)
+                {
+                    var rows = a.CreateLabel();
+                    a.Label(ref rows);
+                    for (int u = 0; u < sets; u++) Rows(u, u);
+                    a.add(Row, sets * ldBytes);
+                    a.add(offset, sets * 4);
+                    a.cmp(offset, groups * sets * 4);
                     a.jb(rows);
                 }
+                for (int u = 0; u < rest; u++) Rows(u, u);
+                for (int set = 1; set < sets; set++)
+                    for (int h = 0; h < hc; h++)
+                        for (int v = 0; v < vc; v++) k.Add(Acc(0, h, v), Acc(0, h, v), Acc(set, h, v));
                 for (int h = 0; h < hc; h++)
-                    for (int v = 0; v < vc; v++) k.StorePart(__[reads + ((h0 + h) * wb + (v0 + v) * vb)], Acc(h, v), Count(v), Mask(v));
+                    for (int v = 0; v < vc; v++) k.StorePart(__[reads + ((h0 + h) * wb + (v0 + v) * vb)], Acc(0, h, v), Count(v), Mask(v));
             }
         }
     }
@@ -112,20 +127,32 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         k.LoadPointer(Weights, KernelArgs.Offsets.B);
         k.LoadPointer(Erase, KernelArgs.Offsets.C);
         k.LoadPointer(WriteVec, KernelArgs.Offsets.D);
+        a.mov(Row, Memory);
+        a.xor(Slot32, Slot32);
+        WriteRows(k, w, ldBytes, Slot, n);
+    }
+
+    /// <summary>
+    /// Writes rows from <see cref="Row"/> (slot <see cref="Slot"/>) until <paramref name="counter"/>, incremented once per
+    /// row, reaches <paramref name="end"/>; Row and Slot are left one past the last row written.
+    /// </summary>
+    private static void WriteRows(KernelAssembler k, int w, int ldBytes, AssemblerRegister64 counter, int end)
+    {
+        var a = k.Asm;
         var regs = k.Registers;
+        using var phase = regs.Phase();
         var write = new WriteScalars(regs.Take("w_i"), regs.Take("1"));
         var slots = Enumerable.Range(0, k.IsAvx512 ? 4 : 2).Select(s => regs.TakeBlock(2, $"slot {s} (t, u)")).ToArray();
         var maskVec = regs.TakeHighest("AVX2 tail mask");
         k.LoadConst(write.One, 1f);
-        a.mov(Row, Memory);
-        a.xor(Slot32, Slot32);
         var row = a.CreateLabel();
         a.Label(ref row);
         k.Broadcast(write.Weight, __dword_ptr[Weights + Slot * 4]);
         k.ForEachVector(w, k.IsAvx512 ? 4 : 2, VectorOffset, maskVec, c => WriteVector(k, c, write, slots[c.Slot][0], slots[c.Slot][1]));
         a.add(Row, ldBytes);
-        a.inc(Slot);
-        a.cmp(Slot, n);
+        if (counter != Slot) a.inc(Slot);
+        a.inc(counter);
+        a.cmp(counter, end);
         a.jb(row);
     }
 
@@ -149,14 +176,14 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         k.StorePart(c.At(Row), t, c.Count, c.Tail);
     }
 
-    /// <summary>Registers of the fused write + content kernel beyond the write's (r12–r14 and rbx callee-saved).</summary>
-    private static readonly AssemblerRegister64 Keys = r11, Content = r12, ChunkRow = r13, ChunkContent = rbx, Chunks = r14;
-
     /// <summary>
-    /// Read keys handled per pass over a row: their dot accumulators v7..v14 stay VEX-encodable (the reductions are VEX
-    /// ymm/xmm ops) and below the AVX2 tail mask (v15).
+    /// Pointers of the fused write + content kernel beyond the write's (r12–r14 and rbx callee-saved). While a chunk's
+    /// sums are taken, the write's pointers are free (reloaded per chunk): Row walks the chunk's groups back to its end;
+    /// the group's column of c, the key and c row of the head being summed, the heads and groups left.
     /// </summary>
-    internal const int ContentHeadsPerPass = 8;
+    private static readonly AssemblerRegister64 Keys = r11, Content = r12, ChunkRow = r13, ChunkContent = rbx, Chunks = r14,
+        GroupRow = Row, GroupContent = rdx, HeadKey = rcx, HeadContent = r8;
+    private static readonly AssemblerRegister32 HeadsLeft = esi, GroupsLeft = r13d;
 
     /// <summary>
     /// Rows whose squared norms wait on the stack before their cosines are finished together: 2 KiB, so the frame stays
@@ -164,119 +191,163 @@ public sealed class DncMemoryEmitter : IKernelEmitter
     /// </summary>
     internal const int ContentChunkRows = 512;
 
+    /// <summary>Row vectors summed straight-line per row; wider rows loop over their vectors (code size).</summary>
+    private const int UnrolledRowVectors = 4;
+
     private static void EmitWriteContent(KernelAssembler k, int n, int w, int heads, int ldBytes)
     {
         if (n == 0) return;
         var a = k.Asm;
-        int nb = n * 4, wb = w * 4;
+        int L = k.Lanes, nb = n * 4, wb = w * 4;
         var regs = k.Registers;
-        var body = regs.Phase();   // everything until the softmaxes, which take their own
-        var write = new WriteScalars(regs.Take("w_i"), regs.Take("1"));
-        Vec norm = regs.Take("‖row‖² / ‖key‖"), tmp = regs.Take("temporary"), denom = regs.Take("denominator"), t = regs.Take("written vector"), u = regs.Take("u");
-        var dots = regs.TakeBlock(ContentHeadsPerPass, "dot");
-        var maskVec = regs.TakeHighest("AVX2 tail mask");
-        Vec Dot(int h) => dots[h];
         AssemblerRegister64 strengths = r9;   // until the rows start; then Row
-        int padded = (heads + 3) / 4 * 4;
-        // ‖k_h‖ and β_h on the stack, padded to a multiple of 4 heads (zeros) so each quad of heads loads one xmm.
-        int keyNorms = k.AllocateStack(Math.Max(1, padded) * 4), strengthsAt = k.AllocateStack(Math.Max(1, padded) * 4);
-        int rowNorms = k.AllocateStack(Math.Min(n, ContentChunkRows) * 4);
+        int padded = Math.Max(1, heads);
+        int keyNorms = k.AllocateStack(padded * 4), strengthsAt = k.AllocateStack(padded * 4);
+        int chunkRows = Math.Min(n, ContentChunkRows);
+        int rowNorms = k.AllocateStack((chunkRows + L - 1) / L * L * 4);
 
         k.LoadPointer(Memory, KernelArgs.Offsets.A);   // updated in place
-        k.LoadPointer(Weights, KernelArgs.Offsets.B);
-        k.LoadPointer(Erase, KernelArgs.Offsets.C);
-        k.LoadPointer(WriteVec, KernelArgs.Offsets.D);
         k.LoadPointer(Keys, KernelArgs.Offsets.E);      // R×W
         k.LoadPointer(strengths, KernelArgs.Offsets.F); // R
         foreach (var r in new[] { Content, ChunkRow, ChunkContent, Chunks }) k.UseCalleeSaved(r);
         k.LoadPointer(Content, KernelArgs.Offsets.G);
 
-        for (int h = 0; h < padded; h++)
+        // ‖k_h‖ and β_h on the stack.
+        using (var setup = regs.Phase())
         {
-            if (h >= heads)
+            Vec norm = regs.Take("‖key‖²"), tmp = regs.Take("temporary");
+            var maskVec = regs.TakeHighest("AVX2 tail mask");
+            for (int h = 0; h < heads; h++)
             {
-                a.mov(__dword_ptr[rsp + (keyNorms + h * 4)], 0);
-                a.mov(__dword_ptr[rsp + (strengthsAt + h * 4)], 0);
-                continue;
-            }
-            a.vmovss(k.X(tmp), __dword_ptr[strengths + h * 4]);
-            a.vmovss(__dword_ptr[rsp + (strengthsAt + h * 4)], k.X(tmp));
-            k.Zero(norm);
-            int h1 = h;
-            k.ForEachVector(w, 1, VectorOffset, maskVec, c =>
-            {
-                k.LoadPart(tmp, Offset(c, Keys, h1 * wb), c.Count, c.Tail);
-                k.FmaAcc(norm, tmp, tmp);
-            });
-            k.ReduceAdd(norm, tmp);
-            a.vsqrtss(k.X(norm), k.X(norm), k.X(norm));
-            a.vmovss(__dword_ptr[rsp + (keyNorms + h * 4)], k.X(norm));
-        }
-
-        // Phase 1 of a chunk: each row written, its R dot products (raw) into c^r and its squared norm onto the stack.
-        void WriteAndSum(int rows)
-        {
-            k.LoadConst(write.One, 1f);
-            a.xor(ChunkRow, ChunkRow);
-            var row = a.CreateLabel();
-            a.Label(ref row);
-            k.Broadcast(write.Weight, __dword_ptr[Weights + Slot * 4]);
-            int passes = Math.Max(1, (heads + ContentHeadsPerPass - 1) / ContentHeadsPerPass);
-            for (int p = 0; p < passes; p++)
-            {
-                int h0 = p * ContentHeadsPerPass, hc = Math.Min(ContentHeadsPerPass, heads - h0);
-                bool writes = p == 0;
-                if (writes) k.Zero(norm);
-                for (int h = 0; h < (hc + 3) / 4 * 4; h++) k.Zero(Dot(h)); // a quad's unused heads sum to 0
-                // Unroll 1: the written vector feeds R + 1 accumulators, which already give the FMA chains their independence.
+                a.vmovss(k.X(tmp), __dword_ptr[strengths + h * 4]);
+                a.vmovss(__dword_ptr[rsp + (strengthsAt + h * 4)], k.X(tmp));
+                k.Zero(norm);
+                int h1 = h;
                 k.ForEachVector(w, 1, VectorOffset, maskVec, c =>
                 {
-                    if (writes)
-                    {
-                        WriteVector(k, c, write, t, u);
-                        k.FmaAcc(norm, t, t);
-                    }
-                    else k.LoadPart(t, c.At(Row), c.Count, c.Tail);
-                    for (int h = 0; h < hc; h++)
-                    {
-                        var key = Offset(c, Keys, (h0 + h) * wb);
-                        if (c.Tail is null) k.FmaAcc(Dot(h), t, key);
-                        else { k.LoadPart(u, key, c.Count, c.Tail); k.FmaAcc(Dot(h), t, u); }
-                    }
+                    k.LoadPart(tmp, Offset(c, Keys, h1 * wb), c.Count, c.Tail);
+                    k.FmaAcc(norm, tmp, tmp);
                 });
-                if (writes)
-                {
-                    k.ReduceAdd(norm, tmp);
-                    a.vmovss(__dword_ptr[rsp + ChunkRow * 4 + rowNorms], k.X(norm));
-                }
-                for (int q = 0; q < hc; q += 4)
-                {
-                    var d = Dot(q);
-                    SumFour(k, d, Dot(q + 1), Dot(q + 2), Dot(q + 3), tmp);
-                    int hq = h0 + q;
-                    a.vmovss(__dword_ptr[Content + Slot * 4 + hq * nb], k.X(d));
-                    for (int j = 1; j < Math.Min(4, hc - q); j++)
-                        a.vextractps(__dword_ptr[Content + Slot * 4 + (hq + j) * nb], k.X(d), (byte)j);
-                }
+                k.ReduceAdd(norm, tmp);
+                a.vsqrtss(k.X(norm), k.X(norm), k.X(norm));
+                a.vmovss(__dword_ptr[rsp + (keyNorms + h * 4)], k.X(norm));
             }
-            a.add(Row, ldBytes);
-            a.inc(Slot);
-            a.inc(ChunkRow);
-            a.cmp(ChunkRow, rows);
-            a.jb(row);
         }
 
-        // Phase 2, vectorised over the chunk's rows: c[h][i] = β_h · dot / (‖M′_i‖·‖k_h‖ + ε), the reference's operations in its order.
+        // Phase 1 of a chunk: its rows written (exactly as DncWrite), Row and Slot left past them.
+        void Write(int rows)
+        {
+            k.LoadPointer(Weights, KernelArgs.Offsets.B);
+            k.LoadPointer(Erase, KernelArgs.Offsets.C);
+            k.LoadPointer(WriteVec, KernelArgs.Offsets.D);
+            a.xor(ChunkRow, ChunkRow);
+            WriteRows(k, w, ldBytes, ChunkRow, rows);
+        }
+
+        // Phase 2: per group of L written rows (read back from L1), each row's squared norm and its dot with every key
+        // accumulate in the row's own register; a shuffle tree folds the L registers into one vector of L sums.
+        void Sums(int rows)
+        {
+            using var phase = regs.Phase();
+            var acc = regs.TakeBlock(L, "row sum");
+            Vec tmp = regs.Take("tree temporary"), t = regs.Take("row vector"), keyTail = regs.Take("key tail"), sums = regs.Take("L sums");
+            Vec colMask = regs.TakeHighest("AVX2 column tail mask"), rowMask = regs.TakeHighest("AVX2 row tail mask");
+            var laneOf = ReductionTree.For(k.IsAvx512).AccumulatorOfLane;
+            int full = w / L, tail = w % L;
+            TailMask? colTail = tail > 0 ? k.CreateTailMask(tail, colMask, 2) : null;
+
+            // Σ over the row's vectors of row_i·key (key = null: row_i·row_i) into acc[laneOf[i]] for i < count.
+            void Accumulate(int count, AssemblerRegister64? key)
+            {
+                for (int i = 0; i < L; i++) k.Zero(acc[laneOf[i]]);
+                void Vector(AssemblerRegister64? index, int disp, TailMask? m)
+                {
+                    AssemblerMemoryOperand At(AssemblerRegister64 b, int extra) => index is { } x ? __[b + x + (disp + extra)] : __[b + (disp + extra)];
+                    if (m is { } km && key is { } kt) k.LoadTail(keyTail, At(kt, 0), km);
+                    for (int i = 0; i < count; i++)
+                    {
+                        var row = At(GroupRow, i * ldBytes);
+                        if (m is { } tm) k.LoadTail(t, row, tm); else k.Load(t, row);
+                        if (key is null) k.FmaAcc(acc[laneOf[i]], t, t);
+                        else if (m is null) k.FmaAcc(acc[laneOf[i]], t, At(key.Value, 0));
+                        else k.FmaAcc(acc[laneOf[i]], t, keyTail);
+                    }
+                }
+                if (full > UnrolledRowVectors)
+                {
+                    var loop = a.CreateLabel();
+                    a.xor(VectorOffset, VectorOffset);
+                    a.Label(ref loop);
+                    Vector(VectorOffset, 0, null);
+                    a.add(VectorOffset, k.VectorBytes);
+                    a.cmp(VectorOffset, full * k.VectorBytes);
+                    a.jb(loop);
+                    if (colTail is { } ct) Vector(VectorOffset, 0, ct);
+                }
+                else
+                {
+                    for (int v = 0; v < full; v++) Vector(null, v * k.VectorBytes, null);
+                    if (colTail is { } ct) Vector(null, full * k.VectorBytes, ct);
+                }
+                ReductionTree.For(k.IsAvx512).Emit(k, acc, tmp, sums);
+            }
+
+            // One group of `count` rows at GroupRow, its c column at GroupContent (its norms at the same offset in the chunk's).
+            void Group(int count)
+            {
+                TailMask? rowTail = count < L ? k.CreateTailMask(count, rowMask, 3) : null;
+                Accumulate(count, null);
+                a.mov(VectorOffset, GroupContent);
+                a.sub(VectorOffset, ChunkContent);
+                k.Store(__[rsp + VectorOffset + rowNorms], sums);   // the stack area is whole vectors
+                if (heads == 0) return;
+                a.mov(HeadKey, Keys);
+                a.mov(HeadContent, GroupContent);
+                a.mov(HeadsLeft, heads);
+                var head = a.CreateLabel();
+                a.Label(ref head);
+                Accumulate(count, HeadKey);
+                k.StorePart(__[HeadContent], sums, count, rowTail);
+                a.add(HeadKey, wb);
+                a.add(HeadContent, nb);
+                a.dec(HeadsLeft);
+                a.jnz(head);
+            }
+
+            int groups = rows / L, rest = rows % L;
+            a.sub(GroupRow, rows * ldBytes);
+            a.mov(GroupContent, ChunkContent);
+            if (groups > 0)
+            {
+                var group = a.CreateLabel();
+                a.mov(GroupsLeft, groups);
+                a.Label(ref group);
+                Group(L);
+                a.add(GroupRow, L * ldBytes);
+                a.add(GroupContent, k.VectorBytes);
+                a.dec(GroupsLeft);
+                a.jnz(group);
+            }
+            if (rest > 0)
+            {
+                Group(rest);
+                a.add(GroupRow, rest * ldBytes);   // Row is past the chunk again
+            }
+        }
+
+        // Phase 3, vectorised over the chunk's rows: c[h][i] = β_h · dot / (‖M′_i‖·‖k_h‖ + ε), the reference's operations in its order.
         void FinishCosines(int rows)
         {
+            using var phase = regs.Phase();
+            Vec tmp = regs.Take("temporary"), eps = regs.Take("ε"), keyNorm = regs.Take("‖k_h‖"), beta = regs.Take("β_h"), denom = regs.Take("denominator"), t = regs.Take("c");
+            var maskVec = regs.TakeHighest("AVX2 tail mask");
             k.ForEachVector(rows, 1, VectorOffset, maskVec, c =>
             {
                 k.LoadPart(tmp, Offset(c, rsp, rowNorms), c.Count, c.Tail);
                 k.Sqrt(tmp, tmp);
                 k.StorePart(Offset(c, rsp, rowNorms), tmp, c.Count, c.Tail);
             });
-            k.LoadConst(u, ReferenceOps.CosineEpsilon);
-            Vec keyNorm = Dot(0), beta = Dot(1);   // the dots are done with until the next chunk
+            k.LoadConst(eps, ReferenceOps.CosineEpsilon);
             for (int h = 0; h < heads; h++)
             {
                 k.Broadcast(keyNorm, __dword_ptr[rsp + (keyNorms + h * 4)]);
@@ -285,7 +356,7 @@ public sealed class DncMemoryEmitter : IKernelEmitter
                 {
                     k.LoadPart(denom, Offset(c, rsp, rowNorms), c.Count, c.Tail);
                     k.Mul(denom, denom, keyNorm);
-                    k.Add(denom, denom, u);
+                    k.Add(denom, denom, eps);
                     k.LoadPart(t, Offset(c, ChunkContent, h * nb), c.Count, c.Tail);
                     k.Div(t, t, denom);
                     k.Mul(t, t, beta);
@@ -294,54 +365,35 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             }
         }
 
+        void Chunk(int rows)
+        {
+            Write(rows);
+            Sums(rows);
+            FinishCosines(rows);
+        }
+
         a.mov(Row, Memory);
         a.xor(Slot32, Slot32);
         a.mov(ChunkContent, Content);
-        int full = n / ContentChunkRows, rest = n % ContentChunkRows;
-        if (full > 0)
+        int fullChunks = n / ContentChunkRows, restRows = n % ContentChunkRows;
+        if (fullChunks > 0)
         {
             var chunk = a.CreateLabel();
-            a.mov(Chunks, full);
+            a.mov(Chunks, fullChunks);
             a.Label(ref chunk);
-            WriteAndSum(ContentChunkRows);
-            FinishCosines(ContentChunkRows);
+            Chunk(ContentChunkRows);
             a.add(ChunkContent, ContentChunkRows * 4);
             a.dec(Chunks);
             a.jnz(chunk);
         }
-        if (rest > 0)
-        {
-            WriteAndSum(rest);
-            FinishCosines(rest);
-        }
+        if (restRows > 0) Chunk(restRows);
 
-        body.Dispose();
         AssemblerRegister64 scores = r9;
         for (int h = 0; h < heads; h++)
         {
             a.lea(scores, __[Content + h * nb]);
             ReductionEmitter.EmitSoftmax(k, scores, scores, n, scale: null);
         }
-    }
-
-    /// <summary>
-    /// The lane sums of four accumulators (v0..v15) into xmm <paramref name="d0"/> = [Σd0 Σd1 Σd2 Σd3]: zmm halves added
-    /// down to ymm (AVX-512), three vhaddps leave [s0 s1 s2 s3] in each 128-bit lane, one extract + add sums the lanes.
-    /// </summary>
-    private static void SumFour(KernelAssembler k, Vec d0, Vec d1, Vec d2, Vec d3, Vec tmp)
-    {
-        var a = k.Asm;
-        if (k.IsAvx512)
-            foreach (var v in new[] { d0, d1, d2, d3 })
-            {
-                a.vextractf32x8(k.Y(tmp), k.Z(v), 1);
-                a.vaddps(k.Y(v), k.Y(v), k.Y(tmp));
-            }
-        a.vhaddps(k.Y(d0), k.Y(d0), k.Y(d1));
-        a.vhaddps(k.Y(d2), k.Y(d2), k.Y(d3));
-        a.vhaddps(k.Y(d0), k.Y(d0), k.Y(d2));
-        a.vextractf128(k.X(tmp), k.Y(d0), 1);
-        a.vaddps(k.X(d0), k.X(d0), k.X(tmp));
     }
 
     /// <summary>The cursor's operand in <paramref name="basePtr"/>, <paramref name="bytes"/> further (the row of head h in R×W keys).</summary>

@@ -72,9 +72,6 @@ public sealed class MatVecEmitter : IKernelEmitter
         private static readonly AssemblerRegister64 Rows = r8, Out = r9, Bias = r10, WColumn = rax, XWalk = r11, X = rdx, H = rbx, HOut = r12;
         private static readonly AssemblerRegister32 GroupsLeft = esi, ChunkPairsLeft = ecx;
 
-        /// <summary>The 128-bit-chunk shuffle of the reduction tree at each width (vperm2f128 has no zmm form).</summary>
-        private static readonly VectorForm ChunkShuffle = new(Code.VEX_Vperm2f128_ymm_ymm_ymmm256_imm8, Code.EVEX_Vshuff32x4_zmm_k1z_zmm_zmmm512b32_imm8);
-        private static readonly VectorForm InLaneShuffle = new(Code.VEX_Vshufps_ymm_ymm_ymmm256_imm8, Code.EVEX_Vshufps_zmm_k1z_zmm_zmmm512b32_imm8);
         /// <summary>
         /// AVX-512 with weights beyond L1: load each weight vector into one of v22–v29 and FMA from the register,
         /// instead of an FMA with a memory operand. Measured A/B on the 64→128 LSTM step (384 KiB from L2):
@@ -176,36 +173,8 @@ public sealed class MatVecEmitter : IKernelEmitter
             }
         }
 
-        /// <summary>
-        /// Folds the accumulators v0..v(L−1) into <paramref name="result"/>: lane i = the sum of the lanes of
-        /// accumulator <see cref="ReductionTree.AccumulatorOfLane"/>[i] (rows are assigned to accumulators by that
-        /// map, so the lanes come out in row order with no final permute). log2(L) levels of
-        /// shuffle-low/shuffle-high/add on pairs: 3·(L−1) instructions, all full-width — fewer µops than
-        /// extract-and-hadd trees (vhaddps is 3 µops). Clobbers the accumulators and the temporary.
-        /// </summary>
-        private void ReduceRows(Vec result)
-        {
-            var tree = ReductionTree.For(_k.IsAvx512);
-            var cur = _acc.ToList();
-            for (int level = 0; level < tree.Levels.Length; level++)
-            {
-                var (kind, lo, hi) = tree.Levels[level];
-                var next = new List<Vec>();
-                for (int p = 0; p < cur.Count; p += 2)
-                {
-                    Vec a = cur[p], b = cur[p + 1];
-                    Shuffle(kind, _tmp, a, b, lo);
-                    Shuffle(kind, b, a, b, hi);
-                    Vec dst = cur.Count == 2 ? result : a;
-                    _k.Add(dst, _tmp, b);
-                    next.Add(dst);
-                }
-                cur = next;
-            }
-        }
-
-        private void Shuffle(ReductionTree.Kind kind, Vec d, Vec a, Vec b, byte imm) =>
-            _k.Emit(kind == ReductionTree.Kind.Chunks128 ? ChunkShuffle : InLaneShuffle, d, a, b, imm);
+        /// <summary>Folds the accumulators into <paramref name="result"/> (<see cref="ReductionTree.Emit"/>); clobbers them and the temporary.</summary>
+        private void ReduceRows(Vec result) => ReductionTree.For(_k.IsAvx512).Emit(_k, _acc, _tmp, result);
 
         /// <summary>Runs <paramref name="body"/> for every full group of L rows (a loop) and then the row tail, if any.</summary>
         private void Groups(int total, Action<int, TailMask?> body, Action advance)
@@ -481,6 +450,36 @@ internal sealed class ReductionTree
 
     private static readonly ReductionTree s_avx2 = Build(false), s_avx512 = Build(true);
     public static ReductionTree For(bool avx512) => avx512 ? s_avx512 : s_avx2;
+
+    /// <summary>The 128-bit-chunk shuffle of the tree at each width (vperm2f128 has no zmm form).</summary>
+    private static readonly VectorForm ChunkShuffle = new(Code.VEX_Vperm2f128_ymm_ymm_ymmm256_imm8, Code.EVEX_Vshuff32x4_zmm_k1z_zmm_zmmm512b32_imm8);
+    private static readonly VectorForm InLaneShuffle = new(Code.VEX_Vshufps_ymm_ymm_ymmm256_imm8, Code.EVEX_Vshufps_zmm_k1z_zmm_zmmm512b32_imm8);
+
+    /// <summary>
+    /// Folds the L accumulators into <paramref name="result"/>: lane i = the sum of the lanes of accumulator
+    /// <see cref="AccumulatorOfLane"/>[i] (callers assign rows to accumulators by that map, so the lanes come out in row
+    /// order with no final permute). log2(L) levels of shuffle-low/shuffle-high/add on pairs: 3·(L−1) instructions, all
+    /// full-width — fewer µops than extract-and-hadd trees (vhaddps is 3 µops). Clobbers the accumulators and the temporary.
+    /// </summary>
+    public void Emit(KernelAssembler k, IReadOnlyList<Vec> accumulators, Vec tmp, Vec result)
+    {
+        var cur = accumulators.ToList();
+        foreach (var (kind, lo, hi) in Levels)
+        {
+            var next = new List<Vec>();
+            for (int p = 0; p < cur.Count; p += 2)
+            {
+                Vec a = cur[p], b = cur[p + 1];
+                var form = kind == Kind.Chunks128 ? ChunkShuffle : InLaneShuffle;
+                k.Emit(form, tmp, a, b, lo);
+                k.Emit(form, b, a, b, hi);
+                Vec dst = cur.Count == 2 ? result : a;
+                k.Add(dst, tmp, b);
+                next.Add(dst);
+            }
+            cur = next;
+        }
+    }
 
     private static ReductionTree Build(bool avx512)
     {

@@ -84,7 +84,12 @@ public sealed class ReductionEmitter : IKernelEmitter
             if (c.IsTail) k.LoadTail(x, c.At(src), c.Tail!.Value, float.NegativeInfinity); else k.Load(x, c.At(src));
             if (scale is { } b) k.Mul(x, x, b);
             k.Sub(x, x, m);
+            // AVX-512: tail lanes go through exp as 0 and are cleared after it; exp(−∞) would underflow in vscalefps,
+            // and each underflowing result costs a floating-point microcode assist.
+            bool clearTail = c.IsTail && k.IsAvx512;
+            if (clearTail) k.Asm.vmovaps(k.ZK(x, c.Tail!.Value.Mask.K).z, k.Z(x));
             MathEmitter.Exp(k, x, t1, t2);
+            if (clearTail) k.Asm.vmovaps(k.ZK(x, c.Tail!.Value.Mask.K).z, k.Z(x));
             k.StorePart(c.At(dst), x, c.Count, c.Tail);
             k.Add(acc[c.Slot], acc[c.Slot], x);
         });
