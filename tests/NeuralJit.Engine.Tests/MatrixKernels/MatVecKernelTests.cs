@@ -63,7 +63,9 @@ public class MatVecKernelTests
     internal static IEnumerable<OpShape> LstmShapes(int count, int seed)
     {
         var rng = new Random(seed);
-        var fixedShapes = new (int I, int H, int Extra)[] { (64, 128, 0), (1, 1, 0), (3, 5, 0), (16, 16, 0), (17, 33, 3), (128, 64, 0), (7, 100, 9), (300, 3, 0), (2, 257, 0) };
+        var fixedShapes = new (int I, int H, int Extra)[] { (64, 128, 0), (1, 1, 0), (3, 5, 0), (16, 16, 0), (17, 33, 3), (128, 64, 0), (7, 100, 9), (300, 3, 0), (2, 257, 0),
+            // The fused step's 64-unit batches: exactly one, one plus a single unit, several plus a row tail, no input.
+            (64, 64, 0), (9, 65, 0), (32, 200, 5), (0, 70, 0), (0, 1, 0) };
         foreach (var (inp, hid, extra) in fixedShapes.Concat(Enumerable.Range(0, count).Select(_ => (rng.Next(1, 160), rng.Next(1, 160), rng.Next(3) == 0 ? rng.Next(1, 9) : 0))))
             yield return new OpShape(4 * hid, inp, hid, extra == 0 ? 0 : inp + hid + extra);
     }

@@ -14,8 +14,8 @@ namespace NeuralJit.Jit.Emitters;
 /// of the group; the matrix comes in as the FMA's memory operand), then a transpose-by-hadd tree folds the
 /// accumulators into one vector whose lane i is row i's dot product. That vector is then finished in
 /// registers: bias, α/β, or — for the LSTM — the four gates of the same hidden units, their sigmoid/tanh,
-/// c′ = f·c + i·g and h′ = o·tanh(c′), stored straight to c and h′. The gate pre-activations never go to
-/// memory. Column tails are masked (k-mask FMA with fault suppression; vmaskmovps on AVX2), row tails
+/// c′ = f·c + i·g and h′ = o·tanh(c′), stored to c and h′ (the fused step runs the cell math per batch of 64
+/// units, from gate pre-activations kept in a 1 KiB stack scratch). Column tails are masked (k-mask FMA with fault suppression; vmaskmovps on AVX2), row tails
 /// run a shorter group with masked stores: nothing past a row or a vector is read or written.
 /// </para>
 /// <para>
@@ -176,8 +176,11 @@ public sealed class MatVecEmitter : IKernelEmitter
         /// <summary>Folds the accumulators into <paramref name="result"/> (<see cref="ReductionTree.Emit"/>); clobbers them and the temporary.</summary>
         private void ReduceRows(Vec result) => ReductionTree.For(_k.IsAvx512).Emit(_k, _acc, _tmp, result);
 
-        /// <summary>Runs <paramref name="body"/> for every full group of L rows (a loop) and then the row tail, if any.</summary>
-        private void Groups(int total, Action<int, TailMask?> body, Action advance)
+        /// <summary>
+        /// Runs <paramref name="body"/> for every full group of L rows (a loop) and then the row tail, if any; with
+        /// <paramref name="advancePastEnd"/>, the pointers also advance past the last group (more rows follow).
+        /// </summary>
+        private void Groups(int total, Action<int, TailMask?> body, Action advance, bool advancePastEnd = false)
         {
             int full = total / _lanes, tail = total % _lanes;
             if (full > 0)
@@ -186,7 +189,7 @@ public sealed class MatVecEmitter : IKernelEmitter
                 if (full > 1) _a.mov(GroupsLeft, full);
                 _a.Label(ref loop);
                 body(_lanes, null);
-                if (full > 1 || tail > 0) advance();
+                if (full > 1 || tail > 0 || advancePastEnd) advance();
                 if (full > 1) { _a.dec(GroupsLeft); _a.jnz(loop); }
             }
             if (tail > 0)
@@ -194,6 +197,7 @@ public sealed class MatVecEmitter : IKernelEmitter
                 // The row-tail mask lives in k3 (the column mask uses k2).
                 var m = _k.CreateTailMask(tail, _rowMask, 3);
                 body(tail, m);
+                if (advancePastEnd) advance();
             }
         }
 
@@ -264,9 +268,17 @@ public sealed class MatVecEmitter : IKernelEmitter
             }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Out, _vb); _a.add(Bias, _vb); });
         }
 
+        /// <summary>Hidden units whose gate pre-activations are computed before their cell math runs (scratch: 4 gates × 64 floats, 1 KiB).</summary>
+        private const int StepBatchUnits = 64;
+
+        private static readonly AssemblerRegister64 GateScratch = r13, BatchesLeft = r14;
+
         /// <summary>
-        /// The fused step: per group of L hidden units j, the four gate rows q·H + j (i, f, g, o) over [x; h],
-        /// plus the bias, activated, then c ← f·c + i·g and h′ ← o·tanh(c) — all in registers.
+        /// The fused step, a batch of up to 64 hidden units j at a time: first, per group of L units, the four gate rows
+        /// q·H + j (i, f, g, o) over [x; h] plus the bias, stored to a stack scratch; then the cell for the batch's groups,
+        /// c ← σ(f)·c + σ(i)·tanh(g) and h′ ← σ(o)·tanh(c), read from the scratch. The cell math is long dependency chains:
+        /// interleaved with the gate rows it held scheduler entries the weight stream's loads needed, and the stream
+        /// slowed; batched after the rows, it overlaps across groups instead.
         /// </summary>
         public void LstmStep()
         {
@@ -274,7 +286,7 @@ public sealed class MatVecEmitter : IKernelEmitter
             if (hidden == 0) return;
             _k.UseCalleeSaved(H);
             _k.UseCalleeSaved(HOut);
-            _k.UseCalleeSaved(r13);
+            _k.UseCalleeSaved(GateScratch);
             _k.LoadPointer(Rows, KernelArgs.Offsets.A);
             _k.LoadPointer(X, KernelArgs.Offsets.B);  // x
             _k.LoadPointer(H, KernelArgs.Offsets.C);  // h
@@ -282,22 +294,61 @@ public sealed class MatVecEmitter : IKernelEmitter
             _k.LoadPointer(Out, KernelArgs.Offsets.F);   // c, in place
             _k.LoadPointer(HOut, KernelArgs.Offsets.G);  // h′
             var segs = new[] { new Segment(X, 0, input), new Segment(H, input, hidden) };
-            if (_k.IsAvx512 && StreamChunks(segs) is { } chunks)
+            // AVX-512: [x; h] resident in registers when it fits, each gate block's rows read in address order (ResidentRows).
+            var resident = _k.IsAvx512 ? StreamChunks(segs) : null;
+            if (resident != null) LoadResident(resident);
+            Vec gate = _regs.Take("gate");
+            int scratch = _k.AllocateStack(4 * StepBatchUnits * 4);
+            void Batch(int units, bool more)
             {
-                LstmStepStreaming(hidden, chunks);
-                return;
-            }
-            var gate = _regs.TakeBlock(4, "gate i, f, g, o");
-            Groups(hidden, (rows, t) =>
-            {
-                for (int q = 0; q < 4; q++)
+                _a.lea(GateScratch, __[rsp + scratch]);
+                Groups(units, (rows, t) =>
                 {
-                    RowGroup(rows, q * hidden * _lda4, segs, gate[q]);
-                    LoadPart(_tmp, VMem(Bias, q * hidden * 4), t);
-                    _k.Add(gate[q], gate[q], _tmp);
-                }
-                Cell(gate[0], gate[1], gate[2], gate[3], VMem(Out, 0), VMem(HOut, 0), t);
-            }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Out, _vb); _a.add(Bias, _vb); _a.add(HOut, _vb); });
+                    for (int q = 0; q < 4; q++)
+                    {
+                        if (resident != null) ResidentRows(rows, q * hidden * _lda4, resident, gate);
+                        else RowGroup(rows, q * hidden * _lda4, segs, gate);
+                        LoadPart(_tmp, VMem(Bias, q * hidden * 4), t);
+                        _k.Add(gate, gate, _tmp);
+                        _k.Store(VMem(GateScratch, q * _vb), gate);
+                    }
+                }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Bias, _vb); _a.add(GateScratch, 4 * _vb); }, more);
+                // The accumulators are free here: Acc(0..4) are the cell's temporaries, Acc(5..7) and gate hold i, f, g, o.
+                // Each gate is activated in place in the scratch before any cell update: sixteen short independent chains
+                // per batch keep the core busy, where a group's whole cell (the tanh of c′ waits for the tanh of g) is one
+                // long chain that the reorder window could not overlap with the next group's.
+                _a.lea(GateScratch, __[rsp + scratch]);
+                Groups(units, (rows, t) =>
+                {
+                    for (int q = 0; q < 4; q++)
+                    {
+                        Vec v = Acc(5 + q % 3);
+                        _k.Load(v, VMem(GateScratch, q * _vb));
+                        ActivateGate(q, v);
+                        _k.Store(VMem(GateScratch, q * _vb), v);
+                    }
+                }, () => _a.add(GateScratch, 4 * _vb));
+                _a.lea(GateScratch, __[rsp + scratch]);
+                Vec gi = Acc(5), gf = Acc(6), gg = Acc(7), go = gate;
+                Groups(units, (rows, t) =>
+                {
+                    _k.Load(gi, VMem(GateScratch, 0));
+                    _k.Load(gf, VMem(GateScratch, _vb));
+                    _k.Load(gg, VMem(GateScratch, 2 * _vb));
+                    _k.Load(go, VMem(GateScratch, 3 * _vb));
+                    UpdateCell(gi, gf, gg, go, VMem(Out, 0), VMem(HOut, 0), t);
+                }, () => { _a.add(Out, _vb); _a.add(HOut, _vb); _a.add(GateScratch, 4 * _vb); }, more);
+            }
+            int fullBatches = hidden / StepBatchUnits, rest = hidden % StepBatchUnits;
+            if (fullBatches > 0)
+            {
+                var loop = _a.CreateLabel();
+                if (fullBatches > 1) { _k.UseCalleeSaved(BatchesLeft); _a.mov(BatchesLeft, fullBatches); }
+                _a.Label(ref loop);
+                Batch(StepBatchUnits, more: fullBatches > 1 || rest > 0);
+                if (fullBatches > 1) { _a.dec(BatchesLeft); _a.jnz(loop); }
+            }
+            if (rest > 0) Batch(rest, more: false);
         }
 
         /// <summary>A column chunk of [x; h] held in a register for the whole kernel: its source, column in W, lanes, and tail-mask k (0 = full).</summary>
@@ -362,55 +413,32 @@ public sealed class MatVecEmitter : IKernelEmitter
             ReduceRows(result);
         }
 
-        /// <summary>
-        /// AVX-512 LSTM step with [x; h] resident in registers: each gate block of 16 rows (16·lda contiguous floats)
-        /// is read row after row, so the weights stream as 4 long sequential runs per group (one per gate) instead of
-        /// 16 interleaved row streams per gate. Gates are activated as soon as they are reduced, so only two stay live.
-        /// </summary>
-        private void LstmStepStreaming(int hidden, XChunk[] chunks)
-        {
-            LoadResident(chunks);
-            // Only two gates are live; the accumulators are free between reductions and serve as math temporaries.
-            Vec g0 = _regs.Take("live gate"), g1 = _regs.Take("live gate"), t1 = Acc(0), t2 = Acc(1), t3 = Acc(2), t4 = Acc(3);
-            void Gate(int rows, int q, Vec result, TailMask? t)
-            {
-                ResidentRows(rows, q * hidden * _lda4, chunks, result);
-                LoadPart(_tmp, VMem(Bias, q * hidden * 4), t);
-                _k.Add(result, result, _tmp);
-            }
-            Groups(hidden, (rows, t) =>
-            {
-                Gate(rows, 0, g0, t);
-                MathEmitter.Sigmoid(_k, g0, t1, t2);              // i
-                Gate(rows, 1, g1, t);
-                MathEmitter.Sigmoid(_k, g1, t1, t2);              // f
-                LoadPart(_tmp, VMem(Out, 0), t);
-                _k.Mul(g1, g1, _tmp);                             // f·c
-                Gate(rows, 2, Acc(4), t);
-                MathEmitter.Tanh(_k, Acc(4), t1, t2, t3, Acc(5)); // g
-                _k.FmaAcc(g1, g0, Acc(4));                        // c′ = f·c + i·g
-                StorePart(VMem(Out, 0), g1, t);
-                Gate(rows, 3, g0, t);
-                MathEmitter.Sigmoid(_k, g0, t1, t2);              // o
-                MathEmitter.Tanh(_k, g1, t1, t2, t3, t4);
-                _k.Mul(g1, g1, g0);                               // h′ = o·tanh(c′)
-                StorePart(VMem(HOut, 0), g1, t);
-            }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Out, _vb); _a.add(Bias, _vb); _a.add(HOut, _vb); });
-        }
-
         /// <summary>From pre-activations in registers: c ← σ(f)·c + σ(i)·tanh(g); h′ ← σ(o)·tanh(c). The accumulators are free here and serve as temporaries.</summary>
         private void Cell(Vec i, Vec f, Vec g, Vec o, AssemblerMemoryOperand c, AssemblerMemoryOperand hOut, TailMask? t)
         {
-            Vec t1 = Acc(0), t2 = Acc(1), t3 = Acc(2), t4 = Acc(3), cv = Acc(4);
-            MathEmitter.Sigmoid(_k, i, t1, t2);
-            MathEmitter.Sigmoid(_k, f, t1, t2);
-            MathEmitter.Tanh(_k, g, t1, t2, t3, t4);
-            MathEmitter.Sigmoid(_k, o, t1, t2);
+            ActivateGate(0, i);
+            ActivateGate(1, f);
+            ActivateGate(2, g);
+            ActivateGate(3, o);
+            UpdateCell(i, f, g, o, c, hOut, t);
+        }
+
+        /// <summary>Gate q (i, f, g, o) activated in place: tanh for g, σ for the others. Clobbers Acc(0..3).</summary>
+        private void ActivateGate(int q, Vec v)
+        {
+            if (q == 2) MathEmitter.Tanh(_k, v, Acc(0), Acc(1), Acc(2), Acc(3));
+            else MathEmitter.Sigmoid(_k, v, Acc(0), Acc(1));
+        }
+
+        /// <summary>From activated gates: c ← f·c + i·g; h′ ← o·tanh(c). Clobbers Acc(0..4).</summary>
+        private void UpdateCell(Vec i, Vec f, Vec g, Vec o, AssemblerMemoryOperand c, AssemblerMemoryOperand hOut, TailMask? t)
+        {
+            Vec cv = Acc(4);
             LoadPart(cv, c, t);
             _k.Mul(cv, cv, f);
             _k.FmaAcc(cv, i, g);               // c′ = f·c + i·g
             StorePart(c, cv, t);
-            MathEmitter.Tanh(_k, cv, t1, t2, t3, t4);
+            MathEmitter.Tanh(_k, cv, Acc(0), Acc(1), Acc(2), Acc(3));
             _k.Mul(cv, cv, o);                 // h′ = o·tanh(c′)
             StorePart(hOut, cv, t);
         }
