@@ -276,9 +276,10 @@ public sealed class MatVecEmitter : IKernelEmitter
         /// <summary>
         /// The fused step, a batch of up to 64 hidden units j at a time: first, per group of L units, the four gate rows
         /// q·H + j (i, f, g, o) over [x; h] plus the bias, stored to a stack scratch; then the cell for the batch's groups,
-        /// c ← σ(f)·c + σ(i)·tanh(g) and h′ ← σ(o)·tanh(c), read from the scratch. The cell math is long dependency chains:
-        /// interleaved with the gate rows it held scheduler entries the weight stream's loads needed, and the stream
-        /// slowed; batched after the rows, it overlaps across groups instead.
+        /// c ← σ(f)·c + σ(i)·tanh(g) and h′ ← σ(o)·tanh(c), read from the scratch. The cell math is long dependency chains
+        /// (the tanh of c′ waits for the tanh of g): issued right after each group's rows it filled the reorder window and the
+        /// next rows' loads waited behind it. Batched, with every gate activated (in place in the scratch) before any cell
+        /// update, the short chains of different gates and groups overlap each other instead.
         /// </summary>
         public void LstmStep()
         {
@@ -313,10 +314,7 @@ public sealed class MatVecEmitter : IKernelEmitter
                         _k.Store(VMem(GateScratch, q * _vb), gate);
                     }
                 }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Bias, _vb); _a.add(GateScratch, 4 * _vb); }, more);
-                // The accumulators are free here: Acc(0..4) are the cell's temporaries, Acc(5..7) and gate hold i, f, g, o.
-                // Each gate is activated in place in the scratch before any cell update: sixteen short independent chains
-                // per batch keep the core busy, where a group's whole cell (the tanh of c′ waits for the tanh of g) is one
-                // long chain that the reorder window could not overlap with the next group's.
+                // The accumulators are free here: Acc(0..4) are the math's temporaries, Acc(5..7) and gate hold i, f, g, o.
                 _a.lea(GateScratch, __[rsp + scratch]);
                 Groups(units, (rows, t) =>
                 {
