@@ -129,8 +129,8 @@ public class JitDncTests
     /// <summary>
     /// The fused kernel's L and p bit for bit against the reference link update, in both regimes (L in L2, and past it
     /// where the column loop masks only the vectors that hold the row group's diagonals): diagonals in the first, a middle
-    /// and the tail vector, straddling two vectors, in a group's remainder rows, in every column chunk; unaligned buffers;
-    /// random, unscaled (cancelling) and special inputs.
+    /// and the tail vector, straddling two vectors, in a group's remainder rows, in every column chunk (600x9, 777x4) and
+    /// with b unchunked past 8 MiB of L (1540x5, 1601x4); unaligned buffers; random, unscaled (cancelling) and special inputs.
     /// </summary>
     [Theory, MemberData(nameof(Isas))]
     public unsafe void LinkTemporalUpdatesTheLinksAndPrecedenceBitExactly(JitIsa isa)

@@ -21,9 +21,11 @@ namespace NeuralJit.Jit.Emitters;
 /// the last row. While L fits L2 (≤ 512 KiB) each row group is updated row by row (the LinkUpdate row, exact, 1 − w_i and
 /// w_i in registers) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
 /// the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
-/// w_i broadcast from memory) and the diagonal is zeroed by an AND with a window of a stack table, clamped so that the
-/// loop has no branch, and the loop prefetches the next group's rows, whose update then finds them in L1. When b is
-/// chunked, each chunk updates its own columns (Σw summed in the first).</para>
+/// w_i broadcast from memory), and the loop prefetches the next group's rows, whose update then finds them in L1. The
+/// column loop runs in three stretches: the vectors before the group's diagonals, the (one or two) vectors that hold
+/// them, where the update ANDs each row with a window of a stack mask table (the address clamped, so a window off the
+/// diagonal is all ones), and the rest; only the middle stretch pays for the mask. When b is chunked, each chunk updates
+/// its own columns (Σw summed in the first); past <see cref="ChunkLinksUpToBytes"/> the fused kernel does not chunk.</para>
 /// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
 /// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/> (the update in the column
 /// loop: w_j, p_j and a temporary after b, from a budget three smaller); the link row and the precedence update pin
@@ -39,6 +41,13 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// b up to <see cref="ChunkBytes"/>, and at least two (narrower strips of L stream worse).
     /// </summary>
     private const int WholeBackwardBytes = 12 * 1024, ChunkBytes = 16 * 1024;
+
+    /// <summary>
+    /// The fused kernel cuts b in chunks only while L is at most this large. Beyond, L streams from memory or the far
+    /// part of L3, where reading and writing it in column strips (the rows cut in pieces) costs more than b and the read
+    /// weightings coming from L2 instead of L1.
+    /// </summary>
+    private const long ChunkLinksUpToBytes = 8L << 20;
 
     public void Emit(KernelAssembler k, OpKey key)
     {
@@ -87,7 +96,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// w and f; the column offset (also the index of the precedence pass).
     /// </summary>
     private static readonly AssemblerRegister64 Links = rsi, Reads = rdx, Forward = rcx, Backward = r8, RowPtr = rax, GroupOffset = r9, ColumnOffset = r10;
-    private static readonly AssemblerRegister32 GroupOffset32 = r9d;
+    private static readonly AssemblerRegister32 GroupOffset32 = r9d, GroupsLeft = r11d;
 
     /// <summary>
     /// The fused kernel's stack cells: Σw; updating in the column loop (<see cref="Inline"/>), each group row's 1 − w_i
@@ -164,8 +173,9 @@ public sealed class DncLinkEmitter : IKernelEmitter
         TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
 
         // With b outgrowing L1, the columns are cut in chunks: each row group is updated and weighed chunk by chunk,
-        // so L is still read once.
-        int chunks = heads * nb <= WholeBackwardBytes ? 1 : Math.Max(2, (heads * nb + ChunkBytes - 1) / ChunkBytes);
+        // so L is still read once. The fused kernel over a large L keeps whole rows (see ChunkLinksUpToBytes).
+        bool wholeRows = heads * nb <= WholeBackwardBytes || fused && (long)n * nb > ChunkLinksUpToBytes;
+        int chunks = wholeRows ? 1 : Math.Max(2, (heads * nb + ChunkBytes - 1) / ChunkBytes);
         int chunkVecs = (full + chunks - 1) / chunks;
         int col0 = 0;
         do
@@ -360,12 +370,21 @@ public sealed class DncLinkEmitter : IKernelEmitter
         if (groups > 0)
         {
             var rows = a.CreateLabel();
+            if (!inline) a.mov(GroupsLeft, groups);
             a.Label(ref rows);
             Group(rb);
             a.add(RowPtr, rb * nb);
             a.add(GroupOffset, rb * 4);
-            a.cmp(GroupOffset, groups * rb * 4);
-            a.jb(rows);
+            if (inline)
+            {
+                a.cmp(GroupOffset, groups * rb * 4);      // r11 bounds the column loop's stretches
+                a.jb(rows);
+            }
+            else
+            {
+                a.dec(GroupsLeft);
+                a.jnz(rows);
+            }
         }
         if (rest > 0) Group(rest);
     }
