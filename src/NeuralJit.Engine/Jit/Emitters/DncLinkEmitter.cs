@@ -96,6 +96,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// w and f; the column offset (also the index of the precedence pass).
     /// </summary>
     private static readonly AssemblerRegister64 Links = rsi, Reads = rdx, Forward = rcx, Backward = r8, RowPtr = rax, GroupOffset = r9, ColumnOffset = r10;
+    /// <summary>GroupOffset's low half; the row groups left, counted down where r11 is not <see cref="ColumnStop"/> (L in L2).</summary>
     private static readonly AssemblerRegister32 GroupOffset32 = r9d, GroupsLeft = r11d;
 
     /// <summary>
@@ -251,7 +252,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 }
 
             // diagonal: the vector may hold a group row's diagonal, so the update zeroes it by a mask; the column loop
-            // runs only the (at most two, per chunk) vectors around the group's diagonals that way.
+            // runs only the vectors at the group's diagonals that way (DiagonalSplitLoop).
             void Column(AssemblerRegister64? index, int disp, TailMask? t, bool diagonal)
             {
                 AssemblerMemoryOperand At(AssemblerRegister64 b, int off) => index is { } i ? __[b + i + (off + disp)] : __[b + (off + disp)];
@@ -263,15 +264,15 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 {
                     if (diagonal)
                     {
-                    // Row r's mask zeroes lane i − v·L of this vector v: the table's window at 2L·4 + v·vb − i·4, clamped into
-                    // the table; a window clamped to either end is all ones (the diagonal is in another vector).
-                    if (index is { } i) a.lea(DiagonalMask, __[rsp + i + (f.MaskTable + 2 * vb + disp)]);
-                    else a.lea(DiagonalMask, __[rsp + (f.MaskTable + 2 * vb + disp)]);
-                    a.sub(DiagonalMask, GroupOffset);
-                    a.cmp(DiagonalMask, MaskLow);
-                    a.cmovb(DiagonalMask, MaskLow);
-                    a.cmp(DiagonalMask, MaskHigh);
-                    a.cmova(DiagonalMask, MaskHigh);
+                        // Row r's mask zeroes lane i − v·L of this vector v: the table's window at 2L·4 + v·vb − i·4,
+                        // clamped into the table; a window clamped to either end is all ones (the diagonal is elsewhere).
+                        if (index is { } i) a.lea(DiagonalMask, __[rsp + i + (f.MaskTable + 2 * vb + disp)]);
+                        else a.lea(DiagonalMask, __[rsp + (f.MaskTable + 2 * vb + disp)]);
+                        a.sub(DiagonalMask, GroupOffset);
+                        a.cmp(DiagonalMask, MaskLow);
+                        a.cmovb(DiagonalMask, MaskLow);
+                        a.cmp(DiagonalMask, MaskHigh);
+                        a.cmova(DiagonalMask, MaskHigh);
                     }
                     k.LoadPart(wj, At(WriteWeights, 0), count, t);
                     k.LoadPart(pj, At(Precedence, 0), count, t);
@@ -300,7 +301,8 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 }
             }
 
-            if (cols >= 2 && update) DiagonalSplitLoop(rows, () => Column(ColumnOffset, 0, null, diagonal: false), () => Column(ColumnOffset, 0, null, diagonal: true));
+            if (cols >= 2 && update)
+                DiagonalSplitLoop(rows, () => Column(ColumnOffset, 0, null, diagonal: false), () => Column(ColumnOffset, 0, null, diagonal: true));
             else if (cols >= 2)
             {
                 var loop = a.CreateLabel();
