@@ -126,6 +126,48 @@ public class JitDncTests
             }
     }
 
+    /// <summary>
+    /// The fused kernel's L and p bit for bit against the reference link update, in both regimes (L in L2, and past it
+    /// where the column loop masks only the vectors that hold the row group's diagonals): diagonals in the first, a middle
+    /// and the tail vector, straddling two vectors, in a group's remainder rows, in every column chunk (600x9, 777x4) and
+    /// with b unchunked past 8 MiB of L (1540x5, 1601x4); unaligned buffers; random, unscaled (cancelling) and special inputs.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public unsafe void LinkTemporalUpdatesTheLinksAndPrecedenceBitExactly(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(4 << 20);
+        int seed = 0;
+        foreach (var (n, r) in new[] { (17, 2), (300, 4), (363, 1), (401, 2), (515, 3), (777, 4), (1031, 2), (1540, 5), (1601, 4), (600, 9) })
+            foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            {
+                var kernel = engine.Jit.Compile(new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), isa);
+                var rng = new Random(7700 + seed++);
+                var fill = Fill(inputs, weights: f => f is "B" or "D");
+                float scale = seed % 3 == 0 ? 1 : 2f / n;     // unscaled weightings: 1 − w_i − w_j < 0, and the sum cancels
+                // One float of offset: every operand unaligned.
+                float[] link = new float[n * n + 1], w = new float[n + 1], p = new float[n + 1], reads = new float[r * n + 1], f = new float[r * n + 1], b = new float[r * n + 1];
+                for (int i = 1; i < link.Length; i++) link[i] = fill("A", rng);
+                for (int i = 1; i < w.Length; i++) w[i] = fill("B", rng) * scale;
+                for (int i = 1; i < p.Length; i++) p[i] = fill("C", rng);
+                for (int i = 1; i < reads.Length; i++) reads[i] = fill("D", rng);
+                var expectedLink = link[1..];
+                var expectedP = p[1..];
+                DncReferenceOps.DncLinkUpdate(n, expectedLink, w.AsSpan(1), expectedP);
+                fixed (float* pl = link, pw = w, pp = p, pr = reads, pf = f, pb = b)
+                {
+                    KernelArgs a = default;
+                    a.A = pl + 1; a.B = pw + 1; a.C = pp + 1; a.D = pr + 1; a.E = pf + 1; a.F = pb + 1;
+                    ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+                }
+                for (int i = 0; i < n * n; i++)
+                    if (BitConverter.SingleToInt32Bits(link[i + 1]) != BitConverter.SingleToInt32Bits(expectedLink[i]) && !(float.IsNaN(link[i + 1]) && float.IsNaN(expectedLink[i])))
+                        Assert.Fail($"{isa} {n}x{r} {inputs}: L[{i / n}, {i % n}] = {link[i + 1]:R}, reference {expectedLink[i]:R}");
+                for (int i = 0; i < n; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(p[i + 1]) == BitConverter.SingleToInt32Bits(expectedP[i]) || float.IsNaN(p[i + 1]) && float.IsNaN(expectedP[i]),
+                        $"{isa} {n}x{r} {inputs}: p[{i}] = {p[i + 1]:R}, reference {expectedP[i]:R}");
+            }
+    }
+
     [Theory, MemberData(nameof(Isas))]
     public void ReadMatchesTheReferenceWithStridesAndManyHeads(JitIsa isa)
     {

@@ -21,9 +21,11 @@ namespace NeuralJit.Jit.Emitters;
 /// the last row. While L fits L2 (≤ 512 KiB) each row group is updated row by row (the LinkUpdate row, exact, 1 − w_i and
 /// w_i in registers) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
 /// the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
-/// w_i broadcast from memory) and the diagonal is zeroed by an AND with a window of a stack table, clamped so that the
-/// loop has no branch, and the loop prefetches the next group's rows, whose update then finds them in L1. When b is
-/// chunked, each chunk updates its own columns (Σw summed in the first).</para>
+/// w_i broadcast from memory), and the loop prefetches the next group's rows, whose update then finds them in L1. The
+/// column loop runs in three stretches: the vectors before the group's diagonals, the (one or two) vectors that hold
+/// them, where the update ANDs each row with a window of a stack mask table (the address clamped, so a window off the
+/// diagonal is all ones), and the rest; only the middle stretch pays for the mask. When b is chunked, each chunk updates
+/// its own columns (Σw summed in the first); past <see cref="ChunkLinksUpToBytes"/> the fused kernel does not chunk.</para>
 /// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
 /// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/> (the update in the column
 /// loop: w_j, p_j and a temporary after b, from a budget three smaller); the link row and the precedence update pin
@@ -39,6 +41,13 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// b up to <see cref="ChunkBytes"/>, and at least two (narrower strips of L stream worse).
     /// </summary>
     private const int WholeBackwardBytes = 12 * 1024, ChunkBytes = 16 * 1024;
+
+    /// <summary>
+    /// The fused kernel cuts b in chunks only while L is at most this large. Beyond, L streams from memory or the far
+    /// part of L3, where reading and writing it in column strips (the rows cut in pieces) costs more than b and the read
+    /// weightings coming from L2 instead of L1.
+    /// </summary>
+    private const long ChunkLinksUpToBytes = 8L << 20;
 
     public void Emit(KernelAssembler k, OpKey key)
     {
@@ -76,16 +85,18 @@ public sealed class DncLinkEmitter : IKernelEmitter
 
     /// <summary>
     /// Registers of the fused kernel: w and p. Updating rows first: the current row. Updating in the column loop: the
-    /// bounds the diagonal mask's address is clamped to, and that address (rdi: the KernelArgs pointer is not needed
-    /// after the loads).
+    /// bounds the diagonal mask's address is clamped to, that address (rdi: the KernelArgs pointer is not needed after
+    /// the loads), and where the column loop's current stretch (unmasked or masked) stops.
     /// </summary>
-    private static readonly AssemblerRegister64 WriteWeights = rbx, Precedence = r12, LinkRowPtr = r13, MaskLow = r13, MaskHigh = r14, DiagonalMask = rdi;
+    private static readonly AssemblerRegister64 WriteWeights = rbx, Precedence = r12, LinkRowPtr = r13, MaskLow = r13, MaskHigh = r14, DiagonalMask = rdi,
+        ColumnStop = r11;
 
     /// <summary>
     /// The Temporal part's pointers: L, the read weightings, f and b; the current row of L and the group's byte offset in
     /// w and f; the column offset (also the index of the precedence pass).
     /// </summary>
     private static readonly AssemblerRegister64 Links = rsi, Reads = rdx, Forward = rcx, Backward = r8, RowPtr = rax, GroupOffset = r9, ColumnOffset = r10;
+    /// <summary>GroupOffset's low half; the row groups left, counted down where r11 is not <see cref="ColumnStop"/> (L in L2).</summary>
     private static readonly AssemblerRegister32 GroupOffset32 = r9d, GroupsLeft = r11d;
 
     /// <summary>
@@ -163,8 +174,9 @@ public sealed class DncLinkEmitter : IKernelEmitter
         TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
 
         // With b outgrowing L1, the columns are cut in chunks: each row group is updated and weighed chunk by chunk,
-        // so L is still read once.
-        int chunks = heads * nb <= WholeBackwardBytes ? 1 : Math.Max(2, (heads * nb + ChunkBytes - 1) / ChunkBytes);
+        // so L is still read once. The fused kernel over a large L keeps whole rows (see ChunkLinksUpToBytes).
+        bool wholeRows = heads * nb <= WholeBackwardBytes || fused && (long)n * nb > ChunkLinksUpToBytes;
+        int chunks = wholeRows ? 1 : Math.Max(2, (heads * nb + ChunkBytes - 1) / ChunkBytes);
         int chunkVecs = (full + chunks - 1) / chunks;
         int col0 = 0;
         do
@@ -239,7 +251,9 @@ public sealed class DncLinkEmitter : IKernelEmitter
                     k.Broadcast(bc[r, h], __dword_ptr[Reads + GroupOffset + ((h0 + h) * nb + r * 4)]);
                 }
 
-            void Column(AssemblerRegister64? index, int disp, TailMask? t)
+            // diagonal: the vector may hold a group row's diagonal, so the update zeroes it by a mask; the column loop
+            // runs only the vectors at the group's diagonals that way (DiagonalSplitLoop).
+            void Column(AssemblerRegister64? index, int disp, TailMask? t, bool diagonal)
             {
                 AssemblerMemoryOperand At(AssemblerRegister64 b, int off) => index is { } i ? __[b + i + (off + disp)] : __[b + (off + disp)];
                 int count = t is { } m ? m.Count : k.Lanes;
@@ -248,15 +262,18 @@ public sealed class DncLinkEmitter : IKernelEmitter
                     for (int r = 0; r < rb; r++) a.prefetcht0(At(RowPtr, (rb + r) * nb));
                 if (update && fused is { } f)
                 {
-                    // Row r's mask zeroes lane i − v·L of this vector v: the table's window at 2L·4 + v·vb − i·4, clamped into
-                    // the table; a window clamped to either end is all ones (the diagonal is in another vector).
-                    if (index is { } i) a.lea(DiagonalMask, __[rsp + i + (f.MaskTable + 2 * vb + disp)]);
-                    else a.lea(DiagonalMask, __[rsp + (f.MaskTable + 2 * vb + disp)]);
-                    a.sub(DiagonalMask, GroupOffset);
-                    a.cmp(DiagonalMask, MaskLow);
-                    a.cmovb(DiagonalMask, MaskLow);
-                    a.cmp(DiagonalMask, MaskHigh);
-                    a.cmova(DiagonalMask, MaskHigh);
+                    if (diagonal)
+                    {
+                        // Row r's mask zeroes lane i − v·L of this vector v: the table's window at 2L·4 + v·vb − i·4,
+                        // clamped into the table; a window clamped to either end is all ones (the diagonal is elsewhere).
+                        if (index is { } i) a.lea(DiagonalMask, __[rsp + i + (f.MaskTable + 2 * vb + disp)]);
+                        else a.lea(DiagonalMask, __[rsp + (f.MaskTable + 2 * vb + disp)]);
+                        a.sub(DiagonalMask, GroupOffset);
+                        a.cmp(DiagonalMask, MaskLow);
+                        a.cmovb(DiagonalMask, MaskLow);
+                        a.cmp(DiagonalMask, MaskHigh);
+                        a.cmova(DiagonalMask, MaskHigh);
+                    }
                     k.LoadPart(wj, At(WriteWeights, 0), count, t);
                     k.LoadPart(pj, At(Precedence, 0), count, t);
                     for (int r = 0; r < rows; r++)
@@ -268,7 +285,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
                         else { k.LoadPart(tmp0, At(RowPtr, r * nb), count, t); k.Mul(row[r], row[r], tmp0); }
                         k.Mul(tmp0, pj, k.IsAvx512 ? __dword_bcst[WriteWeights + GroupOffset + r * 4] : __[rsp + (f.WriteWeight + r * vb)]);
                         k.Add(row[r], row[r], tmp0);
-                        k.And(row[r], row[r], k.Width.Ptr[DiagonalMask - r * 4]);
+                        if (diagonal) k.And(row[r], row[r], k.Width.Ptr[DiagonalMask - r * 4]);
                         k.StorePart(At(RowPtr, r * nb), row[r], count, t);
                     }
                 }
@@ -284,18 +301,20 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 }
             }
 
-            if (cols >= 2)
+            if (cols >= 2 && update)
+                DiagonalSplitLoop(rows, () => Column(ColumnOffset, 0, null, diagonal: false), () => Column(ColumnOffset, 0, null, diagonal: true));
+            else if (cols >= 2)
             {
                 var loop = a.CreateLabel();
                 a.mov(ColumnOffset, col0 * vb);
                 a.Label(ref loop);
-                Column(ColumnOffset, 0, null);
+                Column(ColumnOffset, 0, null, diagonal: false);
                 a.add(ColumnOffset, vb);
                 a.cmp(ColumnOffset, end);
                 a.jb(loop);
             }
-            else if (cols == 1) Column(null, col0 * vb, null);
-            if (tail is { } tm) Column(null, end, tm);
+            else if (cols == 1) Column(null, col0 * vb, null, diagonal: update);
+            if (tail is { } tm) Column(null, end, tm, diagonal: update);
             // The broadcasts are dead after the columns; the reduction's temporary is the register after the group's
             // accumulators (the first broadcast when the group is whole), which keeps it VEX-encodable (Blocking).
             foreach (var v in bc) regs.Release(v);
@@ -310,19 +329,64 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 }
         }
 
+        // The column loop of the block that updates the rows: the vectors before the group's diagonals without a mask, the
+        // diagonals' vectors (from the one holding the first, while a later one holds a diagonal) with it, then the rest
+        // without. Vectors outside this chunk bound each stretch, so a stretch may be empty and one masked vector may lie
+        // left of the diagonals (its window is all ones).
+        void DiagonalSplitLoop(int rows, Action plain, Action masked)
+        {
+            Label plainTop = a.CreateLabel(), plainTest = a.CreateLabel(), maskedTop = a.CreateLabel(), done = a.CreateLabel();
+            a.mov(ColumnOffset, col0 * vb);
+            a.mov(ColumnStop, GroupOffset);
+            a.and(ColumnStop, -vb);                      // the vector holding the first diagonal...
+            a.cmp(ColumnStop, ColumnOffset);
+            a.cmovb(ColumnStop, ColumnOffset);           // ...clamped into the chunk
+            a.mov(DiagonalMask, end);
+            a.cmp(ColumnStop, DiagonalMask);
+            a.cmova(ColumnStop, DiagonalMask);
+            a.jmp(plainTest);
+            a.Label(ref plainTop);
+            plain();
+            a.add(ColumnOffset, vb);
+            a.Label(ref plainTest);
+            a.cmp(ColumnOffset, ColumnStop);
+            a.jb(plainTop);
+            a.cmp(ColumnOffset, end);
+            a.jae(done);
+            a.lea(ColumnStop, __[GroupOffset + (rows - 1) * 4]);     // the last diagonal's byte
+            a.Label(ref maskedTop);
+            masked();
+            a.add(ColumnOffset, vb);
+            a.cmp(ColumnOffset, end);
+            a.jae(done);
+            a.cmp(ColumnOffset, ColumnStop);
+            a.jbe(maskedTop);
+            a.mov(ColumnStop, end);
+            a.jmp(plainTest);
+            a.Label(ref done);
+        }
+
         a.mov(RowPtr, Links);
         a.xor(GroupOffset32, GroupOffset32);
         int groups = n / rb, rest = n % rb;
         if (groups > 0)
         {
             var rows = a.CreateLabel();
-            a.mov(GroupsLeft, groups);
+            if (!inline) a.mov(GroupsLeft, groups);
             a.Label(ref rows);
             Group(rb);
             a.add(RowPtr, rb * nb);
             a.add(GroupOffset, rb * 4);
-            a.dec(GroupsLeft);
-            a.jnz(rows);
+            if (inline)
+            {
+                a.cmp(GroupOffset, groups * rb * 4);      // r11 bounds the column loop's stretches
+                a.jb(rows);
+            }
+            else
+            {
+                a.dec(GroupsLeft);
+                a.jnz(rows);
+            }
         }
         if (rest > 0) Group(rest);
     }
