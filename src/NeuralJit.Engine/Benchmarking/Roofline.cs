@@ -48,14 +48,18 @@ public static unsafe class Roofline
         var sw = Stopwatch.StartNew();
         var caches = CacheTopology.Detect();
         using var code = new RooflineCode();
-        // Alternate the two ISAs so a clock ramp or a noisy neighbour hits both alike; best of each.
+        // Alternate the two ISAs so a clock ramp or a noisy neighbour hits both alike; best of each. The peaks are measured
+        // again between the bandwidth levels below: a pause of the virtual CPU longer than one round (tens of ms) would
+        // otherwise lower a peak for the whole run, and a kernel would then beat its "bound".
         double? avx2 = null, avx512 = null;
-        code.SpinUp(cancellation);
-        for (int round = 0; round < 2; round++)
+        void MeasurePeaks()
         {
             avx2 = Math.Max(avx2 ?? 0, code.FmaPeak(JitIsa.Avx2, cancellation));
             if (CpuFeatures.Best == JitIsa.Avx512) avx512 = Math.Max(avx512 ?? 0, code.FmaPeak(JitIsa.Avx512, cancellation));
         }
+        code.SpinUp(cancellation);
+        MeasurePeaks();
+        MeasurePeaks();
 
         long l1 = caches.L1DataBytes / 2;
         long l2 = Math.Max(caches.L2Bytes / 2, 4 * caches.L1DataBytes);
@@ -70,6 +74,7 @@ public static unsafe class Roofline
             {
                 double[] rates = code.Bandwidths(levels[i], allKinds, cancellation);
                 for (int k = 0; k < rates.Length; k++) atLevels[i][k] = Math.Max(atLevels[i][k], rates[k]);
+                MeasurePeaks();
             }
         var curveBytes = CurveBytes(caches);
         StreamKind[] curveKinds = [StreamKind.Read, StreamKind.Update, StreamKind.Write];
