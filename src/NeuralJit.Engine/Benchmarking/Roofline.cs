@@ -109,15 +109,21 @@ public static unsafe class Roofline
 
     /// <summary>
     /// The buffer sizes of the curves, where the levels blur (a working set a little over a level still hits it in part):
-    /// every √2 from 4 KiB to L2/2, then every 2^⅛ to 2×L2. A size between two points is charged the rate of the lower
-    /// one, and past L2 the rates fall by half within one doubling, so √2 apart would credit a working set of 1.2×L2 with
-    /// most of L2's rate; 2^⅛ apart the credit is within a few percent.
+    /// every √2 from 4 KiB to L2/2, then every 2^⅛ to 2×L2, then every √2 to twice the L3 CPUID reports. A size between two
+    /// points is charged the rate of the lower one, and past L2 the rates fall by half within one doubling, so √2 apart
+    /// would credit a working set of 1.2×L2 with most of L2's rate; 2^⅛ apart the credit is within a few percent. Past L2
+    /// the points find where the last level really ends for one core: a virtual machine's or a shared part's L3 serves a
+    /// core far less than CPUID's size (on a 35 MiB Xeon guest, streams past ~10 MiB ran at memory speed), and a working
+    /// set between the L3 loop's buffer and memory would otherwise be credited with the L3 rate. The last point lies past
+    /// the L3 on any machine, so no working set in memory is charged a rate measured in L3.
     /// </summary>
     private static long[] CurveBytes(CacheTopology caches)
     {
         var sizes = new List<long>();
         for (double size = CurveStartBytes; size <= 2.0 * caches.L2Bytes * 1.0001; size *= size < caches.L2Bytes / 2 ? Math.Sqrt(2) : Math.Pow(2, 0.125))
             sizes.Add((long)size / 512 * 512);
+        for (double size = 2.0 * caches.L2Bytes * Math.Sqrt(2); size <= 2.0 * caches.L3Bytes * 1.0001; size *= Math.Sqrt(2))
+            sizes.Add((long)size / 4096 * 4096);
         return sizes.Distinct().ToArray();
     }
 

@@ -47,7 +47,7 @@ public sealed class RooflineResult
     public string CacheSizeSource { get; init; } = "";
     /// <summary>Buffer sizes the L1/L2/L3/memory loops read (half the level or more, never more than the level).</summary>
     public long[] TestBufferBytes { get; init; } = [];
-    /// <summary>Buffer sizes of the bandwidth curves (read, update, write), where the cache levels blur: every √2 from 4 KiB to half of L2, then every 2^⅛ to twice L2.</summary>
+    /// <summary>Buffer sizes of the bandwidth curves (read, update, write), where the cache levels blur: every √2 from 4 KiB to half of L2, then every 2^⅛ to twice L2, then every √2 to twice the L3 CPUID reports.</summary>
     public long[] ReadCurveBytes { get; init; } = [];
     /// <summary>The read bandwidth measured with a buffer of each of <see cref="ReadCurveBytes"/>.</summary>
     public double[] ReadCurveGBps { get; init; } = [];
@@ -65,9 +65,7 @@ public sealed class RooflineResult
         (isa == JitIsa.Avx512 ? Avx512PeakGFlops ?? Avx2PeakGFlops : Avx2PeakGFlops) ?? 0;
 
     /// <summary>
-    /// The fastest a working set of <paramref name="bytes"/> can be read, and the level it fits in: the larger of that
-    /// level's rate and, within the curve's sizes, the curve's rate at the largest measured buffer not above
-    /// <paramref name="bytes"/> (the rate only falls as buffers grow, so this is a ceiling: a kernel cannot beat it).
+    /// The fastest a working set of <paramref name="bytes"/> can be read, and the level it fits in (see <see cref="CeilingFor"/>).
     /// </summary>
     public (string Level, double GBps) BandwidthFor(long bytes)
     {
@@ -76,27 +74,35 @@ public sealed class RooflineResult
     }
 
     /// <summary>
-    /// The fastest a working set of <paramref name="bytes"/> can be read, updated in place and written, each as
-    /// <see cref="BandwidthFor"/> takes the read rate: the level's rate or the curve's below that size, whichever is faster.
+    /// The fastest a working set of <paramref name="bytes"/> can be read, updated in place and written, and the level CPUID
+    /// says it fits in. Each rate is the one measured at the largest buffer not above <paramref name="bytes"/> (a level's test
+    /// buffer or a curve point): a larger working set is never served faster, so that rate is a ceiling, and the nearest
+    /// such buffer gives the tightest one. A buffer measured slower than a larger one was slowed by a neighbour, so the
+    /// fastest of it and every larger buffer counts. Below the smallest buffer, that buffer's rate: L1 is no faster there.
+    /// The levels' sizes name the level and set how reads and writes overlap; the rates come from what was measured, so
+    /// an L3 that serves a core less than CPUID's size (a virtual machine's share) is charged as it ran.
     /// </summary>
     public BandwidthCeiling CeilingFor(long bytes)
     {
         int level = bytes <= L1DataBytes ? 0 : bytes <= L2Bytes ? 1 : bytes <= L3Bytes ? 2 : 3;
         string[] names = ["L1", "L2", "L3", "Memory"];
         double[] read = [L1ReadGBps, L2ReadGBps, L3ReadGBps, MemoryReadGBps], write = [L1WriteGBps, L2WriteGBps, L3WriteGBps, MemoryWriteGBps];
+        double[] update = [L1UpdateGBps, L2UpdateGBps, L3UpdateGBps, MemoryUpdateGBps];
         double[] readWrite = [L1ReadWriteGBps, L2ReadWriteGBps, L3ReadWriteGBps, MemoryReadWriteGBps];
-        // Below the curve's first buffer, its first point: the rate of an L1-resident loop no longer grows there. Past its
-        // last buffer the curve says nothing (its 2×L2 buffer sits in L3, not in memory): the level's rate alone. A larger
-        // buffer is never faster, so a point measured slower than a larger one was slowed by a neighbour: the larger one's counts.
-        int at = ReadCurveBytes.Length > 0 && bytes <= ReadCurveBytes[^1] ? Math.Max(Array.FindLastIndex(ReadCurveBytes, b => b <= bytes), 0) : -1;
-        double Rate(double[] levels, double[] curve) => Math.Max(levels[level], at >= 0 && at < curve.Length ? curve.Skip(at).Max() : 0);
-        return new BandwidthCeiling(
-            names[level],
-            Rate(read, ReadCurveGBps),
-            Rate([L1UpdateGBps, L2UpdateGBps, L3UpdateGBps, MemoryUpdateGBps], UpdateCurveGBps),
-            Rate(write, WriteCurveGBps),
+        // Every measured buffer: the four levels' test buffers (unrecorded: a level's rate holds from where the level starts)
+        // and the curve's points.
+        long[] levelStart = [0, L1DataBytes + 1, L2Bytes + 1, L3Bytes + 1];
+        var points = Enumerable.Range(0, 4)
+            .Select(i => (Bytes: TestBufferBytes.Length == 4 ? TestBufferBytes[i] : levelStart[i], Read: read[i], Update: update[i], Write: write[i]))
+            .Concat(ReadCurveBytes.Select((b, i) => (Bytes: b, Read: At(ReadCurveGBps, i), Update: At(UpdateCurveGBps, i), Write: At(WriteCurveGBps, i))))
+            .OrderBy(p => p.Bytes).ToArray();
+        int at = Math.Max(Array.FindLastIndex(points, p => p.Bytes <= bytes), 0);
+        var from = points[at..];
+        return new BandwidthCeiling(names[level], from.Max(p => p.Read), from.Max(p => p.Update), from.Max(p => p.Write),
             Serial(read[level], write[level], readWrite[level]));
     }
+
+    private static double At(double[] rates, int i) => i < rates.Length ? rates[i] : 0;
 
     /// <summary>
     /// Where between overlapped (0) and added up (1) the times of reads and writes lie at a level, from its half-read,

@@ -18,7 +18,7 @@ public class TrafficBoundTests
         L1ReadGBps = 400, L2ReadGBps = 120, L3ReadGBps = 25, MemoryReadGBps = 12,
         L1UpdateGBps = 350, L2UpdateGBps = 100, L3UpdateGBps = 50, MemoryUpdateGBps = 22,
         L1WriteGBps = 170, L2WriteGBps = 55, L3WriteGBps = 20, MemoryWriteGBps = 8,
-        L1DataBytes = 32 << 10, L2Bytes = 1 << 20, L3Bytes = 32 << 20,
+        L1DataBytes = 32 << 10, L2Bytes = 1 << 20, L3Bytes = 32 << 20, TestBufferBytes = [16 << 10, 512 << 10, 8 << 20, 128 << 20],
         ReadCurveBytes = curveBytes ?? [], ReadCurveGBps = readCurve ?? [], UpdateCurveGBps = updateCurve ?? [], WriteCurveGBps = writeCurve ?? [],
     };
 
@@ -26,7 +26,7 @@ public class TrafficBoundTests
     [InlineData(16L << 10, "L1", 400, 350, 170)]
     [InlineData(512L << 10, "L2", 120, 100, 55)]
     [InlineData(8L << 20, "L3", 25, 50, 20)]
-    [InlineData(64L << 20, "Memory", 12, 22, 8)]
+    [InlineData(256L << 20, "Memory", 12, 22, 8)]
     public void BoundChargesEachKindOfTrafficAtItsOwnRateAtTheWorkingSetsLevel(long workingSet, string level, double read, double update, double write)
     {
         var r = Synthetic();
@@ -84,10 +84,36 @@ public class TrafficBoundTests
         // At 1.3 MB the update point at 1.2 MB (30) is slower than the larger buffer's (60): a neighbour slowed it, so 60 counts.
         c = r.CeilingFor(1_300_000);
         Assert.Equal((40.0, 60.0, 30.0), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
-        // At the curve's last point, that point; past it (a buffer in memory), the level's own rates, not the curve's L3-resident last point.
+        // At the curve's last point, that point; past it, the next measured buffer's: the L3 loop's (8 MiB), then memory's.
         c = r.CeilingFor(2 << 20);
         Assert.Equal(("L3", 26.0, 60.0, 24.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
-        c = r.CeilingFor(64L << 20);
+        c = r.CeilingFor(20L << 20);
+        Assert.Equal(("L3", 25.0, 50.0, 20.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        c = r.CeilingFor(256L << 20);
+        Assert.Equal(("Memory", 12.0, 22.0, 8.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+    }
+
+    /// <summary>
+    /// An L3 that serves one core less than CPUID's size (a virtual machine's share): the curve past the L3 loop's buffer
+    /// falls to memory's rates well inside the reported L3, and a working set there is charged as the curve ran, not at
+    /// the L3 loop's rate; below the L3 loop's buffer, the L3 loop's rate still counts where it is faster.
+    /// </summary>
+    [Fact]
+    public void AWorkingSetPastWhereTheL3EndsForOneCoreIsChargedAsTheCurveRanThere()
+    {
+        var r = Synthetic(curveBytes: [2 << 20, 4 << 20, 11 << 20, 16 << 20, 64 << 20],
+            readCurve: [40, 30, 14, 12, 11], updateCurve: [70, 55, 26, 23, 21], writeCurve: [30, 24, 10, 9, 8]);
+        var c = r.CeilingFor(20L << 20);
+        Assert.Equal(("L3", 12.0, 23.0, 9.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        Assert.Equal(("L3", 12.0), r.BandwidthFor(20L << 20));
+        // 5 MiB: the 4 MiB point, 30 / 55 / 24 (faster than the L3 loop's 25 / 50 / 20 at 8 MiB).
+        c = r.CeilingFor(5L << 20);
+        Assert.Equal((30.0, 55.0, 24.0), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        // 9 MiB: the L3 loop's buffer (8 MiB) is the nearest below.
+        c = r.CeilingFor(9L << 20);
+        Assert.Equal((25.0, 50.0, 20.0), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        // Past the curve's last point (64 MiB, in memory): memory's loop at 128 MiB and that point, the faster.
+        c = r.CeilingFor(100L << 20);
         Assert.Equal(("Memory", 12.0, 22.0, 8.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
     }
 
@@ -143,9 +169,13 @@ public class TrafficBoundTests
             Assert.Equal(r.ReadCurveBytes.Length, curve.Length);
             Assert.All(curve, g => Assert.True(g > 0, $"{kind} curve: {g} GB/s"));
         }
-        // The curve is dense where L2 ends: no two points past half of L2 more than 10% apart.
-        var past = r.ReadCurveBytes.Where(b => b >= r.L2Bytes / 2).ToArray();
+        // The curve is dense where L2 ends: no two points from half of L2 to twice L2 more than 10% apart; past that, none
+        // more than √2 apart, out past the L3.
+        var past = r.ReadCurveBytes.Where(b => b >= r.L2Bytes / 2 && b <= 2 * r.L2Bytes).ToArray();
         Assert.Contains(past, b => b >= 2 * r.L2Bytes - 512);
         Assert.All(past.Zip(past.Skip(1)), p => Assert.True(p.Second <= 1.1 * p.First, $"{p.First} B then {p.Second} B"));
+        var beyond = r.ReadCurveBytes.Where(b => b >= past[^1]).ToArray();
+        Assert.True(beyond[^1] > r.L3Bytes, $"the curve ends at {beyond[^1]} B, inside the {r.L3Bytes} B L3");
+        Assert.All(beyond.Zip(beyond.Skip(1)), p => Assert.True(p.Second <= 1.42 * p.First, $"{p.First} B then {p.Second} B"));
     }
 }
