@@ -264,7 +264,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 {
                     if (wholeRows)
                         foreach (var (scale, start) in SequentialPrefetch(rb, nb))
-                            for (int q = 0; q < scale; q++) a.prefetcht0(__[RowPtr + x * scale + (rb * nb + start + q * vb)]);
+                            for (int line = 0; line < scale * vb; line += 64) a.prefetcht0(__[RowPtr + x * scale + (rb * nb + start + line)]);
                     else
                         for (int r = 0; r < rb; r++) a.prefetcht0(At(RowPtr, (rb + r) * nb));
                 }
@@ -401,8 +401,8 @@ public sealed class DncLinkEmitter : IKernelEmitter
 
     /// <summary>
     /// The next row group's prefetch when the column loop covers whole rows: its rows are one contiguous block, taken in
-    /// address order as segments of <c>scale</c> lines per column vector (scale a power of two, the segments adding up to
-    /// <paramref name="rows"/>), from byte <c>start</c> of the block. Rows interleaved column by column (one line per row
+    /// address order as segments of <c>scale</c> rows' worth of bytes per column vector (scale a power of two, the segments
+    /// adding up to <paramref name="rows"/>), from byte <c>start</c> of the block, one prefetch per 64-byte line. Rows interleaved column by column (one line per row
     /// per vector) are as many concurrent streams, each starting in a new page (a row of N = 1024 is one 4 KiB page); one
     /// ascending stream lets the L2 streamer run ahead: 6–11% faster from L3 or memory (N = 1024–4096, both ISAs).
     /// </summary>
