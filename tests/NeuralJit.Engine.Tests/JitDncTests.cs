@@ -91,6 +91,30 @@ public class JitDncTests
         Assert.Equal((3, 4), NeuralJit.Jit.Emitters.DncLinkEmitter.Blocking(32, 4));
     }
 
+    /// <summary>
+    /// The next row group's prefetch over whole rows walks its contiguous rows in address order: segments of a power-of-two
+    /// lines per column vector that add up to the group's rows, each starting where the one before ends.
+    /// </summary>
+    [Fact]
+    public void SequentialPrefetchCoversTheNextGroupInAddressOrder()
+    {
+        foreach (int rowBytes in new[] { 64, 4096, 5800 })
+            for (int rows = 1; rows <= 15; rows++)
+            {
+                var segments = NeuralJit.Jit.Emitters.DncLinkEmitter.SequentialPrefetch(rows, rowBytes).ToList();
+                int covered = 0;
+                foreach (var (scale, start) in segments)
+                {
+                    Assert.Contains(scale, new[] { 1, 2, 4, 8 });
+                    Assert.Equal(covered * rowBytes, start);
+                    covered += scale;
+                }
+                Assert.Equal(rows, covered);
+                Assert.True(segments.Count <= 4, $"{rows} rows: {segments.Count} segments");
+            }
+        Assert.Equal(new[] { (2, 0), (1, 8192) }, NeuralJit.Jit.Emitters.DncLinkEmitter.SequentialPrefetch(3, 4096));
+    }
+
     /// <summary>The fused link update + temporal weightings: L and p bit-exact, the weightings within the Temporal sums' bound.</summary>
     [Theory, MemberData(nameof(Isas))]
     public void LinkTemporalMatchesTheUpdateThenTheWeightingsOfTheReference(JitIsa isa)

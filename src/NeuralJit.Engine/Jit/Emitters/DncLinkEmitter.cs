@@ -21,11 +21,12 @@ namespace NeuralJit.Jit.Emitters;
 /// the last row. While L fits L2 (≤ 512 KiB) each row group is updated row by row (the LinkUpdate row, exact, 1 − w_i and
 /// w_i in registers) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
 /// the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
-/// w_i broadcast from memory), and the loop prefetches the next group's rows, whose update then finds them in L1. The
-/// column loop runs in three stretches: the vectors before the group's diagonals, the (one or two) vectors that hold
-/// them, where the update ANDs each row with a window of a stack mask table (the address clamped, so a window off the
-/// diagonal is all ones), and the rest; only the middle stretch pays for the mask. When b is chunked, each chunk updates
-/// its own columns (Σw summed in the first); past <see cref="ChunkLinksUpToBytes"/> the fused kernel does not chunk.</para>
+/// w_i broadcast from memory), and the loop prefetches the next group's rows (in address order when it covers whole
+/// rows, <see cref="SequentialPrefetch"/>), whose update then finds them in L1. The column loop runs in three stretches:
+/// the vectors before the group's diagonals, the (one or two) vectors that hold them, where the update ANDs each row with
+/// a window of a stack mask table (the address clamped, so a window off the diagonal is all ones), and the rest; only the
+/// middle stretch pays for the mask. When b is chunked, each chunk updates its own columns (Σw summed in the first); past
+/// <see cref="ChunkLinksUpToBytes"/> the fused kernel does not chunk.</para>
 /// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
 /// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/> (the update in the column
 /// loop: w_j, p_j and a temporary after b, from a budget three smaller); the link row and the precedence update pin
@@ -204,6 +205,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
         int vb = k.VectorBytes, nb = n * 4;
         int end = (col0 + cols) * vb;
         bool inline = fused is { Inline: true };
+        bool wholeRows = col0 == 0 && (col0 + cols) * k.Lanes == n - n % k.Lanes;
 
         void Group(int rows)
         {
@@ -257,9 +259,15 @@ public sealed class DncLinkEmitter : IKernelEmitter
             {
                 AssemblerMemoryOperand At(AssemblerRegister64 b, int off) => index is { } i ? __[b + i + (off + disp)] : __[b + (off + disp)];
                 int count = t is { } m ? m.Count : k.Lanes;
-                // Past L2, the next row group's lines, one per row per vector of this one, so that its update finds them in L1.
-                if (index is not null && update)
-                    for (int r = 0; r < rb; r++) a.prefetcht0(At(RowPtr, (rb + r) * nb));
+                // Past L2, the next row group's lines, rb per vector of this one, so that its update finds them in L1.
+                if (index is { } x && update)
+                {
+                    if (wholeRows)
+                        foreach (var (scale, start) in SequentialPrefetch(rb, nb))
+                            for (int line = 0; line < scale * vb; line += 64) a.prefetcht0(__[RowPtr + x * scale + (rb * nb + start + line)]);
+                    else
+                        for (int r = 0; r < rb; r++) a.prefetcht0(At(RowPtr, (rb + r) * nb));
+                }
                 if (update && fused is { } f)
                 {
                     if (diagonal)
@@ -389,6 +397,20 @@ public sealed class DncLinkEmitter : IKernelEmitter
             }
         }
         if (rest > 0) Group(rest);
+    }
+
+    /// <summary>
+    /// The next row group's prefetch when the column loop covers whole rows: its rows are one contiguous block, taken in
+    /// address order as segments of <c>scale</c> rows' worth of bytes per column vector (scale a power of two, the segments
+    /// adding up to <paramref name="rows"/>), from byte <c>start</c> of the block, one prefetch per 64-byte line. Rows interleaved column by column (one line per row
+    /// per vector) are as many concurrent streams, each starting in a new page (a row of N = 1024 is one 4 KiB page); one
+    /// ascending stream serves the L2 streamer better: AVX-512 4–5% faster at N = 512, 2048 and 4096, AVX2 unchanged.
+    /// </summary>
+    internal static IEnumerable<(int Scale, int Start)> SequentialPrefetch(int rows, int rowBytes)
+    {
+        int start = 0;
+        for (int scale = 8; scale >= 1; scale /= 2)
+            for (; rows >= scale; rows -= scale, start += scale * rowBytes) yield return (scale, start);
     }
 
     /// <summary>
