@@ -48,6 +48,24 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         return (h, Math.Max(1, (registers - 1 - h) / h));
     }
 
+    /// <summary>
+    /// When the heads or the columns take several passes, the rows go a chunk of about this many bytes of M at a time:
+    /// every pass runs over the chunk (its accumulators loaded from and stored back to r), so the passes after the first
+    /// read it from L1 rather than each from L2 or L3. AVX2 W = 64 R = 4 (four column passes) at N = 256: ~2.05 → ~1.95 µs
+    /// with M in L2, ~4.1 → ~3.95 µs with M in L3 (minimum of 3,000 calls, runs alternated). Prefetching the next
+    /// chunk (prefetcht0 or prefetcht1, in chunks of 8 or 16 KiB) made it slower (~4.3–4.7 µs).
+    /// </summary>
+    internal const int ReadChunkBytes = 16 * 1024;
+
+    /// <summary>Rows per chunk of the read (all of them when one pass covers every head and column, or M is one chunk).</summary>
+    internal static int ReadChunkRows(int n, int w, int heads, int lanes, int budget)
+    {
+        int vectors = (w + lanes - 1) / lanes;
+        var (hb, jb) = ReadBlocking(budget, heads);
+        bool onePass = hb >= heads && jb >= vectors;
+        return onePass ? n : Math.Min(n, Math.Max(4, ReadChunkBytes / (w * 4)));
+    }
+
     private static void EmitRead(KernelAssembler k, int n, int w, int heads, int ldBytes)
     {
         if (w == 0 || heads == 0) return;
@@ -59,63 +77,99 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         var maskVec = avx2Tail ? regs.TakeHighest("AVX2 tail mask") : default;
         int budget = k.VectorRegisters - (avx2Tail ? 1 : 0);
         var (hb, jb) = ReadBlocking(budget, heads);
-        AssemblerRegister64 readWeights = rdx, reads = rcx, offset = rax;
-        AssemblerRegister32 offset32 = eax;
+        AssemblerRegister64 readWeights = rdx, reads = rcx, offset = rax, chunkRow = r11, chunkOffset = r8, groupsEnd = r10;
+        AssemblerRegister32 chunkOffset32 = r8d;
 
         k.LoadPointer(Memory, KernelArgs.Offsets.A);
         k.LoadPointer(readWeights, KernelArgs.Offsets.B);   // R×N
         k.LoadPointer(reads, KernelArgs.Offsets.C);         // R×W
         TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
+        int chunkRows = ReadChunkRows(n, w, heads, L, budget);
+        bool chunked = chunkRows < n;
 
-        for (int h0 = 0; h0 < heads; h0 += hb)
+        // Every pass over the `rows` rows at chunkRow (their weights at chunkOffset); with `accumulate`, each block's
+        // accumulators start from r (the chunks before), else from 0.
+        void Passes(int rows, bool accumulate)
         {
-            int hc = Math.Min(hb, heads - h0);
-            for (int v0 = 0; v0 < vectors; v0 += jb)
+            for (int h0 = 0; h0 < heads; h0 += hb)
             {
-                int vc = Math.Min(jb, vectors - v0);
-                using var block = regs.Phase();
-                // Few accumulators (small W and R) would each be one long FMA chain over N rows: interleave up to
-                // four rows, each into its own set, so the latency is shared; the sets are added at the end.
-                int sets = Math.Clamp((budget - hc - 1) / (hc * vc), 1, 4);
-                var acc = regs.TakeBlock(sets * hc * vc, "r");
-                var bc = regs.TakeBlock(hc, "w broadcast");
-                var row = regs.Take("row vector");
-                Vec Acc(int set, int h, int v) => acc[(set * hc + h) * vc + v];
-                Vec Bc(int h) => bc[h];
-                int Count(int v) => v0 + v < full ? L : tail;
-                TailMask? Mask(int v) => v0 + v < full ? null : mask;
-                foreach (var x in acc) k.Zero(x);
-                // Row `u` past Row into set `set`.
-                void Rows(int u, int set)
+                int hc = Math.Min(hb, heads - h0);
+                for (int v0 = 0; v0 < vectors; v0 += jb)
                 {
-                    for (int h = 0; h < hc; h++) k.Broadcast(Bc(h), __dword_ptr[readWeights + offset + ((h0 + h) * nb + u * 4)]);
-                    for (int v = 0; v < vc; v++)
+                    int vc = Math.Min(jb, vectors - v0);
+                    using var block = regs.Phase();
+                    // Few accumulators (small W and R) would each be one long FMA chain over N rows: interleave up to
+                    // four rows, each into its own set, so the latency is shared; the sets are added at the end.
+                    int sets = Math.Clamp((budget - hc - 1) / (hc * vc), 1, 4);
+                    var acc = regs.TakeBlock(sets * hc * vc, "r");
+                    var bc = regs.TakeBlock(hc, "w broadcast");
+                    var row = regs.Take("row vector");
+                    Vec Acc(int set, int h, int v) => acc[(set * hc + h) * vc + v];
+                    Vec Bc(int h) => bc[h];
+                    int Count(int v) => v0 + v < full ? L : tail;
+                    TailMask? Mask(int v) => v0 + v < full ? null : mask;
+                    AssemblerMemoryOperand Out(int h, int v) => __[reads + ((h0 + h) * wb + (v0 + v) * vb)];
+                    for (int set = 0; set < sets; set++)
+                        for (int h = 0; h < hc; h++)
+                            for (int v = 0; v < vc; v++)
+                                if (set == 0 && accumulate) k.LoadPart(Acc(0, h, v), Out(h, v), Count(v), Mask(v));
+                                else k.Zero(Acc(set, h, v));
+                    // Row `u` past Row into set `set`.
+                    void Rows(int u, int set)
                     {
-                        k.LoadPart(row, __[Row + (u * ldBytes + (v0 + v) * vb)], Count(v), Mask(v));
-                        for (int h = 0; h < hc; h++) k.FmaAcc(Acc(set, h, v), Bc(h), row);
+                        for (int h = 0; h < hc; h++) k.Broadcast(Bc(h), __dword_ptr[readWeights + offset + ((h0 + h) * nb + u * 4)]);
+                        for (int v = 0; v < vc; v++)
+                        {
+                            k.LoadPart(row, __[Row + (u * ldBytes + (v0 + v) * vb)], Count(v), Mask(v));
+                            for (int h = 0; h < hc; h++) k.FmaAcc(Acc(set, h, v), Bc(h), row);
+                        }
                     }
-                }
-                int groups = n / sets, rest = n % sets;
-                // offset = byte offset of the row's weight in each head.
-                a.mov(Row, Memory);
-                a.xor(offset32, offset32);
-                if (groups > 0)
-                {
-                    var rows = a.CreateLabel();
-                    a.Label(ref rows);
-                    for (int u = 0; u < sets; u++) Rows(u, u);
-                    a.add(Row, sets * ldBytes);
-                    a.add(offset, sets * 4);
-                    a.cmp(offset, groups * sets * 4);
-                    a.jb(rows);
-                }
-                for (int u = 0; u < rest; u++) Rows(u, u);
-                for (int set = 1; set < sets; set++)
+                    int groups = rows / sets, rest = rows % sets;
+                    // offset = byte offset of the row's weight in each head.
+                    a.mov(Row, chunkRow);
+                    a.mov(offset, chunkOffset);
+                    if (groups > 0)
+                    {
+                        var loop = a.CreateLabel();
+                        a.lea(groupsEnd, __[chunkOffset + groups * sets * 4]);
+                        a.Label(ref loop);
+                        for (int u = 0; u < sets; u++) Rows(u, u);
+                        a.add(Row, sets * ldBytes);
+                        a.add(offset, sets * 4);
+                        a.cmp(offset, groupsEnd);
+                        a.jb(loop);
+                    }
+                    for (int u = 0; u < rest; u++) Rows(u, u);
+                    for (int set = 1; set < sets; set++)
+                        for (int h = 0; h < hc; h++)
+                            for (int v = 0; v < vc; v++) k.Add(Acc(0, h, v), Acc(0, h, v), Acc(set, h, v));
                     for (int h = 0; h < hc; h++)
-                        for (int v = 0; v < vc; v++) k.Add(Acc(0, h, v), Acc(0, h, v), Acc(set, h, v));
-                for (int h = 0; h < hc; h++)
-                    for (int v = 0; v < vc; v++) k.StorePart(__[reads + ((h0 + h) * wb + (v0 + v) * vb)], Acc(0, h, v), Count(v), Mask(v));
+                        for (int v = 0; v < vc; v++) k.StorePart(Out(h, v), Acc(0, h, v), Count(v), Mask(v));
+                }
             }
+        }
+
+        a.mov(chunkRow, Memory);
+        a.xor(chunkOffset32, chunkOffset32);
+        if (!chunked) { Passes(n, accumulate: false); return; }
+        // The first chunk starts the sums; the others add to them.
+        Passes(chunkRows, accumulate: false);
+        int chunks = n / chunkRows, restRows = n % chunkRows;
+        if (chunks > 1)
+        {
+            var chunk = a.CreateLabel();
+            a.Label(ref chunk);
+            a.add(chunkRow, chunkRows * ldBytes);
+            a.add(chunkOffset, chunkRows * 4);
+            Passes(chunkRows, accumulate: true);
+            a.cmp(chunkOffset, (chunks - 1) * chunkRows * 4);
+            a.jb(chunk);
+        }
+        if (restRows > 0)
+        {
+            a.add(chunkRow, chunkRows * ldBytes);
+            a.add(chunkOffset, chunkRows * 4);
+            Passes(restRows, accumulate: true);
         }
     }
 
@@ -186,10 +240,15 @@ public sealed class DncMemoryEmitter : IKernelEmitter
     private static readonly AssemblerRegister32 HeadsLeft = esi, GroupsLeft = r13d;
 
     /// <summary>
-    /// Rows whose squared norms wait on the stack before their cosines are finished together: 2 KiB, so the frame stays
-    /// under a page (no stack probe) while the sqrt and divide leave the per-row dependency chain.
+    /// Rows written, then summed, then finished together: whole groups of lanes filling about
+    /// <see cref="ContentChunkBytes"/> of M, so the sums read the rows just written from L1 (chunks of 512 rows, 128 KiB
+    /// at W = 64, read them back from L2: N = 1024 took ~30.5 µs with M from L3, ~26 µs in chunks of 16 or 32 rows),
+    /// and at most 512, so their squared norms, which wait on the stack until the chunk's cosines are finished, take
+    /// 2 KiB and the frame stays under a page (no stack probe).
     /// </summary>
-    internal const int ContentChunkRows = 512;
+    internal static int ContentChunkRows(int w, int lanes) => Math.Clamp(ContentChunkBytes / Math.Max(4, w * 4) / lanes * lanes, lanes, MaxContentChunkRows);
+
+    internal const int ContentChunkBytes = 8 * 1024, MaxContentChunkRows = 512;
 
     /// <summary>Row vectors summed straight-line per row; wider rows loop over their vectors (code size).</summary>
     private const int UnrolledRowVectors = 4;
@@ -203,7 +262,7 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         AssemblerRegister64 strengths = r9;   // until the rows start; then Row
         int padded = Math.Max(1, heads);
         int keyNorms = k.AllocateStack(padded * 4), strengthsAt = k.AllocateStack(padded * 4);
-        int chunkRows = Math.Min(n, ContentChunkRows);
+        int chunkRowsMax = ContentChunkRows(w, L), chunkRows = Math.Min(n, chunkRowsMax);
         int rowNorms = k.AllocateStack((chunkRows + L - 1) / L * L * 4);
 
         k.LoadPointer(Memory, KernelArgs.Offsets.A);   // updated in place
@@ -250,44 +309,56 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         {
             using var phase = regs.Phase();
             var acc = regs.TakeBlock(L, "row sum");
-            Vec tmp = regs.Take("tree temporary"), t = regs.Take("row vector"), keyTail = regs.Take("key tail"), sums = regs.Take("L sums");
+            Vec tmp = regs.Take("tree temporary"), t = regs.Take("row vector"), keyVec = regs.Take("key vector"), sums = regs.Take("L sums");
             Vec colMask = regs.TakeHighest("AVX2 column tail mask"), rowMask = regs.TakeHighest("AVX2 row tail mask");
             var laneOf = ReductionTree.For(k.IsAvx512).AccumulatorOfLane;
             int full = w / L, tail = w % L;
             TailMask? colTail = tail > 0 ? k.CreateTailMask(tail, colMask, 2) : null;
 
-            // Σ over the row's vectors of row_i·key (key = null: row_i·row_i) into acc[laneOf[i]] for i < count.
+            // Σ over the row's vectors of row_i·key (key = null: row_i·row_i) into acc[laneOf[i]] for i < count. A key
+            // vector is loaded once into a register and each row's vector is the FMA's memory operand (one load per row
+            // vector, not two); the first vector multiplies instead of adding to a zeroed accumulator (the same rounding).
             void Accumulate(int count, AssemblerRegister64? key)
             {
-                for (int i = 0; i < L; i++) k.Zero(acc[laneOf[i]]);
-                void Vector(AssemblerRegister64? index, int disp, TailMask? m)
+                for (int i = count; i < L; i++) k.Zero(acc[laneOf[i]]);
+                if (full == 0 && colTail is null) for (int i = 0; i < count; i++) k.Zero(acc[laneOf[i]]);   // W = 0
+                void Vector(AssemblerRegister64? index, int disp, TailMask? m, bool first)
                 {
                     AssemblerMemoryOperand At(AssemblerRegister64 b, int extra) => index is { } x ? __[b + x + (disp + extra)] : __[b + (disp + extra)];
-                    if (m is { } km && key is { } kt) k.LoadTail(keyTail, At(kt, 0), km);
+                    if (key is { } kt)
+                    {
+                        if (m is { } km) k.LoadTail(keyVec, At(kt, 0), km); else k.Load(keyVec, At(kt, 0));
+                    }
                     for (int i = 0; i < count; i++)
                     {
                         var row = At(GroupRow, i * ldBytes);
+                        Vec sum = acc[laneOf[i]];
+                        if (key is not null && m is null)
+                        {
+                            if (first) k.Mul(sum, keyVec, row); else k.FmaAcc(sum, keyVec, row);
+                            continue;
+                        }
                         if (m is { } tm) k.LoadTail(t, row, tm); else k.Load(t, row);
-                        if (key is null) k.FmaAcc(acc[laneOf[i]], t, t);
-                        else if (m is null) k.FmaAcc(acc[laneOf[i]], t, At(key.Value, 0));
-                        else k.FmaAcc(acc[laneOf[i]], t, keyTail);
+                        Vec other = key is null ? t : keyVec;
+                        if (first) k.Mul(sum, t, other); else k.FmaAcc(sum, t, other);
                     }
                 }
                 if (full > UnrolledRowVectors)
                 {
+                    Vector(null, 0, null, first: true);
                     var loop = a.CreateLabel();
-                    a.xor(VectorOffset, VectorOffset);
+                    a.mov(VectorOffset, k.VectorBytes);
                     a.Label(ref loop);
-                    Vector(VectorOffset, 0, null);
+                    Vector(VectorOffset, 0, null, first: false);
                     a.add(VectorOffset, k.VectorBytes);
                     a.cmp(VectorOffset, full * k.VectorBytes);
                     a.jb(loop);
-                    if (colTail is { } ct) Vector(VectorOffset, 0, ct);
+                    if (colTail is { } ct) Vector(VectorOffset, 0, ct, first: false);
                 }
                 else
                 {
-                    for (int v = 0; v < full; v++) Vector(null, v * k.VectorBytes, null);
-                    if (colTail is { } ct) Vector(null, full * k.VectorBytes, ct);
+                    for (int v = 0; v < full; v++) Vector(null, v * k.VectorBytes, null, first: v == 0);
+                    if (colTail is { } ct) Vector(null, full * k.VectorBytes, ct, first: full == 0);
                 }
                 ReductionTree.For(k.IsAvx512).Emit(k, acc, tmp, sums);
             }
@@ -375,14 +446,14 @@ public sealed class DncMemoryEmitter : IKernelEmitter
         a.mov(Row, Memory);
         a.xor(Slot32, Slot32);
         a.mov(ChunkContent, Content);
-        int fullChunks = n / ContentChunkRows, restRows = n % ContentChunkRows;
+        int fullChunks = n / chunkRowsMax, restRows = n % chunkRowsMax;
         if (fullChunks > 0)
         {
             var chunk = a.CreateLabel();
             a.mov(Chunks, fullChunks);
             a.Label(ref chunk);
-            Chunk(ContentChunkRows);
-            a.add(ChunkContent, ContentChunkRows * 4);
+            Chunk(chunkRowsMax);
+            a.add(ChunkContent, chunkRowsMax * 4);
             a.dec(Chunks);
             a.jnz(chunk);
         }
