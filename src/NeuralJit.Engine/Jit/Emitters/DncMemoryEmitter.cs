@@ -11,12 +11,14 @@ namespace NeuralJit.Jit.Emitters;
 /// vectors once, R·J FMAs per row. J = (registers − R − 1)/R: W = 64 is one block on AVX-512 (R = 4: 16
 /// accumulators), four on AVX2. Heads that do not fit (R &gt; 7 on AVX2) take several passes. When the block has few
 /// accumulators (small W and R), up to four rows go into separate sets of them, added at the end, so that N rows are
-/// not one FMA latency chain.</para>
-/// <para><b>DncWrite</b> (erase then add) streams the rows once with the reference's operations in its order (no
-/// FMA), so it matches bit for bit: M·(1 − w_i·e) + w_i·v.</para>
-/// <para><b>DncWriteContent</b> is DncWrite and the content weightings of all R read keys, a chunk of rows at a time:
-/// the chunk's rows are written (the DncWrite loop, exact), then read back from L1 a group of L rows (one per lane) at a
-/// time: each row's squared norm, then its dot with each key, accumulates in the row's own register and a shuffle tree
+/// not one FMA latency chain. With several passes, they all run over a chunk of rows (16 KiB of M) before the next
+/// (<see cref="ReadChunkBytes"/>).</para>
+/// <para><b>DncWrite</b> (erase then add) streams the rows once, four at a time column by column, with the reference's
+/// operations in its order (no FMA), so it matches bit for bit: M·(1 − w_i·e) + w_i·v.</para>
+/// <para><b>DncWriteContent</b> is DncWrite and the content weightings of all R read keys, a chunk of rows (~8 KiB of
+/// M) at a time: the chunk's rows are written (the DncWrite loop, exact), then read back from L1 a group of L rows (one
+/// per lane) at a time: each row's squared norm, then its dot with each key (the key vector in a register, the row's
+/// as the FMA's memory operand), accumulates in the row's own register and a shuffle tree
 /// (<see cref="ReductionTree"/>) folds the L registers into one vector of L sums, stored to the stack (norms) or c^r.
 /// That keeps horizontal sums off each row (3·(L−1) shuffles and adds per L rows and key instead of a reduction per
 /// row). The cosines are then finished vectorised per chunk (sqrt, ×‖k_h‖, + ε, divide, ×β_h), and the R softmaxes run
