@@ -52,10 +52,11 @@ public sealed class DncMemoryEmitter : IKernelEmitter
 
     /// <summary>
     /// When the heads or the columns take several passes, the rows go a chunk of about this many bytes of M at a time:
-    /// every pass runs over the chunk (its accumulators loaded from and stored back to r), so the passes after the first
-    /// read it from L1 rather than each from L2 or L3. AVX2 W = 64 R = 4 (four column passes) at N = 256: ~2.05 → ~1.95 µs
-    /// with M in L2, ~4.1 → ~3.95 µs with M in L3 (minimum of 3,000 calls, runs alternated). Prefetching the next
-    /// chunk (prefetcht0 or prefetcht1, in chunks of 8 or 16 KiB) made it slower (~4.3–4.7 µs).
+    /// every pass runs over the chunk (its accumulators loaded from and stored back to r) before the next chunk, so the
+    /// passes read lines that the chunk's first pass (and the hardware prefetcher behind it) has just brought in, instead
+    /// of each pass streaming all of M. A small gain: AVX2 W = 64 R = 4 (four column passes) at N = 256 ~2.05 → ~1.95 µs
+    /// with M in L2, ~4.1 → ~3.95 µs with M in L3 (minimum of 3,000 calls, runs alternated). Software prefetch of the
+    /// next chunk or of rows 4–32 ahead (prefetcht0 or prefetcht1, chunks of 8 or 16 KiB) did not help (~3.9–4.7 µs).
     /// </summary>
     internal const int ReadChunkBytes = 16 * 1024;
 
@@ -192,8 +193,8 @@ public sealed class DncMemoryEmitter : IKernelEmitter
     /// Writes rows from <see cref="Row"/> (slot <see cref="Slot"/>) until <paramref name="counter"/>, which starts at 0
     /// and counts the rows, reaches <paramref name="end"/>; Row and Slot are left one past the last row written.
     /// <see cref="WriteGroupRows"/> rows at a time, column by column: each vector of e and v is loaded once for the group
-    /// (loads per written vector 1 + 2/4 instead of 3). AVX2 N = 1024 W = 64 row by row took ~11 µs with M in L2
-    /// (3.4 cycles a vector) against ~6 µs on AVX-512.
+    /// (loads per written vector 1 + 2/4 instead of 3). The write of DncWriteContent AVX2 N = 1024 W = 64 with M in L2:
+    /// ~11 µs row by row (3.4 cycles a vector, against ~6 µs on AVX-512), ~8 µs so.
     /// </summary>
     private static void WriteRows(KernelAssembler k, int w, int ldBytes, AssemblerRegister64 counter, int end)
     {
