@@ -1,6 +1,7 @@
 using Iced.Intel;
 using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Jit;
+using NeuralJit.Jit.Emitters;
 using NeuralJit.Models;
 using NeuralJit.Ops;
 
@@ -206,6 +207,48 @@ public class JitDncTests
             }
         Run(isa, new OpKey(OpKind.DncRead, new OpShape(256, 64, 4)), SumTol(256), 4100, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
         Run(isa, new OpKey(OpKind.DncRead, new OpShape(50, 64, 16)), SumTol(50), 4101, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
+    }
+
+    /// <summary>
+    /// The read in chunks of rows (several passes: AVX2 W = 64 R = 4, a column tail, AVX-512 past 6 vectors, heads past
+    /// one pass): N one short of a chunk, a chunk, one past, several chunks and a short one; strided rows too.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void ReadInChunksMatchesTheReferenceAcrossChunkBoundaries(JitIsa isa)
+    {
+        int lanes = isa == JitIsa.Avx512 ? 16 : 8, i = 0, chunkedShapes = 0;
+        foreach (var (w, r) in new[] { (64, 4), (20, 3), (100, 4), (8, 16), (17, 9) })
+        {
+            int budget = (isa == JitIsa.Avx512 ? 32 : 16) - (isa != JitIsa.Avx512 && w % lanes > 0 ? 1 : 0);
+            int chunk = DncMemoryEmitter.ReadChunkBytes / (w * 4);
+            if (DncMemoryEmitter.ReadChunkRows(chunk + 1, w, r, lanes, budget) == chunk + 1) continue;   // one pass: never chunked
+            chunkedShapes++;
+            foreach (int n in new[] { chunk - 1, chunk, chunk + 1, 3 * chunk + 5 })
+            {
+                int lda = i % 2 == 1 ? w + 3 : 0;
+                Run(isa, new OpKey(OpKind.DncRead, new OpShape(n, w, r, lda)), SumTol(n), 4200 + i++, InputKind.Random, Fill(InputKind.Random, f => f == "A"));
+            }
+        }
+        Assert.True(chunkedShapes >= 2, $"{isa}: only {chunkedShapes} shapes read in chunks");
+    }
+
+    /// <summary>The write four rows at a time: N around the group (1–9) and widths with tails, bit for bit; and the
+    /// fused write + content around its chunk of rows (~8 KiB of M), wider than the straight-line rows (8 vectors).</summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void WriteGroupsAndContentChunksMatchTheReferenceAtTheirBoundaries(JitIsa isa)
+    {
+        int lanes = isa == JitIsa.Avx512 ? 16 : 8, i = 0;
+        foreach (int w in new[] { 1, 17, 64 })
+            for (int n = 1; n <= 9; n++)
+                Run(isa, new OpKey(OpKind.DncWrite, new OpShape(n, w, 0)), Exact, 5700 + i++, InputKind.Special, Fill(InputKind.Special, f => f is "A" or "D"));
+        foreach (var (w, r) in new[] { (64, 4), (9, 3), (100, 2), (1, 1), (130, 2), (200, 5) })
+        {
+            int chunk = DncMemoryEmitter.ContentChunkRows(w, lanes);
+            Assert.True(chunk % lanes == 0 && chunk <= DncMemoryEmitter.MaxContentChunkRows);
+            foreach (int n in new[] { chunk - 1, chunk, chunk + 1, 2 * chunk + 5 })
+                Run(isa, new OpKey(OpKind.DncWriteContent, new OpShape(n, w, r)), ContentTol(n, w), 5800 + i++, InputKind.Random,
+                    (f, g) => f == "F" ? (float)(1 + 7 * g.NextDouble()) : Fill(InputKind.Random, f => f is "A" or "D" or "E")(f, g));
+        }
     }
 
     [Theory, MemberData(nameof(Isas))]
