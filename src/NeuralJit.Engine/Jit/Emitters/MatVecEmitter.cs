@@ -305,9 +305,15 @@ public sealed class MatVecEmitter : IKernelEmitter
             if (resident != null) LoadResident(resident);
             Vec gate = _regs.Take("gate");
             int scratch = _k.AllocateStack(4 * StepBatchUnits * 4);
-            void Batch(int units, bool more)
+            int fullBatches = hidden / StepBatchUnits, rest = hidden % StepBatchUnits;
+            bool zigzag = fullBatches > 1;
+            int backward = zigzag ? _k.AllocateStack(4) : 0;
+            // mirrored: backwards, the batch's row groups run last to first too (the weights are read in the mirror order).
+            void Batch(int units, bool more, bool mirrored)
             {
+                int groups = units / _lanes; // mirrored batches are full: a whole number of groups
                 _a.lea(GateScratch, __[rsp + scratch]);
+                if (mirrored) IfBackward(() => MoveGroups(groups - 1));
                 Groups(units, (rows, t) =>
                 {
                     if (resident != null)
@@ -338,7 +344,12 @@ public sealed class MatVecEmitter : IKernelEmitter
                             _k.Add(gate, gate, _tmp);
                             _k.Store(VMem(GateScratch, q * _vb), gate);
                         }
-                }, () => { _a.add(Rows, _lanes * _lda4); _a.add(Bias, _vb); _a.add(GateScratch, 4 * _vb); }, more);
+                }, () =>
+                {
+                    if (mirrored) IfBackward(() => MoveGroups(-2));
+                    MoveGroups(1);
+                }, more);
+                if (mirrored) IfBackward(() => MoveGroups(groups + 1)); // from group −1 to the next batch
                 // The accumulators are free here: Acc(0..4) are the math's temporaries, Acc(5..7) and gate hold i, f, g, o.
                 _a.lea(GateScratch, __[rsp + scratch]);
                 Groups(units, (rows, t) =>
@@ -362,15 +373,14 @@ public sealed class MatVecEmitter : IKernelEmitter
                     UpdateCell(gi, gf, gg, go, VMem(Out, 0), VMem(HOut, 0), t);
                 }, () => { _a.add(Out, _vb); _a.add(HOut, _vb); _a.add(GateScratch, 4 * _vb); }, more);
             }
-            int fullBatches = hidden / StepBatchUnits, rest = hidden % StepBatchUnits;
             // Zigzag: with h′ below h the full batches run last to first (the row tail's batch stays last). The LSTM layer
             // swaps h and h′ every step, so the order alternates from step to step with no state. Where the step's data
             // exceed L2 (the DNC step: these weights, the interface's, the memory), a fixed order finds none of the
             // weights left in L2 (LRU-like replacement evicts the oldest, which is what is read first); the reverse
-            // order starts on the batch read last, still in L2. Same batches, same arithmetic, same bytes read: only
-            // their order differs, so no cache or prefetcher (Intel or AMD) is given more traffic than before.
-            bool zigzag = fullBatches > 1;
-            int backward = zigzag ? _k.AllocateStack(4) : 0;
+            // order starts on the rows read last, still in L2 (so each batch's row groups run backwards too: whatever is
+            // read first and misses evicts the oldest lines, and the oldest are the rows read last before the step's
+            // other data). Same groups, same arithmetic, same bytes read: only their order differs, so no cache or
+            // prefetcher (Intel or AMD) is given more traffic than before.
             if (zigzag)
             {
                 var forward = _a.CreateLabel();
@@ -388,14 +398,14 @@ public sealed class MatVecEmitter : IKernelEmitter
                 var loop = _a.CreateLabel();
                 if (fullBatches > 1) { _k.UseCalleeSaved(BatchesLeft); _a.mov(BatchesLeft, fullBatches); }
                 _a.Label(ref loop);
-                Batch(StepBatchUnits, more: fullBatches > 1 || rest > 0);
+                Batch(StepBatchUnits, more: fullBatches > 1 || rest > 0, mirrored: zigzag);
                 if (zigzag) IfBackward(() => AdvanceBatches(-2));
                 if (fullBatches > 1) { _a.dec(BatchesLeft); _a.jnz(loop); }
             }
             if (rest > 0)
             {
                 if (zigzag) IfBackward(() => AdvanceBatches(fullBatches + 1)); // from batch −1 to the tail's
-                Batch(rest, more: false);
+                Batch(rest, more: false, mirrored: false);
             }
 
             void IfBackward(Action body)
@@ -405,6 +415,14 @@ public sealed class MatVecEmitter : IKernelEmitter
                 _a.je(skip);
                 body();
                 _a.Label(ref skip);
+            }
+
+            // Moves the gate phase's pointers by n row groups.
+            void MoveGroups(int n)
+            {
+                _a.add(Rows, n * _lanes * _lda4);
+                _a.add(Bias, n * _vb);
+                _a.add(GateScratch, n * 4 * _vb);
             }
 
             // Moves every pointer a batch walks by n batches of units.
