@@ -306,8 +306,9 @@ public sealed class MatVecEmitter : IKernelEmitter
             Vec gate = _regs.Take("gate");
             int scratch = _k.AllocateStack(4 * StepBatchUnits * 4);
             int fullBatches = hidden / StepBatchUnits, rest = hidden % StepBatchUnits;
-            bool zigzag = fullBatches > 1;
-            int backward = zigzag ? _k.AllocateStack(4) : 0;
+            // Whole batches only: the order's sign rides on the batch counter (every GPR is taken), and a row tail's
+            // batch would have to run first backwards.
+            bool zigzag = fullBatches > 1 && rest == 0;
             // mirrored: backwards, the batch's row groups run last to first too (the weights are read in the mirror order).
             void Batch(int units, bool more, bool mirrored)
             {
@@ -373,46 +374,55 @@ public sealed class MatVecEmitter : IKernelEmitter
                     UpdateCell(gi, gf, gg, go, VMem(Out, 0), VMem(HOut, 0), t);
                 }, () => { _a.add(Out, _vb); _a.add(HOut, _vb); _a.add(GateScratch, 4 * _vb); }, more);
             }
-            // Zigzag: with h′ below h the full batches run last to first (the row tail's batch stays last). The LSTM layer
-            // swaps h and h′ every step, so the order alternates from step to step with no state. Where the step's data
-            // exceed L2 (the DNC step: these weights, the interface's, the memory), a fixed order finds none of the
-            // weights left in L2 (LRU-like replacement evicts the oldest, which is what is read first); the reverse
-            // order starts on the rows read last, still in L2 (so each batch's row groups run backwards too: whatever is
-            // read first and misses evicts the oldest lines, and the oldest are the rows read last before the step's
-            // other data). Same groups, same arithmetic, same bytes read: only their order differs, so no cache or
-            // prefetcher (Intel or AMD) is given more traffic than before.
+            // Zigzag: with h′ below h the batches run last to first. The LSTM layer swaps h and h′ every step, so the
+            // order alternates from step to step with no state. Where the step's data exceed L2 (the DNC step: these
+            // weights, the interface's, the memory), a fixed order finds none of the weights left in L2 (LRU-like
+            // replacement evicts the oldest, which is what is read first); the reverse order starts on the rows read
+            // last, still in L2 (so each batch's row groups run backwards too: whatever is read first and misses evicts
+            // the oldest lines, and the oldest are the rows read last before the step's other data). Same groups, same
+            // arithmetic, same bytes read: only their order differs, so no cache or prefetcher (Intel or AMD) is given
+            // more traffic than before. Backwards, the batch counter runs from −batches up to 0.
             if (zigzag)
             {
-                var forward = _a.CreateLabel();
-                _a.xor(eax, eax);
-                _a.cmp(HOut, H);
-                _a.setb(al);
-                _a.mov(__dword_ptr[rsp + backward], eax);
-                _a.test(eax, eax);
-                _a.jz(forward);
-                AdvanceBatches(fullBatches - 1);
-                _a.Label(ref forward);
-            }
-            if (fullBatches > 0)
-            {
+                _k.UseCalleeSaved(BatchesLeft);
                 var loop = _a.CreateLabel();
-                if (fullBatches > 1) { _k.UseCalleeSaved(BatchesLeft); _a.mov(BatchesLeft, fullBatches); }
+                _a.mov(BatchesLeft, fullBatches);
+                _a.cmp(HOut, H);
+                _a.jae(loop);
+                _a.neg(BatchesLeft);
+                AdvanceBatches(fullBatches - 1);
                 _a.Label(ref loop);
-                Batch(StepBatchUnits, more: fullBatches > 1 || rest > 0, mirrored: zigzag);
-                if (zigzag) IfBackward(() => AdvanceBatches(-2));
-                if (fullBatches > 1) { _a.dec(BatchesLeft); _a.jnz(loop); }
+                Batch(StepBatchUnits, more: true, mirrored: true);
+                IfBackward(() => AdvanceBatches(-2));
+                var up = _a.CreateLabel();
+                var counted = _a.CreateLabel();
+                _a.test(BatchesLeft, BatchesLeft);
+                _a.js(up);
+                _a.dec(BatchesLeft);
+                _a.jmp(counted);
+                _a.Label(ref up);
+                _a.inc(BatchesLeft);
+                _a.Label(ref counted);
+                _a.jnz(loop);
             }
-            if (rest > 0)
+            else
             {
-                if (zigzag) IfBackward(() => AdvanceBatches(fullBatches + 1)); // from batch −1 to the tail's
-                Batch(rest, more: false, mirrored: false);
+                if (fullBatches > 0)
+                {
+                    var loop = _a.CreateLabel();
+                    if (fullBatches > 1) { _k.UseCalleeSaved(BatchesLeft); _a.mov(BatchesLeft, fullBatches); }
+                    _a.Label(ref loop);
+                    Batch(StepBatchUnits, more: fullBatches > 1 || rest > 0, mirrored: false);
+                    if (fullBatches > 1) { _a.dec(BatchesLeft); _a.jnz(loop); }
+                }
+                if (rest > 0) Batch(rest, more: false, mirrored: false);
             }
 
             void IfBackward(Action body)
             {
                 var skip = _a.CreateLabel();
-                _a.cmp(__dword_ptr[rsp + backward], 0);
-                _a.je(skip);
+                _a.test(BatchesLeft, BatchesLeft);
+                _a.jns(skip);
                 body();
                 _a.Label(ref skip);
             }
