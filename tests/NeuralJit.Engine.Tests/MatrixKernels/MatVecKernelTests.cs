@@ -13,13 +13,16 @@ public class MatVecKernelTests
 
     private static OpTolerance Dot(int width) => new(4e-6 * (width + 4), 1e-5);
 
+    /// <summary>Weights past L1 with inputs of 2, 3, 4 AVX-512 register blocks (tails included) and one past them.</summary>
+    private static readonly OpShape[] WideInputs = [OpShape.Matrix(40, 250), OpShape.Matrix(33, 500, 509), OpShape.Matrix(20, 832), OpShape.Matrix(17, 850)];
+
     [Theory]
     [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
     public void GemvMatchesReferenceOnRandomShapes(JitIsa isa)
     {
         using var engine = JitTestEngine.Create(8 << 20);
         int i = 0;
-        foreach (var shape in JitConformance.Shapes(OpKind.Gemv, 90, 4242 + (int)isa).Append(OpShape.Matrix(301, 150, 157)))
+        foreach (var shape in JitConformance.Shapes(OpKind.Gemv, 90, 4242 + (int)isa).Append(OpShape.Matrix(301, 150, 157)).Concat(WideInputs))
         {
             var kernel = engine.Jit.Compile(new OpKey(OpKind.Gemv, shape), isa);
             float? beta = i % 3 == 0 ? 0f : null; // β = 0: y is written, never read (NaN in y must not leak)
@@ -36,7 +39,7 @@ public class MatVecKernelTests
     {
         using var engine = JitTestEngine.Create(8 << 20);
         int i = 0;
-        foreach (var shape in JitConformance.Shapes(OpKind.Dense, 90, 777 + (int)isa).Append(OpShape.Matrix(128, 64)).Append(OpShape.Matrix(301, 150, 157)))
+        foreach (var shape in JitConformance.Shapes(OpKind.Dense, 90, 777 + (int)isa).Append(OpShape.Matrix(128, 64)).Append(OpShape.Matrix(301, 150, 157)).Concat(WideInputs))
         {
             var kernel = engine.Jit.Compile(new OpKey(OpKind.Dense, shape), isa);
             JitConformance.Check(kernel, Dot(shape.N), 900 + i, JitConformance.PlacementFor(i));
@@ -65,7 +68,9 @@ public class MatVecKernelTests
         var rng = new Random(seed);
         var fixedShapes = new (int I, int H, int Extra)[] { (64, 128, 0), (1, 1, 0), (3, 5, 0), (16, 16, 0), (17, 33, 3), (128, 64, 0), (7, 100, 9), (300, 3, 0), (2, 257, 0),
             // The fused step's 64-unit batches: exactly one, one plus a single unit, several plus a row tail, no input.
-            (64, 64, 0), (9, 65, 0), (32, 200, 5), (0, 70, 0), (0, 1, 0) };
+            (64, 64, 0), (9, 65, 0), (32, 200, 5), (0, 70, 0), (0, 1, 0),
+            // AVX-512 input blocks: 2 (317 floats), 3 (the DNC curve's 320 + 128), 4 (733), 5 = past them (840: no blocks).
+            (300, 17, 0), (320, 128, 0), (700, 33, 7), (800, 40, 0) };
         foreach (var (inp, hid, extra) in fixedShapes.Concat(Enumerable.Range(0, count).Select(_ => (rng.Next(1, 160), rng.Next(1, 160), rng.Next(3) == 0 ? rng.Next(1, 9) : 0))))
             yield return new OpShape(4 * hid, inp, hid, extra == 0 ? 0 : inp + hid + extra);
     }
@@ -83,6 +88,54 @@ public class MatVecKernelTests
             JitConformance.Check(kernel, Dot(shape.N + shape.K), 300 + i, JitConformance.PlacementFor(i), range: i % 2 == 0 ? 1f : 3f);
             if (i % 8 == 0) JitTestEngine.AssertDecodes(kernel);
             i++;
+        }
+    }
+
+    /// <summary>
+    /// The fused step runs its 64-unit batches (and their row groups) backwards when h′ lies below h (the layer swaps them every step, see
+    /// MatVecEmitter.LstmStep): both orders must give the reference's values and the same bits.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
+    public unsafe void FusedLstmStepGivesTheSameBitsWhicheverOrderItsBatchesRun(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(8 << 20);
+        // 2 batches (the DNC controller), 4, 3 with a row stride; 2 + a row tail and 2 + a tail that is not a whole vector
+        // keep the forward order (no zigzag with a tail batch) and must not care where h′ lies either.
+        foreach (var shape in new[] { new OpShape(512, 320, 128), new OpShape(600, 9, 150), new OpShape(1024, 5, 256), new OpShape(772, 30, 193), new OpShape(768, 20, 192, 220) })
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.LstmStep, shape), isa);
+            int hidden = shape.K, lda = shape.StrideA(OpKind.LstmStep);
+            var rng = new Random(hidden);
+            float[] Random(int n, float scale) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * scale).ToArray();
+            // Small weights keep the pre-activations moderate, so an absolute tolerance is a tight one.
+            float[] w = Random(shape.M * lda, 0.1f), x = Random(shape.N, 1), bias = Random(shape.M, 0.5f), h = Random(hidden, 1), c = Random(hidden, 2);
+            var reference = new Dictionary<string, float[]>
+            {
+                ["A"] = w, ["B"] = x, ["C"] = (float[])h.Clone(), ["D"] = bias, ["E"] = new float[shape.M], ["F"] = (float[])c.Clone(), ["G"] = new float[hidden],
+            };
+            JitConformance.RunReference(kernel.Key, reference, 0, 0);
+            float[]? first = null;
+            foreach (bool hBelow in new[] { true, false })
+            {
+                // h and h′ in one buffer, in either order.
+                var pair = new float[2 * hidden];
+                int hAt = hBelow ? 0 : hidden, hOutAt = hBelow ? hidden : 0;
+                h.CopyTo(pair, hAt);
+                var cj = (float[])c.Clone();
+                fixed (float* pw = w, px = x, pb = bias, pp = pair, pc = cj)
+                {
+                    KernelArgs a = default;
+                    a.A = pw; a.B = px; a.C = pp + hAt; a.D = pb; a.F = pc; a.G = pp + hOutAt;
+                    ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+                }
+                var outputs = cj.Concat(pair.Skip(hOutAt).Take(hidden)).ToArray();
+                var expected = reference["F"].Concat(reference["G"]).ToArray();
+                for (int i = 0; i < outputs.Length; i++)
+                    Assert.True(Math.Abs(outputs[i] - expected[i]) <= 1e-5, $"{shape} on {isa}, h {(hBelow ? "below" : "above")} h′: output {i} is {outputs[i]}, the reference {expected[i]}");
+                if (first is null) first = outputs;
+                else Assert.Equal(first.Select(BitConverter.SingleToInt32Bits), outputs.Select(BitConverter.SingleToInt32Bits));
+            }
         }
     }
 
