@@ -16,13 +16,19 @@ public class MatVecKernelTests
     /// <summary>Weights past L1 with inputs of 2, 3, 4 AVX-512 register blocks (tails included) and one past them.</summary>
     private static readonly OpShape[] WideInputs = [OpShape.Matrix(40, 250), OpShape.Matrix(33, 500, 509), OpShape.Matrix(20, 832), OpShape.Matrix(17, 850)];
 
+    /// <summary>
+    /// The column loop's 4-chunk runs (AVX2, from 20 chunks of 8): 19 chunks (pairs), exactly 20, 21 (one chunk after the
+    /// runs) and 20 with a 1-column tail; with row tails and a padded stride.
+    /// </summary>
+    private static readonly OpShape[] ColumnRuns = [OpShape.Matrix(13, 152), OpShape.Matrix(16, 160), OpShape.Matrix(21, 168, 171), OpShape.Matrix(9, 161)];
+
     [Theory]
     [MemberData(nameof(JitTestEngine.Isas), MemberType = typeof(JitTestEngine))]
     public void GemvMatchesReferenceOnRandomShapes(JitIsa isa)
     {
         using var engine = JitTestEngine.Create(8 << 20);
         int i = 0;
-        foreach (var shape in JitConformance.Shapes(OpKind.Gemv, 90, 4242 + (int)isa).Append(OpShape.Matrix(301, 150, 157)).Concat(WideInputs))
+        foreach (var shape in JitConformance.Shapes(OpKind.Gemv, 90, 4242 + (int)isa).Append(OpShape.Matrix(301, 150, 157)).Concat(WideInputs).Concat(ColumnRuns))
         {
             var kernel = engine.Jit.Compile(new OpKey(OpKind.Gemv, shape), isa);
             float? beta = i % 3 == 0 ? 0f : null; // β = 0: y is written, never read (NaN in y must not leak)
@@ -39,7 +45,7 @@ public class MatVecKernelTests
     {
         using var engine = JitTestEngine.Create(8 << 20);
         int i = 0;
-        foreach (var shape in JitConformance.Shapes(OpKind.Dense, 90, 777 + (int)isa).Append(OpShape.Matrix(128, 64)).Append(OpShape.Matrix(301, 150, 157)).Concat(WideInputs))
+        foreach (var shape in JitConformance.Shapes(OpKind.Dense, 90, 777 + (int)isa).Append(OpShape.Matrix(128, 64)).Append(OpShape.Matrix(301, 150, 157)).Concat(WideInputs).Concat(ColumnRuns))
         {
             var kernel = engine.Jit.Compile(new OpKey(OpKind.Dense, shape), isa);
             JitConformance.Check(kernel, Dot(shape.N), 900 + i, JitConformance.PlacementFor(i));
@@ -70,7 +76,9 @@ public class MatVecKernelTests
             // The fused step's 64-unit batches: exactly one, one plus a single unit, several plus a row tail, no input.
             (64, 64, 0), (9, 65, 0), (32, 200, 5), (0, 70, 0), (0, 1, 0),
             // AVX-512 input blocks: 2 (317 floats), 3 (the DNC curve's 320 + 128), 4 (733), 5 = past them (840: no blocks).
-            (300, 17, 0), (320, 128, 0), (700, 33, 7), (800, 40, 0) };
+            (300, 17, 0), (320, 128, 0), (700, 33, 7), (800, 40, 0),
+            // AVX2 4-chunk column runs (from 20 chunks): x of 20 chunks, of 21 plus a tail, of 19; h of 20 chunks plus a tail.
+            (160, 19, 0), (169, 21, 3), (152, 9, 0), (5, 163, 0) };
         foreach (var (inp, hid, extra) in fixedShapes.Concat(Enumerable.Range(0, count).Select(_ => (rng.Next(1, 160), rng.Next(1, 160), rng.Next(3) == 0 ? rng.Next(1, 9) : 0))))
             yield return new OpShape(4 * hid, inp, hid, extra == 0 ? 0 : inp + hid + extra);
     }
