@@ -404,8 +404,9 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// AVX2, L in L2: the read-only column loop's vectors per iteration. With it, the first head block prefetches one line
     /// of each 128-byte pair of the next row group (in address order, one prefetch per iteration for two-row groups), which
     /// its row-by-row update then reads. Measured at N = 256, R = 4 against one vector per iteration and no prefetch:
-    /// 2% faster with the sibling hyperthread idle, 3–9% with it busy; unrolling alone −1%/+2%, prefetching every line
-    /// (two per iteration) 5% slower, and without unrolling (one per line per iteration) 3.5% slower.
+    /// 2% faster with the sibling hyperthread idle, 3–9% with it busy (R = 1 8%, R = 2 3–5%, R = 9 −1%; N = 64 to 362
+    /// 2–9%); unrolling alone −1%/+2%, prefetching every line (two per iteration) 5% slower, and without unrolling (one
+    /// per line per iteration) 3.5% slower. AVX-512 unchanged: unrolling or this prefetch measured 3% slower there.
     /// </summary>
     private const int L2Unroll = 2;
 
