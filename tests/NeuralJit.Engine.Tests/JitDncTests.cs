@@ -134,6 +134,26 @@ public class JitDncTests
     }
 
     /// <summary>
+    /// L in L2 up to the mode boundary (N = 362, 363 past it): AVX2's read-only column loop takes two vectors per iteration
+    /// and prefetches the next group, so every column count around it (1 to 5 vectors, odd and even, with and without a
+    /// tail, 45 + a tail at N = 362) and every head count 1..9 (row groups of 1 to 4 rows, remainder groups); random and
+    /// special inputs. L and p bit-exact is LinkTemporalUpdatesTheLinksAndPrecedenceBitExactly.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void LinkTemporalInL2ReadsEveryColumnOfTheUnrolledLoop(JitIsa isa)
+    {
+        int i = 0;
+        foreach (int n in new[] { 8, 16, 24, 31, 32, 40, 47, 64, 100, 256, 361, 362, 363 })
+            foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            {
+                int r = 1 + i % 9;
+                float scale = 2f / n;
+                var fill = Fill(inputs, weights: f => f is "B" or "D");
+                Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3800 + i++, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng));
+            }
+    }
+
+    /// <summary>
     /// L past L2 (N·N·4 &gt; 512 KiB): the fused kernel updates each row group inside the Temporal column loop, the diagonal
     /// zeroed by a mask window, rows in groups with a remainder, tails, every head count of one pass, b cut in column chunks
     /// (R·N·4 &gt; 12 KiB) with the diagonal in every chunk; random and special inputs.
@@ -162,7 +182,7 @@ public class JitDncTests
     {
         using var engine = JitTestEngine.Create(4 << 20);
         int seed = 0;
-        foreach (var (n, r) in new[] { (17, 2), (300, 4), (363, 1), (401, 2), (515, 3), (777, 4), (1031, 2), (1540, 5), (1601, 4), (600, 9) })
+        foreach (var (n, r) in new[] { (17, 2), (300, 4), (362, 7), (363, 1), (401, 2), (515, 3), (777, 4), (1031, 2), (1540, 5), (1601, 4), (600, 9) })
             foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
             {
                 var kernel = engine.Jit.Compile(new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), isa);
