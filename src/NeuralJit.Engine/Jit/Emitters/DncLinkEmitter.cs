@@ -207,7 +207,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
         bool inline = fused is { Inline: true };
         bool wholeRows = col0 == 0 && (col0 + cols) * k.Lanes == n - n % k.Lanes;
         // AVX2 with L in L2 (rows updated first): the read-only column loop takes two vectors per iteration, and the first
-        // head block prefetches half the next group's lines (see L2Prefetch).
+        // head block prefetches half the next group's lines (see L2Unroll).
         bool l2Avx2 = fused is { Inline: false } && !k.IsAvx512;
 
         void Group(int rows)
@@ -262,16 +262,19 @@ public sealed class DncLinkEmitter : IKernelEmitter
             {
                 AssemblerMemoryOperand At(AssemblerRegister64 b, int off) => index is { } i ? __[b + i + (off + disp)] : __[b + (off + disp)];
                 int count = t is { } m ? m.Count : k.Lanes;
-                // In L2 on AVX2, one line of each 128-byte pair of the next row group's (L2Prefetch), once per unrolled iteration.
-                if (index is { } y && l2Avx2 && h0 == 0 && wholeRows && disp == 0)
+                // The next row group's lines in address order (SequentialPrefetch): per row's worth of the bytes this
+                // iteration covers (vectors), one prefetch every lineStep bytes.
+                void PrefetchNextGroup(AssemblerRegister64 i, int vectors, int lineStep)
+                {
                     foreach (var (scale, start) in SequentialPrefetch(rb, nb))
-                        for (int line = 0; line < scale * vb * L2Unroll; line += 128) a.prefetcht0(__[RowPtr + y * scale + (rb * nb + start + line)]);
-                // Past L2, the next row group's lines, rb per vector of this one, so that its update finds them in L1.
+                        for (int line = 0; line < scale * vb * vectors; line += lineStep) a.prefetcht0(__[RowPtr + i * scale + (rb * nb + start + line)]);
+                }
+                // In L2 on AVX2, one line of each 128-byte pair (L2Unroll), once per unrolled iteration.
+                if (index is { } y && l2Avx2 && h0 == 0 && wholeRows && disp == 0) PrefetchNextGroup(y, L2Unroll, 128);
+                // Past L2, every line, rb per vector of this one, so that the next group's update finds them in L1.
                 if (index is { } x && update)
                 {
-                    if (wholeRows)
-                        foreach (var (scale, start) in SequentialPrefetch(rb, nb))
-                            for (int line = 0; line < scale * vb; line += 64) a.prefetcht0(__[RowPtr + x * scale + (rb * nb + start + line)]);
+                    if (wholeRows) PrefetchNextGroup(x, 1, 64);
                     else
                         for (int r = 0; r < rb; r++) a.prefetcht0(At(RowPtr, (rb + r) * nb));
                 }
