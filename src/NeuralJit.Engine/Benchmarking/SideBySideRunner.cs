@@ -12,6 +12,14 @@ public interface IBenchmarkSubject
 public readonly record struct BenchmarkBudget(TimeSpan Time, long? Iterations = null)
 {
     public static BenchmarkBudget Default => new(TimeSpan.FromMilliseconds(80));
+
+    /// <summary>
+    /// How long one side's batch aims to last (without <see cref="Iterations"/>). A kernel's 10 µs batches find its
+    /// operands where its own last batch left them. A subject whose working set shares a cache level with the other
+    /// side's (a whole network step: ~1 MB of weights on each side) needs batches long enough that the calls after the
+    /// first, which find the caches as a user's back-to-back calls do, dominate the batch.
+    /// </summary>
+    public double BatchNanoseconds { get; init; } = SideBySideRunner.TargetBatchNanoseconds;
 }
 
 /// <summary>The two sides of one interleaved measurement (nanoseconds per call).</summary>
@@ -32,7 +40,8 @@ public sealed class PairedMeasurement
 /// Measures a baseline and a candidate interleaved in one run: rounds of one timed batch of each,
 /// alternating which goes first, so frequency changes, noisy neighbours and cache state hit both sides
 /// alike. Each side's batch is sized from a calibration so one batch lasts about
-/// <see cref="TargetBatchNanoseconds"/> (long enough that the fenced clock reads are noise), never more than
+/// <see cref="TargetBatchNanoseconds"/> (long enough that the fenced clock reads are noise; longer with
+/// <see cref="BenchmarkBudget.BatchNanoseconds"/>), never more than
 /// <see cref="MaxBatchNanoseconds"/> (a stop request is honoured between batches), and rounds continue until the
 /// time budget is used or the requested number of calls is reached. A call count that would outlast the budget's
 /// time is refused after the calibration, before the rounds start.
@@ -81,8 +90,9 @@ public static class SideBySideRunner
         }
         else
         {
-            batchBase = Math.Max(1, (long)(TargetBatchNanoseconds / nsBase));
-            batchCand = Math.Max(1, (long)(TargetBatchNanoseconds / nsCand));
+            double batchNs = Math.Clamp(budget.BatchNanoseconds, TargetBatchNanoseconds, MaxBatchNanoseconds);
+            batchBase = Math.Max(1, (long)(batchNs / nsBase));
+            batchCand = Math.Max(1, (long)(batchNs / nsCand));
         }
 
         var sb = new List<double>(256);
