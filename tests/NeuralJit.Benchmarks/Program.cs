@@ -110,7 +110,7 @@ internal static unsafe class Program
         Print();
         Console.WriteLine();
         Console.WriteLine("Legend: Base/JIT ns = medians (ns per call) of interleaved batches; Ratio = Base/JIT (for GEMM vs LIBXSMM: JIT GFLOP/s ÷ LIBXSMM GFLOP/s);");
-        Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else the bytes read, updated in place and written, each at the rate measured at the nearest buffer not above the working set (a level's loop or a curve point; a larger buffer's where it ran faster), the times added as far as the level does not overlap reads with writes);");
+        Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else the bytes read, updated in place and written, each at the rate measured at the nearest buffer not above the working set (a level's loop or a curve point; a larger buffer's where it ran faster; or a smaller buffer's worth kept at its rate and the rest at the rate beyond, where faster), the times added as far as the level does not overlap reads with writes);");
         Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs (DNC step rows: over the outputs of 200 steps from a fresh state);");
         Console.WriteLine("  DNC step and curve rows time batches of back-to-back steps (≥ 1 ms a side, as a user runs them), so the other side's step does not evict each step's weights;");
         Console.WriteLine("  DNC step bound = Σ over the step's ops of the same bound, at the rates of the whole step's working set (each op's operands once), from the step's profile;");

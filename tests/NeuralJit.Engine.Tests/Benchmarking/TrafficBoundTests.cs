@@ -22,14 +22,30 @@ public class TrafficBoundTests
         ReadCurveBytes = curveBytes ?? [], ReadCurveGBps = readCurve ?? [], UpdateCurveGBps = updateCurve ?? [], WriteCurveGBps = writeCurve ?? [],
     };
 
+    /// <summary>
+    /// The rate of a working set of <paramref name="bytes"/> whose first <paramref name="kept"/> bytes a cache serves at
+    /// <paramref name="keptRate"/> and the rest come at <paramref name="rate"/> (<see cref="RooflineResult.CeilingFor"/>).
+    /// </summary>
+    private static double Kept(long bytes, long kept, double keptRate, double rate) => bytes / (kept / keptRate + (bytes - kept) / rate);
+
+    /// <summary>
+    /// Each kind at its own level's rate, except the part of the working set the level below (its test buffer) keeps:
+    /// 16 KiB in L1 at 512 KiB, L2's 512 KiB at 8 MiB, L3's 8 MiB at 256 MiB, each at that kind's rate there.
+    /// </summary>
     [Theory]
-    [InlineData(16L << 10, "L1", 400, 350, 170)]
-    [InlineData(512L << 10, "L2", 120, 100, 55)]
-    [InlineData(8L << 20, "L3", 25, 50, 20)]
-    [InlineData(256L << 20, "Memory", 12, 22, 8)]
-    public void BoundChargesEachKindOfTrafficAtItsOwnRateAtTheWorkingSetsLevel(long workingSet, string level, double read, double update, double write)
+    [InlineData(16L << 10, "L1", 0L, 400, 350, 170, 400, 350, 170)]
+    [InlineData(512L << 10, "L2", 16L << 10, 400, 350, 170, 120, 100, 55)]
+    [InlineData(8L << 20, "L3", 512L << 10, 120, 100, 55, 25, 50, 20)]
+    [InlineData(256L << 20, "Memory", 8L << 20, 25, 50, 20, 12, 22, 8)]
+    public void BoundChargesEachKindOfTrafficAtItsOwnRateAtTheWorkingSetsLevel(long workingSet, string level, long kept,
+        double keptRead, double keptUpdate, double keptWrite, double read, double update, double write)
     {
         var r = Synthetic();
+        read = Kept(workingSet, kept, keptRead, read);
+        update = Kept(workingSet, kept, keptUpdate, update);
+        write = Kept(workingSet, kept, keptWrite, write);
+        var c = r.CeilingFor(workingSet);
+        Assert.Equal((read, update, write), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
         var traffic = new OpTraffic(Read: 3000, Updated: 8000, Written: 2000);
         var (bound, ns) = SpeedupBenchmark.BoundOf(flops: 1, traffic, workingSet, JitIsa.Avx512, r);
         Assert.Equal(level, bound);
@@ -79,42 +95,49 @@ public class TrafficBoundTests
         // Between L2 and L3: the curve at 1 MiB (the largest point not above 1.1 MiB) is faster than the L3 loop.
         var r = Synthetic(curveBytes: [1 << 20, 1_200_000, 2 << 20], readCurve: [60, 40, 26], updateCurve: [80, 30, 60], writeCurve: [35, 30, 24]);
         var c = r.CeilingFor(1_100_000);
-        Assert.Equal(("L3", 60.0, 80.0, 35.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        // Writes: the L2 loop's 512 KiB kept at 55 and the rest at 30 (the 1.2 MB point's) beat the 1 MiB point's 35.
+        Assert.Equal(("L3", 60.0, 80.0, Kept(1_100_000, 512 << 10, 55, 30)), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
         Assert.Equal(("L3", 60.0), r.BandwidthFor(1_100_000));
-        // At 1.3 MB the update point at 1.2 MB (30) is slower than the larger buffer's (60): a neighbour slowed it, so 60 counts.
+        // At 1.3 MB the update point at 1.2 MB (30) is slower than the larger buffer's (60): a neighbour slowed it, so the
+        // rest beyond the 1 MiB kept comes at 60. Each kind keeps the 1 MiB point's bytes, the rest at the fastest beyond.
         c = r.CeilingFor(1_300_000);
-        Assert.Equal((40.0, 60.0, 30.0), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
-        // At the curve's last point, that point; past it, the next measured buffer's: the L3 loop's (8 MiB), then memory's.
+        Assert.Equal((Kept(1_300_000, 1 << 20, 60, 26), Kept(1_300_000, 1 << 20, 80, 60), Kept(1_300_000, 1 << 20, 35, 24)), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        // At the curve's last point, 1 MiB of it kept and the rest at that point's rate.
         c = r.CeilingFor(2 << 20);
-        Assert.Equal(("L3", 26.0, 60.0, 24.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        Assert.Equal(("L3", Kept(2 << 20, 1 << 20, 60, 26), Kept(2 << 20, 1 << 20, 80, 60), Kept(2 << 20, 1 << 20, 35, 24)), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        // Past it, the next measured buffer's: the L3 loop's (8 MiB; keeping 8 MiB of 20 at it, the rest at memory's, is slower).
         c = r.CeilingFor(20L << 20);
         Assert.Equal(("L3", 25.0, 50.0, 20.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        // Past the largest buffer: the L3 loop's 8 MiB kept, the rest at memory's rate.
         c = r.CeilingFor(256L << 20);
-        Assert.Equal(("Memory", 12.0, 22.0, 8.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        Assert.Equal(("Memory", Kept(256L << 20, 8 << 20, 25, 12), Kept(256L << 20, 8 << 20, 50, 22), Kept(256L << 20, 8 << 20, 20, 8)), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
     }
 
     /// <summary>
     /// An L3 that serves one core less than CPUID's size (a virtual machine's share): the curve past the L3 loop's buffer
-    /// falls to memory's rates well inside the reported L3, and a working set there is charged as the curve ran, not at
-    /// the L3 loop's rate; below the L3 loop's buffer, the L3 loop's rate still counts where it is faster.
+    /// falls to memory's rates well inside the reported L3, and a working set there is charged as if the L3 kept what its
+    /// loop measured and the rest came at memory's rate, not at the L3 loop's rate for all of it.
     /// </summary>
     [Fact]
     public void AWorkingSetPastWhereTheL3EndsForOneCoreIsChargedAsTheCurveRanThere()
     {
         var r = Synthetic(curveBytes: [2 << 20, 4 << 20, 11 << 20, 16 << 20, 64 << 20],
             readCurve: [40, 30, 14, 12, 11], updateCurve: [70, 55, 26, 23, 21], writeCurve: [30, 24, 10, 9, 8]);
+        // 20 MiB: the sweeps there ran at 12 / 23 / 9, but the L3 loop's 8 MiB kept at 25 / 50 / 20 and the rest at
+        // memory's (the fastest beyond: 12 / 22 / 8) is faster; never the L3 loop's rate for all of it.
         var c = r.CeilingFor(20L << 20);
-        Assert.Equal(("L3", 12.0, 23.0, 9.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
-        Assert.Equal(("L3", 12.0), r.BandwidthFor(20L << 20));
-        // 5 MiB: the 4 MiB point, 30 / 55 / 24 (faster than the L3 loop's 25 / 50 / 20 at 8 MiB).
+        Assert.Equal(("L3", Kept(20L << 20, 8 << 20, 25, 12), Kept(20L << 20, 8 << 20, 50, 22), Kept(20L << 20, 8 << 20, 20, 8)), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        Assert.Equal(("L3", Kept(20L << 20, 8 << 20, 25, 12)), r.BandwidthFor(20L << 20));
+        // 5 MiB: the 4 MiB point, 30 / 24 (faster than the L3 loop's 25 / 20 at 8 MiB); updates: 2 MiB kept at 70, the
+        // rest at the L3 loop's 50, beat the 4 MiB point's 55.
         c = r.CeilingFor(5L << 20);
-        Assert.Equal((30.0, 55.0, 24.0), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        Assert.Equal((30.0, Kept(5L << 20, 2 << 20, 70, 50), 24.0), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
         // 9 MiB: the L3 loop's buffer (8 MiB) is the nearest below.
         c = r.CeilingFor(9L << 20);
         Assert.Equal((25.0, 50.0, 20.0), (c.ReadGBps, c.UpdateGBps, c.WriteGBps));
-        // Past the curve's last point (64 MiB, in memory): memory's loop at 128 MiB and that point, the faster.
+        // Past the curve's last point (64 MiB, in memory): the L3 loop's 8 MiB kept, the rest at memory's loop (128 MiB).
         c = r.CeilingFor(100L << 20);
-        Assert.Equal(("Memory", 12.0, 22.0, 8.0), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
+        Assert.Equal(("Memory", Kept(100L << 20, 8 << 20, 25, 12), Kept(100L << 20, 8 << 20, 50, 22), Kept(100L << 20, 8 << 20, 20, 8)), (c.Level, c.ReadGBps, c.UpdateGBps, c.WriteGBps));
     }
 
     /// <summary>The split recomputed from the operands' roles: inputs read (4 B a float), in-out operands read and written back (8 B), outputs written (4 B), scratch not moved.</summary>
