@@ -55,10 +55,17 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
     /// </summary>
     public (double Nanoseconds, long WorkingSetBytes) Bound(JitIsa isa, RooflineResult roof, int stepsRun)
     {
+        var (ops, workingSet) = OpBounds(isa, roof, stepsRun);
+        return (ops.Values.Sum(), workingSet);
+    }
+
+    /// <summary>Each op's share of <see cref="Bound"/> (ns per step), and the step's working set.</summary>
+    public (IReadOnlyDictionary<OpKey, double> Nanoseconds, long WorkingSetBytes) OpBounds(JitIsa isa, RooflineResult roof, int stepsRun)
+    {
         var slots = _engine.Profile.Slots.Select(s => (s.Key, Calls: s.Snapshot().Calls)).Where(s => s.Calls > 0).ToList();
         double perStep(long calls) => (double)calls / stepsRun;
         long workingSet = (long)slots.Sum(s => s.Key.Spec.Traffic(s.Key.Shape).Footprint * Math.Min(1, perStep(s.Calls)));
-        double ns = slots.Sum(s => perStep(s.Calls) * SpeedupBenchmark.BoundOf(s.Key.Spec.Flops(s.Key.Shape), s.Key.Spec.Traffic(s.Key.Shape), workingSet, isa, roof).Nanoseconds);
+        var ns = slots.ToDictionary(s => s.Key, s => perStep(s.Calls) * SpeedupBenchmark.BoundOf(s.Key.Spec.Flops(s.Key.Shape), s.Key.Spec.Traffic(s.Key.Shape), workingSet, isa, roof).Nanoseconds);
         return (ns, workingSet);
     }
 

@@ -164,7 +164,7 @@ internal static unsafe class Program
         if (Selected("dnc profile"))
             foreach (var (name, sizes, _) in DncNetworks)
                 foreach (var isa in isas)
-                    DncProfile(name, sizes, isa);
+                    DncProfile(name, sizes, isa, roof);
         // "dnc curve profile" [N=512]: where each (or that) curve point's step goes.
         const string curveProfile = "dnc curve profile";
         if (s_filter.StartsWith(curveProfile, StringComparison.OrdinalIgnoreCase))
@@ -173,13 +173,17 @@ internal static unsafe class Program
             foreach (var (name, sizes) in CurveSizes())
                 if (only == " " || name.StartsWith(only, StringComparison.OrdinalIgnoreCase))
                     foreach (var isa in isas)
-                        DncProfile(name, sizes, isa);
+                        DncProfile(name, sizes, isa, roof);
         }
         DncCurve(isas, roof);
     }
 
-    /// <summary>Where a JIT step's time goes: each op's calls and time per step from the engine's own profile (printed, not a table row).</summary>
-    private static void DncProfile(string name, NetworkSizes sizes, JitIsa isa)
+    /// <summary>
+    /// Where a JIT step's time goes: each op's calls and time per step from the engine's own profile, and its share of the
+    /// step's bound (its operands at the rates of the whole step's working set), so the op furthest above its share stands
+    /// out. A share is not the op's own bound: an op reading what the op before it wrote finds it in L1 and may run below it.
+    /// </summary>
+    private static void DncProfile(string name, NetworkSizes sizes, JitIsa isa, RooflineResult roof)
     {
         using var step = new NetworkStep(sizes, isa);
         int steps = sizes.MemorySlots >= 1024 ? 300 : 3000;
@@ -196,10 +200,15 @@ internal static unsafe class Program
         Array.Sort(roundNs);
         double stepNs = roundNs[rounds / 2];
         var ops = step.OpsPerStep(rounds * steps);
+        var (bounds, workingSet) = step.OpBounds(isa, roof, rounds * steps);
         Console.WriteLine();
-        Console.WriteLine($"DNC step profile {name} {isa}: median {stepNs:N0} ns per step ({rounds} rounds of {steps} steps); the ops' profiled time sums to {ops.Sum(o => o.NanosecondsPerStep):N0} ns");
+        Console.WriteLine($"DNC step profile {name} {isa}: median {stepNs:N0} ns per step ({rounds} rounds of {steps} steps); the ops' profiled time sums to {ops.Sum(o => o.NanosecondsPerStep):N0} ns; "
+            + $"bound {bounds.Values.Sum():N0} ns ({workingSet / 1024.0:N0} KiB)");
         foreach (var (key, calls, ns) in ops)
-            Console.WriteLine($"  {key,-30} {calls,5:N1} calls {ns,12:N0} ns {100 * ns / stepNs,5:N1}%");
+        {
+            double bound = bounds.GetValueOrDefault(key);
+            Console.WriteLine($"  {key,-30} {calls,5:N1} calls {ns,12:N0} ns {100 * ns / stepNs,5:N1}%   share of the bound {bound,10:N0} ns, {(ns - bound) / 1000,6:N1} µs above it");
+        }
     }
 
     /// <summary>
