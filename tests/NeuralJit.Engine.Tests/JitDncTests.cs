@@ -387,7 +387,8 @@ public class JitDncTests
     {
         int i = 0;
         foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
-            foreach (int n in Slots.Concat(new[] { 511, 1024, 4096 }))
+            // 208/209 and 320/321: where AVX2 and AVX-512 change from counting ranks to the radix sort.
+            foreach (int n in Slots.Concat(new[] { 208, 209, 320, 321, 511, 1024, 4096 }))
             {
                 // A few distinct values so most usages tie, or distinct ones; Special adds NaN, ±∞, ±0 and subnormals.
                 bool ties = i % 2 == 0;

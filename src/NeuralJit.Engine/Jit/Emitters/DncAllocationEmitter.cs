@@ -14,7 +14,7 @@ namespace NeuralJit.Jit.Emitters;
 /// matches it bit for bit. The sort is scalar GPR code (the
 /// histogram increments and scatters are dependent loads and stores that vectors do not speed up here).
 /// The kernel's stack holds keys[N], two permutations[N] and four 256-bin histograms (12·N + 4 KiB, probed a page at a
-/// time from the top so a Windows guard page is never skipped); up to <see cref="SmallSlots"/> slots, keys, one
+/// time from the top so a Windows guard page is never skipped); up to <see cref="SmallSlots"/> slots (by ISA), keys, one
 /// permutation and the ranks. Registers: the AVX2 tail mask at the top for the whole kernel; the key pass, the ranking and the
 /// products each take theirs from v0 and give them back. Pointers: <c>Usage</c> (rsi), the stack scratch <c>Keys</c>
 /// (rdx), <c>Histograms</c> (r8), the current order <c>Order</c> (r11) and the next one <c>NextOrder</c> (rcx).
@@ -30,8 +30,10 @@ public sealed class DncAllocationEmitter : IKernelEmitter
     /// <summary>
     /// Up to this many slots the order comes from counting ranks with vector compares (O(N²/lanes), no histograms):
     /// the radix sort's fixed cost (4 × 256-bin prefix sums) made N = 64 take ~5,700 TSC ticks, 22% of a whole step.
+    /// Where counting stops paying, measured in one process against the radix sort (radix ÷ counting time, Xeon): AVX-512
+    /// 2.0 at N = 160, 1.37 at 256, 1.09 at 320, 0.99 at 362; AVX2 1.36 at 160, 1.20 at 192, 1.0 at 224, 0.86 at 256.
     /// </summary>
-    private const int SmallSlots = 128;
+    private static int SmallSlots(KernelAssembler k) => k.IsAvx512 ? 320 : 208;
 
     /// <summary>
     /// φ by ranks: rank_i = #{j : key_j &lt; key_i} + #{j &lt; i : key_j = key_i} (usage ascending, ties by index), then
@@ -158,7 +160,7 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         if (n == 0) return;
         var a = k.Asm;
         int nb = n * 4;
-        bool small = n <= SmallSlots;
+        bool small = n <= SmallSlots(k);
         var regs = k.Registers;
         var maskVec = regs.TakeHighest("AVX2 tail mask");
         k.LoadPointer(Usage, KernelArgs.Offsets.A);
