@@ -12,7 +12,8 @@ namespace NeuralJit.Benchmarks;
 /// this run (see <see cref="SideBySideRunner"/>), with the ratio and the target it is held to.
 /// Usage: <c>dotnet run -c Release --project tests/NeuralJit.Benchmarks -- [filter] [--seconds S]</c>;
 /// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>; <c>session</c>: a call's network setup; <c>call cost</c>: a cmdlet call's fixed cost;
-/// <c>dnc step</c>: the three LSTM + DNC steps; <c>dnc curve</c>: the step's scaling curve over N).
+/// <c>dnc step</c>: the three LSTM + DNC steps; <c>dnc curve</c>: the step's scaling curve over N);
+/// <c>--compare DIR</c> (a copy of another build's output) times that build's DNC steps beside this one's.
 /// </summary>
 internal static unsafe class Program
 {
@@ -20,6 +21,8 @@ internal static unsafe class Program
     private static BenchmarkBudget s_budget = new(TimeSpan.FromMilliseconds(300));
     private static readonly List<string[]> s_rows = new();
     private static readonly List<OpKey> s_extra = new();
+    /// <summary>--compare DIR: the DNC step and curve rows also time that build's step beside this one's.</summary>
+    private static ForeignBuild? s_compare;
 
     private static int Main(string[] args)
     {
@@ -34,6 +37,7 @@ internal static unsafe class Program
                 if (!OpKey.TryParse(op, parts[1], out var key, out string? why)) { Console.Error.WriteLine(why); return 2; }
                 s_extra.Add(key);
             }
+            else if (args[i] == "--compare" && i + 1 < args.Length) s_compare = new ForeignBuild(args[++i]);
             else s_filter = args[i];
         }
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -346,10 +350,22 @@ internal static unsafe class Program
         // Batches of back-to-back steps, as a user runs them: each side's ~1 MB of weights otherwise starts every step
         // evicted by the other side's step.
         var m = SideBySideRunner.Measure(managed, jitted, s_budget with { BatchNanoseconds = SteadyStepBatchNanoseconds });
+        if (s_compare is not null) CompareBuilds(name, sizes, isa, jitted);
         Add(name, isa, "ManagedSimd", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
             $"±{m.Candidate.Error999:N0}", $"bound {boundNs:N0} ns ({roof.CeilingFor(workingSet).Level} {workingSet / 1024.0:N0} KiB)", $"{100 * boundNs / m.Candidate.Median:N0}%", $"{err:G2}",
             $"≤ {targetNs:N0} ns", m.Candidate.Median <= targetNs ? "PASS" : "SHORT");
         return m.Candidate.Median;
+    }
+
+    /// <summary>
+    /// The other build's JIT step against this one's, side by side (each ratio: its batch ÷ this build's batch, adjacent in
+    /// time): printed under the row, not a row of its own. Above 1, this build is faster.
+    /// </summary>
+    private static void CompareBuilds(string name, NetworkSizes sizes, JitIsa isa, NetworkStep jitted)
+    {
+        var other = s_compare!.Step(sizes, isa);
+        var m = SideBySideRunner.Measure(other, jitted, s_budget with { BatchNanoseconds = SteadyStepBatchNanoseconds });
+        Console.WriteLine($"  {name}: {s_compare.Directory} {m.Baseline.Median:N0} ns, this build {m.Candidate.Median:N0} ns; median of per-round ratios {m.MedianPairRatio:F3} ({m.Candidate.Count} rounds)");
     }
 
     /// <summary>A whole step's batch: at N = 64 about 40 JIT steps, so the first, after the other side's batch, weighs ~2%.</summary>
