@@ -163,6 +163,27 @@ public class DncMemoryTests
         }
     }
 
+    /// <summary>
+    /// With N a multiple of 1024 (a row of L, a head's weighting: whole pages) the buffers DncLinkTemporal streams side by
+    /// side start at their own offsets in a page, so their lines of one column do not share L1 sets; other N are only
+    /// cache-line aligned.
+    /// </summary>
+    [Theory]
+    [InlineData(1024, true)]
+    [InlineData(2048, true)]
+    [InlineData(512, false)]
+    [InlineData(1000, false)]
+    public unsafe void TheLinkKernelsBuffersOfWholePageRowsStartAtTheirOwnPartOfAPage(int n, bool placed)
+    {
+        using var engine = new NeuralEngine(new EngineOptions { JitEnabled = false });
+        int xiSize = DncInterfaceLayout.SizeOf(2, 4);
+        using var dnc = new DncMemory(engine, 3, n, 4, 2, new float[xiSize * 3], []);
+        long Offset(ReadOnlySpan<float> s) { fixed (float* p = s) return (long)p % 4096; }
+        var offsets = new[] { Offset(dnc.Link), Offset(dnc.ReadWeights), Offset(dnc.WriteWeights), Offset(dnc.Precedence), Offset(dnc.BackwardWeights), Offset(dnc.ForwardWeights) };
+        Assert.All(offsets, o => Assert.Equal(0, o % 64));
+        if (placed) Assert.Equal(new long[] { 0, 1024, 2048, 2560, 3072, 3584 }, offsets);
+    }
+
     [Fact]
     public void ResetStateStartsANewSequence()
     {
