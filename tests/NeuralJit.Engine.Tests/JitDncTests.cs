@@ -387,6 +387,22 @@ public class JitDncTests
             }
     }
 
+    /// <summary>
+    /// A link row of up to 48 column vectors is straight-line code with the loads folded into the arithmetic, a longer one
+    /// a loop: both sides of the boundary (48 vectors, with and without a tail, 49, 49 and a tail) bit for bit.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void LinkUpdateIsBitExactOnBothSidesOfTheStraightLineRow(JitIsa isa)
+    {
+        int lanes = isa == JitIsa.Avx512 ? 16 : 8, i = 0;
+        foreach (int n in new[] { 48 * lanes - 1, 48 * lanes, 48 * lanes + 5, 49 * lanes, 49 * lanes + 7 })
+        {
+            float scale = 2f / n;
+            var fill = Fill(InputKind.Random);
+            Run(isa, new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), Exact, 6100 + i++, InputKind.Random, (f, r) => f == "B" ? fill(f, r) * scale : fill(f, r));
+        }
+    }
+
     [Theory, MemberData(nameof(Isas))]
     public void UsageWriteWeightingAndReadWeightingAreBitExact(JitIsa isa)
     {

@@ -546,6 +546,18 @@ public sealed class DncLinkEmitter : IKernelEmitter
     }
 
     /// <summary>
+    /// A link row of at most this many column vectors is straight-line code (<see cref="LinkRow"/>): its operands are then
+    /// addressed by displacement alone, and the loads of w_j, L[i, j] and p_j fold into the sub and the two muls as one
+    /// fused-domain µop each (an indexed memory operand of a three-operand VEX/EVEX op is split in two again on Intel), so
+    /// a vector costs 5 µops instead of 8 plus the loop's. It covers the fused kernel's rows while L is in L2 (N ≤ 362: 22
+    /// zmm or 45 ymm vectors). In-process ratios old/new (median of 3–6 processes, N = 64…362, R = 1…9): DncLinkTemporal
+    /// AVX-512 1.0–1.15 (256x256x4 1.0–1.05 from run to run, 128x128x4 1.07), AVX2 1.02–1.2; DncLinkUpdate N = 64–362
+    /// 1.02–1.2, 700 (AVX-512, 44 vectors) 0.99. Folding the loads in the indexed loop instead: 0.99–1.0, and AVX2
+    /// DncLinkUpdate N = 700 0.95, so the loop keeps separate loads.
+    /// </summary>
+    private const int StraightLinkRowVectors = 48;
+
+    /// <summary>
     /// Column vectors col0..col0+cols−1 of one row i of the link update, in place at <paramref name="row"/>, then the
     /// <paramref name="tail"/> vector: L[i, j] = (1 − w_i − w_j)·L[i, j] + w_i·p_j with the reference's operations; with
     /// <paramref name="sum"/> (once per row), Σw += w_i in double. Uses v0–v1, v3 and v4.. (two per unrolled slot), the
@@ -569,9 +581,20 @@ public sealed class DncLinkEmitter : IKernelEmitter
         }
         k.LoadConst(keep, 1f);
         k.Sub(keep, keep, wiv);                            // 1 − w_i, then − w_j: the reference's left-to-right order
-        ForEachVectorIn(k, col0, cols, tail, Unroll(k), ColumnOffset, c =>
+        bool straight = cols <= StraightLinkRowVectors;
+        ForEachVectorIn(k, col0, cols, tail, straight ? Math.Max(1, cols) : Unroll(k), ColumnOffset, c =>
         {
-            var (t, u) = slots[c.Slot];
+            var (t, u) = slots[c.Slot % slots.Length];
+            if (straight && c.Tail is null)
+            {
+                // Displacement-only operands: each load is folded into its operation as one micro-fused µop.
+                k.Sub(t, keep, c.At(w));
+                k.Mul(t, t, c.At(row));
+                k.Mul(u, wiv, c.At(p));
+                k.Add(t, t, u);
+                k.Store(c.At(row), t);
+                return;
+            }
             k.LoadPart(u, c.At(w), c.Count, c.Tail);
             k.Sub(t, keep, u);
             k.LoadPart(u, c.At(row), c.Count, c.Tail);
