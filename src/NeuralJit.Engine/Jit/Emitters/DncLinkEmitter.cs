@@ -11,7 +11,8 @@ namespace NeuralJit.Jit.Emitters;
 /// (reduced once per row group) and the backward sums as b_h[j] += Σ_r w_h[n+r]·L[n+r, j] against the L1-resident
 /// b (R·N floats). Rb and the heads per block come from the register budget (forward accumulators + broadcast
 /// weights + rows ≤ 16 ymm or 32 zmm); when all heads leave room for one row only, they are taken in even blocks
-/// that fit groups of two rows or more, each block reading the group's rows again from L1. When b and the read
+/// that fit groups of two rows or more, each block reading the group's rows again from L1. On AVX-512 a block's forward
+/// sums of two heads or more fold together in one shuffle tree (<see cref="ReduceForwardSums"/>). When b and the read
 /// weightings outgrow L1 (R·N·4 &gt; 12 KiB, N &gt; 768 at R = 4) the columns are cut in chunks (<see cref="ChunkBytes"/>),
 /// and the forward sums add up over the chunks.</para>
 /// <para><b>DncLinkUpdate</b> is one streaming pass over L with the reference's operations in its order (no FMA),
@@ -19,7 +20,7 @@ namespace NeuralJit.Jit.Emitters;
 /// in row order inside the same loop (a stack cell; its latency hides under the row's vector work), then p updated.</para>
 /// <para><b>DncLinkTemporal</b> is the two in one pass over L, so L is read once and written once; p is updated after
 /// the last row. While L fits L2 (≤ 512 KiB) each row group is updated row by row (the LinkUpdate row, exact, 1 − w_i and
-/// w_i in registers) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
+/// w_i in registers, straight-line code: <see cref="StraightLinkRowVectors"/>) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
 /// the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
 /// w_i broadcast from memory), and the loop prefetches the next group's rows (in address order when it covers whole
 /// rows, <see cref="SequentialPrefetch"/>), whose update then finds them in L1. The column loop runs in three stretches:
