@@ -20,8 +20,8 @@ namespace NeuralJit.Jit.Emitters;
 /// in row order inside the same loop (a stack cell; its latency hides under the row's vector work), then p updated.</para>
 /// <para><b>DncLinkTemporal</b> is the two in one pass over L, so L is read once and written once; p is updated after
 /// the last row. While L fits L2 (≤ 512 KiB) each row group is updated row by row (the LinkUpdate row, exact, 1 − w_i and
-/// w_i in registers, straight-line code: <see cref="StraightLinkRowVectors"/>) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
-/// the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
+/// w_i in registers, straight-line code: <see cref="StraightLinkRowVectors"/>) and read back from L1 by the Temporal
+/// group; above, the Temporal group's first head block updates the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
 /// w_i broadcast from memory), and the loop prefetches the next group's rows (in address order when it covers whole
 /// rows, <see cref="SequentialPrefetch"/>), whose update then finds them in L1. The column loop runs in three stretches:
 /// the vectors before the group's diagonals, the (one or two) vectors that hold them, where the update ANDs each row with
