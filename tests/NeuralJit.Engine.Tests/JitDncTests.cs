@@ -213,6 +213,63 @@ public class JitDncTests
             }
     }
 
+    /// <summary>
+    /// The fused kernel's f bit for bit (L in L2): each forward sum f_h[i] = Σ_j L′[i, j]·w_h[j] over the updated L′ is
+    /// accumulated lane by lane (column vectors in order, FMA, the tail's missing lanes 0) and its lanes then added in
+    /// ReduceAdd's pairs (l + L/2, …, l + 1, the low part first); with b cut in column chunks each chunk's sum is added to
+    /// those before (the chunks as the emitter cuts them: R·N·4 &gt; 12 KiB, the fewest of ≤ 16 KiB and at least two).
+    /// AVX-512 folds a block's sums together in one ReductionTree and stores each head's rows by a masked store, which must
+    /// add the same pairs and put every sum in its place: blocks of 4 rows × 2 or 3 heads, 3 × 4, 2 × 5 and 2 × 7 (heads
+    /// two lanes apart), remainder groups of 1 row (one lane per head), a tail, N = 1, and 362x9 in two chunks.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public unsafe void LinkTemporalForwardSumsAddEachRowsLanesInPairs(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create(4 << 20);
+        int lanes = isa == JitIsa.Avx512 ? 16 : 8, seed = 0;
+        foreach (var (n, r) in new[] { (1, 4), (17, 4), (100, 3), (255, 2), (64, 7), (37, 5), (131, 9), (256, 4), (362, 9), (40, 1) })
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), isa);
+            var rng = new Random(8100 + seed++);
+            // f has 16 floats of fence after it: a store of a head's sums must not reach past its rows.
+            float[] link = new float[n * n], w = new float[n], p = new float[n], reads = new float[r * n], f = new float[r * n + 16], b = new float[r * n];
+            Array.Fill(f, -7f, r * n, 16);
+            for (int i = 0; i < link.Length; i++) link[i] = (float)rng.NextDouble();
+            for (int i = 0; i < n; i++) { w[i] = (float)rng.NextDouble() * 2 / n; p[i] = (float)rng.NextDouble(); }
+            for (int i = 0; i < reads.Length; i++) reads[i] = (float)rng.NextDouble();
+            var updated = link.ToArray();
+            DncReferenceOps.DncLinkUpdate(n, updated, w, p.ToArray());
+            fixed (float* pl = link, pw = w, pp = p, pr = reads, pf = f, pb = b)
+            {
+                KernelArgs a = default;
+                a.A = pl; a.B = pw; a.C = pp; a.D = pr; a.E = pf; a.F = pb;
+                ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+            }
+            int full = n / lanes, chunks = r * n * 4 <= 12 * 1024 ? 1 : Math.Max(2, (r * n * 4 + 16 * 1024 - 1) / (16 * 1024));
+            int chunkVecs = (full + chunks - 1) / chunks;
+            var acc = new float[lanes];
+            for (int h = 0; h < r; h++)
+                for (int i = 0; i < n; i++)
+                {
+                    float expected = 0;
+                    for (int v0 = 0; v0 == 0 || v0 < full; v0 += chunkVecs)
+                    {
+                        int end = Math.Min(v0 + chunkVecs, full) * lanes;
+                        if (end == full * lanes) end = n;              // the last chunk takes the tail
+                        Array.Clear(acc);
+                        for (int j = v0 * lanes; j < end; j++) acc[j % lanes] = MathF.FusedMultiplyAdd(updated[i * n + j], reads[h * n + j], acc[j % lanes]);
+                        for (int half = lanes / 2; half >= 1; half /= 2)
+                            for (int l = 0; l < half; l++) acc[l] += acc[l + half];
+                        expected = v0 == 0 ? acc[0] : acc[0] + expected;
+                        if (end == n) break;
+                    }
+                    Assert.True(BitConverter.SingleToInt32Bits(f[h * n + i]) == BitConverter.SingleToInt32Bits(expected),
+                        $"{isa} {n}x{r}: f[{h}][{i}] = {f[h * n + i]:R}, lanes added in pairs {expected:R}");
+                }
+            Assert.True(f.Skip(r * n).All(x => x == -7f), $"{isa} {n}x{r}: f written past its end");
+        }
+    }
+
     [Theory, MemberData(nameof(Isas))]
     public void ReadMatchesTheReferenceWithStridesAndManyHeads(JitIsa isa)
     {
@@ -328,6 +385,22 @@ public class JitDncTests
                 var fill = Fill(inputs);
                 Run(isa, new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), Exact, 6000 + i++, inputs, (f, r) => f == "B" ? fill(f, r) * scale : fill(f, r));
             }
+    }
+
+    /// <summary>
+    /// A link row of up to 48 column vectors is straight-line code with the loads folded into the arithmetic, a longer one
+    /// a loop: both sides of the boundary (48 vectors, with and without a tail, 49, 49 and a tail) bit for bit.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void LinkUpdateIsBitExactOnBothSidesOfTheStraightLineRow(JitIsa isa)
+    {
+        int lanes = isa == JitIsa.Avx512 ? 16 : 8, i = 0;
+        foreach (int n in new[] { 48 * lanes - 1, 48 * lanes, 48 * lanes + 5, 49 * lanes, 49 * lanes + 7 })
+        {
+            float scale = 2f / n;
+            var fill = Fill(InputKind.Random);
+            Run(isa, new OpKey(OpKind.DncLinkUpdate, OpShape.Vector(n)), Exact, 6100 + i++, InputKind.Random, (f, r) => f == "B" ? fill(f, r) * scale : fill(f, r));
+        }
     }
 
     [Theory, MemberData(nameof(Isas))]

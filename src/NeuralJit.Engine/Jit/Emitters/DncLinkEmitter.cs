@@ -11,7 +11,8 @@ namespace NeuralJit.Jit.Emitters;
 /// (reduced once per row group) and the backward sums as b_h[j] += Σ_r w_h[n+r]·L[n+r, j] against the L1-resident
 /// b (R·N floats). Rb and the heads per block come from the register budget (forward accumulators + broadcast
 /// weights + rows ≤ 16 ymm or 32 zmm); when all heads leave room for one row only, they are taken in even blocks
-/// that fit groups of two rows or more, each block reading the group's rows again from L1. When b and the read
+/// that fit groups of two rows or more, each block reading the group's rows again from L1. On AVX-512 a block's forward
+/// sums of two heads or more fold together in one shuffle tree (<see cref="ReduceForwardSums"/>). When b and the read
 /// weightings outgrow L1 (R·N·4 &gt; 12 KiB, N &gt; 768 at R = 4) the columns are cut in chunks (<see cref="ChunkBytes"/>),
 /// and the forward sums add up over the chunks.</para>
 /// <para><b>DncLinkUpdate</b> is one streaming pass over L with the reference's operations in its order (no FMA),
@@ -19,8 +20,8 @@ namespace NeuralJit.Jit.Emitters;
 /// in row order inside the same loop (a stack cell; its latency hides under the row's vector work), then p updated.</para>
 /// <para><b>DncLinkTemporal</b> is the two in one pass over L, so L is read once and written once; p is updated after
 /// the last row. While L fits L2 (≤ 512 KiB) each row group is updated row by row (the LinkUpdate row, exact, 1 − w_i and
-/// w_i in registers) and read back from L1 by the Temporal group; above, the Temporal group's first head block updates
-/// the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
+/// w_i in registers, straight-line code: <see cref="StraightLinkRowVectors"/>) and read back from L1 by the Temporal
+/// group; above, the Temporal group's first head block updates the rows as it loads them (the same operations on w_j and p_j loaded once per column vector for the group, 1 − w_i and
 /// w_i broadcast from memory), and the loop prefetches the next group's rows (in address order when it covers whole
 /// rows, <see cref="SequentialPrefetch"/>), whose update then finds them in L1. The column loop runs in three stretches:
 /// the vectors before the group's diagonals, the (one or two) vectors that hold them, where the update ANDs each row with
@@ -98,7 +99,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// </summary>
     private static readonly AssemblerRegister64 Links = rsi, Reads = rdx, Forward = rcx, Backward = r8, RowPtr = rax, GroupOffset = r9, ColumnOffset = r10;
     /// <summary>GroupOffset's low half; the row groups left, counted down where r11 is not <see cref="ColumnStop"/> (L in L2).</summary>
-    private static readonly AssemblerRegister32 GroupOffset32 = r9d, GroupsLeft = r11d;
+    private static readonly AssemblerRegister32 GroupOffset32 = r9d, GroupsLeft = r11d, ColumnOffset32 = r10d;
 
     /// <summary>
     /// The fused kernel's stack cells: Σw; updating in the column loop (<see cref="Inline"/>), each group row's 1 − w_i
@@ -331,6 +332,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
             // accumulators (the first broadcast when the group is whole), which keeps it VEX-encodable (Blocking).
             foreach (var v in bc) regs.Release(v);
             var tmp = regs.TakeAt(rows * hc, "reduction temporary");
+            if (k.IsAvx512 && hc >= 2) { ReduceForwardSums(k, fwd, tmp, h0, nb, accumulateForward); return; }
             for (int r = 0; r < rows; r++)
                 for (int h = 0; h < hc; h++)
                 {
@@ -401,6 +403,56 @@ public sealed class DncLinkEmitter : IKernelEmitter
             }
         }
         if (rest > 0) Group(rest);
+    }
+
+    /// <summary>
+    /// AVX-512: the block's forward sums (rows·hc ≤ 15 vectors of 16 partial sums) folded together into the lanes of one
+    /// vector by the <see cref="ReductionTree"/> (absent accumulators for the unused lanes), then stored a head at a time
+    /// (its rows are consecutive in f) by a masked xmm store. The tree adds each sum's partial sums in the pairs
+    /// <see cref="KernelAssembler.ReduceAdd"/> does (i + 8, i + 4, i + 2, i + 1, the low part first), so f is the same bit
+    /// for bit; a reduction per sum costs 8 instructions, the tree 36 for 12 sums. Sum (r, h) goes to lane h·stride + r:
+    /// a head per 128-bit lane while the block has ≤ 4 rows and ≤ 4 heads, else (Blocking: ≤ 2 rows) heads rows apart,
+    /// so a head's lanes never straddle two 128-bit lanes.
+    /// </summary>
+    private static void ReduceForwardSums(KernelAssembler k, Vec[,] fwd, Vec tmp, int h0, int nb, bool accumulate)
+    {
+        var a = k.Asm;
+        int rows = fwd.GetLength(0), hc = fwd.GetLength(1);
+        int stride = rows <= 4 && hc <= 4 ? 4 : rows;
+        var tree = ReductionTree.For(true);
+        var accumulators = new Vec?[16];
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < hc; h++) accumulators[tree.AccumulatorOfLane[h * stride + r]] = fwd[r, h];
+        var sums = tree.Emit(k, accumulators, tmp);
+        // Head h's sums are lanes o… of the 128-bit lane q: a masked xmm store at o floats below f[h0 + h][group row 0],
+        // the heads taken by o so that k2 is set once per o; with chunks, f's partial sums from the chunks before added first.
+        var spare = fwd.Cast<Vec>().Where(v => v != sums).Select(v => (Vec?)v).FirstOrDefault() ?? tmp;
+        for (int o = 0; o < 4; o++)
+            for (int h = 0, set = 0; h < hc; h++)
+            {
+                int lane = h * stride, q = lane / 4;
+                if (lane % 4 != o) continue;
+                if (set++ == 0)
+                {
+                    a.mov(ColumnOffset32, ((1 << rows) - 1) << o);
+                    a.kmovw(k2, ColumnOffset32);
+                }
+                var part = sums;
+                if (q > 0) { a.vextractf32x4(k.X(tmp), k.Z(sums), (byte)q); part = tmp; }
+                var at = __[Forward + GroupOffset + ((h0 + h) * nb - 4 * o)].ToMemoryOperand(64);
+                if (accumulate)
+                {
+                    var load = Instruction.Create(Code.EVEX_Vmovups_xmm_k1z_xmmm128, k.X(spare), at);
+                    load.OpMask = Register.K2;
+                    load.ZeroingMasking = true;
+                    a.AddInstruction(load);
+                    a.vaddps(k.X(spare), k.X(part), k.X(spare));
+                    part = spare;
+                }
+                var store = Instruction.Create(Code.EVEX_Vmovups_xmmm128_k1z_xmm, at, k.X(part));
+                store.OpMask = Register.K2;
+                a.AddInstruction(store);
+            }
     }
 
     /// <summary>
@@ -495,6 +547,18 @@ public sealed class DncLinkEmitter : IKernelEmitter
     }
 
     /// <summary>
+    /// A link row of at most this many column vectors is straight-line code (<see cref="LinkRow"/>): its operands are then
+    /// addressed by displacement alone, and the loads of w_j, L[i, j] and p_j fold into the sub and the two muls as one
+    /// fused-domain µop each (an indexed memory operand of a three-operand VEX/EVEX op is split in two again on Intel), so
+    /// a vector costs 5 µops instead of 8 plus the loop's. It covers the fused kernel's rows while L is in L2 (N ≤ 362: 22
+    /// zmm or 45 ymm vectors). In-process ratios old/new (median of 3–6 processes, N = 64…362, R = 1…9): DncLinkTemporal
+    /// AVX-512 1.0–1.15 (256x256x4 1.0–1.05 from run to run, 128x128x4 1.07), AVX2 1.02–1.2; DncLinkUpdate N = 64–362
+    /// 1.02–1.2, 700 (AVX-512, 44 vectors) 0.99. Folding the loads in the indexed loop instead: 0.99–1.0, and AVX2
+    /// DncLinkUpdate N = 700 0.95, so the loop keeps separate loads.
+    /// </summary>
+    private const int StraightLinkRowVectors = 48;
+
+    /// <summary>
     /// Column vectors col0..col0+cols−1 of one row i of the link update, in place at <paramref name="row"/>, then the
     /// <paramref name="tail"/> vector: L[i, j] = (1 − w_i − w_j)·L[i, j] + w_i·p_j with the reference's operations; with
     /// <paramref name="sum"/> (once per row), Σw += w_i in double. Uses v0–v1, v3 and v4.. (two per unrolled slot), the
@@ -518,9 +582,20 @@ public sealed class DncLinkEmitter : IKernelEmitter
         }
         k.LoadConst(keep, 1f);
         k.Sub(keep, keep, wiv);                            // 1 − w_i, then − w_j: the reference's left-to-right order
-        ForEachVectorIn(k, col0, cols, tail, Unroll(k), ColumnOffset, c =>
+        bool straight = cols <= StraightLinkRowVectors;
+        ForEachVectorIn(k, col0, cols, tail, straight ? Math.Max(1, cols) : Unroll(k), ColumnOffset, c =>
         {
-            var (t, u) = slots[c.Slot];
+            var (t, u) = slots[c.Slot % slots.Length];
+            if (straight && c.Tail is null)
+            {
+                // Displacement-only operands: each load is folded into its operation as one micro-fused µop.
+                k.Sub(t, keep, c.At(w));
+                k.Mul(t, t, c.At(row));
+                k.Mul(u, wiv, c.At(p));
+                k.Add(t, t, u);
+                k.Store(c.At(row), t);
+                return;
+            }
             k.LoadPart(u, c.At(w), c.Count, c.Tail);
             k.Sub(t, keep, u);
             k.LoadPart(u, c.At(row), c.Count, c.Tail);

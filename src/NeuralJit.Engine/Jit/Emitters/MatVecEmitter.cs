@@ -610,23 +610,70 @@ internal sealed class ReductionTree
     /// order with no final permute). log2(L) levels of shuffle-low/shuffle-high/add on pairs: 3·(L−1) instructions, all
     /// full-width — fewer µops than extract-and-hadd trees (vhaddps is 3 µops). Clobbers the accumulators and the temporary.
     /// </summary>
-    public void Emit(KernelAssembler k, IReadOnlyList<Vec> accumulators, Vec tmp, Vec result)
+    public void Emit(KernelAssembler k, IReadOnlyList<Vec> accumulators, Vec tmp, Vec result) => Emit(k, accumulators.Select(a => (Vec?)a).ToArray(), tmp, result);
+
+    /// <summary>
+    /// <see cref="Emit(KernelAssembler, IReadOnlyList{Vec}, Vec, Vec)"/> with absent accumulators (null): their lanes of
+    /// the result are left undefined, and a pair with one absent costs less. The first level, or a 128-bit-chunk level whose
+    /// present one holds its sums in the low half only (it was narrowed before), adds that one's halves (extract and add,
+    /// two instructions); otherwise the present one is paired with itself. Returns the register holding the sums (one of the
+    /// accumulators, or <paramref name="result"/> when given); each lane adds the same terms in the same order as with every
+    /// accumulator present.
+    /// </summary>
+    public Vec Emit(KernelAssembler k, IReadOnlyList<Vec?> accumulators, Vec tmp, Vec? result = null)
     {
-        var cur = accumulators.ToList();
+        if (accumulators.Count != AccumulatorOfLane.Length) throw new ArgumentException($"The tree folds {AccumulatorOfLane.Length} accumulators.", nameof(accumulators));
+        int chunks = AccumulatorOfLane.Length / 4;
+        // Per node: its register and how many 128-bit chunks from the bottom hold its sums.
+        var cur = accumulators.Select(a => a is { } v ? (V: v, Live: chunks) : ((Vec V, int Live)?)null).ToList();
+        int chunkLevel = 0;
         foreach (var (kind, lo, hi) in Levels)
         {
-            var next = new List<Vec>();
+            var next = new List<(Vec V, int Live)?>();
+            int width = chunks >> chunkLevel;     // chunks a node spans at this level, while narrowing
             for (int p = 0; p < cur.Count; p += 2)
             {
-                Vec a = cur[p], b = cur[p + 1];
+                bool last = cur.Count == 2;
+                if (cur[p] is null && cur[p + 1] is null) { next.Add(null); continue; }
+                if (kind == Kind.Chunks128 && cur[p] is { } a && cur[p + 1] is null && a.Live == width)
+                {
+                    Vec d = last && result is { } r ? r : a.V;
+                    Narrow(k, a.V, tmp, d, width);
+                    next.Add((d, width / 2));
+                    continue;
+                }
+                Vec u = (cur[p] ?? cur[p + 1])!.Value.V, w = (cur[p + 1] ?? cur[p])!.Value.V;
                 var form = kind == Kind.Chunks128 ? ChunkShuffle : InLaneShuffle;
-                k.Emit(form, tmp, a, b, lo);
-                k.Emit(form, b, a, b, hi);
-                Vec dst = cur.Count == 2 ? result : a;
-                k.Add(dst, tmp, b);
-                next.Add(dst);
+                k.Emit(form, tmp, u, w, lo);
+                k.Emit(form, w, u, w, hi);
+                Vec dst = last && result is { } res ? res : u;
+                k.Add(dst, tmp, w);
+                next.Add((dst, chunks));
             }
             cur = next;
+            if (kind == Kind.Chunks128) chunkLevel++;
+        }
+        return cur.Single()!.Value.V;
+    }
+
+    /// <summary>d's low half = a's low half + its high half (the low part first, as the pair's add), over <paramref name="width"/> chunks of a.</summary>
+    private static void Narrow(KernelAssembler k, Vec a, Vec tmp, Vec d, int width)
+    {
+        var asm = k.Asm;
+        if (width == 4)
+        {
+            asm.AddInstruction(Instruction.Create(Code.EVEX_Vextractf32x8_ymmm256_k1z_zmm_imm8, k.Y(tmp), k.Z(a), 1));
+            asm.AddInstruction(Instruction.Create(Code.EVEX_Vaddps_ymm_k1z_ymm_ymmm256b32, k.Y(d), k.Y(a), k.Y(tmp)));
+        }
+        else if (k.IsAvx512)
+        {
+            asm.AddInstruction(Instruction.Create(Code.EVEX_Vextractf32x4_xmmm128_k1z_ymm_imm8, k.X(tmp), k.Y(a), 1));
+            asm.AddInstruction(Instruction.Create(Code.EVEX_Vaddps_xmm_k1z_xmm_xmmm128b32, k.X(d), k.X(a), k.X(tmp)));
+        }
+        else
+        {
+            asm.vextractf128(k.X(tmp), k.Y(a), 1);
+            asm.vaddps(k.X(d), k.X(a), k.X(tmp));
         }
     }
 
