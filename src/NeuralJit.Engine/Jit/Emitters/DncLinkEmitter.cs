@@ -27,6 +27,13 @@ namespace NeuralJit.Jit.Emitters;
 /// a window of a stack mask table (the address clamped, so a window off the diagonal is all ones), and the rest; only the
 /// middle stretch pays for the mask. When b is chunked, each chunk updates its own columns (Σw summed in the first); past
 /// <see cref="ChunkLinksUpToBytes"/> the fused kernel does not chunk.</para>
+/// <para>Past L2, the read weightings and b stream beside L's rows for every row group. In the caller's R×N layout their
+/// rows lie N·4 bytes apart (4 KiB at N = 1024), so a chunk's pieces of them all fall in the same L1 sets, with the pieces
+/// of L's current and prefetched rows: they evict each other, and b and w_r came from L2 (b written back) for every
+/// group, even in chunks narrow enough for L1. So when they pass 16 KiB (<see cref="SideScratchAboveBytes"/>), each
+/// chunk's read weightings are copied to a stack scratch laid out [head][column of the chunk], b is summed there from
+/// zero and copied out after the chunk's pass (O(R·N) copies against O(R·N²) work), and the columns are cut so that
+/// this compact block is about 8 KiB, which then stays in L1 beside the rows (<see cref="SideChunks"/>).</para>
 /// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
 /// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/> (the update in the column
 /// loop: w_j, p_j and a temporary after b, from a budget three smaller); the link row and the precedence update pin
@@ -44,32 +51,27 @@ public sealed class DncLinkEmitter : IKernelEmitter
     private const int WholeBackwardBytes = 12 * 1024, ChunkBytes = 16 * 1024;
 
     /// <summary>
-    /// The fused kernel cuts b in chunks only while L is at most this large. Beyond, L streams from memory or the far
-    /// part of L3, where reading and writing it in column strips (the rows cut in pieces) costs more than b and the read
-    /// weightings coming from L2 instead of L1.
+    /// The fused kernel cuts b in chunks only while L is at most this large (with the side scratch, up to
+    /// <see cref="SideScratchLinksUpToBytes"/>). Beyond, L streams from memory or the far part of L3, where reading and
+    /// writing it in column strips (the rows cut in pieces) costs more than b and the read weightings coming from L2
+    /// instead of L1.
     /// </summary>
     private const long ChunkLinksUpToBytes = 8L << 20;
 
     /// <summary>
-    /// The fused kernel past L2 copies each chunk's read weightings to a stack scratch, [head][column], and sums b there
-    /// (<see cref="SideScratch"/>), when the side data (read weightings and b, 2·R·N·4 bytes) is larger than
-    /// <see cref="SideScratchAboveBytes"/> and L at most <see cref="SideScratchLinksUpToBytes"/>. The columns are then cut
-    /// so that a chunk's side data is about <see cref="SideScratchBytes"/>, but no row segment shorter than
-    /// <see cref="MinSegmentBytes"/>, and the scratch at most <see cref="MaxSideScratchBytes"/>. In the caller's R×N
-    /// layout the R rows of each array lie N·4 bytes apart (4 KiB at N = 1024), so a chunk's pieces of them, and of the
-    /// L rows, fall in the same L1 sets and evict each other every row group (b and the read weightings then come from
-    /// L2 for every group); a compact 8 KiB block stays in L1 beside the rows. Measured in one process against the
-    /// kernel without it (median of 3–5 processes; Xeon, sibling busy): AVX-512 / AVX2 at R = 4: N = 640 1.30 / 1.04,
-    /// 700 1.29 / 1.22, 768 1.43 / 1.15, 800 1.05 / 1.00, 1000 1.07–1.14 / 1.08, 1024 1.00–1.02 / 1.12 (its rows 4 KiB
-    /// apart share the sets with any layout), 1200 1.30 / 1.12, 1449 1.17 / 1.22, 1600 1.09 / 1.20; R = 9 N = 512 1.24 /
-    /// 1.11, 1024 1.43 / 1.08; R = 2 N = 1100 1.09 / 1.10. Not applied: 16 KiB of side data (N = 512 R = 4: 0.99 /
-    /// 0.92; N = 1024 R = 2: 0.89 / 1.00), N = 1800 (0.89 AVX-512) and 2048 (0.50), where the cut rows stream from memory;
-    /// narrower segments (512 bytes: 0.94 at N = 1200) or wider (2 KiB, only the layout: 0.99).
+    /// The fused kernel past L2 sums b through a stack scratch (<see cref="SideScratch"/>) when the read weightings and b
+    /// (2·R·N·4 bytes) exceed <see cref="SideScratchAboveBytes"/> and L is at most <see cref="SideScratchLinksUpToBytes"/>;
+    /// the columns are then cut so that a chunk's side data is about <see cref="SideScratchBytes"/>, with no row segment
+    /// under <see cref="MinSegmentBytes"/> and a scratch of at most <see cref="MaxSideScratchBytes"/>. Against the kernel
+    /// without it, in one process (median of 4–5 processes, Xeon, busy neighbours), AVX-512 / AVX2, R = 4: N = 768
+    /// 1.36 / 1.11, 1000 1.11 / 1.09, 1024 1.00 / 1.04, 1200 1.25 / 1.18, 1449 1.19 / 1.24, 1600 1.10 / 1.07; R = 9:
+    /// N = 600 1.11 / 1.02, 1000 1.15 / 1.12; R = 2, N = 1100: 1.22 / 1.31. Left out: 16 KiB of side data (N = 512 R = 4
+    /// 0.99 / 0.92, N = 1024 R = 2 0.89 / 1.00), L past 10 MiB (N = 1800 0.89, 2048 0.50 on AVX-512: the cut rows come
+    /// from memory), 512-byte segments (0.94 at N = 1200) and 2 KiB ones (0.99).
     /// </summary>
     private const int SideScratchAboveBytes = 16 * 1024, SideScratchBytes = 8 * 1024, MinSegmentBytes = 1024, MaxSideScratchBytes = 32 * 1024;
     private const long SideScratchLinksUpToBytes = 10L << 20;
     private const int PageBytes = 4096;
-    internal static bool SideScratchOffX; // TEMP harness toggle
 
     /// <summary>
     /// The fused kernel's column chunks with the side scratch (at least <paramref name="chunks"/>, the count without it), or
@@ -206,7 +208,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
         bool wholeRows = heads * nb <= WholeBackwardBytes || fused && (long)n * nb > ChunkLinksUpToBytes;
         int chunks = wholeRows ? 1 : Math.Max(2, (heads * nb + ChunkBytes - 1) / ChunkBytes);
         SideScratch? side = null;
-        if (inline && !SideScratchOffX && SideChunks(n, heads, full, vb, chunks) is { } sideChunks)
+        if (inline && SideChunks(n, heads, full, vb, chunks) is { } sideChunks)
         {
             chunks = sideChunks;
             int headBytes = ((full + chunks - 1) / chunks + 1) * vb, bytes = 2 * heads * headBytes;
@@ -245,7 +247,8 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// One pass over the rows for column vectors col0..col0+cols−1 (plus the tail): each row group serves all heads,
     /// <paramref name="hb"/> at a time, its rows read again from L1 for each block of heads. With <paramref name="fused"/>
     /// cells, each row group is link-updated first: row by row before its blocks, or (<see cref="FusedCells.Inline"/>) by
-    /// the first block as it reads the rows, the diagonal zeroed by a mask.
+    /// the first block as it reads the rows, the diagonal zeroed by a mask. With <paramref name="side"/>, the read
+    /// weightings of the columns and their backward sums are the chunk's scratch (<see cref="CopySide"/> fills and empties it).
     /// </summary>
     private static void TemporalPass(KernelAssembler k, int n, int heads, int hb, int rb, int col0, int cols, TailMask? tail, bool accumulateForward,
         FusedCells? fused, bool firstChunk, SideScratch? side)
@@ -359,16 +362,17 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 }
                 else
                     for (int r = 0; r < rows; r++) k.LoadPart(row[r], At(RowPtr, r * nb), count, t);
-                AssemblerMemoryOperand Side(AssemblerRegister64 b, int h) => side is { } sc
-                    ? ScratchAt(sc, b == Reads, h0 + h, index, disp - col0 * vb)
-                    : At(b, (h0 + h) * nb);
+                // Head h's read weighting and backward sum: in the chunk's side scratch, or in place (R×N).
+                AssemblerMemoryOperand Side(bool reads, int h) => side is { } sc
+                    ? ScratchAt(sc, reads, h0 + h, index, disp - col0 * vb)
+                    : At(reads ? Reads : Backward, (h0 + h) * nb);
                 for (int h = 0; h < hc; h++)
                 {
-                    k.LoadPart(wv, Side(Reads, h), count, t);
+                    k.LoadPart(wv, Side(true, h), count, t);
                     for (int r = 0; r < rows; r++) k.FmaAcc(fwd[r, h], row[r], wv);
-                    k.LoadPart(bv, Side(Backward, h), count, t);
+                    k.LoadPart(bv, Side(false, h), count, t);
                     for (int r = 0; r < rows; r++) k.FmaAcc(bv, bc[r, h], row[r]);
-                    k.StorePart(Side(Backward, h), bv, count, t);
+                    k.StorePart(Side(false, h), bv, count, t);
                 }
             }
 
@@ -462,7 +466,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// </summary>
     private readonly record struct SideScratch(int Reads, int Backward, int HeadBytes);
 
-    /// <summary>Head h's vector at byte <paramref name="disp"/> (+ index) of the row, in the scratch of the chunk from col0.</summary>
+    /// <summary>Head h's vector in the scratch, <paramref name="disp"/> (+ index) bytes from the chunk's first column.</summary>
     private static AssemblerMemoryOperand ScratchAt(SideScratch s, bool reads, int h, AssemblerRegister64? index, int disp)
     {
         int off = (reads ? s.Reads : s.Backward) + h * s.HeadBytes + disp;
