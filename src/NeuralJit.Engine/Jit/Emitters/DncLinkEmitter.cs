@@ -63,11 +63,12 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// (2·R·N·4 bytes) exceed <see cref="SideScratchAboveBytes"/> and L is at most <see cref="SideScratchLinksUpToBytes"/>;
     /// the columns are then cut so that a chunk's side data is about <see cref="SideScratchBytes"/>, with no row segment
     /// under <see cref="MinSegmentBytes"/> and a scratch of at most <see cref="MaxSideScratchBytes"/>. Against the kernel
-    /// without it, in one process (median of 4–5 processes, Xeon, busy neighbours), AVX-512 / AVX2, R = 4: N = 768
-    /// 1.36 / 1.11, 1000 1.11 / 1.09, 1024 1.00 / 1.04, 1200 1.25 / 1.18, 1449 1.19 / 1.24, 1600 1.10 / 1.07; R = 9:
-    /// N = 600 1.11 / 1.02, 1000 1.15 / 1.12; R = 2, N = 1100: 1.22 / 1.31. Left out: 16 KiB of side data (N = 512 R = 4
-    /// 0.99 / 0.92, N = 1024 R = 2 0.89 / 1.00), L past 10 MiB (N = 1800 0.89, 2048 0.50 on AVX-512: the cut rows come
-    /// from memory), 512-byte segments (0.94 at N = 1200) and 2 KiB ones (0.99).
+    /// without it, in one process (median over 6 processes; ranges over 2–3 such runs; Xeon, busy neighbours),
+    /// AVX-512 / AVX2, R = 4: N = 640 1.27 / 1.05, 768 1.34 / 1.11, 1000 1.11–1.13 / 1.07–1.09, 1024 1.00–1.07 /
+    /// 1.04–1.07, 1200 1.17–1.25 / 1.11–1.18, 1449 1.13–1.19 / 1.18–1.24, 1600 0.98–1.10 / 1.07–1.11; R = 3, N = 1024
+    /// 0.99 / 1.09; R = 9: N = 600 1.09 / 1.01, 1000 1.16 / 1.04; R = 2, N = 1100 1.12 / 1.09. Left out: 16 KiB of side
+    /// data (N = 512 R = 4 0.99 / 0.92, N = 1024 R = 2 0.89 / 1.00), L past 10 MiB (N = 1800 0.89, 2048 0.50 on AVX-512:
+    /// the cut rows come from memory), 512-byte segments (0.94 at N = 1200) and 2 KiB ones (0.99).
     /// </summary>
     private const int SideScratchAboveBytes = 16 * 1024, SideScratchBytes = 8 * 1024, MinSegmentBytes = 1024, MaxSideScratchBytes = 32 * 1024;
     private const long SideScratchLinksUpToBytes = 10L << 20;
