@@ -172,17 +172,69 @@ public class JitDncTests
     }
 
     /// <summary>
+    /// Past L2 with more than 16 KiB of read weightings and b (2·R·N·4), the fused kernel sums each column chunk through
+    /// the stack scratch: R = 2..9 (R = 1 never qualifies below 10 MiB of L), the first N past the boundary (513 at
+    /// R = 4, 1025 at R = 2), chunks that do not divide the vectors, tails of 1 to 15 lanes, and L up to the 10 MiB limit
+    /// (1619); random and special inputs. Each shape is checked to take the scratch path at both vector widths.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void LinkTemporalThroughTheSideScratchMatchesTheReference(JitIsa isa)
+    {
+        int i = 0;
+        foreach (var (n, r) in new[] { (1025, 2), (1103, 2), (683, 3), (1001, 3), (513, 4), (777, 4), (1449, 4), (1619, 4), (411, 5), (363, 6), (500, 7), (363, 8), (367, 9), (1000, 9) })
+        {
+            foreach (int vb in new[] { 32, 64 }) Assert.NotNull(DncLinkEmitter.SideChunks(n, r, n * 4 / vb, vb, 1));
+            var inputs = i % 3 == 2 ? InputKind.Special : InputKind.Random;
+            float scale = 2f / n;
+            var fill = Fill(inputs, weights: f => f is "B" or "D");
+            Run(isa, new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), SumTol(n), 3900 + i++, inputs, (f, rng) => f == "B" ? fill(f, rng) * scale : fill(f, rng));
+        }
+    }
+
+    /// <summary>
+    /// The side scratch's chunks: none at 16 KiB of side data or less, or past 10 MiB of L; otherwise at least the chunks
+    /// without it, side data of about 8 KiB a chunk unless that would cut rows in segments under 1 KiB, and a scratch of
+    /// at most 32 KiB (larger R keeps the plain chunks).
+    /// </summary>
+    [Fact]
+    public void SideScratchChunksKeepSegmentsOfAKibibyteAndTheScratchSmall()
+    {
+        Assert.Null(DncLinkEmitter.SideChunks(512, 4, 32, 64, 1));
+        Assert.Equal(4, DncLinkEmitter.SideChunks(1024, 4, 64, 64, 2));
+        Assert.Null(DncLinkEmitter.SideChunks(1024, 2, 64, 64, 1));
+        Assert.Null(DncLinkEmitter.SideChunks(1620, 4, 101, 64, 1));
+        Assert.Null(DncLinkEmitter.SideChunks(1024, 16, 64, 64, 4));
+        foreach (int vb in new[] { 32, 64 })
+            for (int heads = 1; heads <= 16; heads++)
+                for (int n = 363; n <= 1700; n += 7)
+                {
+                    int full = n * 4 / vb, plain = heads * n * 4 <= 12 * 1024 ? 1 : Math.Max(2, (heads * n * 4 + 16 * 1024 - 1) / (16 * 1024));
+                    string at = $"N = {n}, R = {heads}, {vb}-byte vectors";
+                    if (DncLinkEmitter.SideChunks(n, heads, full, vb, plain) is not { } c)
+                    {
+                        Assert.True(2 * heads * n * 4 <= 16 * 1024 || (long)n * n * 4 > 10 << 20 || 2 * heads * ((full + plain - 1) / plain + 1) * vb > 32 * 1024, at);
+                        continue;
+                    }
+                    Assert.True(2 * heads * n * 4 > 16 * 1024 && (long)n * n * 4 <= 10 << 20, at);
+                    int chunkVecs = (full + c - 1) / c;
+                    Assert.True(c >= plain && 2 * heads * (chunkVecs + 1) * vb <= 32 * 1024, $"{at}: {c} chunks");
+                    if (c > plain) Assert.True(full / c * vb >= 1024, $"{at}: {c} chunks cut segments under 1 KiB");
+                    if (c > plain) Assert.True(c <= (2 * heads * n * 4 + 8 * 1024 - 1) / (8 * 1024), $"{at}: {c} chunks where fewer hold 8 KiB");
+                }
+    }
+
+    /// <summary>
     /// The fused kernel's L and p bit for bit against the reference link update, in both regimes (L in L2, and past it
     /// where the column loop masks only the vectors that hold the row group's diagonals): diagonals in the first, a middle
     /// and the tail vector, straddling two vectors, in a group's remainder rows, in every column chunk (600x9, 777x4) and
-    /// with b unchunked past 8 MiB of L (1540x5, 1601x4); unaligned buffers; random, unscaled (cancelling) and special inputs.
+    /// with b unchunked past 8 MiB of L (1540x5, 1601x4) or summed through the side scratch (777x4 up to 1619x4, 683x3, 363x8); unaligned buffers; random, unscaled (cancelling) and special inputs.
     /// </summary>
     [Theory, MemberData(nameof(Isas))]
     public unsafe void LinkTemporalUpdatesTheLinksAndPrecedenceBitExactly(JitIsa isa)
     {
         using var engine = JitTestEngine.Create(4 << 20);
         int seed = 0;
-        foreach (var (n, r) in new[] { (17, 2), (300, 4), (362, 7), (363, 1), (401, 2), (515, 3), (777, 4), (1031, 2), (1540, 5), (1601, 4), (600, 9) })
+        foreach (var (n, r) in new[] { (17, 2), (300, 4), (362, 7), (363, 1), (401, 2), (515, 3), (777, 4), (1031, 2), (1540, 5), (1601, 4), (600, 9), (683, 3), (363, 8), (1619, 4) })
             foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
             {
                 var kernel = engine.Jit.Compile(new OpKey(OpKind.DncLinkTemporal, new OpShape(n, r)), isa);

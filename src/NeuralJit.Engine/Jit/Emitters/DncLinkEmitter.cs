@@ -28,6 +28,13 @@ namespace NeuralJit.Jit.Emitters;
 /// a window of a stack mask table (the address clamped, so a window off the diagonal is all ones), and the rest; only the
 /// middle stretch pays for the mask. When b is chunked, each chunk updates its own columns (Σw summed in the first); past
 /// <see cref="ChunkLinksUpToBytes"/> the fused kernel does not chunk.</para>
+/// <para>Past L2, the read weightings and b stream beside L's rows for every row group. In the caller's R×N layout their
+/// rows lie N·4 bytes apart (4 KiB at N = 1024), so a chunk's pieces of them all fall in the same L1 sets, with the pieces
+/// of L's current and prefetched rows: they evict each other, and b and w_r came from L2 (b written back) for every
+/// group, even in chunks narrow enough for L1. So when they pass 16 KiB (<see cref="SideScratchAboveBytes"/>), each
+/// chunk's read weightings are copied to a stack scratch laid out [head][column of the chunk], b is summed there from
+/// zero and copied out after the chunk's pass (O(R·N) copies against O(R·N²) work), and the columns are cut so that
+/// this compact block is about 8 KiB, which then stays in L1 beside the rows (<see cref="SideChunks"/>).</para>
 /// Registers: the Temporal blocking is computed from fixed register numbers (<see cref="Blocking"/>), so each row group
 /// pins its accumulators, broadcasts, rows, w and b with <see cref="VectorRegisterPlan.TakeAt"/> (the update in the column
 /// loop: w_j, p_j and a temporary after b, from a budget three smaller); the link row and the precedence update pin
@@ -45,11 +52,43 @@ public sealed class DncLinkEmitter : IKernelEmitter
     private const int WholeBackwardBytes = 12 * 1024, ChunkBytes = 16 * 1024;
 
     /// <summary>
-    /// The fused kernel cuts b in chunks only while L is at most this large. Beyond, L streams from memory or the far
-    /// part of L3, where reading and writing it in column strips (the rows cut in pieces) costs more than b and the read
-    /// weightings coming from L2 instead of L1.
+    /// The fused kernel cuts b in chunks only while L is at most this large (with the side scratch, up to
+    /// <see cref="SideScratchLinksUpToBytes"/>). Beyond, L streams from memory or the far part of L3, where reading and
+    /// writing it in column strips (the rows cut in pieces) costs more than b and the read weightings coming from L2
+    /// instead of L1.
     /// </summary>
     private const long ChunkLinksUpToBytes = 8L << 20;
+
+    /// <summary>
+    /// The fused kernel past L2 sums b through a stack scratch (<see cref="SideScratch"/>) when the read weightings and b
+    /// (2·R·N·4 bytes) exceed <see cref="SideScratchAboveBytes"/> and L is at most <see cref="SideScratchLinksUpToBytes"/>;
+    /// the columns are then cut so that a chunk's side data is about <see cref="SideScratchBytes"/>, with no row segment
+    /// under <see cref="MinSegmentBytes"/> and a scratch of at most <see cref="MaxSideScratchBytes"/>. Against the kernel
+    /// without it, in one process (median over 6 processes; ranges over 2–3 such runs; Xeon, busy neighbours),
+    /// AVX-512 / AVX2, R = 4: N = 640 1.27 / 1.05, 768 1.34 / 1.11, 1000 1.11–1.13 / 1.07–1.09, 1024 1.00–1.07 /
+    /// 1.04–1.07, 1200 1.17–1.25 / 1.11–1.18, 1449 1.13–1.19 / 1.18–1.24, 1600 0.98–1.10 / 1.07–1.11; R = 3, N = 1024
+    /// 0.99 / 1.09; R = 9: N = 600 1.09 / 1.01, 1000 1.16 / 1.04; R = 2, N = 1100 1.12 / 1.09. Left out: 16 KiB of side
+    /// data (N = 512 R = 4 0.99 / 0.92, N = 1024 R = 2 0.89 / 1.00), L past 10 MiB (N = 1800 0.89, 2048 0.50 on AVX-512:
+    /// the cut rows come from memory), 512-byte segments (0.94 at N = 1200) and 2 KiB ones (0.99).
+    /// </summary>
+    private const int SideScratchAboveBytes = 16 * 1024, SideScratchBytes = 8 * 1024, MinSegmentBytes = 1024, MaxSideScratchBytes = 32 * 1024;
+    private const long SideScratchLinksUpToBytes = 10L << 20;
+    private const int PageBytes = 4096;
+
+    /// <summary>
+    /// The fused kernel's column chunks with the side scratch (at least <paramref name="chunks"/>, the count without it), or
+    /// null where it does not apply (see <see cref="SideScratchAboveBytes"/>).
+    /// </summary>
+    internal static int? SideChunks(int n, int heads, int full, int vectorBytes, int chunks)
+    {
+        long sideBytes = 2L * heads * n * 4;
+        if (sideBytes <= SideScratchAboveBytes || (long)n * n * 4 > SideScratchLinksUpToBytes || full == 0) return null;
+        int bySide = (int)((sideBytes + SideScratchBytes - 1) / SideScratchBytes);
+        int bySegment = Math.Max(1, full * vectorBytes / MinSegmentBytes);
+        int c = Math.Max(chunks, Math.Min(bySide, bySegment));
+        int headBytes = ((full + c - 1) / c + 1) * vectorBytes;
+        return 2L * heads * headBytes <= MaxSideScratchBytes ? c : null;
+    }
 
     public void Emit(KernelAssembler k, OpKey key)
     {
@@ -166,26 +205,40 @@ public sealed class DncLinkEmitter : IKernelEmitter
             k.LoadPointer(Backward, KernelArgs.Offsets.D);
         }
 
-        // b = 0, then accumulated row by row.
-        using (regs.Phase())
-        {
-            var zero = regs.Take("zero");
-            k.Zero(zero);
-            k.ForEachVector(heads * n, 4, RowPtr, maskVec, c => k.StorePart(c.At(Backward), zero, c.Count, c.Tail));
-        }
-        TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
-
         // With b outgrowing L1, the columns are cut in chunks: each row group is updated and weighed chunk by chunk,
         // so L is still read once. The fused kernel over a large L keeps whole rows (see ChunkLinksUpToBytes).
         bool wholeRows = heads * nb <= WholeBackwardBytes || fused && (long)n * nb > ChunkLinksUpToBytes;
         int chunks = wholeRows ? 1 : Math.Max(2, (heads * nb + ChunkBytes - 1) / ChunkBytes);
+        SideScratch? side = null;
+        if (inline && SideChunks(n, heads, full, vb, chunks) is { } sideChunks)
+        {
+            chunks = sideChunks;
+            int headBytes = ((full + chunks - 1) / chunks + 1) * vb, bytes = 2 * heads * headBytes;
+            int at = k.AllocateStack(bytes);
+            // The frame may pass a page: touch its pages from the top down (a guard page is committed in that order).
+            for (int touch = bytes - PageBytes; touch > 0; touch -= PageBytes) a.mov(eax, __dword_ptr[rsp + (at + touch)]);
+            side = new SideScratch(at, at + heads * headBytes, headBytes);
+        }
+
+        // b = 0, then accumulated row by row (with the side scratch, each chunk's sums are copied out whole).
+        if (side is null)
+            using (regs.Phase())
+            {
+                var zero = regs.Take("zero");
+                k.Zero(zero);
+                k.ForEachVector(heads * n, 4, RowPtr, maskVec, c => k.StorePart(c.At(Backward), zero, c.Count, c.Tail));
+            }
+        TailMask? mask = tail > 0 ? k.CreateTailMask(tail, maskVec) : null;
+
         int chunkVecs = (full + chunks - 1) / chunks;
         int col0 = 0;
         do
         {
             int cols = Math.Min(chunkVecs, full - col0);
             bool last = col0 + cols >= full;
-            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, cells, firstChunk: col0 == 0);
+            if (side is { } s) CopySide(k, n, heads, s, col0, cols, last ? mask : null, toScratch: true);
+            TemporalPass(k, n, heads, hb, rb, col0, cols, last ? mask : null, accumulateForward: col0 > 0, cells, firstChunk: col0 == 0, side);
+            if (side is { } s2) CopySide(k, n, heads, s2, col0, cols, last ? mask : null, toScratch: false);
             col0 += cols;
         }
         while (col0 < full);
@@ -196,10 +249,11 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// One pass over the rows for column vectors col0..col0+cols−1 (plus the tail): each row group serves all heads,
     /// <paramref name="hb"/> at a time, its rows read again from L1 for each block of heads. With <paramref name="fused"/>
     /// cells, each row group is link-updated first: row by row before its blocks, or (<see cref="FusedCells.Inline"/>) by
-    /// the first block as it reads the rows, the diagonal zeroed by a mask.
+    /// the first block as it reads the rows, the diagonal zeroed by a mask. With <paramref name="side"/>, the read
+    /// weightings of the columns and their backward sums are the chunk's scratch (<see cref="CopySide"/> fills and empties it).
     /// </summary>
     private static void TemporalPass(KernelAssembler k, int n, int heads, int hb, int rb, int col0, int cols, TailMask? tail, bool accumulateForward,
-        FusedCells? fused, bool firstChunk)
+        FusedCells? fused, bool firstChunk, SideScratch? side)
     {
         var a = k.Asm;
         var regs = k.Registers;
@@ -310,13 +364,17 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 }
                 else
                     for (int r = 0; r < rows; r++) k.LoadPart(row[r], At(RowPtr, r * nb), count, t);
+                // Head h's read weighting and backward sum: in the chunk's side scratch, or in place (R×N).
+                AssemblerMemoryOperand Side(bool reads, int h) => side is { } sc
+                    ? ScratchAt(sc, reads, h0 + h, index, disp - col0 * vb)
+                    : At(reads ? Reads : Backward, (h0 + h) * nb);
                 for (int h = 0; h < hc; h++)
                 {
-                    k.LoadPart(wv, At(Reads, (h0 + h) * nb), count, t);
+                    k.LoadPart(wv, Side(true, h), count, t);
                     for (int r = 0; r < rows; r++) k.FmaAcc(fwd[r, h], row[r], wv);
-                    k.LoadPart(bv, At(Backward, (h0 + h) * nb), count, t);
+                    k.LoadPart(bv, Side(false, h), count, t);
                     for (int r = 0; r < rows; r++) k.FmaAcc(bv, bc[r, h], row[r]);
-                    k.StorePart(At(Backward, (h0 + h) * nb), bv, count, t);
+                    k.StorePart(Side(false, h), bv, count, t);
                 }
             }
 
@@ -453,6 +511,50 @@ public sealed class DncLinkEmitter : IKernelEmitter
                 store.OpMask = Register.K2;
                 a.AddInstruction(store);
             }
+    }
+
+    /// <summary>
+    /// The chunk's read weightings and backward sums on the stack, each [head][column of the chunk]: <see cref="HeadBytes"/>
+    /// apart (the chunk's vectors and room for the tail), so a chunk's side data is one compact block.
+    /// </summary>
+    private readonly record struct SideScratch(int Reads, int Backward, int HeadBytes);
+
+    /// <summary>Head h's vector in the scratch, <paramref name="disp"/> (+ index) bytes from the chunk's first column.</summary>
+    private static AssemblerMemoryOperand ScratchAt(SideScratch s, bool reads, int h, AssemblerRegister64? index, int disp)
+    {
+        int off = (reads ? s.Reads : s.Backward) + h * s.HeadBytes + disp;
+        return index is { } i ? __[rsp + i + off] : __[rsp + off];
+    }
+
+    /// <summary>
+    /// Before a chunk's pass, its read weightings into the scratch and its backward sums there zeroed; after it, the
+    /// backward sums out to b.
+    /// </summary>
+    private static void CopySide(KernelAssembler k, int n, int heads, SideScratch s, int col0, int cols, TailMask? tail, bool toScratch)
+    {
+        int nb = n * 4, vb = k.VectorBytes;
+        using var phase = k.Registers.Phase();
+        Vec v = k.Registers.TakeAt(0, "side copy"), zero = k.Registers.TakeAt(1, "zero");
+        if (toScratch) k.Zero(zero);
+        for (int h = 0; h < heads; h++)
+            ForEachVectorIn(k, col0, cols, tail, 1, ColumnOffset, c =>
+            {
+                var scratchReads = ScratchAt(s, true, h, c.Index, c.Displacement - col0 * vb);
+                var scratchBackward = ScratchAt(s, false, h, c.Index, c.Displacement - col0 * vb);
+                var row = c.Index is { } i ? __[Reads + i + (h * nb + c.Displacement)] : __[Reads + (h * nb + c.Displacement)];
+                var b = c.Index is { } j ? __[Backward + j + (h * nb + c.Displacement)] : __[Backward + (h * nb + c.Displacement)];
+                if (toScratch)
+                {
+                    k.LoadPart(v, row, c.Count, c.Tail);
+                    k.StorePart(scratchReads, v, c.Count, c.Tail);
+                    k.StorePart(scratchBackward, zero, c.Count, c.Tail);
+                }
+                else
+                {
+                    k.LoadPart(v, scratchBackward, c.Count, c.Tail);
+                    k.StorePart(b, v, c.Count, c.Tail);
+                }
+            });
     }
 
     /// <summary>
