@@ -140,6 +140,20 @@ public sealed class KernelAssembler
         return offset;
     }
 
+    /// <summary>
+    /// <see cref="AllocateStack"/> for a block that may span pages, its pages then touched from the top down (clobbers
+    /// eax): Windows commits a thread's stack a guard page at a time, in that order. Allocate it last, so that it is the
+    /// top of the frame.
+    /// </summary>
+    public int AllocatePagedStack(int bytes)
+    {
+        int at = AllocateStack(bytes);
+        for (int touch = bytes - PageBytes; touch > 0; touch -= PageBytes) Asm.mov(eax, __dword_ptr[rsp + (at + touch)]);
+        return at;
+    }
+
+    private const int PageBytes = 4096;
+
     // ---- KernelArgs fields -------------------------------------------------------------------------
 
     /// <summary>mov dst, KernelArgs.field (a pointer; offsets from <see cref="KernelArgs.Offsets"/>).</summary>

@@ -13,8 +13,8 @@ namespace NeuralJit.Jit.Emitters;
 /// reference's float roundings (its subnormal steps emulated in double, see <see cref="Products"/>), so the result
 /// matches it bit for bit. The sort is scalar GPR code (the
 /// histogram increments and scatters are dependent loads and stores that vectors do not speed up here).
-/// The kernel's stack holds keys[N], two permutations[N] and four 256-bin histograms (12·N + 4 KiB, probed a page at a
-/// time from the top so a Windows guard page is never skipped); up to <see cref="SmallSlots"/> slots (by ISA), keys, one
+/// The kernel's stack holds keys[N], two permutations[N] and four 256-bin histograms (12·N + 4 KiB,
+/// <see cref="KernelAssembler.AllocatePagedStack"/>); up to <see cref="SmallSlots"/> slots (by ISA), keys, one
 /// permutation and the ranks. Registers: the AVX2 tail mask at the top for the whole kernel; the key pass, the ranking and the
 /// products each take theirs from v0 and give them back. Pointers: <c>Usage</c> (rsi), the stack scratch <c>Keys</c>
 /// (rdx), <c>Histograms</c> (r8), the current order <c>Order</c> (r11) and the next one <c>NextOrder</c> (rcx).
@@ -23,7 +23,7 @@ public sealed class DncAllocationEmitter : IKernelEmitter
 {
     public IReadOnlyList<OpKind> Ops { get; } = new[] { OpKind.DncAllocation };
 
-    private const int Bins = 256, Passes = 4, PageBytes = 4096;
+    private const int Bins = 256, Passes = 4;
 
     private static readonly AssemblerRegister64 Usage = rsi, Keys = rdx, Histograms = r8, Order = r11, NextOrder = rcx, Offset = r10;
 
@@ -165,8 +165,7 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         var maskVec = regs.TakeHighest("AVX2 tail mask");
         k.LoadPointer(Usage, KernelArgs.Offsets.A);
         int bytes = small ? 2 * nb + (n + k.Lanes - 1) / k.Lanes * k.VectorBytes : 3 * nb + Passes * Bins * 4;
-        int at = k.AllocateStack(bytes);
-        for (int touch = bytes - PageBytes; touch > 0; touch -= PageBytes) a.mov(eax, __dword_ptr[rsp + (at + touch)]);
+        int at = k.AllocatePagedStack(bytes);
         a.lea(Keys, __[rsp + at]);                         // keys[N] | perm[N] | perm[N] | hist[4][256]
         a.lea(Histograms, __[Keys + 3 * nb]);
 

@@ -73,7 +73,6 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// </summary>
     private const int SideScratchAboveBytes = 16 * 1024, SideScratchBytes = 8 * 1024, MinSegmentBytes = 1024, MaxSideScratchBytes = 32 * 1024;
     private const long SideScratchLinksUpToBytes = 10L << 20;
-    private const int PageBytes = 4096;
 
     /// <summary>
     /// The fused kernel's column chunks with the side scratch (at least <paramref name="chunks"/>, the count without it), or
@@ -214,9 +213,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
         {
             chunks = sideChunks;
             int headBytes = ((full + chunks - 1) / chunks + 1) * vb, bytes = 2 * heads * headBytes;
-            int at = k.AllocateStack(bytes);
-            // The frame may pass a page: touch its pages from the top down (a guard page is committed in that order).
-            for (int touch = bytes - PageBytes; touch > 0; touch -= PageBytes) a.mov(eax, __dword_ptr[rsp + (at + touch)]);
+            int at = k.AllocatePagedStack(bytes);
             side = new SideScratch(at, at + heads * headBytes, headBytes);
         }
 
