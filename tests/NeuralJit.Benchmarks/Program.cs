@@ -116,7 +116,7 @@ internal static unsafe class Program
         Console.WriteLine("Legend: Base/JIT ns = medians (ns per call) of interleaved batches; Ratio = Base/JIT (for GEMM vs LIBXSMM: JIT GFLOP/s ÷ LIBXSMM GFLOP/s);");
         Console.WriteLine("  ±99.9% = half the 99.9% CI of the JIT mean; %bound = roofline bound ÷ JIT time (compute: FMA peak of the ISA; else the bytes read, updated in place and written, each at the rate measured at the nearest buffer not above the working set (a level's loop or a curve point; a larger buffer's where it ran faster; or a smaller buffer's worth kept at its rate and the rest at the rate beyond, where faster), the times added as far as the level does not overlap reads with writes);");
         Console.WriteLine("  MaxAbsErr = largest |baseline − JIT| over all outputs after one call from the same inputs (DNC step rows: over the outputs of 200 steps from a fresh state);");
-        Console.WriteLine("  DNC step and curve rows time batches of back-to-back steps (≥ 1 ms a side, as a user runs them), so the other side's step does not evict each step's weights;");
+        Console.WriteLine("  DNC step and curve rows time batches of back-to-back steps (≥ 10 ms a side, as a user runs them), so the other side's step does not evict each step's weights;");
         Console.WriteLine("  DNC step bound = Σ over the step's ops of the same bound, at the rates of the whole step's working set (each op's operands once), from the step's profile;");
         Console.WriteLine("  DNC curve rows: the same step for N = 64 … 4096 (W = 64, R = 4, H = 128, I = 64), target 1.5 × its bound; MaxAbsErr over 200·256/N steps (10 to 200).");
         return 0;
@@ -368,8 +368,13 @@ internal static unsafe class Program
         Console.WriteLine($"  {name}: {s_compare.Directory} {m.Baseline.Median:N0} ns, this build {m.Candidate.Median:N0} ns; median of per-round ratios {m.MedianPairRatio:F3} ({m.Candidate.Count} rounds)");
     }
 
-    /// <summary>A whole step's batch: at N = 64 about 40 JIT steps, so the first, after the other side's batch, weighs ~2%.</summary>
-    private const double SteadyStepBatchNanoseconds = 1_000_000;
+    /// <summary>
+    /// A whole step's batch: the first step after the other side's batch finds the caches as that side left them (at
+    /// N = 1024 a managed step evicts all of L2 and most of L3), so a batch holds many steps (N = 64: ~300, N = 1024: ~15)
+    /// and the first weighs little. With 1 ms batches (one or two steps at N = 1024) a JIT step timed 868 µs beside the
+    /// managed step and 663 µs beside another build's JIT step.
+    /// </summary>
+    private const double SteadyStepBatchNanoseconds = 10_000_000;
 
     private static bool Selected(string name) => s_filter.Length == 0 || name.Contains(s_filter, StringComparison.OrdinalIgnoreCase);
 

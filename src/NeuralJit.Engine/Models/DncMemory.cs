@@ -70,9 +70,10 @@ public sealed unsafe class DncMemory : IDisposable
         // DncLinkTemporal streams each row group of L with w, p, the read weightings and b (which the next op reads with f)
         // at the same column. With N a multiple of 1024 a row of L and a head's weighting span whole pages, so buffers at the
         // same offset in a page put those streams' lines of a column in the same L1 sets; each then starts at its own part
-        // of a page. N = 1024, in one process against buffers as the allocator placed them: 14–15% faster a step (both
-        // ISAs), N = 2048 unchanged; at N = 512 (rows of half a page) these offsets were 1–3% slower, so other N keep the
-        // allocator's placement.
+        // of a page. A step against the allocator's placement, in one process (each ratio one run): N = 1024 AVX-512
+        // 1.08–1.13, AVX2 0.95–1.05 (with the side scratch of DncLinkTemporal; 1.11–1.15 both before it); N = 2048
+        // 0.97–1.04; N = 4096 AVX-512 0.96, AVX2 1.03–1.09. At N = 512 (rows of half a page) these offsets were 1–3%
+        // slower, so other N keep the allocator's placement.
         bool wholePages = slots % 1024 == 0;
         AlignedBuffer Placed(int length, int pageOffset) => wholePages ? new AlignedBuffer(length, pageOffset) : new AlignedBuffer(length);
         _writeWeights = Placed(slots, 2048);
