@@ -108,10 +108,11 @@ public sealed class RooflineResult
 
     /// <summary>
     /// The rate if a cache kept part of the working set between passes: the bytes of a smaller measured buffer at its rate
-    /// and the rest at the fastest rate measured at this size or beyond (past the largest buffer, its rate), the best such split. A loop sweeping a buffer just
-    /// larger than a cache runs slower than this (the replacement policy evicts each line before its reuse), but a step
-    /// that reads its data in another order (or a cache with a better policy) keeps up to a cache's worth, so only this
-    /// split bounds it: on a 1 MiB L2 a sweep of 1.25 MB read at 43 GB/s, while the DNC step of N = 64 (1.24 MB) ran 10% faster than that rate allows.
+    /// and the rest at the fastest rate measured at this size or beyond (past the largest buffer, its rate), the best such
+    /// split. A loop sweeping a buffer just larger than a cache runs slower than this (the replacement policy evicts each
+    /// line before its reuse), but a step that reads its data in another order (or a cache with a better policy) keeps up
+    /// to a cache's worth, so only this split bounds it: on a 1 MiB L2 a sweep of 1.25 MB read at 43 GB/s, while the DNC
+    /// step of N = 64 (1.24 MB) ran 10% faster than that rate allows.
     /// </summary>
     private static double PartKept((long Bytes, double Rate)[] points, long bytes)
     {

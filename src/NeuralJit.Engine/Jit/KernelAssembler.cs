@@ -148,11 +148,9 @@ public sealed class KernelAssembler
     public int AllocatePagedStack(int bytes)
     {
         int at = AllocateStack(bytes);
-        for (int touch = bytes - PageBytes; touch > 0; touch -= PageBytes) Asm.mov(eax, __dword_ptr[rsp + (at + touch)]);
+        for (int touch = bytes - AlignedBuffer.PageBytes; touch > 0; touch -= AlignedBuffer.PageBytes) Asm.mov(eax, __dword_ptr[rsp + (at + touch)]);
         return at;
     }
-
-    private const int PageBytes = 4096;
 
     // ---- KernelArgs fields -------------------------------------------------------------------------
 
