@@ -30,7 +30,7 @@ internal sealed class ForeignBuild
         _engine = context.LoadFromAssemblyPath(dll);
     }
 
-    /// <summary>The DNC step of that build: its engine and a random network of <paramref name="sizes"/> (the same seed as <see cref="NetworkStep"/>), every slot compiled for <paramref name="isa"/>.</summary>
+    /// <summary>The DNC step of that build: its engine and a random network of <paramref name="sizes"/> (the seed and input of <see cref="NetworkStep"/>), every slot compiled for <paramref name="isa"/>.</summary>
     public IBenchmarkSubject Step(NetworkSizes sizes, Platform.JitIsa isa) => new ForeignStep(this, sizes, isa);
 
     private Type TypeOf(string name) => _engine.GetType(name, throwOnError: true)!;
@@ -60,7 +60,7 @@ internal sealed class ForeignBuild
             Set(foreignSizes, "MemorySlots", sizes.MemorySlots);
             Set(foreignSizes, "MemoryWidth", sizes.MemoryWidth);
             Set(foreignSizes, "ReadHeads", sizes.ReadHeads);
-            var network = build.TypeOf("NeuralJit.Models.NeuralNetwork").GetMethod("CreateRandom")!.Invoke(null, [engine, foreignSizes, 7])!;
+            var network = build.TypeOf("NeuralJit.Models.NeuralNetwork").GetMethod("CreateRandom")!.Invoke(null, [engine, foreignSizes, NetworkStep.NetworkSeed])!;
             var profile = engine.GetType().GetProperty("Profile")!.GetValue(engine)!;
             var promotion = engine.GetType().GetProperty("Promotion")!.GetValue(engine)!;
             var compile = promotion.GetType().GetMethod("CompileAndInstall")!;
@@ -68,8 +68,7 @@ internal sealed class ForeignBuild
                 compile.Invoke(promotion, [slot]);   // null where that build has no emitter: the slot stays managed, as in NetworkStep
             var stepMethod = network.GetType().GetMethods().Single(m => m.Name == "Step" && m.GetParameters() is [{ ParameterType: var p }] && p == typeof(ReadOnlySpan<float>));
             _step = stepMethod.CreateDelegate<StepFunction>(network);
-            var rng = new Random(3);
-            _x = Enumerable.Range(0, sizes.InputSize).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            _x = NetworkStep.Input(sizes.InputSize);
         }
 
         public void Run(long calls)

@@ -19,13 +19,22 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
     public NetworkStep(NetworkSizes sizes, JitIsa? isa)
     {
         _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, IsaCap = isa, SynchronousCompilation = true, CodeCacheBytes = 4 << 20 });
-        _net = NeuralNetwork.CreateRandom(_engine, sizes, seed: 7);
+        _net = NeuralNetwork.CreateRandom(_engine, sizes, NetworkSeed);
         if (isa is not null)
             foreach (var slot in _engine.Profile.Slots)
                 if (KernelEmitters.For(slot.Key.Op) is not null && _engine.Promotion.CompileAndInstall(slot) is null)
                     throw new InvalidOperationException($"{slot.Key} did not compile for {isa}: {_engine.Jit.WhyManaged(slot.Key)}");
+        _x = Input(sizes.InputSize);
+    }
+
+    /// <summary>The random network's seed: another build's step (<see cref="ForeignBuild"/>) builds the same network.</summary>
+    public const int NetworkSeed = 7;
+
+    /// <summary>The fixed input every step is given (the same for another build's step).</summary>
+    public static float[] Input(int size)
+    {
         var rng = new Random(3);
-        _x = Enumerable.Range(0, sizes.InputSize).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        return Enumerable.Range(0, size).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
     }
 
     public void Run(long calls)

@@ -349,7 +349,7 @@ internal static unsafe class Program
         double targetNs = target(boundNs);
         // Batches of back-to-back steps, as a user runs them: each side's ~1 MB of weights otherwise starts every step
         // evicted by the other side's step.
-        var m = SideBySideRunner.Measure(managed, jitted, s_budget with { BatchNanoseconds = SteadyStepBatchNanoseconds });
+        var m = SideBySideRunner.Measure(managed, jitted, SteadyStepBudget);
         if (s_compare is not null) CompareBuilds(name, sizes, isa, jitted);
         Add(name, isa, "ManagedSimd", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
             $"±{m.Candidate.Error999:N0}", $"bound {boundNs:N0} ns ({roof.CeilingFor(workingSet).Level} {workingSet / 1024.0:N0} KiB)", $"{100 * boundNs / m.Candidate.Median:N0}%", $"{err:G2}",
@@ -364,7 +364,7 @@ internal static unsafe class Program
     private static void CompareBuilds(string name, NetworkSizes sizes, JitIsa isa, NetworkStep jitted)
     {
         var other = s_compare!.Step(sizes, isa);
-        var m = SideBySideRunner.Measure(other, jitted, s_budget with { BatchNanoseconds = SteadyStepBatchNanoseconds });
+        var m = SideBySideRunner.Measure(other, jitted, SteadyStepBudget);
         Console.WriteLine($"  {name}: {s_compare.Directory} {m.Baseline.Median:N0} ns, this build {m.Candidate.Median:N0} ns; median of per-round ratios {m.MedianPairRatio:F3} ({m.Candidate.Count} rounds)");
     }
 
@@ -375,6 +375,8 @@ internal static unsafe class Program
     /// managed step and 663 µs beside another build's JIT step.
     /// </summary>
     private const double SteadyStepBatchNanoseconds = 10_000_000;
+
+    private static BenchmarkBudget SteadyStepBudget => s_budget with { BatchNanoseconds = SteadyStepBatchNanoseconds };
 
     private static bool Selected(string name) => s_filter.Length == 0 || name.Contains(s_filter, StringComparison.OrdinalIgnoreCase);
 
