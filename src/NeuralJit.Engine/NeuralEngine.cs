@@ -203,15 +203,59 @@ public sealed class NeuralEngine : IDisposable
 
     /// <summary>
     /// Each tiering step (promotion, compile, install, refusal, warning) as it happens, on the thread it happens on
-    /// (background compiles included). Handlers must be quick and must not throw; cmdlets queue the events and write
-    /// them to their verbose and warning streams on the pipeline thread.
+    /// (background compiles included). Handlers must be quick, must not throw and must not wait for another thread
+    /// (they run under a lock); cmdlets queue the events and write them to their verbose and warning streams on the
+    /// pipeline thread. A warning raised while nobody listens (a background compile that ends between two cmdlets)
+    /// is kept, up to <see cref="UnheardWarningsKept"/>, and goes to the next handler that subscribes.
     /// </summary>
-    public event Action<TieringEvent>? Tiering;
+    public event Action<TieringEvent>? Tiering
+    {
+        add
+        {
+            if (value is null) return;
+            lock (_tieringGate)
+            {
+                _tiering += value;
+                while (_unheardWarnings.TryDequeue(out var w)) Deliver(value, w);
+            }
+        }
+        remove { lock (_tieringGate) _tiering -= value; }
+    }
+
+    /// <summary>How many warnings nobody has heard yet the engine keeps for the next <see cref="Tiering"/> handler.</summary>
+    public const int UnheardWarningsKept = 64;
+
+    private readonly object _tieringGate = new();
+    private readonly Queue<TieringEvent> _unheardWarnings = new();
+    private Action<TieringEvent>? _tiering;
 
     internal void RaiseTiering(TieringEvent e)
     {
+        // Under the gate, so a handler that unsubscribes (a cmdlet that ends) either got the event or left it kept.
+        lock (_tieringGate)
+        {
+            if (_tiering is { } handlers) Deliver(handlers, e);
+            else if (e.Kind == TieringEventKind.Warning) KeepUnheard(e);
+        }
+    }
+
+    /// <summary>Gives back warnings a handler received but never showed (a cmdlet stopped before it wrote them).</summary>
+    public void ReturnUnheard(IEnumerable<TieringEvent> warnings)
+    {
+        foreach (var w in warnings)
+            if (w.Kind == TieringEventKind.Warning) RaiseTiering(w);
+    }
+
+    private void KeepUnheard(TieringEvent e)
+    {
+        _unheardWarnings.Enqueue(e);
+        while (_unheardWarnings.Count > UnheardWarningsKept) _unheardWarnings.Dequeue();
+    }
+
+    private static void Deliver(Action<TieringEvent> handlers, TieringEvent e)
+    {
         // A faulty subscriber must not stop a compile or a promotion.
-        try { Tiering?.Invoke(e); }
+        try { handlers(e); }
         catch (Exception ex) { System.Diagnostics.Trace.WriteLine($"NeuralJit: a Tiering handler threw: {ex.Message}"); }
     }
 

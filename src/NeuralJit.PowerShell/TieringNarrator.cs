@@ -7,7 +7,8 @@ namespace NeuralJit.PowerShell;
 /// <summary>
 /// Tells a cmdlet's user what the tiering does while the cmdlet runs: the engine raises its events on any thread
 /// (background compiles included), this queues them, and <see cref="Flush"/> writes them on the pipeline thread,
-/// the only thread that may write to the streams: warnings to the warning stream, the rest to -Verbose.
+/// the only thread that may write to the streams: warnings to the warning stream, the rest to -Verbose. It hears the
+/// warnings raised while no cmdlet listened (see <see cref="NeuralEngine.Tiering"/>) when it subscribes.
 /// </summary>
 internal sealed class TieringNarrator : IDisposable
 {
@@ -43,5 +44,11 @@ internal sealed class TieringNarrator : IDisposable
             _cmdlet.WriteVerbose($"{pending:N0} compile(s) still running in the background: Get-NeuralJitKernel lists them when they finish.");
     }
 
-    public void Dispose() => _engine.Tiering -= _handler;
+    /// <summary>Stops listening; warnings it never wrote (the cmdlet was stopped) go back to the engine for the next cmdlet.</summary>
+    public void Dispose()
+    {
+        _engine.Tiering -= _handler;
+        _engine.ReturnUnheard(_events);
+        _events.Clear();
+    }
 }

@@ -77,4 +77,48 @@ public sealed class TieringEventTests
         Call(slot, 100);
         Assert.NotNull(slot.JitKernel);
     }
+
+    [Fact]
+    public void AWarningRaisedWhileNobodyListensGoesOnceToTheNextHandler()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, SynchronousCompilation = true });
+        engine.Jit.CacheFactory = _ => throw new ExecutableMemoryException("mprotect to read-execute failed (errno 13): test");
+        Call(engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8)), 100);
+        var first = Recorded(engine, () => { });
+        Assert.Equal([TieringEventKind.Warning], first.Select(e => e.Kind));
+        Assert.Contains("no executable memory", first[0].Message);
+        Assert.Empty(Recorded(engine, () => { }));
+    }
+
+    [Fact]
+    public void OnlyWarningsAreKeptForTheNextHandlerAndAtMostUnheardWarningsKept()
+    {
+        using var engine = new NeuralEngine(new EngineOptions());
+        var key = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8)).Key;
+        for (int i = 0; i < NeuralEngine.UnheardWarningsKept + 10; i++)
+        {
+            engine.RaiseTiering(new TieringEvent(TieringEventKind.Warning, key, $"warning {i}"));
+            engine.RaiseTiering(new TieringEvent(TieringEventKind.Promoted, key, $"promoted {i}"));
+        }
+        var heard = Recorded(engine, () => { });
+        Assert.Equal(NeuralEngine.UnheardWarningsKept, heard.Count);
+        Assert.All(heard, e => Assert.Equal(TieringEventKind.Warning, e.Kind));
+        Assert.Equal("warning 10", heard[0].Message);
+        Assert.Equal($"warning {NeuralEngine.UnheardWarningsKept + 9}", heard[^1].Message);
+    }
+
+    [Fact]
+    public void WarningsAHandlerGivesBackReachTheNextHandler()
+    {
+        using var engine = new NeuralEngine(new EngineOptions());
+        var key = engine.Resolve(OpKind.Sigmoid, OpShape.Vector(8)).Key;
+        var shown = new List<TieringEvent>();
+        Action<TieringEvent> stopped = shown.Add;
+        engine.Tiering += stopped;
+        engine.RaiseTiering(new TieringEvent(TieringEventKind.Warning, key, "cache full"));
+        engine.RaiseTiering(new TieringEvent(TieringEventKind.Installed, key, "installed"));
+        engine.Tiering -= stopped;
+        engine.ReturnUnheard(shown);
+        Assert.Equal(["cache full"], Recorded(engine, () => { }).Select(e => e.Message));
+    }
 }

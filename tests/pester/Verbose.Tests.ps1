@@ -67,8 +67,9 @@ Import-Module NeuralJit
 Set-NeuralJitOption -CodeCacheBytes 4096
 # Two layers: an AVX2 LSTM step kernel (about 3 KB) fits in 4 KiB, the second layer's does not.
 $null = Invoke-NeuralInference -InputSize 64 -HiddenSize 128 -Layers 2 -Steps 6000 -WarningVariable w -WarningAction SilentlyContinue
-# Background compiles may finish after the run: a second run reports what they hit.
-Start-Sleep -Milliseconds 500
+# Background compiles may finish after the run: the next run reports the warnings nobody heard.
+$deadline = [DateTime]::UtcNow.AddSeconds(60)
+while ((Get-NeuralEngine).PendingCompilations -gt 0 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
 $null = Invoke-NeuralInference -InputSize 64 -HiddenSize 128 -Layers 2 -Steps 10 -WarningVariable +w -WarningAction SilentlyContinue
 $w | ForEach-Object { 'WARNING ' + $_.Message }
 '@
