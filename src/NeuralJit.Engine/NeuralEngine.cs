@@ -260,10 +260,10 @@ public sealed class NeuralEngine : IDisposable
     }
 
     /// <summary>
-    /// Declares slots that run together once per step of one model layer (a DNC step's nine ops): when the profile
-    /// promotes any of them, <see cref="TierPromotion"/> compiles the others too. The cheap ones (usage, gates, weightings: well under
-    /// 1% each) never reach ShareThreshold alone, yet each is a managed call in every step; once the step's hot op
-    /// is compiled, compiling them costs tens of µs once.
+    /// Declares slots that run together once per step (a DNC memory's ten ops; a network's LSTM layers, memory and
+    /// head): when the profile promotes any of them, <see cref="TierPromotion"/> compiles the others too. The cheap ones
+    /// (usage, gates, weightings, the head: well under 1% each) never reach ShareThreshold alone, yet each is a managed
+    /// call in every step; once the step's hot op is compiled, compiling them costs tens of µs once.
     /// </summary>
     public void PromoteTogether(IReadOnlyList<OpSlot> slots)
     {

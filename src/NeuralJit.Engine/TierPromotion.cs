@@ -45,7 +45,7 @@ public sealed class TierPromotion
         if (total <= 0 || !IsCandidate(mine.Calls, mine.TotalCycles / total)) return;
         if (!slot.TryMarkPromotionRequested()) return;
         Request(slot, $"{slot.Key}: promoted after {mine.Calls:N0} calls with {100 * mine.TotalCycles / total:N1}% of the profiled cycles.");
-        // The slots that run beside it in each step of its layer (NeuralEngine.PromoteTogether) follow it.
+        // The slots that run beside it in every step (NeuralEngine.PromoteTogether) follow it.
         foreach (var c in slot.Companions)
             if (c.JitKernel is null && c.TryMarkPromotionRequested())
                 Request(c, $"{c.Key}: promoted with {slot.Key}, which runs beside it in every step.");

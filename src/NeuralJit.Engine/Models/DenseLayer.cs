@@ -30,6 +30,8 @@ public sealed unsafe class DenseLayer : IDisposable
 
     public int InputSize { get; }
     public int OutputSize { get; }
+    /// <summary>The slot a forward pass runs through (<see cref="NeuralNetwork"/> promotes a step's slots together).</summary>
+    internal OpSlot Slot => _slot;
     public long ParameterCount => (long)InputSize * OutputSize + OutputSize;
     public ReadOnlySpan<float> Output => _y.Span;
 

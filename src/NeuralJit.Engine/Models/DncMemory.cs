@@ -94,9 +94,13 @@ public sealed unsafe class DncMemory : IDisposable
         _linkTemporalSlot = engine.Resolve(OpKind.DncLinkTemporal, new OpShape(slots, readHeads));
         _readWeightingSlot = engine.Resolve(OpKind.DncReadWeighting, new OpShape(slots, readHeads));
         _readSlot = engine.Resolve(OpKind.DncRead, new OpShape(slots, width, readHeads));
-        engine.PromoteTogether(new[] { _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeContentSlot,
-            _linkTemporalSlot, _readWeightingSlot, _readSlot });
+        StepSlots = [_interface.Slot, _squashSlot, _usageSlot, _allocationSlot, _contentSlot, _writeWeightingSlot, _writeContentSlot,
+            _linkTemporalSlot, _readWeightingSlot, _readSlot];
+        engine.PromoteTogether(StepSlots);
     }
+
+    /// <summary>The slots a step runs through, each once: the interface, then the nine DNC ops.</summary>
+    internal IReadOnlyList<OpSlot> StepSlots { get; }
 
     public int Slots { get; }
     public int Width { get; }

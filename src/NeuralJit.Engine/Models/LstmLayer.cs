@@ -45,6 +45,8 @@ public sealed unsafe class LstmLayer : IDisposable
 
     public int InputSize { get; }
     public int HiddenSize { get; }
+    /// <summary>The slot a step runs through (<see cref="NeuralNetwork"/> promotes a step's slots together).</summary>
+    internal OpSlot Slot => _step;
     public long ParameterCount => 4L * HiddenSize * (InputSize + HiddenSize) + 8L * HiddenSize;
 
     /// <summary>The current hidden state h (valid until the next step).</summary>

@@ -57,6 +57,9 @@ public sealed unsafe class NeuralNetwork : IDisposable
             _headInput = new AlignedBuffer(sizes.HeadInputSize);
         }
         _head = new DenseLayer(engine, weights.Head, ownsWeights: false);
+        // Every op of a step runs once per step: when the profile promotes the hot ones, the cheap ones (the head, a
+        // second layer under ShareThreshold) follow rather than stay managed calls in every step.
+        engine.PromoteTogether([.. _layers.Select(l => l.Slot), .. _memory?.StepSlots ?? [], _head.Slot]);
         _input = new AlignedBuffer(sizes.ControllerInputSize);
         _stepLabel = engine.TraceLabel("step");
         _layerLabels = new int[sizes.Layers];
