@@ -10,7 +10,7 @@ public sealed class TieringEventTests
 {
     private static unsafe void Call(OpSlot slot, int times)
     {
-        var x = new float[8]; var y = new float[8];
+        var x = new float[slot.Key.Shape.M]; var y = new float[slot.Key.Shape.M];
         fixed (float* px = x, py = y)
         {
             KernelArgs a = default; a.A = px; a.C = py;
@@ -120,5 +120,40 @@ public sealed class TieringEventTests
         engine.Tiering -= stopped;
         engine.ReturnUnheard(shown);
         Assert.Equal(["cache full"], Recorded(engine, () => { }).Select(e => e.Message));
+    }
+
+    [Fact]
+    public void SlotsDeclaredTogetherArePromotedTogetherAndADeclarationRepeatedChangesNothing()
+    {
+        using var engine = new NeuralEngine(new EngineOptions { CallThreshold = 10, ShareThreshold = 0, SynchronousCompilation = true });
+        OpSlot Slot(int n) => engine.Resolve(OpKind.Sigmoid, OpShape.Vector(n));
+        OpSlot a = Slot(8), b = Slot(16), c = Slot(24), d = Slot(32), lone = Slot(40);
+        engine.PromoteTogether([a, b]);
+        engine.PromoteTogether([a, b]);       // every network of a model declares its step again
+        engine.PromoteTogether([b, c, d]);    // b runs in a second kind of step too
+        Assert.Equal([b], a.Companions);
+        Assert.Equal([a, c, d], b.Companions);
+
+        var events = Recorded(engine, () => Call(a, 100));
+        Assert.NotNull(a.JitKernel);
+        Assert.NotNull(b.JitKernel);
+        Assert.Null(c.JitKernel);
+        Assert.Contains(events, e => e.Message == $"{b.Key}: promoted with {a.Key}, which runs beside it in every step.");
+
+        Call(b, 100);   // compiled as a's companion: its own calls promote nothing more
+        Assert.Null(c.JitKernel);
+        Call(d, 100);   // d's promotion brings its group's c
+        Assert.NotNull(c.JitKernel);
+        Assert.Null(lone.JitKernel);
+    }
+
+    [Fact]
+    public void ASlotOfAnotherEngineIsRefused()
+    {
+        using var one = new NeuralEngine(new EngineOptions());
+        using var other = new NeuralEngine(new EngineOptions());
+        var e = Assert.Throws<ArgumentException>(() =>
+            one.PromoteTogether([one.Resolve(OpKind.Sigmoid, OpShape.Vector(8)), other.Resolve(OpKind.Sigmoid, OpShape.Vector(8))]));
+        Assert.Equal("slots", e.ParamName);
     }
 }
