@@ -23,6 +23,17 @@ namespace NeuralJit.Jit.Emitters;
 /// That keeps horizontal sums off each row (3·(L−1) shuffles and adds per L rows and key instead of a reduction per
 /// row). The cosines are then finished vectorised per chunk (sqrt, ×‖k_h‖, + ε, divide, ×β_h), and the R softmaxes run
 /// over the R·N scores, which are L1-resident, not over M.</para>
+/// <para>Where its time goes, N = 256 W = 64 R = 4 on the Xeon (parts left out of the kernel, all builds in one
+/// process, AVX-512 / AVX2): the write ~25–30 / 30–35%, the sums ~45 / 45% (the FMAs ~25 / 33%, the trees ~20 / 12%),
+/// the cosines ~5%, the softmaxes ~17%; N = 1024 alike. With each product a multiply instead of an FMA on its chain,
+/// the time did not move: the sums are not latency-bound. The trees cost more on AVX-512 because its shuffles and its
+/// FMAs share port 5 (two FMAs and a vshufps, independent: 1.6 TSC cycles on zmm, 1.26 on ymm). Tried without gain
+/// (old ÷ new time, in-process A/B, ≥ 20 rounds, 256 and 1024, both ISAs): two keys per pass with each row vector loaded
+/// once (0.92–1.02); two keys per accumulator (halves, the row's half-vector broadcast) and a tree without its first
+/// level, half the shuffles (0.90–0.99; 1.05–1.07 only at AVX-512 W = 16); the tree's first level through the stack, no
+/// shuffle (AVX-512, 0.93–0.94); prefetching the next chunk during the sums (0.86–0.92); chunks of 4 or 16 KiB
+/// (0.99–1.01); one head's exps with the previous head's divisions (1.00–1.03), plus the max taken in the cosine pass
+/// (1.00–1.05).</para>
 /// Registers come from the register plan, in the order that gives each role its place (the AVX2 tail mask at the top);
 /// pointers by operand: <c>Memory</c> (rsi), the current row <c>Row</c> (r9), the row's index <c>Slot</c> (rax).
 /// </summary>
