@@ -270,7 +270,7 @@ public sealed class NeuralEngine : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         foreach (var slot in slots)
             if (slot.Engine != this) throw new ArgumentException($"{slot.Key} belongs to another engine.", nameof(slots));
-        // Every network of a model declares the same group again (a call's fresh network): merging costs ~1.5 µs a slot.
+        // Every network built over a model declares the same group again; merging again would cost ~1.5 µs a slot.
         string group = string.Join(',', slots.Select(s => s.TraceId));
         lock (_groupGate)
         {
