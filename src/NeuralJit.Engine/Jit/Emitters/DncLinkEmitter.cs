@@ -468,6 +468,11 @@ public sealed class DncLinkEmitter : IKernelEmitter
     /// for bit; a reduction per sum costs 8 instructions, the tree 36 for 12 sums. Sum (r, h) goes to lane h·stride + r:
     /// a head per 128-bit lane while the block has ≤ 4 rows and ≤ 4 heads, else (Blocking: ≤ 2 rows) heads rows apart,
     /// so a head's lanes never straddle two 128-bit lanes.
+    /// AVX2 keeps a reduction per sum: the same tree there (8 lanes, heads rows apart, each head stored by vmovss,
+    /// vmovlps/vmovhps, vmovlps + vextractps or vmovups; 19 instructions for 2×2 sums against 36, f the same bit for bit)
+    /// measured old ÷ new 0.99–1.02 (one outlier 0.96) in one process (Xeon, 4 processes of 21–41 rounds:
+    /// DncLinkTemporal 64x64x2, 128x128x4, 256x256x4, 1024x1024x4, DncTemporal 256x256x4; also 16x16x4 to 128x128x3).
+    /// Probably the per-sum reductions already overlap the next row group's loads and FMAs; not measured on a Zen 3.
     /// </summary>
     private static void ReduceForwardSums(KernelAssembler k, Vec[,] fwd, Vec tmp, int h0, int nb, bool accumulate)
     {
