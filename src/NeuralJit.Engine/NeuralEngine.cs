@@ -196,6 +196,9 @@ public sealed class NeuralEngine : IDisposable
                     CyclesEstimated = s.CyclesEstimated,
                     AvgNanoseconds = CycleClock.TicksToNanoseconds(s.AvgCycles),
                     Tier = kernel is null ? HotspotTier.Managed : (HotspotTier)kernel.Isa,
+                    TierCalls = s.TierCalls,
+                    TierAvgCycles = s.TierAvgCycles,
+                    TierAvgNanoseconds = s.TierAvgCycles is { } tierCycles ? CycleClock.TicksToNanoseconds(tierCycles) : null,
                 };
             })
             .ToList();

@@ -87,6 +87,53 @@ public class JitCmdletTests
         Assert.All(kernels, k => Assert.StartsWith("Dnc", k.Properties["Operation"].Value.ToString()));
     }
 
+    /// <summary>
+    /// A key compiled mid-run: Calls and AvgNanoseconds go on over both tiers, TierCalls and TierAvgNanoseconds count
+    /// only the calls of the kernel installed now, and Export-NeuralRoofline places the key by those.
+    /// </summary>
+    [Fact]
+    public void AKeyCompiledMidRunReportsItsJitCallsApartFromTheTotals()
+    {
+        var (output, errors) = Run("""
+            Reset-NeuralProfile -Confirm:$false
+            Set-NeuralJitOption -CallThreshold 1000000
+            try {
+                Invoke-NeuralInference -InputSize 13 -HiddenSize 7 -Steps 40 | Out-Null
+                $managed = Get-NeuralHotspot -Operation LstmStep -Dims 28x20
+                Invoke-NeuralJitCompile -Operation LstmStep -Dims 28x20 | Out-Null
+                $installed = Get-NeuralHotspot -Operation LstmStep -Dims 28x20
+                Invoke-NeuralInference -InputSize 13 -HiddenSize 7 -Steps 25 | Out-Null
+                $jit = Get-NeuralHotspot -Operation LstmStep -Dims 28x20
+                $managed, $installed, $jit
+                $svg = [IO.Path]::Combine([IO.Path]::GetTempPath(), "tier-$PID-$([guid]::NewGuid()).svg")
+                Export-NeuralRoofline -Path $svg
+                [IO.File]::ReadAllText($svg); [IO.File]::Delete($svg)
+            }
+            finally { Set-NeuralJitOption -CallThreshold 1000 }
+            """);
+        Assert.True(errors.Count == 0, string.Join("\n", errors.Select(e => e.ToString())));
+        long Long(PSObject o, string p) => Convert.ToInt64(o.Properties[p].Value);
+        double? Ns(PSObject o) => o.Properties["TierAvgNanoseconds"].Value as double?;
+        var (managed, installed, jit) = (output[0], output[1], output[2]);
+        Assert.Equal("Managed", managed.Properties["Tier"].Value.ToString());
+        Assert.Equal((40L, 40L), (Long(managed, "Calls"), Long(managed, "TierCalls")));
+        Assert.NotNull(Ns(managed));
+        Assert.Equal((40L, 0L), (Long(installed, "Calls"), Long(installed, "TierCalls")));
+        Assert.Null(Ns(installed));                                // no call of the kernel timed yet
+        Assert.Equal("Jit", jit.Properties["Status"].Value.ToString());
+        Assert.Equal((65L, 25L), (Long(jit, "Calls"), Long(jit, "TierCalls")));
+        Assert.NotNull(Ns(jit));
+        Assert.NotEqual(Ns(jit), (double)jit.Properties["AvgNanoseconds"].Value);
+        // The chart's mark for the key is the kernel's own time: its title gives the ns of the tier's calls.
+        string svg = (string)output[3].BaseObject;
+        var title = System.Text.RegularExpressions.Regex.Match(svg, @"class=""mark jit""[^>]*><title>LstmStep 28x20:[^<]*\(([\d.,]+) ns\)</title>");
+        Assert.True(title.Success, svg);
+        double ns = Ns(jit)!.Value;
+        string expected = ns >= 100 ? ns.ToString("#,0", System.Globalization.CultureInfo.InvariantCulture)
+            : ns.ToString(ns >= 10 ? "0.0" : ns >= 1 ? "0.00" : "0.###", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(expected, title.Groups[1].Value);
+    }
+
     [Fact]
     public void BadDimsAreAnInvalidArgumentErrorWithTheDimsAsTarget()
     {

@@ -21,7 +21,7 @@ public sealed class ViewTests : IDisposable
         var text = _s.Render("Get-NeuralHotspot -Operation LstmStep -Dims 48x32");
         var lines = Lines(text);
         var header = lines[0];
-        foreach (var h in new[] { "Operation", "Dims", "Calls", "Total cycles", "Avg cycles", "Avg µs", "Cyc/elem", "Share", "Timed", "Status" })
+        foreach (var h in new[] { "Operation", "Dims", "Calls", "Total cycles", "Avg µs", "Now µs", "Cyc/elem", "Share", "Timed", "Status" })
             Assert.True(header.Contains(h), $"header lacks '{h}':\n{text}");
         Assert.StartsWith("---", lines[1]);
         var row = lines[2];

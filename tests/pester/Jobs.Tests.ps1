@@ -29,7 +29,7 @@ Describe 'Start-Job with the module' {
     It 'renders them with the module''s views' {
         $hot = $received | Where-Object { $_.PSObject.TypeNames[0] -eq 'Deserialized.NeuralJit.HotspotRecord' }
         $text = $hot | Out-String -Width 120
-        $text | Should -Match 'Operation\s+Dims\s+Calls\s+Share\s+Status\s+Avg cycles'
+        $text | Should -Match 'Operation\s+Dims\s+Calls\s+Share\s+Status\s+Avg µs\s+Now µs\s+Total cycles'
         $text | Should -Match 'LstmStep\s+24x16\s+40\s'
         $speed = $received | Where-Object { $_.PSObject.TypeNames[0] -eq 'Deserialized.NeuralJit.SpeedupResult' }
         ($speed | Out-String -Width 80) | Should -Match 'Gemm\s+64x64x64\s+Avx(2|512)\s+ManagedSimd\s+\d+\.\d\dx'

@@ -36,6 +36,15 @@ public sealed class HotspotRecord
     public double AvgNanoseconds { get; init; }
     /// <summary>The code the key's calls run now: the managed tier, or the JIT kernel of that ISA.</summary>
     public HotspotTier Tier { get; init; }
+    /// <summary>
+    /// Calls run by <see cref="Tier"/>: since its kernel was installed, or since the last Reset-NeuralProfile if later.
+    /// Calls, TotalCycles and AvgCycles cover every call since the reset, so they mix the tiers of a key promoted mid-run.
+    /// </summary>
+    public long TierCalls { get; init; }
+    /// <summary>What a call of <see cref="Tier"/> costs on average (TSC ticks), or null while none of its calls was timed.</summary>
+    public double? TierAvgCycles { get; init; }
+    /// <summary><see cref="TierAvgCycles"/> in nanoseconds.</summary>
+    public double? TierAvgNanoseconds { get; init; }
 
     public override string ToString() => $"{Operation} {Dims}";
 }

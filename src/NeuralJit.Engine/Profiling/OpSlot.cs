@@ -85,6 +85,11 @@ public sealed unsafe class OpSlot
     private long _sampleMask; // period − 1
     private int _promotionState; // 0 none, 1 requested
     private long _nextPromotionCheck; // call count before which MaybePromote does not ask again
+    // The counters' values when the current kernel was installed (0 after a Reset, which the kernel survives): a key
+    // promoted mid-run reports what its calls cost now beside the totals that mix both tiers.
+    private long _tierCallsBase;
+    private long _tierMeasuredBase;
+    private long _tierTicksBase;
 
     /// <summary>A slot of <paramref name="engine"/> (null only for the profiler's calibration), reading <paramref name="state"/> on its calls.</summary>
     internal OpSlot(NeuralEngine? engine, ProfilerState state, OpKey key)
@@ -207,7 +212,7 @@ public sealed unsafe class OpSlot
         Interlocked.Add(ref _measuredTicks, ticks);
         while (ticks < (cur = Volatile.Read(ref _minTicks)) && Interlocked.CompareExchange(ref _minTicks, ticks, cur) != cur) { }
         while (ticks > (cur = Volatile.Read(ref _maxTicks)) && Interlocked.CompareExchange(ref _maxTicks, ticks, cur) != cur) { }
-        if (measured < WarmupCalls) return;
+        if (measured - Volatile.Read(ref _tierMeasuredBase) < WarmupCalls) return;
         // Period so that what a timed call adds (SampleCostTicks) stays under 1/OverheadDivisor of the kernel's time.
         // The kernel's time is its fastest measured call: unlike the mean, a preempted call cannot shrink the period
         // (a 10 ms preemption among 32 samples would otherwise make every call timed), and it is the conservative side.
@@ -218,8 +223,27 @@ public sealed unsafe class OpSlot
         Volatile.Write(ref _sampleMask, period - 1);
     }
 
-    /// <summary>Installs a JIT kernel (or null to go back to managed); atomic with respect to callers.</summary>
-    public void Install(JitKernel? kernel) => Volatile.Write(ref _jit, kernel);
+    /// <summary>
+    /// Installs a JIT kernel (or null to go back to managed); atomic with respect to callers. A new kernel starts the
+    /// current tier's counters (<see cref="OpStats.TierCalls"/>) and its own warm-up of timed calls, so its average is
+    /// known after a few calls even where the managed tier's calls were sampled 1 in 1,024; a call running across the
+    /// swap may count on either side.
+    /// </summary>
+    public void Install(JitKernel? kernel)
+    {
+        if (ReferenceEquals(Interlocked.Exchange(ref _jit, kernel), kernel)) return;
+        Volatile.Write(ref _tierCallsBase, Calls());
+        Volatile.Write(ref _tierMeasuredBase, Volatile.Read(ref _measuredCalls));
+        Volatile.Write(ref _tierTicksBase, Volatile.Read(ref _measuredTicks));
+        Volatile.Write(ref _sampleMask, 0); // the new tier's first WarmupCalls calls are timed, as a new key's are
+    }
+
+    /// <summary>Calls since the last <see cref="Reset"/>.</summary>
+    private long Calls()
+    {
+        long ownerBase = Volatile.Read(ref _ownerBase); // first: a baseline is a past value of _ownerCalls, so the difference is never negative
+        return Volatile.Read(ref _ownerCalls) - ownerBase + Volatile.Read(ref _sharedCalls);
+    }
 
     /// <summary>
     /// From a measured call: asks the engine whether this key is now a JIT candidate. Computing the share reads every
@@ -255,13 +279,15 @@ public sealed unsafe class OpSlot
         Volatile.Write(ref _counterReads, 0);
         Volatile.Write(ref _outlierCalls, 0);
         Volatile.Write(ref _sampleMask, 0);
+        Volatile.Write(ref _tierCallsBase, 0);
+        Volatile.Write(ref _tierMeasuredBase, 0);
+        Volatile.Write(ref _tierTicksBase, 0);
     }
 
     /// <summary>A consistent-enough copy of the counters for reporting.</summary>
     public OpStats Snapshot()
     {
-        long ownerBase = Volatile.Read(ref _ownerBase); // first: a baseline is a past value of _ownerCalls, so the difference is never negative
-        long calls = Volatile.Read(ref _ownerCalls) - ownerBase + Volatile.Read(ref _sharedCalls);
+        long calls = Calls();
         long measured = Volatile.Read(ref _measuredCalls);
         long ticks = Volatile.Read(ref _measuredTicks);
         long reads = Volatile.Read(ref _counterReads);
@@ -275,7 +301,13 @@ public sealed unsafe class OpSlot
             TlbMisses: reads > 0 ? Volatile.Read(ref _tlbMisses) : null,
             CounterCalls: reads,
             Tier: Tier)
-        { MeasuredCycles = ticks, OutlierCalls = Volatile.Read(ref _outlierCalls) };
+        {
+            MeasuredCycles = ticks, OutlierCalls = Volatile.Read(ref _outlierCalls),
+            // A Reset racing an Install can leave a base above the counters: the tier then counts from zero.
+            TierCalls = Math.Clamp(calls - Volatile.Read(ref _tierCallsBase), 0, calls),
+            TierMeasuredCalls = Math.Clamp(measured - Volatile.Read(ref _tierMeasuredBase), 0, measured),
+            TierMeasuredCycles = Math.Clamp(ticks - Volatile.Read(ref _tierTicksBase), 0, ticks),
+        };
     }
 
     public override string ToString() => Key.ToString();
@@ -298,5 +330,13 @@ public sealed record OpStats(OpKey Key, long Calls, long MeasuredCalls, long Tot
     /// </summary>
     public long OutlierCalls { get; init; }
     public double AvgCycles => Calls == 0 ? 0 : (double)TotalCycles / Calls;
+    /// <summary>Calls run by the kernel installed now (<see cref="Tier"/>), since it was installed or since the last reset if later.</summary>
+    public long TierCalls { get; init; }
+    /// <summary>Timed calls among <see cref="TierCalls"/>.</summary>
+    public long TierMeasuredCalls { get; init; }
+    /// <summary>Cycles of the <see cref="TierMeasuredCalls"/>.</summary>
+    public long TierMeasuredCycles { get; init; }
+    /// <summary>What a call of the current tier costs on average, or null before one of its calls was timed.</summary>
+    public double? TierAvgCycles => TierMeasuredCalls == 0 ? null : (double)TierMeasuredCycles / TierMeasuredCalls;
     public double CyclesPerElement => Key.Elements == 0 ? 0 : AvgCycles / Key.Elements;
 }

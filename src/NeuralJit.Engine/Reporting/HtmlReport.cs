@@ -75,14 +75,14 @@ public static class HtmlReport
         if (c.Hotspots.Count == 0) w.Write("<p class=\"none\">The profile is empty: run a model (Invoke-NeuralInference) before the report.</p>\n");
         else
         {
-            w.Write("<table id=\"hotspots\"><thead><tr><th>Operation</th><th>Dims</th><th>Tier</th><th>Status</th><th class=\"n\">Calls</th><th class=\"n\">Avg ns</th><th class=\"n\">Total ticks</th><th>Share</th></tr></thead><tbody>\n");
+            w.Write("<table id=\"hotspots\"><thead><tr><th>Operation</th><th>Dims</th><th>Tier</th><th>Status</th><th class=\"n\">Calls</th><th class=\"n\">Avg ns</th><th class=\"n\">Now ns</th><th class=\"n\">Total ticks</th><th>Share</th></tr></thead><tbody>\n");
             foreach (var h in c.Hotspots)
             {
                 cancellation.ThrowIfCancellationRequested();
                 w.Write($"<tr><td>{Esc(h.Operation)}</td><td>{Esc(h.Dims)}</td><td>{Esc(h.Tier)}</td><td>{Esc(h.Status)}</td><td class=\"n\">{h.Calls:N0}</td>");
-                w.Write($"<td class=\"n\">{Ns(h.AvgNanoseconds)}</td><td class=\"n\">{h.TotalCycles:N0}{(h.CyclesEstimated ? "*" : "")}</td><td>{Bar(100 * h.Share, $"{100 * h.Share:0.0}%")}</td></tr>\n");
+                w.Write($"<td class=\"n\">{Ns(h.AvgNanoseconds)}</td><td class=\"n\">{(h.TierAvgNanoseconds is { } now ? Ns(now) : "")}</td><td class=\"n\">{h.TotalCycles:N0}{(h.CyclesEstimated ? "*" : "")}</td><td>{Bar(100 * h.Share, $"{100 * h.Share:0.0}%")}</td></tr>\n");
             }
-            w.Write("</tbody></table>\n<p class=\"legend\">Total ticks: TSC ticks (a constant-rate reference clock, not core cycles) spent in the key; * scaled up from sampled calls. Share: of all profiled ticks.</p>\n");
+            w.Write("</tbody></table>\n<p class=\"legend\">Avg ns: every call since the profile was reset; Now ns: the calls of the tier the key runs on now (since its kernel was installed). Total ticks: TSC ticks (a constant-rate reference clock, not core cycles) spent in the key; * scaled up from sampled calls. Share: of all profiled ticks.</p>\n");
         }
 
         w.Write("<h2>Compiled kernels</h2>\n");

@@ -95,16 +95,20 @@ public abstract class KernelMeasurementCommand : PSCmdlet, IDisposable
         Speedup = JitNanoseconds > 0 ? BaselineNanoseconds / JitNanoseconds : 0,
     };
 
-    /// <summary>The piped kernels, or with no input the profile's keys at the tier each runs on now.</summary>
+    /// <summary>
+    /// The piped kernels, or with no input the profile's keys at the tier each runs on now, timed by that tier's calls only
+    /// (a key promoted mid-run averages its managed and JIT calls in AvgNanoseconds); a key none of whose current calls was
+    /// timed yet is left out.
+    /// </summary>
     private protected IReadOnlyList<KernelPoint> Points(IReadOnlyList<HotspotRecord> hotspots)
     {
         if (MeasuredPoints.Count > 0 || MyInvocation.ExpectingInput) return MeasuredPoints;
         var points = new List<KernelPoint>();
         foreach (var h in hotspots)
         {
-            if (!OpKey.TryParse(h.Operation, h.Dims, out var key, out _)) continue;
+            if (!OpKey.TryParse(h.Operation, h.Dims, out var key, out _) || h.TierAvgNanoseconds is not { } ns) continue;
             bool jit = h.Tier != HotspotTier.Managed;
-            points.Add(new KernelPoint(key, h.Tier.ToString(), "ManagedSimd", jit ? null : h.AvgNanoseconds, jit ? h.AvgNanoseconds : null));
+            points.Add(new KernelPoint(key, h.Tier.ToString(), "ManagedSimd", jit ? null : ns, jit ? ns : null));
         }
         return points;
     }

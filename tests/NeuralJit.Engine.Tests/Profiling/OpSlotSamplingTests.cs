@@ -95,6 +95,54 @@ public unsafe class OpSlotSamplingTests
         Assert.False(s.CyclesEstimated);
     }
 
+    [Fact]
+    public void AnInstalledKernelStartsTheTierCountersWhileTheTotalsGoOn()
+    {
+        using var engine = new NeuralEngine(NoJit());
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(3));
+        Call(slot, 10);                                   // managed, all in the warm-up: the cold call set aside, 9 timed
+        var managed = slot.Snapshot();
+        Assert.Equal((10L, 9L, managed.MeasuredCycles), (managed.TierCalls, managed.TierMeasuredCalls, managed.TierMeasuredCycles));
+        using var spin = SpinKernel(slot.Key, iterations: 20_000);
+        slot.Install(spin.Kernel);
+        var installed = slot.Snapshot();
+        Assert.Equal((10L, 0L, 0L, 0L), (installed.Calls, installed.TierCalls, installed.TierMeasuredCalls, installed.TierMeasuredCycles));
+        Assert.Null(installed.TierAvgCycles);
+        Call(slot, 7);                                    // still in the warm-up: every call timed
+        var s = slot.Snapshot();
+        Assert.Equal((17L, 7L, 7L), (s.Calls, s.TierCalls, s.TierMeasuredCalls));
+        Assert.Equal(s.MeasuredCycles - managed.MeasuredCycles, s.TierMeasuredCycles);
+        Assert.Equal((double)s.TierMeasuredCycles / 7, s.TierAvgCycles);
+        slot.Install(spin.Kernel);                        // the same kernel again starts nothing
+        Assert.Equal(7L, slot.Snapshot().TierCalls);
+        slot.Reset();                                     // the kernel stays: its tier's counters are the totals again
+        Call(slot, 3);
+        var r = slot.Snapshot();
+        Assert.Equal((3L, 3L, r.MeasuredCycles), (r.TierCalls, r.TierMeasuredCalls, r.TierMeasuredCycles));
+        slot.Install(null);                               // back to the managed tier
+        Call(slot, 2);
+        var back = slot.Snapshot();
+        Assert.Equal((5L, 2L, 2L), (back.Calls, back.TierCalls, back.TierMeasuredCalls));
+        Assert.Equal(KernelTier.ManagedSimd, back.Tier);
+    }
+
+    [Fact]
+    public void AnInstalledKernelsFirstCallsAreTimedWhateverTheSamplingPeriodWas()
+    {
+        using var engine = new NeuralEngine(NoJit());
+        var slot = engine.Resolve(OpKind.Relu, OpShape.Vector(4));
+        Call(slot, 100_000);                              // a 4-element Relu: sampled far less than 1 in 32
+        using var spin = SpinKernel(slot.Key, iterations: 1_000);
+        slot.Install(spin.Kernel);
+        var before = slot.Snapshot();
+        Call(slot, OpSlot.WarmupCalls);
+        var s = slot.Snapshot();
+        Assert.Equal(OpSlot.WarmupCalls, s.TierCalls);
+        // Every one timed: measured, or set aside as preempted.
+        Assert.Equal(OpSlot.WarmupCalls, s.TierMeasuredCalls + (s.OutlierCalls - before.OutlierCalls));
+        Assert.True(s.MeasuredCalls < s.Calls / 8);       // the totals still come from the managed tier's sample
+    }
+
     internal sealed class NativeKernel(ExecutableMemory memory, JitKernel kernel) : IDisposable
     {
         public JitKernel Kernel { get; } = kernel;
