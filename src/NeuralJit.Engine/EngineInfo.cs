@@ -22,6 +22,8 @@ public sealed class EngineInfo
     public long CallThreshold { get; init; }
     public double ShareThreshold { get; init; }
     public bool ProfilingEnabled { get; init; }
+    /// <summary>Whether network steps flush subnormal floats to zero (<see cref="EngineOptions.FlushDenormals"/>).</summary>
+    public bool FlushDenormals { get; init; }
     public int ProfileBuckets { get; init; }
     public int ProfileWays { get; init; }
     public long ProfileTableBytes { get; init; }
@@ -58,6 +60,7 @@ public sealed class EngineInfo
         CallThreshold = engine.Options.CallThreshold,
         ShareThreshold = engine.Options.ShareThreshold,
         ProfilingEnabled = engine.Options.ProfilingEnabled,
+        FlushDenormals = engine.Options.FlushDenormals,
         ProfileBuckets = engine.Profile.Buckets,
         ProfileWays = ProfileTable.Ways,
         ProfileTableBytes = engine.Profile.TableBytes,

@@ -27,6 +27,15 @@ public sealed class EngineOptions
     /// <summary>When false, calls run without being counted or timed.</summary>
     public bool ProfilingEnabled { get; set; } = true;
 
+    /// <summary>
+    /// While a network steps (<see cref="Models.NeuralNetwork.Step"/>), run its kernels with subnormal floats flushed to
+    /// zero (MXCSR FTZ and DAZ on the stepping thread, put back after each step), on both tiers alike. Off by default:
+    /// results are then IEEE's. On Intel CPUs each operation that makes or reads a subnormal takes a microcode assist, so
+    /// a DNC whose weightings fall below 1.2e-38 (sharp content addressing) can run tens of times slower; flushing
+    /// changes only values that small. x86-64 only.
+    /// </summary>
+    public bool FlushDenormals { get; set; }
+
     /// <summary>Compile promoted keys on the calling thread (deterministic tests) instead of in the background.</summary>
     public bool SynchronousCompilation { get; set; }
 }

@@ -180,6 +180,81 @@ internal static unsafe class Program
                         DncProfile(name, sizes, isa, roof);
         }
         DncCurve(isas, roof);
+        foreach (var (name, sizes, _) in DncNetworks.Take(2))
+            foreach (var isa in isas)
+                Subnormals(name, sizes, isa);
+        foreach (int n in new[] { 256, 1024 })
+            foreach (var isa in isas)
+                LinkSubnormals(n, 4, isa, jit);
+    }
+
+    /// <summary>
+    /// The fused link kernel with subnormal write, precedence and read weightings (1e-40; the links random), as a DNC with
+    /// sharp addressing can feed it: IEEE arithmetic against the same kernel under <see cref="EngineOptions.FlushDenormals"/>'
+    /// MXCSR, side by side. On Intel, each product that is or makes a subnormal takes a microcode assist.
+    /// </summary>
+    private static void LinkSubnormals(int n, int heads, JitIsa isa, JitSource jit)
+    {
+        var key = new OpKey(OpKind.DncLinkTemporal, new OpShape(n, heads));
+        string row = $"{key} {isa} subnormal weightings: IEEE vs FlushDenormals";
+        if (!Selected(row)) return;
+        var kernel = jit.Compile(key, isa);
+        if (kernel is null) return;
+        using var w = new OpWorkload(key);
+        var entry = (delegate* unmanaged[SuppressGCTransition]<KernelArgs*, void>)kernel.Entry;
+        IBenchmarkSubject Side(bool flush)
+        {
+            var side = w.CreateCustom((s, calls) =>
+            {
+                using var mode = Platform.FloatingPointControl.FlushDenormalsWhile(flush);
+                for (long c = 0; c < calls; c++) entry(s.Args);
+            });
+            foreach (var f in new[] { OperandField.B, OperandField.C, OperandField.D }) side.Span(f).Fill(1e-40f);
+            return side;
+        }
+        var m = SideBySideRunner.Measure(Side(false), Side(true), s_budget);
+        Add(row, isa, "IEEE", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
+            $"±{m.Candidate.Error999:N0}", "—", "—", "—", "≥ 1x", m.Speedup >= 1 ? "PASS" : "SHORT");
+    }
+
+    /// <summary>
+    /// A DNC whose content addressing is sharp (the random network's interface weights × 40: key strengths and gates
+    /// saturate, as training can make them) writes and reads with weightings below 1.2e-38. Its JIT step with IEEE
+    /// arithmetic against the same step with <see cref="EngineOptions.FlushDenormals"/>, side by side; the subnormals per
+    /// step are counted in the IEEE network's state (weightings, precedence, links) over the trace.
+    /// </summary>
+    private static void Subnormals(string name, NetworkSizes sizes, JitIsa isa)
+    {
+        string row = $"DNC step {name} sharp {isa}: IEEE vs FlushDenormals";
+        if (!Selected(row)) return;
+        var random = NeuralModel.Create(sizes, NetworkStep.NetworkSeed);
+        var sharp = NeuralModel.FromTensors(random.TensorNames.ToDictionary(t => t, t => new SafeTensor(t, "F32",
+            random.GetParameterShape(t)!.Select(d => (long)d).ToArray(),
+            random.GetParameter(t)!.Select(v => t == "interface.weight" ? 40 * v : v).ToArray())), random.Metadata, "sharp");
+        using var ieee = new NetworkStep(sizes, isa, sharp);
+        using var flushed = new NetworkStep(sizes, isa, sharp, flushDenormals: true);
+        const int steps = 200;
+        long subnormals = 0;
+        var a = ieee.Trace(steps, after: m => subnormals += CountSubnormals(m!));
+        var b = flushed.Trace(steps);
+        double err = 0;
+        for (int s = 0; s < steps; s++)
+            for (int i = 0; i < a[s].Length; i++) err = Math.Max(err, Math.Abs(a[s][i] - b[s][i]));
+        var m = SideBySideRunner.Measure(ieee, flushed, SteadyStepBudget);
+        Add(row, isa, "IEEE", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
+            $"±{m.Candidate.Error999:N0}", $"{(double)subnormals / steps:N1} subnormals/step", "—", $"{err:G2}", "≥ 1x", m.Speedup >= 1 ? "PASS" : "SHORT");
+    }
+
+    private static long CountSubnormals(DncMemory memory)
+    {
+        static long In(ReadOnlySpan<float> state)
+        {
+            long n = 0;
+            foreach (float v in state) if (float.IsSubnormal(v)) n++;
+            return n;
+        }
+        return In(memory.WriteWeights) + In(memory.Precedence) + In(memory.ReadWeights) + In(memory.Link) + In(memory.Allocation)
+            + In(memory.ForwardWeights) + In(memory.BackwardWeights);
     }
 
     /// <summary>

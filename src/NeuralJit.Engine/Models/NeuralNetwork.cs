@@ -144,6 +144,7 @@ public sealed unsafe class NeuralNetwork : IDisposable
         if (x.Length != Sizes.InputSize)
             throw new ArgumentException($"The input has {x.Length} values; this network takes {Sizes.InputSize}.", nameof(x));
         using var step = Engine.BeginSpan(_stepLabel);
+        using var denormals = Platform.FloatingPointControl.FlushDenormalsWhile(Engine.Options.FlushDenormals);
         x.CopyTo(_input.Span);
         if (_memory is not null) _memory.ReadVectors.CopyTo(_input.Span[Sizes.InputSize..]); // r_{t−1}
         float* h = _input.Pointer;

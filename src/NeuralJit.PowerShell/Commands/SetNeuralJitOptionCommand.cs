@@ -3,7 +3,7 @@ using NeuralJit.Jit;
 
 namespace NeuralJit.PowerShell.Commands;
 
-/// <summary>Changes the JIT's promotion thresholds, ISA cap, on/off switch and code cache size for the session's engine.</summary>
+/// <summary>Changes the JIT's promotion thresholds, ISA cap, on/off switch, code cache size and subnormal handling for the session's engine.</summary>
 [Cmdlet(VerbsCommon.Set, "NeuralJitOption", SupportsShouldProcess = true)]
 [OutputType(typeof(EngineInfo))]
 public sealed class SetNeuralJitOptionCommand : PSCmdlet
@@ -31,6 +31,10 @@ public sealed class SetNeuralJitOptionCommand : PSCmdlet
     [ValidateRange(4096, 256 * 1024 * 1024)]
     public int CodeCacheBytes { get; set; }
 
+    /// <summary>Whether network steps run with subnormal floats flushed to zero (x86-64 only; off by default).</summary>
+    [Parameter]
+    public bool FlushDenormals { get; set; }
+
     /// <summary>Write the engine's settings afterwards (Get-NeuralEngine's object).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -54,6 +58,15 @@ public sealed class SetNeuralJitOptionCommand : PSCmdlet
             WriteError(NeuralErrors.InvalidOperation(why!, "SetNeuralJitOptionIsaFixed", Isa,
                 "Start a new session (or set NEURALJIT_MAX_ISA) before the first compile, or compare ISAs with Invoke-NeuralJitCompile -Isa."));
         }
+        string? whyNoFlush = null;
+        if (Bound(nameof(FlushDenormals)) && FlushDenormals && !Platform.FloatingPointControl.IsAvailable(out whyNoFlush))
+        {
+            WriteError(NeuralErrors.Create(new PlatformNotSupportedException($"Flushing subnormal floats sets the x86-64 MXCSR register. {whyNoFlush}"),
+                "SetNeuralJitOptionFlushDenormalsUnsupported", ErrorCategory.NotEnabled, FlushDenormals,
+                "Leave -FlushDenormals off on this CPU: subnormals are kept (IEEE)."));
+        }
+        else if (Bound(nameof(FlushDenormals)) && ShouldProcess("network steps", FlushDenormals ? "Flush subnormal floats to zero" : "Keep subnormal floats (IEEE)"))
+            o.FlushDenormals = FlushDenormals;
         if (Bound(nameof(CodeCacheBytes)) && ShouldProcess("JIT", $"Set the code cache to {CodeCacheBytes} bytes") && !engine.Jit.TrySetCodeCacheBytes(CodeCacheBytes, out var whyNot))
         {
             WriteError(NeuralErrors.InvalidOperation(whyNot!, "SetNeuralJitOptionCodeCacheMapped", CodeCacheBytes,
