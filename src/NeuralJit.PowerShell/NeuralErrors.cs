@@ -36,8 +36,9 @@ internal static class NeuralErrors
         string cmdletNoun = cmdlet.MyInvocation.MyCommand.Name.Replace("-", "", StringComparison.Ordinal);
         var (category, action) = failure.Kind switch
         {
-            JitFailureKind.NoEmitter => (ErrorCategory.NotImplemented, "This operation runs on the managed tier only (no emitter yet); pick one the JIT compiles, e.g. Get-NeuralHotspot -Operation Lstm*, Dense | Invoke-NeuralJitCompile."),
-            JitFailureKind.IsaUnavailable => (ErrorCategory.NotEnabled, "Pick an ISA this CPU has (Get-NeuralEngine shows BestIsa) or lift the cap with Set-NeuralJitOption -Isa."),
+            // Every OpKind has an emitter for both ISAs (KernelEmitters checks OpSpec.HasEmitter at start-up), so only an op added without one gets here.
+            JitFailureKind.NoEmitter => (ErrorCategory.NotImplemented, "No emitter in this build handles the operation (it was added with OpSpec.HasEmitter = false): its keys run on the managed tier until one is written."),
+            JitFailureKind.IsaUnavailable => (ErrorCategory.NotEnabled, "Pass an -Isa this CPU has (Get-NeuralEngine shows BestIsa). A cap of None (Set-NeuralJitOption -Isa None, NEURALJIT_MAX_ISA=None) holds once a compile was tried: start a new session without it."),
             JitFailureKind.InvalidDims => (ErrorCategory.InvalidArgument, "Pass dims that satisfy the operation's contract, as Get-NeuralHotspot shows them."),
             JitFailureKind.UnsupportedShape => (ErrorCategory.InvalidArgument, "The JIT declines this shape (its strides or size exceed what the emitter encodes); it runs on the managed tier."),
             JitFailureKind.CacheFull => (ErrorCategory.LimitsExceeded, "Raise the cache with Set-NeuralJitOption -CodeCacheBytes in a new session, or compile fewer shapes."),

@@ -53,7 +53,7 @@ public class JitCmdletTests
     [Fact]
     public void HotspotsPipeIntoTheCompiler()
     {
-        // Every hotspot of an LSTM run becomes a kernel or an error that says why not (ops without an emitter stay managed).
+        // Every hotspot of an LSTM run becomes a kernel or an error that says why not (a full code cache, say, keeps a key managed).
         var (output, errors) = Run(
             "Reset-NeuralProfile -Confirm:$false; Invoke-NeuralInference -InputSize 8 -HiddenSize 8 -Steps 5 | Out-Null; @(Get-NeuralHotspot).Count; Get-NeuralHotspot | Invoke-NeuralJitCompile");
         int hotspots = (int)output[0].BaseObject;
