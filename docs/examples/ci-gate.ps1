@@ -22,7 +22,7 @@
 
 .PARAMETER Operation
     Only these operations (each passed to Compare-JitSpeedup -Operation); every built-in target when omitted.
-    From -File, separate them with commas: -Operation Gemm,LstmGates.
+    From -File, separate them with commas: -Operation Gemm,LstmStep.
 
 .PARAMETER Dims
     Only this shape (passed to Compare-JitSpeedup -Dims), for example 512x192.
@@ -45,7 +45,7 @@
     dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.2 -MaxError 1e-4 -OutDir artifacts/ci-gate
 
 .EXAMPLE
-    dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5 -Operation Gemm, LstmGates -Baseline ManagedSimd
+    dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5 -Operation Gemm, LstmStep -Baseline ManagedSimd
 
 .EXAMPLE
     dotnet pwsh -NoProfile -File docs/examples/ci-gate.ps1 -MinSpeedup 1.5 -Report
@@ -89,7 +89,7 @@ if (-not (Get-Command Compare-JitSpeedup -ErrorAction SilentlyContinue)) {
     exit 2
 }
 
-# From -File a list arrives as one word ("Gemm,LstmGates").
+# From -File a list arrives as one word ("Gemm,LstmStep").
 $Operation = @($Operation -split ',' | ForEach-Object Trim | Where-Object { $_ })
 $compare = @{ Baseline = $Baseline }
 if ($Dims) { $compare.Dims = $Dims }
