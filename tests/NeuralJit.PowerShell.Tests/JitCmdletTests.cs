@@ -134,6 +134,21 @@ public class JitCmdletTests
         Assert.Equal(expected, title.Groups[1].Value);
     }
 
+    /// <summary>-WhatIf announces only a compile that can happen: a shape the emitter declines is its error, as without it.</summary>
+    [Fact]
+    public void WhatIfWritesTheErrorOfACompileThatCannotHappen()
+    {
+        var (output, errors) = Run("""
+            Invoke-NeuralJitCompile -Operation LstmStep -Dims 32768x32768 -WhatIf
+            Invoke-NeuralJitCompile -Operation Relu -Dims 1237 -WhatIf
+            @(Get-NeuralJitKernel -Operation Relu | Where-Object Dims -eq '1237').Count
+            """);
+        var e = Assert.Single(errors);
+        Assert.Equal("InvokeNeuralJitCompileUnsupportedShape,NeuralJit.PowerShell.Commands.InvokeNeuralJitCompileCommand", e.FullyQualifiedErrorId);
+        Assert.Contains("2 GiB", e.Exception.Message);
+        Assert.Equal(0, (int)Assert.Single(output).BaseObject);     // -WhatIf compiled nothing
+    }
+
     [Fact]
     public void BadDimsAreAnInvalidArgumentErrorWithTheDimsAsTarget()
     {

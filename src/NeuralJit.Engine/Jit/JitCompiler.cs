@@ -135,16 +135,30 @@ public sealed class JitCompiler : IDisposable
         lock (_gate) return _fixedIsa ??= CpuFeatures.Effective(Options.IsaCap);
     }
 
+    /// <summary>
+    /// Why <paramref name="key"/> cannot be compiled for <paramref name="isa"/> (the engine's ISA when null) whatever the
+    /// code cache holds, or null: the checks a compile makes before it emits, for a caller that must not announce a
+    /// compile that cannot happen (-WhatIf). Fixes nothing, compiles nothing.
+    /// </summary>
+    public JitFailure? CannotCompile(OpKey key, JitIsa? isa = null) => CannotEmit(key, isa ?? Isa, out _);
+
+    private static JitFailure? CannotEmit(OpKey key, JitIsa isa, out IKernelEmitter? emitter)
+    {
+        emitter = null;
+        if (!CpuFeatures.CanRun(isa)) return JitFailure.IsaUnavailable(isa);
+        emitter = Enum.IsDefined(key.Op) ? KernelEmitters.For(key.Op) : null;
+        if (emitter is null) return JitFailure.NoEmitter(key.Op);
+        if (key.Spec.Invalid(key.Shape) is { } invalid) return new(JitFailureKind.InvalidDims, invalid);
+        if (emitter.CannotEmit(key, isa) is { } why) return new(JitFailureKind.UnsupportedShape, why);
+        return null;
+    }
+
     // Called under _gate.
     private JitFailure? Build(OpKey key, JitIsa isa, out JitKernel? kernel)
     {
         kernel = null;
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!CpuFeatures.CanRun(isa)) return JitFailure.IsaUnavailable(isa);
-        var emitter = Enum.IsDefined(key.Op) ? KernelEmitters.For(key.Op) : null;
-        if (emitter is null) return JitFailure.NoEmitter(key.Op);
-        if (key.Spec.Invalid(key.Shape) is { } invalid) return new(JitFailureKind.InvalidDims, invalid);
-        if (emitter.CannotEmit(key, isa) is { } why) return new(JitFailureKind.UnsupportedShape, why);
+        if (CannotEmit(key, isa, out var emitter) is { } cannot) return cannot;
         if (_cacheUnavailable is not null) return _cacheUnavailable;
         if (_cache is null)
         {
@@ -159,7 +173,7 @@ public sealed class JitCompiler : IDisposable
 
         long t0 = Stopwatch.GetTimestamp();
         var k = new KernelAssembler(isa);
-        emitter.Emit(k, key);
+        emitter!.Emit(k, key);
         var assembled = k.Finish();
         long t1 = Stopwatch.GetTimestamp();
         if (!_cache.TryInstall(assembled, out nint entry, out var failure))

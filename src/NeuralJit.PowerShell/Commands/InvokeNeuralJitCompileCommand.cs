@@ -42,9 +42,9 @@ public sealed class InvokeNeuralJitCompileCommand : PSCmdlet
         JitIsa? requested = MyInvocation.BoundParameters.ContainsKey(nameof(Isa)) ? Isa : null;
         var isa = requested ?? engine.Jit.Isa;
         // Said before ShouldProcess: -WhatIf must not announce a compile that cannot happen.
-        if (!key.Spec.HasEmitter)
+        if (engine.Jit.CannotCompile(key, requested) is { } cannot)
         {
-            WriteError(NeuralErrors.JitFailed(this, key, isa, JitFailure.NoEmitter(key.Op)));
+            WriteError(NeuralErrors.JitFailed(this, key, isa, cannot));
             return;
         }
         if (!ShouldProcess($"{key.Op} {key.Dims}", $"Compile for {isa}")) return;
