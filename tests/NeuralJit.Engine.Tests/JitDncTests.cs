@@ -512,8 +512,10 @@ public class JitDncTests
     {
         int i = 0;
         foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
-            // 208/209 and 320/321: where AVX2 and AVX-512 change from counting ranks to the radix sort.
-            foreach (int n in Slots.Concat(new[] { 208, 209, 320, 321, 511, 1024, 4096 }))
+            // 208/209 and 320/321: where AVX2 and AVX-512 change from counting ranks to the radix sort. The radix sort's
+            // items are stored a whole vector at a time and scattered two a turn: 322 and 1000 end in a partial vector with
+            // an even count, 511 and 333 with an odd one (the scatter's last single item).
+            foreach (int n in Slots.Concat(new[] { 208, 209, 320, 321, 322, 333, 511, 1000, 1024, 4096 }))
             {
                 // A few distinct values so most usages tie, or distinct ones; Special adds NaN, ±∞, ±0 and subnormals.
                 bool ties = i % 2 == 0;

@@ -7,17 +7,32 @@ namespace NeuralJit.Jit.Emitters;
 /// <summary>
 /// DncAllocation by a stable LSD radix sort of the usages, then the reference's product loop in sorted order.
 /// Each usage becomes a 32-bit key with the float order (vector pass: −0 → +0, sign-flipped, NaN → all ones, so
-/// NaN sorts last); four 8-bit counting passes, each stable, starting from the identity permutation, give
+/// NaN sorts last); four 8-bit counting passes, each stable, starting from slot order, give
 /// "usage ascending, ties by the lower slot index" — the reference's order — in O(N) (a pass whose byte is the
-/// same for every key is skipped: usages in (0, 1) share their top byte). The products run in sorted order with the
+/// same for every key is skipped). The sort moves 8-byte items (key, slot), which the vector pass writes beside the
+/// keys, so a pass reads its key from the item instead of through the permutation. The products run in sorted order with the
 /// reference's float roundings (its subnormal steps emulated in double, see <see cref="Products"/>), so the result
 /// matches it bit for bit. The sort is scalar GPR code (the
 /// histogram increments and scatters are dependent loads and stores that vectors do not speed up here).
-/// The kernel's stack holds keys[N], two permutations[N] and four 256-bin histograms (12·N + 4 KiB,
-/// <see cref="KernelAssembler.AllocatePagedStack"/>); up to <see cref="SmallSlots"/> slots (by ISA), keys, one
+/// The kernel's stack holds two item arrays (8 bytes a slot, rounded up to whole vectors of keys) and four 256-bin
+/// histograms (~16·N + 4 KiB, <see cref="KernelAssembler.AllocatePagedStack"/>); up to <see cref="SmallSlots"/> slots (by ISA), keys, one
 /// permutation and the ranks. Registers: the AVX2 tail mask at the top for the whole kernel; the key pass, the ranking and the
 /// products each take theirs from v0 and give them back. Pointers: <c>Usage</c> (rsi), the stack scratch <c>Keys</c>
-/// (rdx), <c>Histograms</c> (r8), the current order <c>Order</c> (r11) and the next one <c>NextOrder</c> (rcx).
+/// (rdx; the first items), <c>Histograms</c> (r8), the current order <c>Order</c> (r11) and the next one <c>NextOrder</c> (rcx).
+/// <para>
+/// Measured against the permutation sort it replaced (keys[N] | perm[N] | perm[N], each pass loading a slot, then its key
+/// through it, with <c>inc</c> on memory), both compiled in one process and alternated, old ÷ new time, median of 31
+/// rounds [10th–90th percentile], usages uniform in [0, 1), Xeon: AVX-512 1.16 [1.15–1.16] at N = 321, 1.20 at 362, 1.23 at
+/// 500, 1.22 at 1000, 1.20 [1.17–1.26] at 1024 (13.2 → 11.0 µs), 1.24 at 2048, 1.11 [1.11–1.12] at 4096 (50.5 → 45.3 µs);
+/// AVX2 1.31 at 209, 1.30 at 321, 1.23 at 362 and 500, 1.18–1.20 at 1000–2048, 1.14 at 4096. Usages with many ties (four
+/// values): 1.02–1.07. Where the time goes (AVX-512, N = 1024, old kernel, parts removed in turn): the four scatters ~50%,
+/// the histograms and prefix sums ~30%, the product loop ~18%, the key pass 1%; per scatter pass ~4 TSC ticks a slot
+/// whether or not its byte is spread (the top byte, half the usages in one bin, ~5). The gain is fewer uops (no key
+/// load through the permutation, <c>add</c> for <c>inc</c>, byte reads through <c>ch</c>, two items a turn), not memory.
+/// Rejected, measured the same way: padding the arrays so they differ mod 4 KiB (4K aliasing; at N = 1024 they were
+/// exactly 4 KiB apart): 1.01 [0.99–1.02], and no gain on the item layout either; two histogram copies for even and
+/// odd slots (to break same-bin chains): 1.00 at 1024, 0.98 at 4096.
+/// </para>
 /// </summary>
 public sealed class DncAllocationEmitter : IKernelEmitter
 {
@@ -30,8 +45,9 @@ public sealed class DncAllocationEmitter : IKernelEmitter
     /// <summary>
     /// Up to this many slots the order comes from counting ranks with vector compares (O(N²/lanes), no histograms):
     /// the radix sort's fixed cost (4 × 256-bin prefix sums) made N = 64 take ~5,700 TSC ticks, 22% of a whole step.
-    /// Where counting stops paying, measured in one process against the radix sort (radix ÷ counting time, Xeon): AVX-512
-    /// 2.0 at N = 160, 1.37 at 256, 1.09 at 320, 0.99 at 362; AVX2 1.36 at 160, 1.20 at 192, 1.0 at 224, 0.86 at 256.
+    /// Where counting stops paying, measured in one process against the radix sort of items (radix ÷ counting time, Xeon):
+    /// AVX-512 1.08 at N = 256, 1.10 at 288, 1.05 at 304, 1.00 at 320; AVX2 1.35 at 160, 1.20 at 176, 1.08 at 192, 1.02 at
+    /// 208 (against the older permutation sort: AVX-512 1.09 at 320, 0.99 at 362; AVX2 1.0 at 224, 0.86 at 256).
     /// </summary>
     private static int SmallSlots(KernelAssembler k) => k.IsAvx512 ? 320 : 208;
 
@@ -164,10 +180,12 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         var regs = k.Registers;
         var maskVec = regs.TakeHighest("AVX2 tail mask");
         k.LoadPointer(Usage, KernelArgs.Offsets.A);
-        int bytes = small ? 2 * nb + (n + k.Lanes - 1) / k.Lanes * k.VectorBytes : 3 * nb + Passes * Bins * 4;
+        // Radix: items[N] | items[N] | hist[4][256], the items' space rounded up to whole vectors of keys (two vectors of items each).
+        int itemBytes = (n + k.Lanes - 1) / k.Lanes * k.VectorBytes * 2;
+        int bytes = small ? 2 * nb + (n + k.Lanes - 1) / k.Lanes * k.VectorBytes : 2 * itemBytes + Passes * Bins * 4;
         int at = k.AllocatePagedStack(bytes);
-        a.lea(Keys, __[rsp + at]);                         // keys[N] | perm[N] | perm[N] | hist[4][256]
-        a.lea(Histograms, __[Keys + 3 * nb]);
+        a.lea(Keys, __[rsp + at]);
+        if (!small) a.lea(Histograms, __[Keys + 2 * itemBytes]);
 
         // Keys: the float's bits made monotonic as unsigned (negative: ~b, else b | 2^31); −0 → +0; NaN → 0xFFFFFFFF.
         var keyPass = regs.Phase();
@@ -176,6 +194,14 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         a.mov(eax, -1);
         if (k.IsAvx512) a.vpbroadcastd(k.Z(ones), eax); else { a.vmovd(k.X(ones), eax); a.vpbroadcastd(k.Y(ones), k.X(ones)); }
         k.Zero(zero);
+        Vec slots = default, pairs = default, pairsHigh = default;
+        if (!small)
+        {
+            slots = regs.Take("slot indices"); pairs = regs.Take("items"); pairsHigh = regs.Take("items, lanes 2, 3, 6, 7 (AVX2)");
+            var lanes = new uint[k.Lanes];
+            for (int i = 0; i < lanes.Length; i++) lanes[i] = (uint)i;
+            k.Load(slots, k.ConstVector(lanes));
+        }
         k.ForEachVector(n, 1, Offset, maskVec, c =>
         {
             k.LoadPart(x, c.At(Usage), c.Count, c.Tail);
@@ -185,88 +211,128 @@ public sealed class DncAllocationEmitter : IKernelEmitter
             k.Compare(nan, x, x, 3 /* UNORD_Q */);
             k.Xor(x, x, s);
             k.Blend(x, x, ones, nan);
-            if (small) k.Xor(x, x, k.ConstBits(0x80000000));   // as signed ints: vpcmpgtd compares them in the same order
-            k.StorePart(c.At(Keys), x, c.Count, c.Tail);
+            if (small)
+            {
+                k.Xor(x, x, k.ConstBits(0x80000000));       // as signed ints: vpcmpgtd compares them in the same order
+                k.StorePart(c.At(Keys), x, c.Count, c.Tail);
+                return;
+            }
+            StoreItems(k, c, x, slots, pairs, pairsHigh, s);
         });
         if (small)
         {
             keyPass.Dispose();
             RankByCounting(k, n, maskVec);
             a.lea(Order, __[Keys + nb]);
-            Products(k, n);
+            Products(k, n, 4);
             return;
         }
         k.ForEachVector(Passes * Bins, 4, Offset, maskVec, c => k.Store(c.At(Histograms), zero));
         keyPass.Dispose();
-        AssemblerRegister64 slot = rax, bin = r10, position = rsi;
-        AssemblerRegister32 slot32 = eax, keyBits32 = r9d, bin32 = r10d, position32 = esi;
+        RadixSort(k, n, itemBytes);
+        Products(k, n, 8);
+    }
 
-        // Identity permutation, then the four byte histograms in one pass over the keys.
-        var loop = a.CreateLabel();
-        a.xor(slot32, slot32);
-        a.Label(ref loop);
-        a.mov(__dword_ptr[Keys + slot * 4 + nb], slot32);
-        a.inc(slot32);
-        a.cmp(slot32, n);
-        a.jb(loop);
-        loop = a.CreateLabel();
-        a.xor(slot32, slot32);
-        a.Label(ref loop);
-        a.mov(keyBits32, __dword_ptr[Keys + slot * 4]);
-        for (int p = 0; p < Passes; p++)
+    /// <summary>
+    /// The 8-byte items (key, slot) of one vector of keys, stored whole (tail lanes too: the items' space has room);
+    /// <paramref name="slots"/> holds the lanes' slot indices and steps on by a vector. Clobbers <paramref name="temporary"/>.
+    /// </summary>
+    private static void StoreItems(KernelAssembler k, Cursor c, Vec keys, Vec slots, Vec pairs, Vec pairsHigh, Vec temporary)
+    {
+        var a = k.Asm;
+        int vb = k.VectorBytes;
+        AssemblerMemoryOperand ItemsAt(int half) => c.Index is { } i ? __[Keys + i * 2 + (2 * c.Displacement + half * vb)] : __[Keys + (2 * c.Displacement + half * vb)];
+        if (k.IsAvx512)
         {
-            a.movzx(bin32, r9b);                             // the key's low byte
-            a.inc(__dword_ptr[Histograms + bin * 4 + p * Bins * 4]);
-            if (p < Passes - 1) a.shr(keyBits32, (byte)8);
+            // vpermi2d: index < 16 takes the key lane, ≥ 16 the slot lane; lanes 0–7 then 8–15 interleaved.
+            var index = new uint[16];
+            for (int half = 0; half < 2; half++)
+            {
+                for (int l = 0; l < 8; l++) { index[2 * l] = (uint)(8 * half + l); index[2 * l + 1] = (uint)(16 + 8 * half + l); }
+                k.Load(pairs, k.ConstVector(index));
+                a.vpermi2d(k.Z(pairs), k.Z(keys), k.Z(slots));
+                k.Store(ItemsAt(half), pairs);
+            }
+            a.vpaddd(k.Z(slots), k.Z(slots), k.ConstBits((uint)k.Lanes));
+            return;
         }
-        a.inc(slot);
-        a.cmp(slot, n);
+        a.vpunpckldq(k.Y(pairs), k.Y(keys), k.Y(slots));          // lanes 0, 1 | 4, 5
+        a.vpunpckhdq(k.Y(pairsHigh), k.Y(keys), k.Y(slots));      // lanes 2, 3 | 6, 7
+        a.vperm2i128(k.Y(temporary), k.Y(pairs), k.Y(pairsHigh), 0x20);
+        k.Store(ItemsAt(0), temporary);
+        a.vperm2i128(k.Y(temporary), k.Y(pairs), k.Y(pairsHigh), 0x31);
+        k.Store(ItemsAt(1), temporary);
+        a.vpaddd(k.Y(slots), k.Y(slots), k.ConstBits((uint)k.Lanes));
+    }
+
+    /// <summary>
+    /// Sorts the items (key, slot) at <see cref="Keys"/> by key, stably, four 8-bit passes, into the items that
+    /// <see cref="Order"/> points at afterwards (either copy). Histograms are zero on entry.
+    /// </summary>
+    private static void RadixSort(KernelAssembler k, int n, int itemBytes)
+    {
+        var a = k.Asm;
+        // The four byte histograms in one pass over the keys. The key sits in ecx so that ch reaches bytes 1 and 3.
+        var loop = a.CreateLabel();
+        a.xor(r9d, r9d);
+        a.Label(ref loop);
+        a.mov(ecx, __dword_ptr[Keys + r9 * 8]);
+        a.movzx(eax, cl);
+        a.add(__dword_ptr[Histograms + rax * 4], 1);              // add, not inc: one fused uop fewer
+        a.movzx(esi, ch);
+        a.add(__dword_ptr[Histograms + rsi * 4 + Bins * 4], 1);
+        a.shr(ecx, 16);
+        a.movzx(eax, cl);
+        a.add(__dword_ptr[Histograms + rax * 4 + 2 * Bins * 4], 1);
+        a.movzx(esi, ch);
+        a.add(__dword_ptr[Histograms + rsi * 4 + 3 * Bins * 4], 1);
+        a.inc(r9);
+        a.cmp(r9, n);
         a.jb(loop);
 
-        // Order = the current order, NextOrder = where the next pass writes; swapped after each pass that runs.
-        a.lea(Order, __[Keys + nb]);
-        a.lea(NextOrder, __[Keys + 2 * nb]);
+        // Order = the current items, NextOrder = where the next pass writes; swapped after each pass that runs.
+        a.mov(Order, Keys);
+        a.lea(NextOrder, __[Keys + itemBytes]);
         for (int p = 0; p < Passes; p++)
         {
             int hist = p * Bins * 4;
             var skip = a.CreateLabel();
-            AssemblerRegister64 binIndex = rax, sortedIndex = r9;
-            AssemblerRegister32 binIndex32 = eax, runningSum = r9d, binCount = r10d, sortedIndex32 = r9d;
-            a.mov(binIndex32, __dword_ptr[Keys]);
-            if (p > 0) a.shr(binIndex32, (byte)(8 * p));
-            a.movzx(binIndex32, al);
-            a.cmp(__dword_ptr[Histograms + binIndex * 4 + hist], n);
+            a.movzx(eax, __byte_ptr[Keys + p]);
+            a.cmp(__dword_ptr[Histograms + rax * 4 + hist], n);
             a.je(skip);                                      // every key has this byte: the pass would not move anything
             // Exclusive prefix sums: bin → first output position.
             loop = a.CreateLabel();
-            a.xor(runningSum, runningSum);
-            a.xor(binIndex32, binIndex32);
+            a.xor(r9d, r9d);
+            a.xor(eax, eax);
             a.Label(ref loop);
-            a.mov(binCount, __dword_ptr[Histograms + binIndex * 4 + hist]);
-            a.mov(__dword_ptr[Histograms + binIndex * 4 + hist], runningSum);
-            a.add(runningSum, binCount);
-            a.inc(binIndex32);
-            a.cmp(binIndex32, Bins);
+            a.mov(r10d, __dword_ptr[Histograms + rax * 4 + hist]);
+            a.mov(__dword_ptr[Histograms + rax * 4 + hist], r9d);
+            a.add(r9d, r10d);
+            a.inc(eax);
+            a.cmp(eax, Bins);
             a.jb(loop);
-            // Stable scatter in the current order.
+            // Stable scatter in the current order, two items a turn: item (rax), its byte p (esi), its position (r10).
+            void Move(int item)
+            {
+                a.mov(rax, __qword_ptr[Order + r9 * 8 + 8 * item]);
+                a.movzx(esi, __byte_ptr[Order + r9 * 8 + (8 * item + p)]);
+                a.mov(r10d, __dword_ptr[Histograms + rsi * 4 + hist]);
+                a.mov(__qword_ptr[NextOrder + r10 * 8], rax);
+                a.inc(r10d);
+                a.mov(__dword_ptr[Histograms + rsi * 4 + hist], r10d);
+            }
             loop = a.CreateLabel();
-            a.xor(sortedIndex32, sortedIndex32);
+            a.xor(r9d, r9d);
             a.Label(ref loop);
-            a.mov(slot32, __dword_ptr[Order + sortedIndex * 4]);
-            a.mov(bin32, __dword_ptr[Keys + slot * 4]);      // its key
-            if (p > 0) a.shr(bin32, (byte)(8 * p));
-            a.movzx(bin32, r10b);                            // the key's byte p
-            a.mov(position32, __dword_ptr[Histograms + bin * 4 + hist]);
-            a.inc(__dword_ptr[Histograms + bin * 4 + hist]);
-            a.mov(__dword_ptr[NextOrder + position * 4], slot32);
-            a.inc(sortedIndex);
-            a.cmp(sortedIndex, n);
+            Move(0);
+            Move(1);
+            a.add(r9, 2);
+            a.cmp(r9, n & ~1);
             a.jb(loop);
+            if ((n & 1) != 0) Move(0);
             a.xchg(Order, NextOrder);
             a.Label(ref skip);
         }
-
-        Products(k, n);
     }
 
     /// <summary>
@@ -285,7 +351,7 @@ public sealed class DncAllocationEmitter : IKernelEmitter
     /// </summary>
     private const int UnguardedProductSlots = 64;
 
-    private static void Products(KernelAssembler k, int n)
+    private static void Products(KernelAssembler k, int n, int stride)
     {
         var a = k.Asm;
         AssemblerRegister64 output = r10, slot = rax, j = r9;
@@ -303,7 +369,7 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         Label fast = a.CreateLabel(), slow = a.CreateLabel(), toSlow = a.CreateLabel(), next = a.CreateLabel(), done = a.CreateLabel();
         a.xor(j32, j32);
         a.Label(ref fast);
-        a.mov(slot32, __dword_ptr[Order + j * 4]);
+        a.mov(slot32, __dword_ptr[Order + j * stride + (stride - 4)]);
         a.vmovss(k.X(u), __dword_ptr[Usage + slot * 4]);
         a.vsubss(k.X(t), k.X(one), k.X(u));
         a.vmulss(k.X(t), k.X(t), k.X(product));
@@ -369,7 +435,7 @@ public sealed class DncAllocationEmitter : IKernelEmitter
         }
 
         a.Label(ref slow);
-        a.mov(slot32, __dword_ptr[Order + j * 4]);
+        a.mov(slot32, __dword_ptr[Order + j * stride + (stride - 4)]);
         a.vmovss(k.X(u), __dword_ptr[Usage + slot * 4]);
         a.vsubss(k.X(t), k.X(one), k.X(u));
         a.vcvtss2sd(k.X(tmpD), k.X(t), k.X(t));
