@@ -26,9 +26,10 @@ namespace NeuralJit.Jit.Emitters;
 /// 500, 1.22 at 1000, 1.20 [1.17–1.26] at 1024 (13.2 → 11.0 µs), 1.24 at 2048, 1.11 [1.11–1.12] at 4096 (50.5 → 45.3 µs);
 /// AVX2 1.31 at 209, 1.30 at 321, 1.23 at 362 and 500, 1.18–1.20 at 1000–2048, 1.14 at 4096. Usages with many ties (four
 /// values): 1.02–1.07. Where the time goes (AVX-512, N = 1024, old kernel, parts removed in turn): the four scatters ~50%,
-/// the histograms and prefix sums ~30%, the product loop ~18%, the key pass 1%; per scatter pass ~4 TSC ticks a slot
-/// whether or not its byte is spread (the top byte, half the usages in one bin, ~5). The gain is fewer uops (no key
-/// load through the permutation, <c>add</c> for <c>inc</c>, byte reads through <c>ch</c>, two items a turn), not memory.
+/// the histograms and prefix sums ~30%, the product loop ~18%, the key pass 1%; in the item sort at N = 4096, a scatter
+/// pass of a spread byte takes ~3.5 TSC ticks a slot, the top byte's (half the usages in one bin) ~5. The gain comes from fewer uops (no key
+/// load through the permutation, <c>add</c> for <c>inc</c>, byte reads through <c>ch</c>, two items a turn); it was larger
+/// (1.2–1.5) in a run while the other vCPU was busy.
 /// Rejected, measured the same way: padding the arrays so they differ mod 4 KiB (4K aliasing; at N = 1024 they were
 /// exactly 4 KiB apart): 1.01 [0.99–1.02], and no gain on the item layout either; two histogram copies for even and
 /// odd slots (to break same-bin chains): 1.00 at 1024, 0.98 at 4096.
