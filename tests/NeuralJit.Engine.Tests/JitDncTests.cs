@@ -526,6 +526,47 @@ public class JitDncTests
     }
 
     /// <summary>
+    /// Once the running product is ±0, every later output is a zero whose sign the usages decide ((1 − u)·±0), until a
+    /// usage of ±∞ or NaN makes it NaN; the kernel stores +0 without multiplying while the product is +0 and the usage in
+    /// [+0, 1]. The conformance check calls ±0 equal, so this compares the outputs' bits with the reference: usages mixing
+    /// [0, 1) with ±0, tiny ones (the product reaches zero early), 1 and its neighbours, values above 1, negatives, ±∞ and NaN.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public unsafe void AllocationOutputsAfterTheProductReachesZeroKeepTheirSignBits(JitIsa isa)
+    {
+        var specials = new[] { -0f, 0f, 1e-30f, float.Epsilon, 0.5f, 0.99999994f, 1f, 1.0000001f, 1.5f, 3f, -2f, -1e-30f,
+            float.PositiveInfinity, float.NegativeInfinity, float.NaN };
+        using var engine = JitTestEngine.Create(4 << 20);
+        int seed = 0;
+        foreach (int n in new[] { 100, 300, 333, 1000 })
+            foreach (int specialsIn8 in new[] { 1, 4 })
+                foreach (bool finite in new[] { true, false })
+                {
+                    var rng = new Random(9700 + seed++);
+                    var usage = new float[n];
+                    for (int i = 0; i < n; i++)
+                    {
+                        float pick = specials[rng.Next(finite ? specials.Length - 3 : specials.Length)];
+                        usage[i] = rng.Next(8) < specialsIn8 ? pick : (float)rng.NextDouble();
+                    }
+                    var expected = new float[n];
+                    DncReferenceOps.DncAllocation(n, usage, expected);
+                    var actual = new float[n];
+                    var kernel = engine.Jit.Compile(new OpKey(OpKind.DncAllocation, OpShape.Vector(n)), isa);
+                    fixed (float* u = usage)
+                    fixed (float* c = actual)
+                    {
+                        KernelArgs args = default;
+                        args.A = u; args.C = c;
+                        ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&args);
+                    }
+                    for (int i = 0; i < n; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(expected[i]),
+                            $"{isa} N={n} seed {seed - 1}: a[{i}] (usage {usage[i]:R}) bits {BitConverter.SingleToInt32Bits(actual[i]):X8}, expected {BitConverter.SingleToInt32Bits(expected[i]):X8}");
+                }
+    }
+
+    /// <summary>
     /// The running product through the subnormal range, where the kernel leaves its float loop (N &gt; 64): a product that
     /// turns subnormal at once (two −1e-20), decays there, and leaves it upwards (3, 1e10, 1e30); then random usages over
     /// forty decades with random signs, so products cross the range both ways and outputs round on the subnormal grid.
