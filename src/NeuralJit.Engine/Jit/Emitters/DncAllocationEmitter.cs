@@ -46,11 +46,12 @@ public sealed class DncAllocationEmitter : IKernelEmitter
     /// <summary>
     /// Up to this many slots the order comes from counting ranks with vector compares (O(N²/lanes), no histograms):
     /// the radix sort's fixed cost (4 × 256-bin prefix sums) made N = 64 take ~5,700 TSC ticks, 22% of a whole step.
-    /// Where counting stops paying, measured in one process against the radix sort of items (radix ÷ counting time, Xeon):
-    /// AVX-512 1.08 at N = 256, 1.10 at 288, 1.05 at 304, 1.00 at 320; AVX2 1.35 at 160, 1.20 at 176, 1.08 at 192, 1.02 at
-    /// 208 (against the older permutation sort: AVX-512 1.09 at 320, 0.99 at 362; AVX2 1.0 at 224, 0.86 at 256).
+    /// Where counting stops paying, measured in one process against the radix sort of items with vector prefix sums
+    /// (counting ÷ radix time, median of 41–61 rounds, Xeon): AVX-512 0.80 at N = 192, 0.93 at 224, 1.00 at 240, 1.02–1.07 at
+    /// 256, 1.08 at 288, 1.13 at 320; AVX2 0.73 at 128, 0.97–1.01 at 160, 1.07 at 168, 1.13–1.18 at 176–192, 1.16 at 208.
+    /// (Against the older permutation sort with scalar prefix sums the crossings were 320 and 208.)
     /// </summary>
-    private static int SmallSlots(KernelAssembler k) => k.IsAvx512 ? 320 : 208;
+    private static int SmallSlots(KernelAssembler k) => k.IsAvx512 ? 240 : 160;
 
     /// <summary>
     /// φ by ranks: rank_i = #{j : key_j &lt; key_i} + #{j &lt; i : key_j = key_i} (usage ascending, ties by index), then
@@ -301,17 +302,7 @@ public sealed class DncAllocationEmitter : IKernelEmitter
             a.movzx(eax, __byte_ptr[Keys + p]);
             a.cmp(__dword_ptr[Histograms + rax * 4 + hist], n);
             a.je(skip);                                      // every key has this byte: the pass would not move anything
-            // Exclusive prefix sums: bin → first output position.
-            loop = a.CreateLabel();
-            a.xor(r9d, r9d);
-            a.xor(eax, eax);
-            a.Label(ref loop);
-            a.mov(r10d, __dword_ptr[Histograms + rax * 4 + hist]);
-            a.mov(__dword_ptr[Histograms + rax * 4 + hist], r9d);
-            a.add(r9d, r10d);
-            a.inc(eax);
-            a.cmp(eax, Bins);
-            a.jb(loop);
+            PrefixSums(k, hist);
             // Stable scatter in the current order, two items a turn: item (rax), its byte p (esi), its position (r10).
             void Move(int item)
             {
@@ -334,6 +325,64 @@ public sealed class DncAllocationEmitter : IKernelEmitter
             a.xchg(Order, NextOrder);
             a.Label(ref skip);
         }
+    }
+
+    /// <summary>
+    /// Exclusive prefix sums of the histogram at <see cref="Histograms"/> + <paramref name="hist"/> (bin → first output
+    /// position), a vector at a time: an inclusive scan inside the vector (shifted copies added), minus the counts, plus the
+    /// running total of the vectors before (the last lane broadcast). Clobbers eax.
+    /// </summary>
+    private static void PrefixSums(KernelAssembler k, int hist)
+    {
+        var a = k.Asm;
+        var regs = k.Registers;
+        using var phase = regs.Phase();
+        Vec counts = regs.Take("counts"), scan = regs.Take("inclusive scan"), t = regs.Take("shifted"), total = regs.Take("running total"),
+            last = regs.Take("last lane index"), zero = regs.Take("zero (AVX-512)");
+        int L = k.Lanes, vb = k.VectorBytes;
+        k.Zero(total);
+        k.Zero(zero);
+        a.mov(eax, L - 1);
+        if (k.IsAvx512) a.vpbroadcastd(k.Z(last), eax); else { a.vmovd(k.X(last), eax); a.vpbroadcastd(k.Y(last), k.X(last)); }
+        var loop = a.CreateLabel();
+        a.xor(eax, eax);
+        a.Label(ref loop);
+        var at = __[Histograms + rax + hist];
+        k.Load(counts, at);
+        if (k.IsAvx512)
+        {
+            // valignd (x : 0) >> (16 − s) lanes: lane i gets x[i − s], zeros below.
+            a.valignd(k.Z(t), k.Z(counts), k.Z(zero), (byte)15);
+            a.vpaddd(k.Z(scan), k.Z(counts), k.Z(t));
+            foreach (int shift in new[] { 2, 4, 8 })
+            {
+                a.valignd(k.Z(t), k.Z(scan), k.Z(zero), (byte)(16 - shift));
+                a.vpaddd(k.Z(scan), k.Z(scan), k.Z(t));
+            }
+            a.vpsubd(k.Z(counts), k.Z(scan), k.Z(counts));
+            a.vpaddd(k.Z(counts), k.Z(counts), k.Z(total));
+            a.vpermd(k.Z(t), k.Z(last), k.Z(scan));
+            a.vpaddd(k.Z(total), k.Z(total), k.Z(t));
+        }
+        else
+        {
+            // Within each 128-bit lane by byte shifts, then the low lane's total added to the high lane.
+            a.vpslldq(k.Y(t), k.Y(counts), (byte)4);
+            a.vpaddd(k.Y(scan), k.Y(counts), k.Y(t));
+            a.vpslldq(k.Y(t), k.Y(scan), (byte)8);
+            a.vpaddd(k.Y(scan), k.Y(scan), k.Y(t));
+            a.vpshufd(k.Y(t), k.Y(scan), (byte)0xFF);
+            a.vperm2i128(k.Y(t), k.Y(t), k.Y(t), 0x08);             // low lane zero, high lane the low lane's total
+            a.vpaddd(k.Y(scan), k.Y(scan), k.Y(t));
+            a.vpsubd(k.Y(counts), k.Y(scan), k.Y(counts));
+            a.vpaddd(k.Y(counts), k.Y(counts), k.Y(total));
+            a.vpermd(k.Y(t), k.Y(last), k.Y(scan));
+            a.vpaddd(k.Y(total), k.Y(total), k.Y(t));
+        }
+        k.Store(at, counts);
+        a.add(eax, vb);
+        a.cmp(eax, Bins * 4);
+        a.jb(loop);
     }
 
     /// <summary>
