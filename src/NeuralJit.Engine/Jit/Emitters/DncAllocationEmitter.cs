@@ -25,14 +25,22 @@ namespace NeuralJit.Jit.Emitters;
 /// rounds [10th–90th percentile], usages uniform in [0, 1), Xeon: AVX-512 1.16 [1.15–1.16] at N = 321, 1.20 at 362, 1.23 at
 /// 500, 1.22 at 1000, 1.20 [1.17–1.26] at 1024 (13.2 → 11.0 µs), 1.24 at 2048, 1.11 [1.11–1.12] at 4096 (50.5 → 45.3 µs);
 /// AVX2 1.31 at 209, 1.30 at 321, 1.23 at 362 and 500, 1.18–1.20 at 1000–2048, 1.14 at 4096. Usages with many ties (four
-/// values): 1.02–1.07. Where the time goes (AVX-512, N = 1024, old kernel, parts removed in turn): the four scatters ~50%,
+/// values): 1.02–1.07. With the zero run of <see cref="Products"/>, the vector prefix sums of <see cref="PrefixSums"/> and
+/// the new <see cref="SmallSlots"/>, against the kernel before all of it (41 rounds; a copy of the old kernel beside
+/// itself: 1.00): AVX-512 1.10–1.13 at N = 161–241 (counting ranks in both), 1.50 [1.50–1.51] at 321, 1.59 at 362, 1.54 at
+/// 500, 1.42 at 1000, 1.53 [1.13–1.57] at 1024 (13.4 → 8.6 µs), 1.41 at 2048, 1.33 [1.29–1.37] at 4096; AVX2 (a busier
+/// host) 1.56 at 161, 1.93–1.95 at 209–241, 1.77 at 321, 1.67 at 500, 1.53 at 1024, 1.34–1.36 at 2048–4096.
+/// Where the code lands matters too: 8–56 bytes of nops before the sort moved the whole kernel by 0.87–1.06 (N = 362–4096,
+/// both ISAs; loop heads and branches against 32-byte boundaries, presumably), so single figures within ~10% are layout as much as code.
+/// Where the time goes (AVX-512, N = 1024, old kernel, parts removed in turn): the four scatters ~50%,
 /// the histograms and prefix sums ~30%, the product loop ~18%, the key pass 1%; in the item sort at N = 4096, a scatter
 /// pass of a spread byte takes ~3.5 TSC ticks a slot, the top byte's (half the usages in one bin) ~5. The gain comes from fewer uops (no key
 /// load through the permutation, <c>add</c> for <c>inc</c>, byte reads through <c>ch</c>, two items a turn); it was larger
 /// (1.2–1.5) in a run while the other vCPU was busy.
 /// Rejected, measured the same way: padding the arrays so they differ mod 4 KiB (4K aliasing; at N = 1024 they were
 /// exactly 4 KiB apart): 1.01 [0.99–1.02], and no gain on the item layout either; two histogram copies for even and
-/// odd slots (to break same-bin chains): 1.00 at 1024, 0.98 at 4096.
+/// odd slots (to break same-bin chains): 1.00 at 1024, 0.98 at 4096; the histogram loop two keys a turn: 0.86–1.10,
+/// mostly below 1 (within the layout effect above, so not kept).
 /// </para>
 /// </summary>
 public sealed class DncAllocationEmitter : IKernelEmitter
@@ -330,7 +338,9 @@ public sealed class DncAllocationEmitter : IKernelEmitter
     /// <summary>
     /// Exclusive prefix sums of the histogram at <see cref="Histograms"/> + <paramref name="hist"/> (bin → first output
     /// position), a vector at a time: an inclusive scan inside the vector (shifted copies added), minus the counts, plus the
-    /// running total of the vectors before (the last lane broadcast). Clobbers eax.
+    /// running total of the vectors before (the last lane broadcast). Clobbers eax. Against the scalar loop (a load, a
+    /// store and an add a bin, 1,024 bins for four passes), old ÷ new in one process, 31 rounds, Xeon: AVX-512 1.21 at
+    /// N = 321, 1.31 at 362, 1.24 at 500, 1.02–1.06 at 1024–4096; AVX2 1.19 at 209, 1.16 at 321, 1.03–1.12 at 362–4096.
     /// </summary>
     private static void PrefixSums(KernelAssembler k, int hist)
     {
