@@ -27,9 +27,10 @@ namespace NeuralJit.Jit.Emitters;
 /// AVX2 1.31 at 209, 1.30 at 321, 1.23 at 362 and 500, 1.18–1.20 at 1000–2048, 1.14 at 4096. Usages with many ties (four
 /// values): 1.02–1.07. With the zero run of <see cref="Products"/>, the vector prefix sums of <see cref="PrefixSums"/> and
 /// the new <see cref="SmallSlots"/>, against the kernel before all of it (41 rounds; a copy of the old kernel beside
-/// itself: 1.00): AVX-512 1.10–1.13 at N = 161–241 (counting ranks in both), 1.50 [1.50–1.51] at 321, 1.59 at 362, 1.54 at
-/// 500, 1.42 at 1000, 1.53 [1.13–1.57] at 1024 (13.4 → 8.6 µs), 1.41 at 2048, 1.33 [1.29–1.37] at 4096; AVX2 (a busier
-/// host) 1.56 at 161, 1.93–1.95 at 209–241, 1.77 at 321, 1.67 at 500, 1.53 at 1024, 1.34–1.36 at 2048–4096.
+/// itself: 1.00): AVX-512 1.10–1.15 at N = 161–241 (counting ranks in both), 1.49–1.50 at 321, 1.59 at 362, 1.54 at
+/// 500, 1.42 at 1000, 1.53–1.54 [1.51–1.55] at 1024 (13.2 → 8.6 µs), 1.41 at 2048, 1.25–1.33 at 4096 (52.5 → 42.0 µs);
+/// AVX2 1.17 at 161, 1.67 at 209, 1.56 at 321, 1.41 at 362, 1.47 [1.46–1.48] at 1024, 1.25 at 4096 (1.34–1.95 in a run
+/// on a busier host); usages mostly near 0 or 1 (DNC-like): 1.40–1.45 at 1024, 1.23 at 4096; four distinct usages: 1.14–1.46.
 /// Where the code lands matters too: 8–56 bytes of nops before the sort moved the whole kernel by 0.87–1.06 (N = 362–4096,
 /// both ISAs; loop heads and branches against 32-byte boundaries, presumably), so single figures within ~10% are layout as much as code.
 /// Where the time goes (AVX-512, N = 1024, old kernel, parts removed in turn): the four scatters ~50%,
