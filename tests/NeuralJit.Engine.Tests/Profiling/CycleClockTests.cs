@@ -1,3 +1,4 @@
+using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Platform;
 using System.Diagnostics;
 using NeuralJit.Jit;
@@ -84,17 +85,8 @@ public class CycleClockTests
     [InlineData("end", "lfence|rdtsc|shl rdx,20h|or rax,rdx|ret")]
     public void TheStubsBytesDecodeToTheirFencedReads(string stub, string expected)
     {
-        var bytes = (stub == "start" ? TimestampCounter.StartCode : TimestampCounter.EndCode).ToArray();
-        Assert.True(bytes.Length <= TimestampCounter.EndOffset, "each stub fits its half cache line");
-        var decoder = Iced.Intel.Decoder.Create(64, new Iced.Intel.ByteArrayCodeReader(bytes));
-        decoder.IP = 0;
-        var text = new List<string>();
-        while (decoder.IP < (ulong)bytes.Length)
-        {
-            var instruction = decoder.Decode();
-            Assert.False(instruction.IsInvalid, $"{stub}: invalid bytes at {instruction.IP}");
-            text.Add(instruction.ToString());
-        }
-        Assert.Equal(expected, string.Join('|', text));
+        var code = stub == "start" ? TimestampCounter.StartCode : TimestampCounter.EndCode;
+        Assert.True(code.Length <= TimestampCounter.EndOffset, "each stub fits its half cache line");
+        Assert.Equal(expected, StubListing.Of(code, stub));
     }
 }
