@@ -63,8 +63,8 @@ public class EmittedCodeInspectionTests
     }
 
     /// <summary>
-    /// DncAllocation addresses its histograms, permutation and outputs through the usages' sort order (radix sort above
-    /// 128 slots, ranks below): the walk does not model data, so it checks the vector key pass (the ISA-specific part)
+    /// DncAllocation addresses its histograms, sorted items and outputs through the usages' sort order (a radix sort above
+    /// DncAllocationEmitter's counting threshold, ranks up to it): the walk does not model data, so it checks the vector key pass (the ISA-specific part)
     /// and the code's extents up to the first data-dependent branch, but cannot see which outputs the permuted stores
     /// reach; JitDncTests runs the kernels on fenced buffers and checks every output.
     /// </summary>
