@@ -32,7 +32,9 @@ public sealed class EngineOptions
     /// zero (MXCSR FTZ and DAZ on the stepping thread, put back after each step), on both tiers alike. Off by default:
     /// results are then IEEE's. On Intel CPUs each operation that makes or reads a subnormal takes a microcode assist, so
     /// a DNC whose weightings fall below 1.2e-38 (sharp content addressing) can run tens of times slower; flushing
-    /// changes only values that small. x86-64 only.
+    /// changes only values that small. x86-64 only. A .NET method first compiled on the stepping thread during a
+    /// flushed step is compiled with the bits set, which would change only the folding of subnormal constants (the
+    /// managed kernels have none).
     /// </summary>
     public bool FlushDenormals { get; set; }
 
