@@ -16,12 +16,10 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
     private readonly NeuralNetwork _net;
     private readonly float[] _x;
 
-    /// <param name="model">The network's weights (default: random from <see cref="NetworkSeed"/>).</param>
-    /// <param name="flushDenormals">Step with <see cref="EngineOptions.FlushDenormals"/>.</param>
-    public NetworkStep(NetworkSizes sizes, JitIsa? isa, NeuralModel? model = null, bool flushDenormals = false)
+    public NetworkStep(NetworkSizes sizes, JitIsa? isa)
     {
-        _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, IsaCap = isa, SynchronousCompilation = true, CodeCacheBytes = 4 << 20, FlushDenormals = flushDenormals });
-        _net = model?.CreateNetwork(_engine) ?? NeuralNetwork.CreateRandom(_engine, sizes, NetworkSeed);
+        _engine = new NeuralEngine(new EngineOptions { JitEnabled = false, IsaCap = isa, SynchronousCompilation = true, CodeCacheBytes = 4 << 20 });
+        _net = NeuralNetwork.CreateRandom(_engine, sizes, NetworkSeed);
         if (isa is not null)
             foreach (var slot in _engine.Profile.Slots)
                 if (KernelEmitters.For(slot.Key.Op) is not null && _engine.Promotion.CompileAndInstall(slot) is null)
@@ -44,8 +42,8 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
         for (long i = 0; i < calls; i++) _net.Step(_x);
     }
 
-    /// <summary>Outputs of <paramref name="steps"/> steps from a fresh state, each step's input drawn from one seed; <paramref name="after"/> sees the memory after each step.</summary>
-    public float[][] Trace(int steps, Action<DncMemory?>? after = null)
+    /// <summary>Outputs of <paramref name="steps"/> steps from a fresh state, each step's input drawn from one seed.</summary>
+    public float[][] Trace(int steps)
     {
         _net.ResetState();
         var rng = new Random(5);
@@ -55,7 +53,6 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
         {
             for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
             outputs[s] = _net.Step(x).ToArray();
-            after?.Invoke(_net.Memory);
         }
         return outputs;
     }
@@ -82,9 +79,6 @@ internal sealed class NetworkStep : IBenchmarkSubject, IDisposable
     }
 
     public void ResetProfile() => _engine.Profile.Reset();
-
-    /// <summary>The network's DNC state (null without memory).</summary>
-    public DncMemory? Memory => _net.Memory;
 
     /// <summary>Each op's calls and nanoseconds per step since the last <see cref="ResetProfile"/>, over <paramref name="stepsRun"/> steps, largest first.</summary>
     public IReadOnlyList<(OpKey Key, double CallsPerStep, double NanosecondsPerStep)> OpsPerStep(int stepsRun) =>

@@ -12,7 +12,8 @@ namespace NeuralJit.Benchmarks;
 /// this run (see <see cref="SideBySideRunner"/>), with the ratio and the target it is held to.
 /// Usage: <c>dotnet run -c Release --project tests/NeuralJit.Benchmarks -- [filter] [--seconds S]</c>;
 /// the filter is a case-insensitive substring of the row name (e.g. <c>gemm</c>, <c>avx2</c>, <c>lstm</c>; <c>session</c>: a call's network setup; <c>call cost</c>: a cmdlet call's fixed cost;
-/// <c>dnc step</c>: the three LSTM + DNC steps; <c>dnc curve</c>: the step's scaling curve over N);
+/// <c>dnc step</c>: the three LSTM + DNC steps; <c>dnc curve</c>: the step's scaling curve over N; <c>subnormal weightings</c>:
+/// the link kernel on subnormal weightings, IEEE against <see cref="EngineOptions.FlushDenormals"/>);
 /// <c>--compare DIR</c> (a copy of another build's output) times that build's DNC steps beside this one's.
 /// </summary>
 internal static unsafe class Program
@@ -180,9 +181,6 @@ internal static unsafe class Program
                         DncProfile(name, sizes, isa, roof);
         }
         DncCurve(isas, roof);
-        foreach (var (name, sizes, _) in DncNetworks.Take(2))
-            foreach (var isa in isas)
-                Subnormals(name, sizes, isa);
         foreach (int n in new[] { 256, 1024 })
             foreach (var isa in isas)
                 LinkSubnormals(n, 4, isa, jit);
@@ -215,46 +213,6 @@ internal static unsafe class Program
         var m = SideBySideRunner.Measure(Side(false), Side(true), s_budget);
         Add(row, isa, "IEEE", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
             $"±{m.Candidate.Error999:N0}", "—", "—", "—", "≥ 1x", m.Speedup >= 1 ? "PASS" : "SHORT");
-    }
-
-    /// <summary>
-    /// A DNC whose content addressing is sharp (the random network's interface weights × 40: key strengths and gates
-    /// saturate, as training can make them) writes and reads with weightings below 1.2e-38. Its JIT step with IEEE
-    /// arithmetic against the same step with <see cref="EngineOptions.FlushDenormals"/>, side by side; the subnormals per
-    /// step are counted in the IEEE network's state (weightings, precedence, links) over the trace.
-    /// </summary>
-    private static void Subnormals(string name, NetworkSizes sizes, JitIsa isa)
-    {
-        string row = $"DNC step {name} sharp {isa}: IEEE vs FlushDenormals";
-        if (!Selected(row)) return;
-        var random = NeuralModel.Create(sizes, NetworkStep.NetworkSeed);
-        var sharp = NeuralModel.FromTensors(random.TensorNames.ToDictionary(t => t, t => new SafeTensor(t, "F32",
-            random.GetParameterShape(t)!.Select(d => (long)d).ToArray(),
-            random.GetParameter(t)!.Select(v => t == "interface.weight" ? 40 * v : v).ToArray())), random.Metadata, "sharp");
-        using var ieee = new NetworkStep(sizes, isa, sharp);
-        using var flushed = new NetworkStep(sizes, isa, sharp, flushDenormals: true);
-        const int steps = 200;
-        long subnormals = 0;
-        var a = ieee.Trace(steps, after: m => subnormals += CountSubnormals(m!));
-        var b = flushed.Trace(steps);
-        double err = 0;
-        for (int s = 0; s < steps; s++)
-            for (int i = 0; i < a[s].Length; i++) err = Math.Max(err, Math.Abs(a[s][i] - b[s][i]));
-        var m = SideBySideRunner.Measure(ieee, flushed, SteadyStepBudget);
-        Add(row, isa, "IEEE", m.Baseline.Median.ToString("N0"), m.Candidate.Median.ToString("N0"), m.Speedup.ToString("N2") + "x",
-            $"±{m.Candidate.Error999:N0}", $"{(double)subnormals / steps:N1} subnormals/step", "—", $"{err:G2}", "≥ 1x", m.Speedup >= 1 ? "PASS" : "SHORT");
-    }
-
-    private static long CountSubnormals(DncMemory memory)
-    {
-        static long In(ReadOnlySpan<float> state)
-        {
-            long n = 0;
-            foreach (float v in state) if (float.IsSubnormal(v)) n++;
-            return n;
-        }
-        return In(memory.WriteWeights) + In(memory.Precedence) + In(memory.ReadWeights) + In(memory.Link) + In(memory.Allocation)
-            + In(memory.ForwardWeights) + In(memory.BackwardWeights);
     }
 
     /// <summary>
