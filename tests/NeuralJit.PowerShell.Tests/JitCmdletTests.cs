@@ -149,6 +149,26 @@ public class JitCmdletTests
         Assert.Equal(0, (int)Assert.Single(output).BaseObject);     // -WhatIf compiled nothing
     }
 
+    /// <summary>-FlushDenormals shows in Get-NeuralEngine and in a run's -Verbose, and goes back off.</summary>
+    [Fact]
+    public void FlushDenormalsIsReportedWhileOnAndTurnsOff()
+    {
+        var iss = InitialSessionState.CreateDefault2();
+        iss.ImportPSModule(ModuleImportTests.ManifestPath());
+        using var ps = System.Management.Automation.PowerShell.Create(iss);
+        ps.AddScript("""
+            (Set-NeuralJitOption -FlushDenormals $true -PassThru).FlushDenormals
+            try { Invoke-NeuralInference -InputSize 5 -HiddenSize 6 -Steps 3 -Verbose | Out-Null }
+            finally { (Set-NeuralJitOption -FlushDenormals $false -PassThru).FlushDenormals }
+            Invoke-NeuralInference -InputSize 5 -HiddenSize 6 -Steps 3 -Verbose | Out-Null
+            """);
+        var output = ps.Invoke();
+        Assert.Empty(ps.Streams.Error);
+        Assert.Equal(new object[] { true, false }, output.Select(o => o.BaseObject));
+        var flushed = ps.Streams.Verbose.Where(v => v.Message.Contains("subnormal floats flushed to zero", StringComparison.Ordinal)).ToList();
+        Assert.Single(flushed);                                    // the first run only
+    }
+
     [Fact]
     public void BadDimsAreAnInvalidArgumentErrorWithTheDimsAsTarget()
     {

@@ -85,6 +85,8 @@ public sealed class InvokeNeuralInferenceCommand : PSCmdlet, IDisposable
         CheckRange(nameof(Steps), Steps, long.MaxValue);
         _inference = NeuralEngine.Default.BeginSpan(NeuralEngine.Default.TraceLabel("Invoke-NeuralInference"));
         _narrator = new TieringNarrator(this, NeuralEngine.Default);
+        if (NeuralEngine.Default.Options.FlushDenormals)
+            WriteVerbose("Steps run with subnormal floats flushed to zero (Set-NeuralJitOption -FlushDenormals $true).");
         if (UsesModel || UsesSession) return; // the model may arrive from the pipeline; its sizes come from its tensors
         CheckRange(nameof(InputSize), InputSize, 1 << 20);
         CheckRange(nameof(HiddenSize), HiddenSize, 1 << 16);
