@@ -272,7 +272,7 @@ public sealed class DncLinkEmitter : IKernelEmitter
                     LinkRow(k, LinkRowPtr, __dword_ptr[WriteWeights + GroupOffset + r * 4], WriteWeights, Precedence, firstChunk ? g.Sum : null, col0, cols, tail);
                     // L[i, i] = 0 after every chunk's update: a chunk left of it zeroes it early, its own chunk updates and zeroes it.
                     // The Temporal loads read this vector back over two stores (no store forwarding), but leaving the store out
-                    // altogether, a bound on zeroing in a register, was no faster: with ÷ without 0.96–1.00 (N = 64–256, both ISAs, Xeon).
+                    // altogether, a bound on zeroing in a register, was no faster: time with ÷ without 0.96–1.02 (N = 64–256, both ISAs, Xeon).
                     a.mov(__dword_ptr[LinkRowPtr + GroupOffset + r * 4], 0);
                 }
             for (int h0 = 0; h0 < heads; h0 += hb) HeadBlock(rows, h0, Math.Min(hb, heads - h0), update: inline && h0 == 0);
