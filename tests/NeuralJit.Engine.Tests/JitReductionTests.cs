@@ -64,6 +64,58 @@ public class JitReductionTests
         JitTestEngine.Sweep(OpKind.DncContent, isa, DncTol, 30, 102, InputKind.Special);
     }
 
+    /// <summary>
+    /// Shapes that take CosineEmitter's L-row tree groups: whole groups only (64×16), groups then 4-row groups and
+    /// single rows (71×16, 77×24), a column tail (37×20), rows narrower than a vector (40×5), the widest key kept in
+    /// AVX-512 registers (48×130) and a row stride past the width (50×16, lda 19); random and special inputs.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void CosineTreeGroupsMatchTheReference(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        int seed = 111;
+        foreach (var op in new[] { OpKind.CosineSimilarity, OpKind.DncContent })
+            foreach (var shape in new[] { OpShape.Matrix(64, 16), OpShape.Matrix(71, 16), OpShape.Matrix(77, 24), OpShape.Matrix(37, 20),
+                OpShape.Matrix(40, 5), OpShape.Matrix(48, 130), OpShape.Matrix(50, 16, 19) })
+                foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+                {
+                    var kernel = engine.Jit.Compile(new OpKey(op, shape), isa);
+                    JitConformance.Check(kernel, op == OpKind.DncContent ? DncTol : CosineTol, seed, JitConformance.PlacementFor(seed), inputs);
+                    seed++;
+                }
+    }
+
+    /// <summary>
+    /// β = 60, every row opposite the key (score −60) but one equal to it (+60), in every position: exp(120) overflows
+    /// unless the softmax subtracts the max over all of the tree groups' lanes and the rows after them.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public unsafe void DncContentSubtractsTheMaxOfEveryRow(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        foreach (var (m, w) in new[] { (64, 16), (71, 16), (23, 8) })
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.DncContent, OpShape.Matrix(m, w)), isa);
+            var key = Enumerable.Range(0, w).Select(i => 1f + i % 3).ToArray();
+            var expected = new float[m];
+            var actual = new float[m];
+            for (int top = 0; top < m; top++)
+            {
+                var memory = new float[m * w];
+                for (int r = 0; r < m; r++)
+                    for (int j = 0; j < w; j++) memory[r * w + j] = r == top ? key[j] : -key[j];
+                ReferenceOps.DncContent(m, w, memory, w, key, 60f, expected);
+                fixed (float* pm = memory, pk = key, pc = actual)
+                {
+                    var a = new KernelArgs { A = pm, B = pk, C = pc, Alpha = 60f };
+                    ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+                }
+                for (int r = 0; r < m; r++)
+                    Assert.True(Math.Abs(actual[r] - expected[r]) <= 1e-6, $"DncContent {m}x{w} on {isa}, the key's row {top}: c[{r}] = {actual[r]}, expected {expected[r]}");
+            }
+        }
+    }
+
     [Theory, MemberData(nameof(Isas))]
     public void EveryReductionKernelDecodes(JitIsa isa)
     {
