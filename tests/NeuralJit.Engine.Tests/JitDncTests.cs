@@ -483,6 +483,39 @@ public class JitDncTests
                 }
     }
 
+    /// <summary>
+    /// The R softmaxes of DncWriteContent run several heads in lockstep: each must subtract its own head's max. Head h's
+    /// key is row 5h of M (cosine 1) and β alternates small and large (0.5, 100, 0.25, 90, 1): with another head's max,
+    /// exp(~100) overflows and the head's weights come out NaN. w = 0 leaves M as it is, so the reference is the read content.
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public unsafe void WriteContentSoftmaxesSubtractEachHeadsMax(JitIsa isa)
+    {
+        using var engine = JitTestEngine.Create();
+        var strengths = new[] { 0.5f, 100f, 0.25f, 90f, 1f };
+        foreach (var (n, w, heads) in new[] { (64, 16, 2), (64, 16, 3), (23, 16, 5), (64, 9, 4) })
+        {
+            var kernel = engine.Jit.Compile(new OpKey(OpKind.DncWriteContent, new OpShape(n, w, heads)), isa);
+            var rng = new Random(n + heads);
+            var memory = Enumerable.Range(0, n * w).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var keys = Enumerable.Range(0, heads * w).Select(i => memory[(i / w * 5) % n * w + i % w]).ToArray();
+            var beta = strengths.Take(heads).ToArray();
+            var weights = new float[n];
+            var erase = Enumerable.Repeat(0.5f, w).ToArray();
+            var writeVec = Enumerable.Repeat(0.25f, w).ToArray();
+            var expected = new float[heads * n];
+            var actual = new float[heads * n];
+            DncReferenceOps.DncReadContent(n, w, heads, memory, w, keys, beta, expected);
+            fixed (float* pm = memory, pw = weights, pe = erase, pv = writeVec, pk = keys, pb = beta, pc = actual)
+            {
+                var a = new KernelArgs { A = pm, B = pw, C = pe, D = pv, E = pk, F = pb, G = pc };
+                ((delegate* unmanaged<KernelArgs*, void>)kernel.Entry)(&a);
+            }
+            for (int i = 0; i < heads * n; i++)
+                Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-4, $"DncWriteContent {n}x{w}x{heads} on {isa}: c[{i / n}][{i % n}] = {actual[i]}, expected {expected[i]}");
+        }
+    }
+
     [Theory, MemberData(nameof(Isas))]
     public unsafe void InterfaceSquashesInPlace(JitIsa isa)
     {

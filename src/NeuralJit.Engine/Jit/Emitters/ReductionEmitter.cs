@@ -60,68 +60,105 @@ public sealed class ReductionEmitter : IKernelEmitter
     /// top and the lowest 18 (AVX-512) / 10 (AVX2) free registers (v0..17 / v0..9 when the caller holds none there);
     /// <paramref name="knownMaxLane0"/> (a max the caller already has in lane 0) is consumed: released to the plan once
     /// broadcast. NaN anywhere makes the sum NaN and so every output NaN, as in the reference.
+    /// <para>With <paramref name="rows"/> &gt; 1, that many softmaxes of rows <paramref name="rowBytes"/> apart run in
+    /// lockstep (each pass visits a vector of every row before the next vector), so their latency chains (max and sum
+    /// reductions, exp) overlap; each row's operations, accumulators and order are those of a softmax of its own, so the
+    /// results are the same bits. Up to <see cref="SoftmaxRowsMax"/> rows (registers: the rows' partial sums, the slots,
+    /// then per row its max and sum).</para>
     /// </summary>
-    internal static void EmitSoftmax(KernelAssembler k, AssemblerRegister64 src, AssemblerRegister64 dst, int n, Vec? scale, Vec? knownMaxLane0 = null)
+    internal static void EmitSoftmax(KernelAssembler k, AssemblerRegister64 src, AssemblerRegister64 dst, int n, Vec? scale, Vec? knownMaxLane0 = null,
+        int rows = 1, int rowBytes = 0)
     {
+        if (rows < 1 || rows > SoftmaxRowsMax(k) || (rows > 1 && knownMaxLane0 is not null)) throw new ArgumentOutOfRangeException(nameof(rows));
         var offset = rax;
         int unroll = k.IsAvx512 ? 4 : 2;
         var regs = k.Registers;
         using var phase = regs.Phase();
         var mask = regs.TakeHighest("AVX2 tail mask");
+        // Several rows: their partial sums first, so each row's first one is below v16 (the reductions are VEX on ymm).
+        var acc = rows > 1 ? PartialSums() : null;
         var slots = Enumerable.Range(0, unroll).Select(u => regs.TakeBlock(3, $"slot {u}: x, exp temporaries")).ToArray();
-        var acc = regs.TakeBlock(unroll, "partial max or sum");
+        acc ??= PartialSums();
+        Vec[][] PartialSums() => Enumerable.Range(0, rows).Select(r => regs.TakeBlock(unroll, "partial max or sum")).ToArray();
         // Taken after the slots and sums, so they sit above them, and while the caller's max is still held.
-        Vec m = regs.Take("max"), sum = regs.Take("sum");
-        if (knownMaxLane0 is { } known) { k.BroadcastLane0(m, known); regs.Release(known); }
+        var m = Enumerable.Range(0, rows).Select(r => regs.Take("max")).ToArray();
+        var sum = Enumerable.Range(0, rows).Select(r => regs.Take("sum")).ToArray();
+        if (knownMaxLane0 is { } known) { k.BroadcastLane0(m[0], known); regs.Release(known); }
+        Cursor Row(Cursor c, int r) => r == 0 ? c : c with { Displacement = c.Displacement + r * rowBytes };
 
-        if (knownMaxLane0 is null) EmitMax(k, src, n, scale, unroll, mask, slots, acc, m);
+        if (knownMaxLane0 is null) EmitMax(k, src, n, scale, unroll, mask, slots, acc, m, Row);
 
         // Pass 2: e = exp(x − max), stored, and summed (tail lanes: exp(−∞) = 0).
-        foreach (var v in acc) k.Zero(v);
-        k.ForEachVector(n, unroll, offset, mask, c =>
+        foreach (var v in acc.SelectMany(a => a)) k.Zero(v);
+        k.ForEachVector(n, unroll, offset, mask, c0 =>
         {
-            var (x, t1, t2) = (slots[c.Slot][0], slots[c.Slot][1], slots[c.Slot][2]);
-            if (c.IsTail) k.LoadTail(x, c.At(src), c.Tail!.Value, float.NegativeInfinity); else k.Load(x, c.At(src));
-            if (scale is { } b) k.Mul(x, x, b);
-            k.Sub(x, x, m);
-            // AVX-512: tail lanes go through exp as 0 and are cleared after it; exp(−∞) would underflow in vscalefps,
-            // and each underflowing result costs a floating-point microcode assist.
-            bool clearTail = c.IsTail && k.IsAvx512;
-            if (clearTail) k.Asm.vmovaps(k.ZK(x, c.Tail!.Value.Mask.K).z, k.Z(x));
-            MathEmitter.Exp(k, x, t1, t2);
-            if (clearTail) k.Asm.vmovaps(k.ZK(x, c.Tail!.Value.Mask.K).z, k.Z(x));
-            k.StorePart(c.At(dst), x, c.Count, c.Tail);
-            k.Add(acc[c.Slot], acc[c.Slot], x);
+            var (x, t1, t2) = (slots[c0.Slot][0], slots[c0.Slot][1], slots[c0.Slot][2]);
+            for (int r = 0; r < rows; r++)
+            {
+                var c = Row(c0, r);
+                if (c.IsTail) k.LoadTail(x, c.At(src), c.Tail!.Value, float.NegativeInfinity); else k.Load(x, c.At(src));
+                if (scale is { } b) k.Mul(x, x, b);
+                k.Sub(x, x, m[r]);
+                // AVX-512: tail lanes go through exp as 0 and are cleared after it; exp(−∞) would underflow in vscalefps,
+                // and each underflowing result costs a floating-point microcode assist.
+                bool clearTail = c.IsTail && k.IsAvx512;
+                if (clearTail) k.Asm.vmovaps(k.ZK(x, c.Tail!.Value.Mask.K).z, k.Z(x));
+                MathEmitter.Exp(k, x, t1, t2);
+                if (clearTail) k.Asm.vmovaps(k.ZK(x, c.Tail!.Value.Mask.K).z, k.Z(x));
+                k.StorePart(c.At(dst), x, c.Count, c.Tail);
+                k.Add(acc[r][c.Slot], acc[r][c.Slot], x);
+            }
         });
-        for (int s = 1; s < unroll; s++) k.Add(acc[0], acc[0], acc[s]);
-        k.ReduceAdd(acc[0], slots[0][0]);
-        k.BroadcastLane0(sum, acc[0]);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int s = 1; s < unroll; s++) k.Add(acc[r][0], acc[r][0], acc[r][s]);
+            k.ReduceAdd(acc[r][0], slots[0][0]);
+            k.BroadcastLane0(sum[r], acc[r][0]);
+        }
 
         // Pass 3: divide (as the reference does; a reciprocal multiply would be off by an ulp).
-        k.ForEachVector(n, unroll, offset, mask, c =>
+        k.ForEachVector(n, unroll, offset, mask, c0 =>
         {
-            var x = slots[c.Slot][0];
-            k.LoadPart(x, c.At(dst), c.Count, c.Tail);
-            k.Div(x, x, sum);
-            k.StorePart(c.At(dst), x, c.Count, c.Tail);
+            var x = slots[c0.Slot][0];
+            for (int r = 0; r < rows; r++)
+            {
+                var c = Row(c0, r);
+                k.LoadPart(x, c.At(dst), c.Count, c.Tail);
+                k.Div(x, x, sum[r]);
+                k.StorePart(c.At(dst), x, c.Count, c.Tail);
+            }
         });
     }
 
-    /// <summary>Pass 1 of softmax: m = max over src (tail lanes filled with −∞), broadcast.</summary>
-    private static void EmitMax(KernelAssembler k, AssemblerRegister64 src, int n, Vec? scale, int unroll, Vec mask, Vec[][] slots, Vec[] acc, Vec m)
+    /// <summary>Softmaxes <see cref="EmitSoftmax"/> runs in lockstep: unroll·(3 + rows) + 2·rows + 1 registers (AVX-512 4·3 + 6·3 + 1 = 31; AVX2 2·3 + 4·2 + 1 = 15).</summary>
+    internal static int SoftmaxRowsMax(KernelAssembler k) => k.IsAvx512 ? 3 : 2;
+
+    /// <summary>Pass 1 of softmax: m[r] = max over row r of src (tail lanes filled with −∞), broadcast.</summary>
+    private static void EmitMax(KernelAssembler k, AssemblerRegister64 src, int n, Vec? scale, int unroll, Vec mask, Vec[][] slots, Vec[][] acc, Vec[] m, Func<Cursor, int, Cursor> row)
     {
-        k.LoadConst(acc[0], float.NegativeInfinity);
-        for (int s = 1; s < unroll; s++) k.Move(acc[s], acc[0]);
-        k.ForEachVector(n, unroll, rax, mask, c =>
+        int rows = m.Length;
+        for (int r = 0; r < rows; r++)
         {
-            var x = slots[c.Slot][0];
-            if (c.IsTail) k.LoadTail(x, c.At(src), c.Tail!.Value, float.NegativeInfinity); else k.Load(x, c.At(src));
-            if (scale is { } b) k.Mul(x, x, b);
-            k.Max(acc[c.Slot], acc[c.Slot], x);
+            k.LoadConst(acc[r][0], float.NegativeInfinity);
+            for (int s = 1; s < unroll; s++) k.Move(acc[r][s], acc[r][0]);
+        }
+        k.ForEachVector(n, unroll, rax, mask, c0 =>
+        {
+            var x = slots[c0.Slot][0];
+            for (int r = 0; r < rows; r++)
+            {
+                var c = row(c0, r);
+                if (c.IsTail) k.LoadTail(x, c.At(src), c.Tail!.Value, float.NegativeInfinity); else k.Load(x, c.At(src));
+                if (scale is { } b) k.Mul(x, x, b);
+                k.Max(acc[r][c.Slot], acc[r][c.Slot], x);
+            }
         });
-        for (int s = 1; s < unroll; s++) k.Max(acc[0], acc[0], acc[s]);
-        k.ReduceMax(acc[0], slots[0][0]);
-        k.BroadcastLane0(m, acc[0]);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int s = 1; s < unroll; s++) k.Max(acc[r][0], acc[r][0], acc[r][s]);
+            k.ReduceMax(acc[r][0], slots[0][0]);
+            k.BroadcastLane0(m[r], acc[r][0]);
+        }
     }
 
     /// <summary>
