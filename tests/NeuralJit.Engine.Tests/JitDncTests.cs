@@ -421,6 +421,22 @@ public class JitDncTests
                 (f, g) => f == "F" ? (float)(1 + 7 * g.NextDouble()) : Fill(InputKind.Random, f => f is "A" or "D" or "E")(f, g));
     }
 
+    /// <summary>
+    /// W = 16 on AVX-512 sums whole groups of 16 rows over their transpose: whole groups only, a short group after them,
+    /// a row stride past the width, many heads; random and special inputs (on AVX2 the same shapes take the trees).
+    /// </summary>
+    [Theory, MemberData(nameof(Isas))]
+    public void WriteContentTransposedGroupsMatchTheReference(JitIsa isa)
+    {
+        int i = 0;
+        foreach (var inputs in new[] { InputKind.Random, InputKind.Special })
+            foreach (var shape in new[] { new OpShape(64, 16, 2), new OpShape(71, 16, 3), new OpShape(50, 16, 2, 21), new OpShape(48, 16, 9), new OpShape(16, 16, 1) })
+            {
+                var fill = Fill(inputs, f => f is "A" or "D" or "E", f => f == "F");
+                Run(isa, new OpKey(OpKind.DncWriteContent, shape), ContentTol(shape.M, shape.N), 5900 + i++, inputs, (f, g) => f == "F" ? 8 * fill(f, g) : fill(f, g));
+            }
+    }
+
     /// <summary>DncContent's bound (cosine error ≤ 4γ_W + 8ε amplified by β ≤ 8, plus the N-term softmax normaliser); the memory is exact (0 error).</summary>
     private static OpTolerance ContentTol(int n, int w) =>
         new(8 * (4 * OpTolerance.Gamma(w) + 8 * OpTolerance.FloatEps) + 2 * OpTolerance.Gamma(n) + 1e-7, 1e-5);
