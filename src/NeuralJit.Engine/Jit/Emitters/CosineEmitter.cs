@@ -13,7 +13,10 @@ namespace NeuralJit.Jit.Emitters;
 /// 512×16 1.67 / 1.24, 20×16 1.27 / 1.12, 64×8 1.38 / 1.24, 64×64 1.27 / 1.13, 32×100 1.16 / (not taken: 13 vectors) 0.99;
 /// CosineSimilarity 64×16 1.57 [1.54–1.61] / 1.33 [1.30–1.37], 64×64 1.29 / 1.07. The four-row groups were bound by
 /// their reductions' shuffles (22 port-5 µops a group on AVX-512: a loop of 64×16 ran at ~42 TSC ticks a group,
-/// 64×64 took no longer than 64×16); the tree needs 2·(L−1) shuffles for L rows' dots and as many for their norms.</para>
+/// 64×64 took no longer than 64×16); the tree needs 2·(L−1) shuffles for L rows' dots and as many for their norms.
+/// Rejected: at W = 16 on AVX-512, the rows transposed (<see cref="RowTranspose16"/>, as DncWriteContent sums) and both
+/// sums taken down the columns, against the trees: DncContent 64×16 0.97 [0.96–1.02], 256×16 1.01, 16×16 1.00
+/// (CosineSimilarity 64×16 1.09 [1.03–1.18]): 64 shuffles for two sums save too little.</para>
 /// Four rows at a time (the rows after the tree groups, and wider or L2-streamed memories): each row's dot and squared norm accumulate in their own register (8 independent
 /// FMA chains, two loads per row vector with the key as a memory operand), then the eight sums are reduced
 /// together — halves added down to 4 lanes, then three vhaddps transpose them into one xmm [r0 r1 r2 r3]

@@ -34,7 +34,7 @@ namespace NeuralJit.Jit.Emitters;
 /// shuffle (AVX-512, 0.93–0.94); prefetching the next chunk during the sums (0.86–0.92); chunks of 4 or 16 KiB
 /// (0.99–1.01); one head's exps with the previous head's divisions (1.00–1.03), plus the max taken in the cosine pass
 /// (1.00–1.05).</para>
-/// <para>AVX-512 at W = 16 (a row is one vector) sums whole groups of 16 rows over their transpose instead: 64 shuffles
+/// <para>AVX-512 at W = 16 (a row is one vector) sums whole groups of 16 rows over their transpose (<see cref="RowTranspose16"/>) instead: 64 shuffles
 /// (unpack ps, unpack pd, two 128-bit-chunk levels) turn the rows into columns, then each sum (the norms, each key's dots)
 /// is 16 FMAs down the columns, the key element a broadcast memory operand, where the trees take 2·15 shuffles and 15 adds
 /// per sum. Against the trees (old ÷ new, one process, alternated, 21 rounds): N = 64 R = 2 1.094 [1.073–1.105], R = 4
@@ -409,31 +409,6 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             // each sum is 16 FMAs down the columns (two chains), the key element a broadcast memory operand: 64 shuffles
             // for the group instead of 2·15 a tree.
             bool transpose = k.IsAvx512 && w == 16;
-            Vec[] Transpose()
-            {
-                var cur = acc.ToArray();
-                Vec spare = tmp;
-                for (int i = 0; i < 16; i++) k.Load(cur[i], __[GroupRow + i * ldBytes]);
-                // (a, b) → (lo(a, b), hi(a, b)) with the spare register taking lo, then a's register the next spare.
-                void Pairs(int stride, Action<Vec, Vec, Vec> lo, Action<Vec, Vec, Vec> hi, int[] firsts)
-                {
-                    foreach (int i in firsts)
-                    {
-                        Vec x = cur[i], y = cur[i + stride];
-                        lo(spare, x, y);
-                        hi(y, x, y);
-                        cur[i] = spare;
-                        spare = x;
-                    }
-                }
-                var z = (Func<Vec, AssemblerRegisterZMM>)k.Z;
-                foreach (var (stride, kind, lo, hi, firsts) in TransposeStages)
-                    Pairs(stride,
-                        (d, x, y) => { if (kind == TransposeKind.UnpackPs) a.vunpcklps(z(d), z(x), z(y)); else if (kind == TransposeKind.UnpackPd) a.vunpcklpd(z(d), z(x), z(y)); else a.vshuff32x4(z(d), z(x), z(y), lo); },
-                        (d, x, y) => { if (kind == TransposeKind.UnpackPs) a.vunpckhps(z(d), z(x), z(y)); else if (kind == TransposeKind.UnpackPd) a.vunpckhpd(z(d), z(x), z(y)); else a.vshuff32x4(z(d), z(x), z(y), hi); },
-                        firsts);
-                return cur;   // cur[i] holds column TransposedColumn[i]
-            }
             // Σ over the 16 column registers of col[i]·factor(i) into `sums` (two chains, added at the end).
             void ColumnSums(Vec[] col, Func<int, VOp> factor)
             {
@@ -450,7 +425,7 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             {
                 if (transpose && count == L)
                 {
-                    var col = Transpose();
+                    var (col, _) = RowTranspose16.Emit(k, acc, tmp, i => __[GroupRow + i * ldBytes]);
                     ColumnSums(col, i => col[i]);
                     a.mov(VectorOffset, GroupContent);
                     a.sub(VectorOffset, ChunkContent);
@@ -461,7 +436,7 @@ public sealed class DncMemoryEmitter : IKernelEmitter
                     a.mov(HeadsLeft, heads);
                     var headLoop = a.CreateLabel();
                     a.Label(ref headLoop);
-                    ColumnSums(col, i => __dword_bcst[HeadKey + TransposedColumn[i] * 4]);
+                    ColumnSums(col, i => __dword_bcst[HeadKey + RowTranspose16.Column[i] * 4]);
                     k.Store(__[HeadContent], sums);
                     a.add(HeadKey, wb);
                     a.add(HeadContent, nb);
@@ -570,69 +545,6 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             a.lea(scores, __[Content + h * nb]);
             ReductionEmitter.EmitSoftmax(k, scores, scores, n, scale: null, rows: Math.Min(batch, heads - h), rowBytes: nb);
         }
-    }
-
-    private enum TransposeKind { UnpackPs, UnpackPd, Chunks128 }
-
-    /// <summary>
-    /// The 16×16 transpose of DncWriteContent's W = 16 groups: per stage, the pairs (i, i + stride) for each first i, shuffled
-    /// into (low, high) by vunpck{l,h}ps, vunpck{l,h}pd or vshuff32x4 with the immediates given.
-    /// </summary>
-    private static readonly (int Stride, TransposeKind Kind, byte Lo, byte Hi, int[] Firsts)[] TransposeStages =
-    {
-        (1, TransposeKind.UnpackPs, 0, 0, new[] { 0, 2, 4, 6, 8, 10, 12, 14 }),
-        (2, TransposeKind.UnpackPd, 0, 0, new[] { 0, 1, 4, 5, 8, 9, 12, 13 }),
-        (4, TransposeKind.Chunks128, 0x44, 0xEE, new[] { 0, 1, 2, 3, 8, 9, 10, 11 }),
-        (8, TransposeKind.Chunks128, 0x88, 0xDD, new[] { 0, 1, 2, 3, 4, 5, 6, 7 }),
-    };
-
-    /// <summary>The column each register of <c>Transpose</c> holds, by position (found by running <see cref="TransposeStages"/> on labels).</summary>
-    private static readonly int[] TransposedColumn = TransposeColumns();
-
-    private static int[] TransposeColumns()
-    {
-        // Lanes as (row, element) labels; the same pairs and shuffles as the emitted code.
-        var cur = Enumerable.Range(0, 16).Select(r => Enumerable.Range(0, 16).Select(e => (Row: r, El: e)).ToArray()).ToArray();
-        (int, int)[] Unpack(IList<(int, int)> x, IList<(int, int)> y, bool hi, bool pairs)
-        {
-            // vunpck{l,h}ps per 128-bit lane: x0 y0 x1 y1 / x2 y2 x3 y3; vunpck{l,h}pd: x0 x1 y0 y1 / x2 x3 y2 y3.
-            var o = new (int, int)[16];
-            int b = hi ? 2 : 0;
-            for (int q = 0; q < 4; q++)
-            {
-                int at = q * 4;
-                var lane = pairs ? new[] { x[at + b], x[at + b + 1], y[at + b], y[at + b + 1] } : new[] { x[at + b], y[at + b], x[at + b + 1], y[at + b + 1] };
-                lane.CopyTo(o, at);
-            }
-            return o;
-        }
-        (int, int)[] Shuf(IList<(int, int)> x, IList<(int, int)> y, int imm)
-        {
-            var o = new (int, int)[16];
-            for (int q = 0; q < 4; q++)
-            {
-                int c = (imm >> (2 * q)) & 3;
-                var src = q < 2 ? x : y;
-                for (int f = 0; f < 4; f++) o[q * 4 + f] = src[c * 4 + f];
-            }
-            return o;
-        }
-        foreach (var (stride, kind, lo, hi, firsts) in TransposeStages)
-            foreach (int i in firsts)
-            {
-                var x = cur[i];
-                var y = cur[i + stride];
-                cur[i] = kind == TransposeKind.Chunks128 ? Shuf(x, y, lo) : Unpack(x, y, false, kind == TransposeKind.UnpackPd);
-                cur[i + stride] = kind == TransposeKind.Chunks128 ? Shuf(x, y, hi) : Unpack(x, y, true, kind == TransposeKind.UnpackPd);
-            }
-        var columns = new int[16];
-        for (int i = 0; i < 16; i++)
-        {
-            for (int lane = 0; lane < 16; lane++)
-                if (cur[i][lane].Row != lane || cur[i][lane].El != cur[i][0].El) throw new InvalidOperationException($"The transpose leaves register {i} lane {lane} with {cur[i][lane]}.");
-            columns[i] = cur[i][0].El;
-        }
-        return columns;
     }
 
     /// <summary>The cursor's operand in <paramref name="basePtr"/>, <paramref name="bytes"/> further (the row of head h in R×W keys).</summary>
