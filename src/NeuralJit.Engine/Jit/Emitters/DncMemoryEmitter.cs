@@ -423,29 +423,16 @@ public sealed class DncMemoryEmitter : IKernelEmitter
             // One group of `count` rows at GroupRow, its c column at GroupContent (its norms at the same offset in the chunk's).
             void Group(int count)
             {
+                // The sums: by the rows' transpose for a whole group at W = 16 on AVX-512, else by the trees.
+                Action<AssemblerRegister64?> sumInto;
                 if (transpose && count == L)
                 {
                     var (col, _) = RowTranspose16.Emit(k, acc, tmp, i => __[GroupRow + i * ldBytes]);
-                    ColumnSums(col, i => col[i]);
-                    a.mov(VectorOffset, GroupContent);
-                    a.sub(VectorOffset, ChunkContent);
-                    k.Store(__[rsp + VectorOffset + rowNorms], sums);
-                    if (heads == 0) return;
-                    a.mov(HeadKey, Keys);
-                    a.mov(HeadContent, GroupContent);
-                    a.mov(HeadsLeft, heads);
-                    var headLoop = a.CreateLabel();
-                    a.Label(ref headLoop);
-                    ColumnSums(col, i => __dword_bcst[HeadKey + RowTranspose16.Column[i] * 4]);
-                    k.Store(__[HeadContent], sums);
-                    a.add(HeadKey, wb);
-                    a.add(HeadContent, nb);
-                    a.dec(HeadsLeft);
-                    a.jnz(headLoop);
-                    return;
+                    sumInto = key => ColumnSums(col, i => key is { } kp ? __dword_bcst[kp + RowTranspose16.Column[i] * 4] : col[i]);
                 }
+                else sumInto = key => Accumulate(count, key);
                 TailMask? rowTail = count < L ? k.CreateTailMask(count, rowMask, 3) : null;
-                Accumulate(count, null);
+                sumInto(null);
                 a.mov(VectorOffset, GroupContent);
                 a.sub(VectorOffset, ChunkContent);
                 k.Store(__[rsp + VectorOffset + rowNorms], sums);   // the stack area is whole vectors
@@ -455,7 +442,7 @@ public sealed class DncMemoryEmitter : IKernelEmitter
                 a.mov(HeadsLeft, heads);
                 var head = a.CreateLabel();
                 a.Label(ref head);
-                Accumulate(count, HeadKey);
+                sumInto(HeadKey);
                 k.StorePart(__[HeadContent], sums, count, rowTail);
                 a.add(HeadKey, wb);
                 a.add(HeadContent, nb);
