@@ -17,8 +17,9 @@ namespace NeuralJit.Jit.Emitters;
 /// Rejected: at W = 16 on AVX-512, the rows transposed (<see cref="RowTranspose16"/>, as DncWriteContent sums) and both
 /// sums taken down the columns, against the trees: DncContent 64×16 0.97 [0.96–1.02], 256×16 1.01, 16×16 1.00
 /// (CosineSimilarity 64×16 1.09 [1.03–1.18]): 64 shuffles for two sums save too little.</para>
-/// Four rows at a time (the rows after the tree groups, and wider or L2-streamed memories): each row's dot and squared norm accumulate in their own register (8 independent
-/// FMA chains, two loads per row vector with the key as a memory operand), then the eight sums are reduced
+/// Four rows at a time (the rows after the tree groups, and wider or L2-streamed memories): each row's dot and squared
+/// norm accumulate in their own register (8 independent FMA chains, two loads per row vector with the key as a memory
+/// operand), then the eight sums are reduced
 /// together — halves added down to 4 lanes, then three vhaddps transpose them into one xmm [r0 r1 r2 r3]
 /// for dots and one for norms — so sqrt, multiply, add and divide run once per four rows. Rows left over
 /// (M mod 4) take a scalar epilogue. The key's norm is computed once; its masked tail vector is loaded once.
@@ -170,7 +171,7 @@ public sealed class CosineEmitter : IKernelEmitter
         ReductionEmitter.EmitSoftmax(k, OutStart, OutStart, m, scale: null, knownMaxLane0: map.RunMax);
     }
 
-    /// <summary>Whole groups of L rows go through <see cref="TreeGroups"/> when M is L1-resident and (AVX-512) the key plus 16 accumulators fit.</summary>
+    /// <summary>Whole groups of L rows go through <see cref="TreeGroups"/> when M is L1-resident (no prefetch) and a row is at most <see cref="TreeMaxVectors"/> vectors.</summary>
     private static bool UseTree(KernelAssembler k, int m, int n, int full, bool prefetch) =>
         n > 0 && m >= k.Lanes && !prefetch && full <= TreeMaxVectors;
 
