@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using NeuralJit.Engine.Tests.Support;
 using NeuralJit.Jit;
-using NeuralJit.Jit.Emitters;
 using NeuralJit.Models;
 using NeuralJit.Platform;
 
@@ -106,9 +105,7 @@ public class FlushDenormalsTests
     {
         var engine = new NeuralEngine(new EngineOptions { JitEnabled = false, IsaCap = isa, SynchronousCompilation = true, CodeCacheBytes = 1 << 20, FlushDenormals = flush });
         net = model.CreateNetwork(engine);
-        foreach (var slot in engine.Profile.Slots.ToList())
-            if (KernelEmitters.For(slot.Key.Op) is not null)
-                Assert.NotNull(engine.Promotion.CompileAndInstall(slot));
+        JitTestEngine.InstallEverySlot(engine, isa);
         return engine;
     }
 

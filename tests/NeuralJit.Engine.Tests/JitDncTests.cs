@@ -698,15 +698,8 @@ public class JitDncTests
         using var jitEngine = new NeuralEngine(new EngineOptions { JitEnabled = false, IsaCap = isa, SynchronousCompilation = true, CodeCacheBytes = 1 << 20 });
         using var managed = NeuralNetwork.CreateRandom(managedEngine, sizes, seed: 3);
         using var jit = NeuralNetwork.CreateRandom(jitEngine, sizes, seed: 3);
-        var dncOps = new HashSet<OpKind>();
-        foreach (var slot in jitEngine.Profile.Slots.ToList())
-            if (KernelEmitters.For(slot.Key.Op) is not null)
-            {
-                var kernel = jitEngine.Promotion.CompileAndInstall(slot);
-                Assert.True(kernel is not null, $"{slot.Key} did not compile: {jitEngine.Jit.WhyManaged(slot.Key)}");
-                Assert.Equal(isa, kernel!.Isa);
-                if (slot.Key.Op.ToString().StartsWith("Dnc", StringComparison.Ordinal)) dncOps.Add(slot.Key.Op);
-            }
+        var dncOps = JitTestEngine.InstallEverySlot(jitEngine, isa).Select(k => k.Key.Op)
+            .Where(op => op.ToString().StartsWith("Dnc", StringComparison.Ordinal)).ToHashSet();
         Assert.Equal(9, dncOps.Count); // the link update and the temporal weightings run as one fused op
 
         var (worst, worstStep) = NetworkLockstep.MaxDifference(managed, jit, steps, seed: 17, isa.ToString());

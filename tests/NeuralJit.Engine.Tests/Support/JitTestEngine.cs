@@ -19,6 +19,24 @@ public static class JitTestEngine
         }
     }
 
+    /// <summary>
+    /// Compiles and installs, for <paramref name="isa"/>, every slot of <paramref name="engine"/> that has an emitter (a
+    /// network's whole step once the network exists), asserting each compiles for that ISA; returns the kernels.
+    /// </summary>
+    public static IReadOnlyList<JitKernel> InstallEverySlot(NeuralEngine engine, JitIsa isa)
+    {
+        var kernels = new List<JitKernel>();
+        foreach (var slot in engine.Profile.Slots.ToList())
+            if (KernelEmitters.For(slot.Key.Op) is not null)
+            {
+                var kernel = engine.Promotion.CompileAndInstall(slot);
+                Assert.True(kernel is not null, $"{slot.Key} did not compile: {engine.Jit.WhyManaged(slot.Key)}");
+                Assert.Equal(isa, kernel!.Isa);
+                kernels.Add(kernel);
+            }
+        return kernels;
+    }
+
     /// <summary>An engine whose cache holds a full sweep (1 MiB) and that compiles synchronously.</summary>
     public static NeuralEngine Create(int codeCacheBytes = 1 << 20) =>
         new(new EngineOptions { CodeCacheBytes = codeCacheBytes, SynchronousCompilation = true });
